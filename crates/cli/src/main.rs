@@ -1,0 +1,449 @@
+//! `indus`: run scenarios, evaluate and query runs, list what a project has,
+//! and print the JSON Schema of its YAML files.
+
+mod bench;
+mod progress;
+mod report;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use indus_data::{RowFormat, read_rows};
+use indus_runtime::{
+    LoadedRun, RunOptions, list_plugins, list_runs, list_scenarios, resolve_run, resolve_scenario,
+    run_scenario,
+};
+use indus_spec::BackendKind;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "indus",
+    version,
+    about = "Industry AI scenarios on one shared MLP engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a scenario, evaluate it on its held-out test split and save a run folder.
+    Run(RunArgs),
+    /// Evaluate a saved run on its plugin's test split or on a labelled file.
+    Eval(EvalArgs),
+    /// Predict rows from a CSV, JSON-lines or IDX file with a saved run.
+    Predict(PredictArgs),
+    /// List plugins, scenarios and runs.
+    List(ListArgs),
+    /// Print the JSON Schema of plugin manifests and scenario files.
+    Schema(SchemaArgs),
+    /// Measure a run's inference latency (batch 1) and throughput (batch 1024) on its test split.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario file, e.g. scenarios/mnist.yaml.
+    scenario: PathBuf,
+    /// Folder with local copies of data sets (else INDUS_DATA_DIR, the cache, then a download).
+    #[arg(long, env = "INDUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where run folders are written.
+    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Override the scenario's epochs.
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the scenario's backend.
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
+    /// Use only the first N training rows.
+    #[arg(long)]
+    train_limit: Option<u64>,
+    /// Use only the first N test rows.
+    #[arg(long)]
+    test_limit: Option<u64>,
+    /// Print the run's metrics as JSON on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// A run folder, or a scenario name (its latest run under --runs-dir).
+    run: String,
+    /// Labelled rows to evaluate on (default: the plugin's own test split).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Format of --input (default: from its extension).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Folder with local copies of data sets.
+    #[arg(long, env = "INDUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where run folders are found.
+    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Use only the first N test rows of the plugin's test split.
+    #[arg(long)]
+    test_limit: Option<u64>,
+    /// Backend to evaluate on.
+    #[arg(long, value_enum, default_value = "flex")]
+    backend: BackendArg,
+    /// Print metrics as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct PredictArgs {
+    /// A run folder, or a scenario name (its latest run under --runs-dir).
+    run: String,
+    /// Rows to predict.
+    #[arg(long, short)]
+    input: PathBuf,
+    /// Format of --input (default: from its extension).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Write predictions here (JSON lines; CSV when the name ends in .csv) instead of stdout.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Predict only the first N rows.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Where run folders are found.
+    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Backend to predict on.
+    #[arg(long, value_enum, default_value = "flex")]
+    backend: BackendArg,
+}
+
+#[derive(clap::Args)]
+struct ListArgs {
+    /// What to list (default: everything).
+    #[arg(value_enum)]
+    what: Option<ListWhat>,
+    /// Project root holding plugins/ and scenarios/.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Where run folders are found.
+    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct SchemaArgs {
+    /// Which schema (default: both, as one JSON object).
+    #[arg(value_enum)]
+    which: Option<SchemaWhich>,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// A run folder, or a scenario name (its latest run under --runs-dir).
+    run: String,
+    /// Folder with local copies of data sets.
+    #[arg(long, env = "INDUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where run folders are found.
+    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Single-row predictions to time (after 50 warm-up calls).
+    #[arg(long, default_value_t = 2000)]
+    samples: usize,
+    /// Backend to measure.
+    #[arg(long, value_enum, default_value = "flex")]
+    backend: BackendArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Flex,
+    Ndarray,
+    Cuda,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Flex => BackendKind::Flex,
+            BackendArg::Ndarray => BackendKind::Ndarray,
+            BackendArg::Cuda => BackendKind::Cuda,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Jsonl,
+    Idx,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum ListWhat {
+    Plugins,
+    Scenarios,
+    Runs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaWhich {
+    Plugin,
+    Scenario,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => cmd_run(a),
+        Command::Eval(a) => cmd_eval(a),
+        Command::Predict(a) => cmd_predict(a),
+        Command::List(a) => cmd_list(a),
+        Command::Schema(a) => cmd_schema(a),
+        Command::Bench(a) => cmd_bench(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn count(v: u64, flag: &str) -> Result<indus_spec::Count> {
+    indus_spec::Count::try_from(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+}
+
+fn cmd_run(a: RunArgs) -> Result<()> {
+    let mut resolved = resolve_scenario(&a.scenario, &[])?;
+    let s = &mut resolved.scenario;
+    if let Some(e) = a.epochs {
+        s.training.epochs = count(e, "epochs")?;
+    }
+    if let Some(seed) = a.seed {
+        s.seed = seed;
+    }
+    if let Some(b) = a.backend {
+        s.backend = b.into();
+    }
+    if let Some(n) = a.train_limit {
+        s.data.train_limit = Some(count(n, "train-limit")?);
+    }
+    if let Some(n) = a.test_limit {
+        s.data.test_limit = Some(count(n, "test-limit")?);
+    }
+    let options = RunOptions {
+        data_dir: a.data_dir,
+        runs_root: a.runs_dir,
+    };
+    let mut bars = progress::EpochBars::new(!a.json);
+    let summary = run_scenario(&resolved, &options, &mut bars, &mut |note| {
+        eprintln!("{note}")
+    })?;
+    drop(bars);
+    if a.json {
+        let out = serde_json::json!({ "run_dir": summary.dir, "metrics": summary.metrics });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        report::print_run(&summary);
+    }
+    Ok(())
+}
+
+fn row_format(path: &Path, explicit: Option<FormatArg>) -> Result<RowFormat> {
+    match explicit {
+        Some(FormatArg::Csv) => Ok(RowFormat::Csv),
+        Some(FormatArg::Jsonl) => Ok(RowFormat::JsonLines),
+        Some(FormatArg::Idx) => Ok(RowFormat::Idx),
+        None => RowFormat::from_path(path).with_context(|| {
+            format!(
+                "{}: cannot tell the format from the name; pass --format csv|jsonl|idx",
+                path.display()
+            )
+        }),
+    }
+}
+
+fn cmd_eval(a: EvalArgs) -> Result<()> {
+    let dir = resolve_run(&a.run, &a.runs_dir)?;
+    let run = LoadedRun::open(&dir, a.backend.into())?;
+    let rows = match &a.input {
+        Some(path) => read_rows(&run.plugin, path, row_format(path, a.format)?)?,
+        None => {
+            let locations = indus_data::DataLocations::from_env(a.data_dir.clone());
+            let limits = indus_data::Limits {
+                train: Some(1),
+                test: a.test_limit.map(|n| n as usize),
+            };
+            indus_data::load_dataset(&run.plugin, &locations, limits)?.test
+        }
+    };
+    let metrics = run.evaluate(&rows)?;
+    if a.json {
+        let out = serde_json::json!({ "run_dir": dir, "metrics": metrics });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("run {}", dir.display());
+        report::print_metrics(&metrics);
+    }
+    Ok(())
+}
+
+fn cmd_predict(a: PredictArgs) -> Result<()> {
+    let dir = resolve_run(&a.run, &a.runs_dir)?;
+    let run = LoadedRun::open(&dir, a.backend.into())?;
+    let mut rows = read_rows(&run.plugin, &a.input, row_format(&a.input, a.format)?)?;
+    if let Some(n) = a.limit {
+        rows.truncate(n);
+    }
+    let predictions = run.predict(&rows)?;
+    let mut text = Vec::new();
+    let as_csv = a
+        .out
+        .as_ref()
+        .is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
+    if as_csv {
+        write!(text, "row,id,label")?;
+        for c in &run.classes {
+            write!(text, ",p_{c}")?;
+        }
+        writeln!(text)?;
+        for p in &predictions {
+            write!(
+                text,
+                "{},{},{}",
+                p.row,
+                p.id.as_deref().unwrap_or(""),
+                p.label
+            )?;
+            for (_, v) in &p.probabilities {
+                write!(text, ",{v}")?;
+            }
+            writeln!(text)?;
+        }
+    } else {
+        for p in &predictions {
+            serde_json::to_writer(&mut text, p)?;
+            writeln!(text)?;
+        }
+    }
+    match &a.out {
+        Some(path) => {
+            let tmp = path.with_extension("partial");
+            std::fs::write(&tmp, &text)
+                .with_context(|| format!("{}: cannot write", tmp.display()))?;
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("{}: cannot write", path.display()))?;
+            eprintln!(
+                "{} predictions written to {}",
+                predictions.len(),
+                path.display()
+            );
+        }
+        None => std::io::stdout().write_all(&text)?,
+    }
+    Ok(())
+}
+
+fn cmd_list(a: ListArgs) -> Result<()> {
+    let want = |w: ListWhat| a.what.is_none_or(|x| x == w);
+    let mut sections = Vec::new();
+    if want(ListWhat::Plugins) {
+        sections.push(("plugins", list_plugins(&a.root)));
+    }
+    if want(ListWhat::Scenarios) {
+        sections.push(("scenarios", list_scenarios(&a.root)));
+    }
+    if want(ListWhat::Runs) {
+        let runs = list_runs(&a.runs_dir, None)
+            .into_iter()
+            .map(|dir| {
+                let name = format!(
+                    "{}/{}",
+                    dir.parent()
+                        .and_then(Path::file_name)
+                        .unwrap_or_default()
+                        .to_string_lossy(),
+                    dir.file_name().unwrap_or_default().to_string_lossy()
+                );
+                let summary = std::fs::read(dir.join("metrics.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<indus_runtime::RunMetrics>(&b).ok())
+                    .map(|m| {
+                        format!(
+                            "test accuracy {:.4}, macro F1 {:.4}, {} epochs on {}",
+                            m.test.accuracy, m.test.macro_f1, m.epochs_run, m.backend
+                        )
+                    })
+                    .unwrap_or_else(|| "metrics.json unreadable".into());
+                indus_runtime::Listing {
+                    name,
+                    path: dir,
+                    summary,
+                }
+            })
+            .collect();
+        sections.push(("runs", runs));
+    }
+    if a.json {
+        let map: serde_json::Map<String, serde_json::Value> = sections
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap_or_default()))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&map)?);
+        return Ok(());
+    }
+    for (title, items) in sections {
+        println!("{title}:");
+        if items.is_empty() {
+            println!("  (none)");
+        }
+        for i in items {
+            println!("  {:<28} {}", i.name, i.summary);
+        }
+    }
+    Ok(())
+}
+
+fn cmd_schema(a: SchemaArgs) -> Result<()> {
+    let all = indus_spec::json_schemas();
+    let out = match a.which {
+        None => all,
+        Some(SchemaWhich::Plugin) => all["plugin"].clone(),
+        Some(SchemaWhich::Scenario) => all["scenario"].clone(),
+    };
+    if out.is_null() {
+        bail!("schema generation failed");
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn cmd_bench(a: BenchArgs) -> Result<()> {
+    let dir = resolve_run(&a.run, &a.runs_dir)?;
+    let run = LoadedRun::open(&dir, a.backend.into())?;
+    let locations = indus_data::DataLocations::from_env(a.data_dir.clone());
+    let test = indus_data::load_dataset(
+        &run.plugin,
+        &locations,
+        indus_data::Limits {
+            train: Some(1),
+            test: None,
+        },
+    )?
+    .test;
+    let report = bench::measure(&run, &test, a.samples)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! Metrics tables printed at the end of `indus run` and `indus eval`.
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indus_engine::metrics::ClassificationMetrics;
+use indus_runtime::RunSummary;
+
+pub fn print_run(s: &RunSummary) {
+    let m = &s.metrics;
+    println!();
+    println!(
+        "scenario {} (plugin {}), run {}",
+        m.scenario, m.plugin, m.run_id
+    );
+    println!(
+        "trained {} epochs on {} in {:.1}s, {} parameters; rows train/val/test {}/{}/{}{}",
+        m.epochs_run,
+        m.backend,
+        m.train_seconds,
+        m.parameters,
+        m.rows.train,
+        m.rows.validation,
+        m.rows.test,
+        m.best_epoch
+            .map(|e| format!("; kept epoch {e}"))
+            .unwrap_or_default()
+    );
+    println!("test split:");
+    print_metrics(&m.test);
+    println!("run folder: {}", s.dir.display());
+}
+
+pub fn print_metrics(m: &ClassificationMetrics) {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["metric", "value"]);
+    for (k, v) in [
+        ("rows", m.rows as f64),
+        ("accuracy", m.accuracy),
+        ("balanced accuracy", m.balanced_accuracy),
+        ("macro precision", m.macro_precision),
+        ("macro recall", m.macro_recall),
+        ("macro F1", m.macro_f1),
+        ("log-loss", m.log_loss),
+    ] {
+        t.add_row([
+            k.to_string(),
+            if k == "rows" {
+                format!("{v}")
+            } else {
+                format!("{v:.4}")
+            },
+        ]);
+    }
+    println!("{t}");
+
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "class",
+        "precision",
+        "recall",
+        "F1",
+        "support",
+    ]);
+    for c in &m.per_class {
+        t.add_row([
+            c.label.clone(),
+            format!("{:.4}", c.precision),
+            format!("{:.4}", c.recall),
+            format!("{:.4}", c.f1),
+            c.support.to_string(),
+        ]);
+    }
+    println!("{t}");
+
+    let mut t = Table::new();
+    let mut header = vec!["true \\ predicted".to_string()];
+    header.extend(m.per_class.iter().map(|c| c.label.clone()));
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    for (c, row) in m.per_class.iter().zip(&m.confusion) {
+        let mut cells = vec![c.label.clone()];
+        cells.extend(row.iter().map(u64::to_string));
+        t.add_row(cells);
+    }
+    println!("confusion matrix:\n{t}");
+}

@@ -1,0 +1,277 @@
+//! Finding a data set's files: a local data directory first, then the
+//! download cache, then the public mirrors — always checking the SHA-256 the
+//! plugin declares, so a wrong or damaged file never reaches training.
+
+use crate::DataError;
+use crate::idx::decompress_if_gz;
+use indus_spec::{FileSpec, SourceSpec};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where data may be found, resolved once from flags and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct DataLocations {
+    /// A folder holding local copies (`--data-dir` or `INDUS_DATA_DIR`).
+    pub data_dir: Option<PathBuf>,
+    /// Where downloads are kept between runs.
+    pub cache_dir: PathBuf,
+    /// Never touch the network (`INDUS_OFFLINE=1`).
+    pub offline: bool,
+}
+
+impl DataLocations {
+    /// Resolves locations: an explicit directory wins over `INDUS_DATA_DIR`;
+    /// the cache is `INDUS_CACHE_DIR`, else `$XDG_CACHE_HOME/indus`, else
+    /// `~/.cache/indus`.
+    pub fn from_env(explicit_data_dir: Option<PathBuf>) -> Self {
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let cache_dir = env("INDUS_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("indus")))
+            .or_else(|| env("HOME").map(|p| p.join(".cache").join("indus")))
+            .unwrap_or_else(|| std::env::temp_dir().join("indus-cache"));
+        let offline = std::env::var("INDUS_OFFLINE")
+            .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        DataLocations {
+            data_dir: explicit_data_dir.or_else(|| env("INDUS_DATA_DIR")),
+            cache_dir,
+            offline,
+        }
+    }
+}
+
+/// A file's content (decompressed when it was gzip) and where it came from.
+#[derive(Debug)]
+pub struct FetchedFile {
+    /// The file the bytes were read from.
+    pub path: PathBuf,
+    /// Decompressed content.
+    pub bytes: Vec<u8>,
+}
+
+/// Returns the decompressed content of the file playing `role` in `source`,
+/// verified against its declared SHA-256.
+pub fn fetch(
+    locations: &DataLocations,
+    source: &SourceSpec,
+    role: &str,
+) -> Result<FetchedFile, DataError> {
+    let spec = source.files.get(role).ok_or_else(|| DataError::Schema {
+        source_name: format!("data set `{}`", source.dataset),
+        message: format!("the plugin's data.source.files has no `{role}` entry"),
+    })?;
+    let dataset = source.dataset.as_str();
+
+    if let Some(dir) = &locations.data_dir {
+        for candidate in [dir.join(dataset).join(&spec.name), dir.join(&spec.name)] {
+            if candidate.is_file() {
+                let bytes = decompress_if_gz(&candidate, read(&candidate)?)?;
+                verify(
+                    &candidate,
+                    spec,
+                    &bytes,
+                    "this is your local copy; replace it with the official file",
+                )?;
+                return Ok(FetchedFile {
+                    path: candidate,
+                    bytes,
+                });
+            }
+        }
+    }
+
+    let cached = locations.cache_dir.join(dataset).join(&spec.name);
+    if cached.is_file() {
+        let bytes = decompress_if_gz(&cached, read(&cached)?)?;
+        match verify(&cached, spec, &bytes, "") {
+            Ok(()) => {
+                return Ok(FetchedFile {
+                    path: cached,
+                    bytes,
+                });
+            }
+            // A damaged cache entry is ours to replace: fall through to a fresh download.
+            Err(_) => {
+                let _ = std::fs::remove_file(&cached);
+            }
+        }
+    }
+
+    let unavailable = |reason: String| DataError::Unavailable {
+        dataset: dataset.to_string(),
+        reason,
+        instructions: instructions(locations, source),
+    };
+    if locations.offline {
+        return Err(unavailable(
+            "offline mode (INDUS_OFFLINE=1) and no local copy".into(),
+        ));
+    }
+    if source.mirrors.is_empty() {
+        return Err(unavailable("the plugin declares no download mirror".into()));
+    }
+    let mut failures = Vec::new();
+    for mirror in &source.mirrors {
+        let url = format!("{}/{}", mirror.trim_end_matches('/'), spec.name);
+        match download(&url, &cached, spec) {
+            Ok(bytes) => {
+                return Ok(FetchedFile {
+                    path: cached,
+                    bytes,
+                });
+            }
+            Err(e) => failures.push(format!("{url}: {e}")),
+        }
+    }
+    Err(unavailable(format!(
+        "every mirror failed:\n  {}",
+        failures.join("\n  ")
+    )))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| DataError::Read {
+        file: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn verify(path: &Path, spec: &FileSpec, decompressed: &[u8], hint: &str) -> Result<(), DataError> {
+    let Some(expected) = &spec.sha256 else {
+        return Ok(());
+    };
+    let actual = sha256_hex(decompressed);
+    if actual == expected.as_str() {
+        Ok(())
+    } else {
+        Err(DataError::Checksum {
+            file: path.to_path_buf(),
+            expected: expected.as_str().to_string(),
+            actual,
+            hint: if hint.is_empty() {
+                String::new()
+            } else {
+                format!(" ({hint})")
+            },
+        })
+    }
+}
+
+/// Downloads to a temporary file beside `target`, verifies, then renames, so
+/// an interrupted or corrupted download never looks like a cached file.
+fn download(url: &str, target: &Path, spec: &FileSpec) -> Result<Vec<u8>, String> {
+    let dir = target.parent().ok_or("cache path has no parent")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_global(Some(Duration::from_secs(600)))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let mut body = response.into_body();
+    let raw = body
+        .with_config()
+        .limit(2 << 30)
+        .read_to_vec()
+        .map_err(|e| e.to_string())?;
+    let bytes = decompress_if_gz(target, raw.clone()).map_err(|e| e.to_string())?;
+    verify(target, spec, &bytes, "the downloaded file was discarded").map_err(|e| e.to_string())?;
+    let partial = dir.join(format!(".{}.part", spec.name));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&partial)?;
+        f.write_all(&raw)?;
+        f.sync_all()?;
+        std::fs::rename(&partial, target)
+    };
+    write().map_err(|e| format!("cannot store {}: {e}", target.display()))?;
+    Ok(bytes)
+}
+
+fn instructions(locations: &DataLocations, source: &SourceSpec) -> String {
+    let names: Vec<&str> = source.files.values().map(|f| f.name.as_str()).collect();
+    let dir = match &locations.data_dir {
+        Some(d) => d.join(source.dataset.as_str()).display().to_string(),
+        None => format!(
+            "<DIR>/{} and pass --data-dir <DIR> (or set INDUS_DATA_DIR=<DIR>)",
+            source.dataset
+        ),
+    };
+    format!("put these files in {dir}: {}", names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indus_spec::{Name, SourceFormat};
+    use std::collections::BTreeMap;
+
+    fn source(sha: Option<&str>) -> SourceSpec {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "train".to_string(),
+            FileSpec {
+                name: "t.bin".into(),
+                sha256: sha.map(|s| s.to_string().try_into().unwrap()),
+            },
+        );
+        SourceSpec {
+            format: SourceFormat::Idx,
+            dataset: Name::parse("demo").unwrap(),
+            files,
+            mirrors: vec![],
+        }
+    }
+
+    #[test]
+    fn local_copy_is_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("demo")).unwrap();
+        std::fs::write(dir.path().join("demo/t.bin"), b"abc").unwrap();
+        let loc = DataLocations {
+            data_dir: Some(dir.path().into()),
+            cache_dir: dir.path().join("cache"),
+            offline: true,
+        };
+        let good = sha256_hex(b"abc");
+        assert_eq!(
+            fetch(&loc, &source(Some(&good)), "train").unwrap().bytes,
+            b"abc"
+        );
+        let bad = sha256_hex(b"abd");
+        let err = fetch(&loc, &source(Some(&bad)), "train")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("checksum mismatch") && err.contains("t.bin"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn offline_without_copy_says_what_to_put_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = DataLocations {
+            data_dir: Some(dir.path().into()),
+            cache_dir: dir.path().join("cache"),
+            offline: true,
+        };
+        let err = fetch(&loc, &source(None), "train").unwrap_err().to_string();
+        assert!(
+            err.contains("not available") && err.contains("t.bin") && err.contains("demo"),
+            "{err}"
+        );
+    }
+}

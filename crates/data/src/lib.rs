@@ -1,0 +1,18 @@
+//! The data layer of indus: finding and verifying data files, reading them
+//! into tables checked against a plugin's schema, splitting, and the
+//! preprocessing that is fitted on training rows and saved with the model.
+
+mod dataset;
+mod error;
+mod fetch;
+pub mod idx;
+mod preprocess;
+mod rows;
+mod table;
+
+pub use dataset::{Limits, LoadedData, images_with_labels, load_dataset, split_validation};
+pub use error::DataError;
+pub use fetch::{DataLocations, FetchedFile, fetch, sha256_hex};
+pub use preprocess::{FittedColumn, Preprocessor};
+pub use rows::{RowFormat, class_index, read_rows, rows_from_json};
+pub use table::{RawTable, feature_columns, primary_head, raw_width};

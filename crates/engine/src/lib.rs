@@ -1,0 +1,29 @@
+//! The shared MLP engine of indus, on burn.
+//!
+//! Every industry scenario trains and serves through this crate: one MLP
+//! trunk with configurable depth, activation, dropout and normalisation, a
+//! head per task, the usual optimisers and schedules, early stopping, and
+//! the best/last weights — generic over burn backends (`flex` and `ndarray`
+//! on the CPU, `cuda` behind a feature). It knows nothing about files,
+//! YAML parsing or HTTP; callers hand it numbers.
+
+mod backend;
+mod error;
+mod head;
+mod infer;
+pub mod metrics;
+mod model;
+mod schedule;
+mod train;
+mod weights;
+
+pub use backend::{ResolvedBackend, probe, resolve_backend};
+pub use error::EngineError;
+pub use head::{Head, Targets};
+pub use infer::Predictor;
+pub use schedule::learning_rate;
+pub use train::{EpochRecord, Silent, TrainObserver, TrainOutcome, TrainRequest, TrainSet, train};
+pub use weights::{DenseWeights, MlpWeights, NormWeights};
+
+/// Version of burn this engine is built against (recorded in every run).
+pub const BURN_VERSION: &str = "0.21.0";

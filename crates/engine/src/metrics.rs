@@ -1,0 +1,150 @@
+//! Evaluation metrics computed on the host from predicted probabilities, so
+//! every backend reports exactly the same numbers for the same outputs.
+
+use serde::{Deserialize, Serialize};
+
+/// Per-class quality numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    /// Class label.
+    pub label: String,
+    /// Of the rows predicted as this class, the share that are.
+    pub precision: f64,
+    /// Of the rows of this class, the share found.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Rows of this class.
+    pub support: u64,
+}
+
+/// The metrics a classification head reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassificationMetrics {
+    /// Rows evaluated.
+    pub rows: u64,
+    /// Share of rows whose most probable class is right.
+    pub accuracy: f64,
+    /// Mean of per-class recall (robust to imbalance).
+    pub balanced_accuracy: f64,
+    /// Unweighted mean of per-class precision.
+    pub macro_precision: f64,
+    /// Unweighted mean of per-class recall.
+    pub macro_recall: f64,
+    /// Unweighted mean of per-class F1.
+    pub macro_f1: f64,
+    /// Mean negative log-probability of the true class (probabilities clipped at 1e-7).
+    pub log_loss: f64,
+    /// Per-class numbers, in class order.
+    pub per_class: Vec<ClassMetrics>,
+    /// `confusion[true][predicted]` row counts.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+/// Index of the largest value (first one on ties).
+pub fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0
+}
+
+/// Computes classification metrics from `rows × classes` probabilities.
+pub fn classification_metrics(
+    probabilities: &[f32],
+    labels: &[u32],
+    class_names: &[String],
+) -> ClassificationMetrics {
+    let k = class_names.len().max(1);
+    let n = labels.len();
+    let mut confusion = vec![vec![0u64; k]; k];
+    let mut log_loss = 0.0f64;
+    for (row, &label) in probabilities.chunks_exact(k).zip(labels) {
+        let predicted = argmax(row);
+        let truth = label as usize;
+        if truth < k {
+            confusion[truth][predicted] += 1;
+            log_loss -= (row[truth] as f64).clamp(1e-7, 1.0).ln();
+        }
+    }
+    let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
+    let per_class: Vec<ClassMetrics> = (0..k)
+        .map(|c| {
+            let tp = confusion[c][c] as f64;
+            let predicted: u64 = (0..k).map(|t| confusion[t][c]).sum();
+            let support: u64 = confusion[c].iter().sum();
+            let precision = if predicted > 0 {
+                tp / predicted as f64
+            } else {
+                0.0
+            };
+            let recall = if support > 0 {
+                tp / support as f64
+            } else {
+                0.0
+            };
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            };
+            ClassMetrics {
+                label: class_names.get(c).cloned().unwrap_or_default(),
+                precision,
+                recall,
+                f1,
+                support,
+            }
+        })
+        .collect();
+    let mean = |f: fn(&ClassMetrics) -> f64| per_class.iter().map(f).sum::<f64>() / k as f64;
+    let present: Vec<&ClassMetrics> = per_class.iter().filter(|c| c.support > 0).collect();
+    ClassificationMetrics {
+        rows: n as u64,
+        accuracy: if n > 0 {
+            correct as f64 / n as f64
+        } else {
+            0.0
+        },
+        balanced_accuracy: present.iter().map(|c| c.recall).sum::<f64>()
+            / present.len().max(1) as f64,
+        macro_precision: mean(|c| c.precision),
+        macro_recall: mean(|c| c.recall),
+        macro_f1: mean(|c| c.f1),
+        log_loss: if n > 0 { log_loss / n as f64 } else { 0.0 },
+        per_class,
+        confusion,
+    }
+}
+
+/// Expands one-column positive-class probabilities to two columns
+/// (`[1 - p, p]`) so binary heads share the multiclass metrics.
+pub fn binary_to_two_columns(p: &[f32]) -> Vec<f32> {
+    p.iter().flat_map(|&p| [1.0 - p, p]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_checked_three_class_example() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        // rows: true a→a, a→b, b→b, c→c
+        let probs = [0.8, 0.1, 0.1, 0.3, 0.6, 0.1, 0.1, 0.8, 0.1, 0.2, 0.2, 0.6];
+        let m = classification_metrics(&probs, &[0, 0, 1, 2], &names);
+        assert_eq!(m.accuracy, 0.75);
+        assert_eq!(
+            m.confusion,
+            vec![vec![1, 1, 0], vec![0, 1, 0], vec![0, 0, 1]]
+        );
+        assert_eq!(m.per_class[0].recall, 0.5);
+        assert_eq!(m.per_class[1].precision, 0.5);
+        let expected_f1 = (2.0 / 3.0 + 2.0 / 3.0 + 1.0) / 3.0;
+        assert!((m.macro_f1 - expected_f1).abs() < 1e-12);
+        let ll = -((0.8f64).ln() + (0.3f64).ln() + (0.8f64).ln() + (0.6f64).ln()) / 4.0;
+        assert!((m.log_loss - ll).abs() < 1e-6);
+    }
+}

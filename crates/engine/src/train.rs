@@ -1,0 +1,588 @@
+//! The training loop shared by every scenario: mini-batches on any burn
+//! backend, a per-step learning-rate schedule, validation each epoch, early
+//! stopping, and the best and last weights.
+
+use crate::EngineError;
+use crate::head::{DeviceTargets, Head, Targets};
+use crate::infer::forward_outputs;
+use crate::metrics::{binary_to_two_columns, classification_metrics};
+use crate::model::Mlp;
+use crate::schedule::learning_rate;
+use crate::weights::MlpWeights;
+use burn::module::AutodiffModule;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, Optimizer, SgdConfig};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Int, Tensor, TensorData};
+use indus_spec::{BackendKind, ModelSpec, Monitor, OptimizerKind, TrainingSpec};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Preprocessed inputs with their targets.
+#[derive(Debug, Clone)]
+pub struct TrainSet {
+    /// Row-major model inputs.
+    pub x: Vec<f32>,
+    /// Inputs per row.
+    pub width: usize,
+    /// Targets, one entry per row.
+    pub targets: Targets,
+}
+
+impl TrainSet {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.x.len().checked_div(self.width).unwrap_or(0)
+    }
+}
+
+/// Everything the engine needs to train one network.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainRequest<'a> {
+    /// Network shape.
+    pub model: &'a ModelSpec,
+    /// Optimiser, schedule, epochs, batch size, early stopping.
+    pub training: &'a TrainingSpec,
+    /// What the network predicts.
+    pub head: Head,
+    /// Seed for initialisation, shuffling and dropout.
+    pub seed: u64,
+    /// Backend to train on (already probed).
+    pub backend: BackendKind,
+    /// Training rows.
+    pub train: &'a TrainSet,
+    /// Validation rows, when the scenario holds some out.
+    pub validation: Option<&'a TrainSet>,
+}
+
+/// One epoch of the learning curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Wall-clock seconds of the optimisation steps (validation excluded).
+    pub seconds: f64,
+    /// Learning rate at the epoch's last step.
+    pub learning_rate: f64,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Share of training rows classified right during the epoch (classifiers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_accuracy: Option<f64>,
+    /// Loss on the validation rows after the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
+    /// Accuracy on the validation rows after the epoch (classifiers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
+}
+
+/// The result of a training run.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// Weights after the last epoch.
+    pub last: MlpWeights,
+    /// Weights of the best validation epoch (when validating).
+    pub best: Option<MlpWeights>,
+    /// 1-based epoch of `best`.
+    pub best_epoch: Option<usize>,
+    /// The learning curve.
+    pub history: Vec<EpochRecord>,
+    /// True when early stopping ended the run before the last epoch.
+    pub stopped_early: bool,
+}
+
+impl TrainOutcome {
+    /// The weights to keep: the best validation epoch, else the last.
+    pub fn chosen(&self) -> &MlpWeights {
+        self.best.as_ref().unwrap_or(&self.last)
+    }
+}
+
+/// Receives progress while training runs (progress bars, event streams).
+pub trait TrainObserver {
+    /// Called once before the first step.
+    fn on_start(&mut self, _epochs: usize, _steps_per_epoch: usize) {}
+    /// Called every few steps with the latest batch loss.
+    fn on_step(&mut self, _epoch: usize, _step: usize, _loss: f64) {}
+    /// Called after each epoch (and its validation).
+    fn on_epoch(&mut self, _record: &EpochRecord) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl TrainObserver for Silent {}
+
+/// Steps between two progress reports (each report reads a loss back from
+/// the device, which forces a synchronisation on GPUs).
+const REPORT_EVERY: usize = 25;
+
+/// Trains a network as requested.
+pub fn train(
+    req: &TrainRequest<'_>,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, EngineError> {
+    check_request(req)?;
+    match req.backend {
+        BackendKind::Flex => with_optimizer::<burn::backend::Autodiff<burn::backend::Flex>>(
+            req,
+            &Default::default(),
+            observer,
+        ),
+        BackendKind::Ndarray => with_optimizer::<burn::backend::Autodiff<burn::backend::NdArray>>(
+            req,
+            &Default::default(),
+            observer,
+        ),
+        BackendKind::Cuda => train_cuda(req, observer),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn train_cuda(
+    req: &TrainRequest<'_>,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, EngineError> {
+    crate::backend::probe(BackendKind::Cuda)?;
+    with_optimizer::<burn::backend::Autodiff<burn::backend::Cuda>>(
+        req,
+        &Default::default(),
+        observer,
+    )
+}
+
+#[cfg(not(feature = "cuda"))]
+fn train_cuda(
+    _req: &TrainRequest<'_>,
+    _observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, EngineError> {
+    crate::backend::probe(BackendKind::Cuda)
+        .map(|_| unreachable!("probe fails without the cuda feature"))
+}
+
+fn check_request(req: &TrainRequest<'_>) -> Result<(), EngineError> {
+    let check = |set: &TrainSet, what: &str| {
+        if set.width == 0 || set.x.len() % set.width != 0 {
+            return Err(EngineError::Shape(format!(
+                "{what}: {} values do not split into rows of {}",
+                set.x.len(),
+                set.width
+            )));
+        }
+        if set.targets.len() != set.rows() {
+            return Err(EngineError::Shape(format!(
+                "{what}: {} rows but {} targets",
+                set.rows(),
+                set.targets.len()
+            )));
+        }
+        if set.rows() == 0 {
+            return Err(EngineError::Shape(format!("{what}: no rows")));
+        }
+        if let Some(i) = set.x.iter().position(|v| !v.is_finite()) {
+            return Err(EngineError::Shape(format!(
+                "{what}: row {} holds a non-finite input value",
+                i / set.width + 1
+            )));
+        }
+        Ok(())
+    };
+    check(req.train, "training rows")?;
+    if let Some(v) = req.validation {
+        check(v, "validation rows")?;
+        if v.width != req.train.width {
+            return Err(EngineError::Shape(
+                "validation rows are not as wide as training rows".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn with_optimizer<B: AutodiffBackend>(
+    req: &TrainRequest<'_>,
+    device: &B::Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, EngineError> {
+    let o = &req.training.optimizer;
+    let decay = o.weight_decay.get();
+    let l2 = (decay > 0.0).then(|| WeightDecayConfig::new(decay as f32));
+    match o.kind {
+        OptimizerKind::Adam => {
+            let cfg = AdamConfig::new()
+                .with_beta_1(o.beta1.get() as f32)
+                .with_beta_2(o.beta2.get() as f32)
+                .with_epsilon(o.epsilon.get() as f32)
+                .with_weight_decay(l2);
+            fit::<B, _>(req, device, cfg.init(), observer)
+        }
+        OptimizerKind::Adamw => {
+            let cfg = AdamWConfig::new()
+                .with_beta_1(o.beta1.get() as f32)
+                .with_beta_2(o.beta2.get() as f32)
+                .with_epsilon(o.epsilon.get() as f32)
+                .with_weight_decay(decay as f32);
+            fit::<B, _>(req, device, cfg.init(), observer)
+        }
+        OptimizerKind::Sgd => {
+            let momentum = o.momentum.map(|m| {
+                MomentumConfig::new()
+                    .with_momentum(m.get())
+                    .with_dampening(0.0)
+                    .with_nesterov(o.nesterov)
+            });
+            let cfg = SgdConfig::new()
+                .with_momentum(momentum)
+                .with_weight_decay(l2);
+            fit::<B, _>(req, device, cfg.init(), observer)
+        }
+    }
+}
+
+fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
+    req: &TrainRequest<'_>,
+    device: &B::Device,
+    mut optim: O,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, EngineError> {
+    let train = req.train;
+    let n = train.rows();
+    let batch = req.training.batch_size.get().min(n);
+    let steps = n.div_ceil(batch);
+    let epochs = req.training.epochs.get();
+
+    // Separate streams so changing e.g. dropout does not change the initial weights.
+    let mut init_rng = StdRng::seed_from_u64(req.seed);
+    let mut shuffle_rng = StdRng::seed_from_u64(req.seed.wrapping_add(1));
+    let mut dropout_rng = StdRng::seed_from_u64(req.seed.wrapping_add(2));
+
+    let mut model = Mlp::<B>::init(
+        req.model,
+        train.width,
+        req.head.outputs(),
+        &mut init_rng,
+        device,
+    );
+    let x_all =
+        Tensor::<B, 2>::from_data(TensorData::new(train.x.clone(), [n, train.width]), device);
+    let y_all: DeviceTargets<B> = req.head.upload(&train.targets, device)?;
+
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut history = Vec::with_capacity(epochs);
+    let mut best: Option<(f64, usize, MlpWeights)> = None;
+    let mut since_best = 0usize;
+    let mut stopped_early = false;
+    observer.on_start(epochs, steps);
+
+    for epoch in 0..epochs {
+        let started = Instant::now();
+        if req.training.shuffle {
+            order.shuffle(&mut shuffle_rng);
+        }
+        let mut loss_sum = Tensor::<B::InnerBackend, 1>::zeros([1], device);
+        let mut correct = Tensor::<B::InnerBackend, 1, Int>::zeros([1], device);
+        let mut lr = 0.0;
+        for (step, rows) in order.chunks(batch).enumerate() {
+            lr = learning_rate(req.training, epoch, step, steps);
+            let ids: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
+            let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [rows.len()]), device);
+            let xb = x_all.clone().select(0, idx.clone());
+            let yb = y_all.select(idx);
+            let logits = model.forward(xb, Some(&mut dropout_rng));
+            if let (Head::Multiclass { .. }, crate::head::BatchTargets::Classes(y)) =
+                (&req.head, &yb)
+            {
+                let hits = logits
+                    .clone()
+                    .inner()
+                    .argmax(1)
+                    .reshape([rows.len()])
+                    .equal(y.clone().inner())
+                    .int()
+                    .sum();
+                correct = correct + hits;
+            }
+            let loss = req.head.loss(logits, &yb);
+            loss_sum = loss_sum + loss.clone().inner().mul_scalar(rows.len() as f32);
+            if step % REPORT_EVERY == 0 {
+                let value = scalar(loss.clone().inner());
+                if !value.is_finite() {
+                    return Err(diverged(epoch, value));
+                }
+                observer.on_step(epoch, step, value);
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+        }
+        let train_loss = scalar(loss_sum) / n as f64;
+        if !train_loss.is_finite() {
+            return Err(diverged(epoch, train_loss));
+        }
+        let train_accuracy = matches!(req.head, Head::Multiclass { .. }).then(|| {
+            correct
+                .into_data()
+                .convert::<i64>()
+                .to_vec::<i64>()
+                .ok()
+                .and_then(|v| v.first().copied())
+                .unwrap_or(0) as f64
+                / n as f64
+        });
+        let seconds = started.elapsed().as_secs_f64();
+
+        let (val_loss, val_accuracy) = match req.validation {
+            Some(v) => {
+                let (loss, acc) = evaluate(&model.valid(), req.head, v, device);
+                (Some(loss), acc)
+            }
+            None => (None, None),
+        };
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            seconds,
+            learning_rate: lr,
+            train_loss,
+            train_accuracy,
+            val_loss,
+            val_accuracy,
+        };
+        observer.on_epoch(&record);
+        history.push(record);
+
+        if let Some(score) = monitored(req, val_loss, val_accuracy) {
+            let min_delta = req
+                .training
+                .early_stopping
+                .as_ref()
+                .map_or(0.0, |e| e.min_delta);
+            let improved = best.as_ref().is_none_or(|(b, _, _)| score < b - min_delta);
+            if improved {
+                best = Some((score, epoch + 1, model.to_weights()));
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if let Some(es) = &req.training.early_stopping
+                    && since_best >= es.patience.get()
+                {
+                    stopped_early = epoch + 1 < epochs;
+                    break;
+                }
+            }
+        }
+    }
+    let (best_epoch, best) = match best {
+        Some((_, epoch, w)) => (Some(epoch), Some(w)),
+        None => (None, None),
+    };
+    Ok(TrainOutcome {
+        last: model.to_weights(),
+        best,
+        best_epoch,
+        history,
+        stopped_early,
+    })
+}
+
+/// The validation number to minimise (accuracy is negated).
+fn monitored(
+    req: &TrainRequest<'_>,
+    val_loss: Option<f64>,
+    val_accuracy: Option<f64>,
+) -> Option<f64> {
+    let monitor = req
+        .training
+        .early_stopping
+        .as_ref()
+        .map_or(Monitor::ValLoss, |e| e.monitor);
+    match monitor {
+        Monitor::ValLoss => val_loss,
+        Monitor::ValAccuracy => val_accuracy.map(|a| -a).or(val_loss),
+    }
+}
+
+fn diverged(epoch: usize, value: f64) -> EngineError {
+    EngineError::Diverged(format!(
+        "the training loss became {value} in epoch {}; lower the learning rate or check the inputs",
+        epoch + 1
+    ))
+}
+
+fn scalar<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> f64 {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN) as f64
+}
+
+/// Validation loss and (for classifiers) accuracy, computed on the host from
+/// the activated outputs.
+fn evaluate<B: burn::tensor::backend::Backend>(
+    model: &Mlp<B>,
+    head: Head,
+    set: &TrainSet,
+    device: &B::Device,
+) -> (f64, Option<f64>) {
+    let outputs = forward_outputs(model, head, &set.x, set.width, device);
+    match (&head, &set.targets) {
+        (Head::Multiclass { classes }, Targets::Classes(labels)) => {
+            let names: Vec<String> = (0..*classes).map(|c| c.to_string()).collect();
+            let m = classification_metrics(&outputs, labels, &names);
+            (m.log_loss, Some(m.accuracy))
+        }
+        (Head::Binary, Targets::Classes(labels)) => {
+            let m = classification_metrics(
+                &binary_to_two_columns(&outputs),
+                labels,
+                &["0".into(), "1".into()],
+            );
+            (m.log_loss, Some(m.accuracy))
+        }
+        (_, Targets::Values { values, .. }) => {
+            let mse = outputs
+                .iter()
+                .zip(values)
+                .map(|(p, y)| ((p - y) as f64).powi(2))
+                .sum::<f64>()
+                / values.len().max(1) as f64;
+            (mse, None)
+        }
+        _ => (f64::NAN, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indus_spec::{Scenario, parse_scenario};
+    use rand::Rng;
+    use std::path::Path;
+
+    fn scenario(extra_training: &str, model: &str) -> Scenario {
+        let text = format!(
+            "name: t\nplugin: p\nseed: 3\nmodel: {model}\ntraining:\n  epochs: 30\n  batch_size: 32\n  optimizer: {{kind: adam, learning_rate: 0.01}}\n{extra_training}"
+        );
+        parse_scenario(Path::new("t.yaml"), &text).unwrap()
+    }
+
+    /// Three classes on concentric rings: not linearly separable, so only a
+    /// working hidden layer gets high accuracy.
+    fn rings(n: usize, seed: u64) -> TrainSet {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut x = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let class = (i % 3) as u32;
+            let radius = 1.0 + class as f32 + rng.random_range(-0.3..0.3);
+            let angle: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+            x.extend([radius * angle.cos(), radius * angle.sin()]);
+            labels.push(class);
+        }
+        TrainSet {
+            x,
+            width: 2,
+            targets: Targets::Classes(labels),
+        }
+    }
+
+    fn run(
+        s: &Scenario,
+        backend: BackendKind,
+        train_set: &TrainSet,
+        val: Option<&TrainSet>,
+    ) -> TrainOutcome {
+        let req = TrainRequest {
+            model: &s.model,
+            training: &s.training,
+            head: Head::Multiclass { classes: 3 },
+            seed: s.seed,
+            backend,
+            train: train_set,
+            validation: val,
+        };
+        train(&req, &mut Silent).unwrap()
+    }
+
+    #[test]
+    fn learns_a_nonlinear_problem_and_repeats_itself_exactly() {
+        let s = scenario("", "{hidden: [32, 32]}");
+        let data = rings(600, 1);
+        let a = run(&s, BackendKind::Flex, &data, None);
+        let acc = a.history.last().unwrap().train_accuracy.unwrap();
+        assert!(acc > 0.95, "train accuracy {acc}");
+        let b = run(&s, BackendKind::Flex, &data, None);
+        assert_eq!(a.last, b.last, "same seed must give the same weights");
+        let c = run(
+            &scenario("", "{hidden: [32, 32]}").clone_with_seed(4),
+            BackendKind::Flex,
+            &data,
+            None,
+        );
+        assert_ne!(a.last, c.last);
+    }
+
+    #[test]
+    fn ndarray_backend_learns_too() {
+        let s = scenario(
+            "",
+            "{hidden: [32], activation: tanh, norm: layer, dropout: 0.1}",
+        );
+        let out = run(&s, BackendKind::Ndarray, &rings(300, 2), None);
+        assert!(out.history.last().unwrap().train_accuracy.unwrap() > 0.85);
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_epoch() {
+        let s = scenario(
+            "  early_stopping: {monitor: val_loss, patience: 2}\n",
+            "{hidden: [4]}",
+        );
+        let mut s = s;
+        s.training.epochs = 200u64.try_into().unwrap();
+        s.training.optimizer.learning_rate = 0.05f64.try_into().unwrap();
+        let out = run(&s, BackendKind::Flex, &rings(90, 3), Some(&rings(60, 4)));
+        assert!(
+            out.stopped_early,
+            "a tiny net on tiny data must stop before 200 epochs"
+        );
+        let best = out.best_epoch.unwrap();
+        let best_loss = out.history[best - 1].val_loss.unwrap();
+        assert!(out.history.iter().all(|r| r.val_loss.unwrap() >= best_loss));
+        assert_eq!(out.history.len(), best + 2);
+    }
+
+    #[test]
+    fn non_finite_inputs_are_rejected_with_the_row() {
+        let s = scenario("", "{hidden: [4]}");
+        let mut data = rings(30, 5);
+        data.x[7] = f32::NAN;
+        let req = TrainRequest {
+            model: &s.model,
+            training: &s.training,
+            head: Head::Multiclass { classes: 3 },
+            seed: 0,
+            backend: BackendKind::Flex,
+            train: &data,
+            validation: None,
+        };
+        let err = train(&req, &mut Silent).unwrap_err().to_string();
+        assert!(err.contains("row 4"), "{err}");
+    }
+
+    trait WithSeed {
+        fn clone_with_seed(&self, seed: u64) -> Scenario;
+    }
+    impl WithSeed for Scenario {
+        fn clone_with_seed(&self, seed: u64) -> Scenario {
+            Scenario {
+                seed,
+                ..self.clone()
+            }
+        }
+    }
+}

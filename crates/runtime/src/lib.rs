@@ -1,0 +1,18 @@
+//! The indus host runtime: what the CLI and the server share.
+//!
+//! It turns a scenario file into a trained, evaluated run folder, and a run
+//! folder back into a model that answers — with the same schema checks and
+//! the same fitted preprocessing on both sides, so there is no train/serve
+//! skew.
+
+mod error;
+mod job;
+mod loaded;
+mod project;
+mod run_folder;
+
+pub use error::RuntimeError;
+pub use job::{Environment, RowCounts, RunMetrics, RunOptions, RunSummary, WEIGHTS, run_scenario};
+pub use loaded::{LoadedRun, Prediction, resolve_run};
+pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
+pub use run_folder::{RUN_MANIFEST, RunFolder, RunRecord, RunWriter, list_runs};

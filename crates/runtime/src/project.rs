@@ -1,0 +1,131 @@
+//! Finding things in a project: a scenario with its plugin, and the lists of
+//! plugins, scenarios and runs that `indus list` shows.
+
+use crate::RuntimeError;
+use indus_spec::{PluginManifest, Scenario, find_plugin, load_plugin, load_scenario};
+use std::path::{Path, PathBuf};
+
+/// A scenario file resolved together with its plugin.
+#[derive(Debug, Clone)]
+pub struct ResolvedScenario {
+    /// The scenario file as given.
+    pub scenario_file: PathBuf,
+    /// Parsed scenario.
+    pub scenario: Scenario,
+    /// The plugin's manifest file.
+    pub plugin_file: PathBuf,
+    /// Parsed manifest.
+    pub plugin: PluginManifest,
+}
+
+/// Loads a scenario and the plugin it names, checking both.
+pub fn resolve_scenario(
+    scenario_file: &Path,
+    plugin_dirs: &[PathBuf],
+) -> Result<ResolvedScenario, RuntimeError> {
+    let scenario = load_scenario(scenario_file)?;
+    let plugin_file = find_plugin(scenario_file, &scenario.plugin, plugin_dirs)?;
+    let plugin = load_plugin(&plugin_file)?;
+    if plugin.name != scenario.plugin {
+        return Err(indus_spec::SpecError::field(
+            &plugin_file,
+            "name",
+            format!(
+                "the manifest in plugins/{}/ is named `{}`; folder and name must agree",
+                scenario.plugin, plugin.name
+            ),
+        )
+        .into());
+    }
+    Ok(ResolvedScenario {
+        scenario_file: scenario_file.to_path_buf(),
+        scenario,
+        plugin_file,
+        plugin,
+    })
+}
+
+/// One entry of `indus list`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Listing {
+    /// Plugin, scenario or run name.
+    pub name: String,
+    /// Where it lives.
+    pub path: PathBuf,
+    /// A short description, or the error that makes it unusable.
+    pub summary: String,
+}
+
+/// Every `plugins/*/plugin.yaml` under `root`, with a summary or its error.
+pub fn list_plugins(root: &Path) -> Vec<Listing> {
+    yaml_files(&root.join("plugins"), true)
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let summary = match load_plugin(&path) {
+                Ok(p) => format!("{} — {}", p.industry, first_line(&p.description)),
+                Err(e) => format!("INVALID: {e}"),
+            };
+            Listing {
+                name,
+                path,
+                summary,
+            }
+        })
+        .collect()
+}
+
+/// Every `scenarios/*.yaml` under `root`, with a summary or its error.
+pub fn list_scenarios(root: &Path) -> Vec<Listing> {
+    yaml_files(&root.join("scenarios"), false)
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let summary = match load_scenario(&path) {
+                Ok(s) => format!(
+                    "plugin {}; {}",
+                    s.plugin,
+                    s.description.as_deref().map(first_line).unwrap_or_default()
+                ),
+                Err(e) => format!("INVALID: {e}"),
+            };
+            Listing {
+                name,
+                path,
+                summary,
+            }
+        })
+        .collect()
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+fn yaml_files(dir: &Path, manifests: bool) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter_map(|p| {
+            if manifests {
+                let m = p.join("plugin.yaml");
+                m.is_file().then_some(m)
+            } else {
+                (p.extension().is_some_and(|e| e == "yaml" || e == "yml") && p.is_file())
+                    .then_some(p)
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}

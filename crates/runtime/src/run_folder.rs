@@ -1,0 +1,255 @@
+//! Run folders (`runs/<scenario>/<run-id>/`): written into a hidden temporary
+//! folder and renamed into place only when complete, with a `run.json` that
+//! records every file's SHA-256 so a damaged or mixed-up folder never loads.
+
+use crate::RuntimeError;
+use indus_data::sha256_hex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Name of the manifest written last into every run folder.
+pub const RUN_MANIFEST: &str = "run.json";
+const FORMAT: u32 = 1;
+
+/// The manifest of a finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Run-folder format version.
+    pub format: u32,
+    /// Scenario name.
+    pub scenario: String,
+    /// Plugin name.
+    pub plugin: String,
+    /// Run id (the folder name).
+    pub run_id: String,
+    /// UTC time the run finished (RFC 3339).
+    pub finished_at: String,
+    /// SHA-256 of every other file in the folder.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Writes a run folder atomically. Dropping it without `commit` removes the
+/// temporary folder, so a failed run leaves nothing that looks like a run.
+pub struct RunWriter {
+    tmp: PathBuf,
+    target: PathBuf,
+    files: BTreeMap<String, String>,
+    committed: bool,
+}
+
+impl RunWriter {
+    /// Starts a run folder for `scenario` under `runs_root`; `run_id` gets a
+    /// numeric suffix if a run of that id already exists.
+    pub fn create(
+        runs_root: &Path,
+        scenario: &str,
+        run_id: &str,
+    ) -> Result<RunWriter, RuntimeError> {
+        let parent = runs_root.join(scenario);
+        std::fs::create_dir_all(&parent).map_err(|e| RuntimeError::io(&parent, e))?;
+        let mut target = parent.join(run_id);
+        let mut n = 1;
+        while target.exists() {
+            n += 1;
+            target = parent.join(format!("{run_id}-{n}"));
+        }
+        let tmp = parent.join(format!(
+            ".partial-{}-{}",
+            target.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&tmp).map_err(|e| RuntimeError::io(&tmp, e))?;
+        Ok(RunWriter {
+            tmp,
+            target,
+            files: BTreeMap::new(),
+            committed: false,
+        })
+    }
+
+    /// The id the run will have once committed.
+    pub fn run_id(&self) -> String {
+        self.target
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Writes one file (flushed to disk) and records its checksum.
+    pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<(), RuntimeError> {
+        let path = self.tmp.join(name);
+        write_synced(&path, bytes)?;
+        self.files.insert(name.to_string(), sha256_hex(bytes));
+        Ok(())
+    }
+
+    /// Writes a value as pretty JSON.
+    pub fn write_json<T: Serialize>(&mut self, name: &str, value: &T) -> Result<(), RuntimeError> {
+        let text = serde_json::to_vec_pretty(value)
+            .map_err(|e| RuntimeError::Invalid(format!("cannot encode {name}: {e}")))?;
+        self.write(name, &text)
+    }
+
+    /// Writes `run.json` and moves the folder into place.
+    pub fn commit(mut self, scenario: &str, plugin: &str) -> Result<PathBuf, RuntimeError> {
+        let record = RunRecord {
+            format: FORMAT,
+            scenario: scenario.to_string(),
+            plugin: plugin.to_string(),
+            run_id: self.run_id(),
+            finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            files: self.files.clone(),
+        };
+        let text =
+            serde_json::to_vec_pretty(&record).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+        write_synced(&self.tmp.join(RUN_MANIFEST), &text)?;
+        std::fs::rename(&self.tmp, &self.target).map_err(|e| RuntimeError::io(&self.target, e))?;
+        self.committed = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for RunWriter {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
+    let mut f = std::fs::File::create(path).map_err(|e| RuntimeError::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| RuntimeError::io(path, e))
+}
+
+/// A verified, complete run folder.
+#[derive(Debug, Clone)]
+pub struct RunFolder {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub record: RunRecord,
+}
+
+impl RunFolder {
+    /// Opens a run folder, checking that it finished and that every file is
+    /// present and unchanged.
+    pub fn open(dir: &Path) -> Result<RunFolder, RuntimeError> {
+        if !dir.is_dir() {
+            return Err(RuntimeError::run_folder(dir, "not a folder"));
+        }
+        let manifest = dir.join(RUN_MANIFEST);
+        let text = std::fs::read(&manifest).map_err(|_| {
+            RuntimeError::run_folder(dir, format!("incomplete: no {RUN_MANIFEST} (the run did not finish, or this is not a run folder)"))
+        })?;
+        let record: RunRecord = serde_json::from_slice(&text).map_err(|e| {
+            RuntimeError::run_folder(dir, format!("{RUN_MANIFEST} is damaged: {e}"))
+        })?;
+        if record.format != FORMAT {
+            return Err(RuntimeError::run_folder(
+                dir,
+                format!(
+                    "run format {} is not supported (expected {FORMAT})",
+                    record.format
+                ),
+            ));
+        }
+        for (name, expected) in &record.files {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path).map_err(|_| {
+                RuntimeError::run_folder(dir, format!("incomplete: `{name}` is missing"))
+            })?;
+            let actual = sha256_hex(&bytes);
+            if &actual != expected {
+                return Err(RuntimeError::run_folder(
+                    dir,
+                    format!(
+                        "`{name}` does not belong to this run of `{}` (its checksum changed since the run finished)",
+                        record.scenario
+                    ),
+                ));
+            }
+        }
+        Ok(RunFolder {
+            dir: dir.to_path_buf(),
+            record,
+        })
+    }
+
+    /// Reads one recorded file.
+    pub fn read(&self, name: &str) -> Result<Vec<u8>, RuntimeError> {
+        if !self.record.files.contains_key(name) {
+            return Err(RuntimeError::run_folder(
+                &self.dir,
+                format!("incomplete: `{name}` is not part of this run"),
+            ));
+        }
+        std::fs::read(self.dir.join(name)).map_err(|e| RuntimeError::io(self.dir.join(name), e))
+    }
+}
+
+/// Finished run folders of `scenario` (or of all scenarios), oldest first.
+pub fn list_runs(runs_root: &Path, scenario: Option<&str>) -> Vec<PathBuf> {
+    let scenario_dirs: Vec<PathBuf> = match scenario {
+        Some(s) => vec![runs_root.join(s)],
+        None => subdirs(runs_root),
+    };
+    let mut runs: Vec<PathBuf> = scenario_dirs
+        .iter()
+        .flat_map(|d| subdirs(d))
+        .filter(|d| d.join(RUN_MANIFEST).is_file())
+        .collect();
+    runs.sort_by_key(|p| (p.file_name().map(|n| n.to_os_string()), p.clone()));
+    runs
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_run_leaves_nothing_and_committed_run_verifies() {
+        let root = tempfile::tempdir().unwrap();
+        {
+            let mut w = RunWriter::create(root.path(), "s", "r1").unwrap();
+            w.write("a.txt", b"hello").unwrap();
+        }
+        assert!(list_runs(root.path(), Some("s")).is_empty());
+        assert_eq!(std::fs::read_dir(root.path().join("s")).unwrap().count(), 0);
+
+        let mut w = RunWriter::create(root.path(), "s", "r1").unwrap();
+        w.write("a.txt", b"hello").unwrap();
+        let dir = w.commit("s", "p").unwrap();
+        assert!(RunFolder::open(&dir).is_ok());
+        std::fs::write(dir.join("a.txt"), b"other").unwrap();
+        let err = RunFolder::open(&dir).unwrap_err().to_string();
+        assert!(err.contains("does not belong"), "{err}");
+        std::fs::remove_file(dir.join("a.txt")).unwrap();
+        let err = RunFolder::open(&dir).unwrap_err().to_string();
+        assert!(err.contains("`a.txt` is missing"), "{err}");
+        std::fs::remove_file(dir.join(RUN_MANIFEST)).unwrap();
+        let err = RunFolder::open(&dir).unwrap_err().to_string();
+        assert!(err.contains("incomplete"), "{err}");
+    }
+}

@@ -1,0 +1,280 @@
+//! The YAML data model of indus: plugin manifests and scenarios.
+//!
+//! Everything a user writes by hand goes through this crate, so its job is to
+//! turn any mistake into a message that names the file, the line and column,
+//! the field path, and what was expected — before any data is touched.
+
+mod error;
+mod plugin;
+mod scenario;
+mod values;
+
+pub use error::{Located, SpecError};
+pub use plugin::*;
+pub use scenario::*;
+pub use values::{Count, Fraction, Name, Positive, Sha256Hex};
+
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// Parses YAML text into `T`, rejecting unknown keys, with errors that carry
+/// the file, position and dotted field path.
+pub fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, SpecError> {
+    let deserializer = serde_norway::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let field = err.path().to_string();
+        let inner = err.into_inner();
+        let location = inner.location();
+        let message = strip_position(&inner.to_string());
+        SpecError::Invalid(Located {
+            file: file.to_path_buf(),
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            field,
+            message,
+        })
+    })
+}
+
+/// The YAML library appends " at line L column C" to messages; we report the
+/// position ourselves, in front, so drop the duplicate.
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn read(file: &Path) -> Result<String, SpecError> {
+    std::fs::read_to_string(file).map_err(|source| SpecError::Read {
+        file: file.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads and checks a plugin manifest.
+pub fn load_plugin(file: &Path) -> Result<PluginManifest, SpecError> {
+    let text = read(file)?;
+    let manifest: PluginManifest = parse_yaml(file, &text)?;
+    check_plugin(&manifest)
+        .map_err(|(field, message)| SpecError::field(file, field, message).locate_in(&text))?;
+    Ok(manifest)
+}
+
+/// Reads and checks a scenario file.
+pub fn load_scenario(file: &Path) -> Result<Scenario, SpecError> {
+    let text = read(file)?;
+    let scenario: Scenario = parse_yaml(file, &text)?;
+    check_scenario(&scenario)
+        .map_err(|(field, message)| SpecError::field(file, field, message).locate_in(&text))?;
+    Ok(scenario)
+}
+
+/// Parses a scenario from text already in memory (e.g. the resolved copy kept
+/// in a run folder), applying the same checks as [`load_scenario`].
+pub fn parse_scenario(file: &Path, text: &str) -> Result<Scenario, SpecError> {
+    let scenario: Scenario = parse_yaml(file, text)?;
+    check_scenario(&scenario)
+        .map_err(|(field, message)| SpecError::field(file, field, message).locate_in(text))?;
+    Ok(scenario)
+}
+
+/// Parses a plugin manifest from text already in memory.
+pub fn parse_plugin(file: &Path, text: &str) -> Result<PluginManifest, SpecError> {
+    let manifest: PluginManifest = parse_yaml(file, text)?;
+    check_plugin(&manifest)
+        .map_err(|(field, message)| SpecError::field(file, field, message).locate_in(text))?;
+    Ok(manifest)
+}
+
+type Problem = (String, String);
+
+/// Cross-field rules of a manifest that the type system cannot express.
+fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
+    if m.heads.is_empty() {
+        return Err(("heads".into(), "declare at least one head".into()));
+    }
+    if m.data.columns.is_empty() {
+        return Err(("data.columns".into(), "declare at least one column".into()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, c) in m.data.columns.iter().enumerate() {
+        let at = format!("data.columns[{i}]");
+        if !seen.insert(c.name.as_str()) {
+            return Err((
+                format!("{at}.name"),
+                format!("column `{}` is declared twice", c.name),
+            ));
+        }
+        if c.kind == ColumnType::Image && c.shape.is_none() {
+            return Err((
+                format!("{at}.shape"),
+                "an image column needs `shape: [height, width]`".into(),
+            ));
+        }
+        if c.kind != ColumnType::Image && (c.shape.is_some() || c.max_value.is_some()) {
+            return Err((
+                format!("{at}.shape"),
+                "`shape` and `max_value` only apply to `type: image`".into(),
+            ));
+        }
+        if let Some([lo, hi]) = c.range
+            && !(lo <= hi)
+        {
+            return Err((
+                format!("{at}.range"),
+                format!("expected [min, max] with min <= max, got [{lo}, {hi}]"),
+            ));
+        }
+    }
+    if !m.data.columns.iter().any(|c| c.role == ColumnRole::Feature) {
+        return Err((
+            "data.columns".into(),
+            "no column has `role: feature`".into(),
+        ));
+    }
+    for (i, h) in m.heads.iter().enumerate() {
+        let at = format!("heads[{i}]");
+        let target = m.data.columns.iter().find(|c| c.name == h.target);
+        match target {
+            None => {
+                return Err((
+                    format!("{at}.target"),
+                    format!("no column named `{}` in data.columns", h.target),
+                ));
+            }
+            Some(c) if c.role != ColumnRole::Target && h.task != Task::Reconstruction => {
+                return Err((
+                    format!("{at}.target"),
+                    format!("column `{}` must have `role: target`", h.target),
+                ));
+            }
+            _ => {}
+        }
+        let needs_classes = matches!(h.task, Task::Multiclass | Task::Multilabel);
+        match (&h.classes, needs_classes) {
+            (None, true) => {
+                return Err((
+                    format!("{at}.classes"),
+                    "a multiclass or multilabel head lists its classes".into(),
+                ));
+            }
+            (Some(classes), true) if classes.len() < 2 => {
+                return Err((format!("{at}.classes"), "list at least two classes".into()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Cross-field rules of a scenario.
+fn check_scenario(s: &Scenario) -> Result<(), Problem> {
+    let opt = &s.training.optimizer;
+    if opt.kind != OptimizerKind::Sgd && (opt.momentum.is_some() || opt.nesterov) {
+        return Err((
+            "training.optimizer.momentum".into(),
+            "momentum and nesterov only apply to `kind: sgd`".into(),
+        ));
+    }
+    if opt.nesterov && opt.momentum.is_none() {
+        return Err((
+            "training.optimizer.nesterov".into(),
+            "nesterov needs a `momentum` value".into(),
+        ));
+    }
+    let sched = &s.training.lr_schedule;
+    match sched.kind {
+        ScheduleKind::Step if sched.every_epochs.is_none() => {
+            return Err((
+                "training.lr_schedule.every_epochs".into(),
+                "a step schedule needs `every_epochs`".into(),
+            ));
+        }
+        ScheduleKind::Cosine => {
+            let min = sched.min_lr.unwrap_or(0.0);
+            if !(0.0..=opt.learning_rate.get()).contains(&min) {
+                return Err((
+                    "training.lr_schedule.min_lr".into(),
+                    format!(
+                        "expected 0 <= min_lr <= learning_rate ({}), got {min}",
+                        opt.learning_rate.get()
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+    if sched.kind != ScheduleKind::Step && (sched.every_epochs.is_some() || sched.gamma.is_some()) {
+        return Err((
+            "training.lr_schedule.every_epochs".into(),
+            "`every_epochs` and `gamma` only apply to `kind: step`".into(),
+        ));
+    }
+    if sched.kind != ScheduleKind::Cosine && sched.min_lr.is_some() {
+        return Err((
+            "training.lr_schedule.min_lr".into(),
+            "`min_lr` only applies to `kind: cosine`".into(),
+        ));
+    }
+    if s.training.early_stopping.is_some() && s.data.validation_fraction.get() == 0.0 {
+        return Err((
+            "training.early_stopping".into(),
+            "early stopping watches validation rows: set `data.validation_fraction` above 0".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Finds `plugins/<name>/plugin.yaml` for a scenario: first in the explicit
+/// directories, then in every `plugins/` folder from the scenario's folder
+/// upwards (so `scenarios/x.yaml` finds the sibling `plugins/`).
+pub fn find_plugin(
+    scenario_file: &Path,
+    plugin: &Name,
+    plugin_dirs: &[PathBuf],
+) -> Result<PathBuf, SpecError> {
+    let mut searched = Vec::new();
+    let mut candidates: Vec<PathBuf> = plugin_dirs
+        .iter()
+        .map(|d| d.join(plugin.as_str()).join("plugin.yaml"))
+        .collect();
+    let start = scenario_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let start = if start.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        start
+    };
+    for dir in start.ancestors() {
+        candidates.push(
+            dir.join("plugins")
+                .join(plugin.as_str())
+                .join("plugin.yaml"),
+        );
+    }
+    for candidate in candidates {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        searched.push(candidate);
+    }
+    Err(SpecError::MissingPlugin {
+        scenario: scenario_file.to_path_buf(),
+        plugin: plugin.to_string(),
+        searched,
+    })
+}
+
+/// JSON Schemas of both file kinds, for editors and `indus schema`.
+pub fn json_schemas() -> serde_json::Value {
+    serde_json::json!({
+        "plugin": schemars::schema_for!(PluginManifest),
+        "scenario": schemars::schema_for!(Scenario),
+    })
+}
+
+#[cfg(test)]
+mod tests;

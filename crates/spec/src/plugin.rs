@@ -1,0 +1,235 @@
+//! The plugin manifest (`plugins/<name>/plugin.yaml`): what an industry
+//! package declares about its data and its model heads.
+
+use crate::values::{Count, Name, Positive, Sha256Hex};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One industry package: its data schema, where the data comes from and what
+/// the model must predict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginManifest {
+    /// Unique plugin name; scenarios refer to it.
+    pub name: Name,
+    /// The industry this plugin serves (shown on the dashboard).
+    pub industry: String,
+    /// One or two sentences on the use case.
+    pub description: String,
+    /// The data set: where it comes from and what each column means.
+    pub data: DataSpec,
+    /// What the model predicts. Several heads may share one trunk.
+    pub heads: Vec<HeadSpec>,
+    /// Published results to compare against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baselines: Vec<Baseline>,
+}
+
+/// Data source and column schema of a plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Where the files come from.
+    pub source: SourceSpec,
+    /// Every column of one input row, in order.
+    pub columns: Vec<ColumnSpec>,
+}
+
+/// File format of a data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFormat {
+    /// IDX image/label files (MNIST layout), optionally gzip-compressed.
+    Idx,
+}
+
+/// Where a data set lives: a data directory, a cache, or public mirrors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// File format of every file in `files`.
+    pub format: SourceFormat,
+    /// Sub-folder of the data directory and of the download cache that holds
+    /// the files (e.g. `mnist`).
+    pub dataset: Name,
+    /// The files by role. IDX uses `train_images`, `train_labels`,
+    /// `test_images`, `test_labels`.
+    pub files: BTreeMap<String, FileSpec>,
+    /// Base URLs tried in order when a file is neither in the data directory
+    /// nor in the cache. Empty means the data must be supplied locally.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
+}
+
+/// One file of a data set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// File name, relative to the data set folder or the mirror URL.
+    pub name: String,
+    /// SHA-256 of the file's content; for `.gz` files, of the *decompressed*
+    /// content, so any faithful re-compression is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Hex>,
+}
+
+/// The type of the values in a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// A real number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// true / false.
+    Boolean,
+    /// One of a fixed set of values.
+    Category,
+    /// An identifier (user, item, row id).
+    Id,
+    /// A fixed-shape array of pixel intensities.
+    Image,
+}
+
+/// What a column is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnRole {
+    /// A model input.
+    Feature,
+    /// What a head predicts.
+    Target,
+    /// A per-row sample weight.
+    Weight,
+    /// Assigns each row to train / validation / test.
+    Split,
+    /// Echoed back with predictions, never a model input.
+    Id,
+    /// Read but not used.
+    Ignore,
+}
+
+/// One column of the data schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// Column name as it appears in files and in API requests.
+    pub name: String,
+    /// Value type.
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// How the column is used.
+    pub role: ColumnRole,
+    /// For images: height and width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Vec<Count>>,
+    /// For images: the largest raw pixel value; pixels are divided by it so
+    /// the model sees values in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<Positive>,
+    /// For categories: the allowed values, in a fixed order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    /// Inclusive `[min, max]` a numeric value must lie in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
+    /// Whether a missing value is allowed.
+    #[serde(default)]
+    pub nullable: bool,
+}
+
+impl ColumnSpec {
+    /// Number of model inputs this column contributes before encoding
+    /// (pixels for an image, one otherwise).
+    pub fn width(&self) -> usize {
+        match (&self.kind, &self.shape) {
+            (ColumnType::Image, Some(shape)) => shape.iter().map(|c| c.get()).product(),
+            _ => 1,
+        }
+    }
+}
+
+/// The kind of prediction a head makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// One of N classes (softmax).
+    Multiclass,
+    /// Yes / no with a probability (sigmoid).
+    Binary,
+    /// Any subset of N labels.
+    Multilabel,
+    /// A real number.
+    Regression,
+    /// Reconstruct the input (autoencoder for anomaly detection).
+    Reconstruction,
+    /// Score a user–item pair (recommendation).
+    UserItem,
+}
+
+/// The training loss of a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Softmax cross-entropy (multiclass).
+    CrossEntropy,
+    /// Sigmoid binary cross-entropy (binary, multilabel).
+    BinaryCrossEntropy,
+    /// Mean squared error.
+    Mse,
+    /// Huber loss, robust to outliers.
+    Huber,
+}
+
+/// One prediction head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeadSpec {
+    /// Head name, used in outputs and metrics.
+    pub name: Name,
+    /// The kind of prediction.
+    pub task: Task,
+    /// The target column.
+    pub target: String,
+    /// Class labels in output order (multiclass, multilabel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+    /// Training loss; defaults to the natural loss of the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossKind>,
+    /// Weight of this head's loss when several heads share a trunk.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub loss_weight: Positive,
+}
+
+fn one() -> Positive {
+    Positive::try_from(1.0).expect("1 is positive")
+}
+
+fn is_one(p: &Positive) -> bool {
+    p.get() == 1.0
+}
+
+impl HeadSpec {
+    /// The loss actually used: the declared one or the task's natural loss.
+    pub fn effective_loss(&self) -> LossKind {
+        self.loss.unwrap_or(match self.task {
+            Task::Multiclass => LossKind::CrossEntropy,
+            Task::Binary | Task::Multilabel => LossKind::BinaryCrossEntropy,
+            Task::Regression | Task::Reconstruction | Task::UserItem => LossKind::Mse,
+        })
+    }
+}
+
+/// A published result the dashboard shows next to ours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    /// Metric name as in `metrics.json` (e.g. `accuracy`).
+    pub metric: String,
+    /// The published value.
+    pub value: f64,
+    /// Who measured it and how (paper, model, protocol).
+    pub source: String,
+}

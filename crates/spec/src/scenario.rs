@@ -1,0 +1,265 @@
+//! The scenario file (`scenarios/<name>.yaml`): one runnable configuration of
+//! a plugin — which data, which model, how to train, on which backend.
+
+use crate::values::{Count, Fraction, Name, Positive};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A runnable configuration of one plugin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Scenario name; runs are stored under `runs/<name>/`.
+    pub name: Name,
+    /// The plugin this scenario configures.
+    pub plugin: Name,
+    /// What this variant is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Which slice of the plugin's data to use.
+    #[serde(default)]
+    pub data: ScenarioData,
+    /// Network shape.
+    pub model: ModelSpec,
+    /// Optimisation settings.
+    pub training: TrainingSpec,
+    /// Compute backend.
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// When the requested backend is unavailable, train on the CPU default
+    /// instead of failing (the switch is logged).
+    #[serde(default)]
+    pub fallback_to_cpu: bool,
+    /// Seed for weight initialisation, shuffling, dropout and splits.
+    pub seed: u64,
+}
+
+/// Data selection for a scenario.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioData {
+    /// A local folder holding the data set (overrides `INDUS_DATA_DIR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Use only the first N training rows (quick experiments, tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<Count>,
+    /// Use only the first N test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_limit: Option<Count>,
+    /// Share of the training rows held out for validation (early stopping,
+    /// best checkpoint). 0 trains on every row, like the Keras reference.
+    #[serde(default)]
+    pub validation_fraction: Fraction,
+}
+
+/// Hidden-layer activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// max(0, x).
+    #[default]
+    Relu,
+    /// Gaussian error linear unit.
+    Gelu,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Logistic sigmoid.
+    Sigmoid,
+}
+
+/// Normalisation applied after each hidden linear layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    /// No normalisation.
+    #[default]
+    None,
+    /// Layer normalisation (per row; same in training and serving).
+    Layer,
+}
+
+/// Weight initialisation of linear layers (biases start at zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// Glorot/Xavier uniform: Keras' default for Dense layers.
+    #[default]
+    GlorotUniform,
+    /// He/Kaiming uniform: suited to ReLU stacks.
+    HeUniform,
+}
+
+/// The shared MLP trunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Width of each hidden layer, input side first.
+    pub hidden: Vec<Count>,
+    /// Hidden-layer activation.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Dropout rate after each hidden layer during training.
+    #[serde(default)]
+    pub dropout: Fraction,
+    /// Normalisation after each hidden linear layer.
+    #[serde(default)]
+    pub norm: Norm,
+    /// Weight initialisation.
+    #[serde(default)]
+    pub init: Init,
+}
+
+/// Optimiser family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam (L2 weight decay folded into the gradient).
+    Adam,
+    /// Adam with decoupled weight decay.
+    Adamw,
+    /// Stochastic gradient descent, optionally with momentum.
+    Sgd,
+}
+
+/// Optimiser and its hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSpec {
+    /// Optimiser family.
+    pub kind: OptimizerKind,
+    /// Initial learning rate.
+    pub learning_rate: Positive,
+    /// Adam/AdamW first-moment decay.
+    #[serde(default = "default_beta1")]
+    pub beta1: Fraction,
+    /// Adam/AdamW second-moment decay.
+    #[serde(default = "default_beta2")]
+    pub beta2: Fraction,
+    /// Adam/AdamW numerical-stability term (Keras uses 1e-7).
+    #[serde(default = "default_epsilon")]
+    pub epsilon: Positive,
+    /// Weight decay (decoupled for AdamW, L2 otherwise).
+    #[serde(default)]
+    pub weight_decay: Fraction,
+    /// SGD momentum factor; only valid with `kind: sgd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<Fraction>,
+    /// Nesterov momentum; only valid with `kind: sgd`.
+    #[serde(default)]
+    pub nesterov: bool,
+}
+
+fn default_beta1() -> Fraction {
+    Fraction::try_from(0.9).expect("0.9 is a fraction")
+}
+fn default_beta2() -> Fraction {
+    Fraction::try_from(0.999).expect("0.999 is a fraction")
+}
+fn default_epsilon() -> Positive {
+    Positive::try_from(1e-7).expect("1e-7 is positive")
+}
+
+/// Learning-rate schedule family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// The same rate throughout.
+    #[default]
+    Constant,
+    /// Multiply by `gamma` every `every_epochs` epochs.
+    Step,
+    /// Cosine decay from the initial rate to `min_lr` over all epochs.
+    Cosine,
+}
+
+/// Learning-rate schedule.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// Schedule family.
+    #[serde(default)]
+    pub kind: ScheduleKind,
+    /// Step schedule: epochs between decays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_epochs: Option<Count>,
+    /// Step schedule: decay factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<Fraction>,
+    /// Cosine schedule: final learning rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_lr: Option<f64>,
+}
+
+/// Which validation number decides early stopping and the best checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Monitor {
+    /// Validation loss (lower is better).
+    ValLoss,
+    /// Validation accuracy (higher is better).
+    ValAccuracy,
+}
+
+/// Stop when the monitored validation number stops improving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// The number to watch.
+    pub monitor: Monitor,
+    /// Epochs without improvement before stopping.
+    pub patience: Count,
+    /// Smallest change that counts as an improvement.
+    #[serde(default)]
+    pub min_delta: f64,
+}
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    /// Passes over the training rows.
+    pub epochs: Count,
+    /// Rows per optimiser step.
+    pub batch_size: Count,
+    /// Optimiser.
+    pub optimizer: OptimizerSpec,
+    /// Learning-rate schedule.
+    #[serde(default)]
+    pub lr_schedule: ScheduleSpec,
+    /// Early stopping; needs `data.validation_fraction` > 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+    /// Reshuffle the training rows every epoch.
+    #[serde(default = "yes")]
+    pub shuffle: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Compute backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// burn's `flex` CPU backend (fastest CPU backend here).
+    #[default]
+    Flex,
+    /// burn's `ndarray` CPU backend.
+    Ndarray,
+    /// NVIDIA GPU through burn's `cuda` backend (needs the `cuda` feature).
+    Cuda,
+}
+
+impl BackendKind {
+    /// The name used in YAML and in run metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+}

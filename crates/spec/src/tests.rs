@@ -1,0 +1,147 @@
+use super::*;
+use std::path::Path;
+
+const SCENARIO: &str = "\
+name: demo
+plugin: mnist
+model:
+  hidden: [128, 64]
+training:
+  epochs: 2
+  batch_size: 32
+  optimizer:
+    kind: adam
+    learning_rate: 0.001
+seed: 1
+";
+
+fn scenario(text: &str) -> Result<Scenario, SpecError> {
+    parse_scenario(Path::new("scenarios/demo.yaml"), text)
+}
+
+fn message(text: &str) -> String {
+    scenario(text).expect_err("should be rejected").to_string()
+}
+
+#[test]
+fn minimal_scenario_gets_documented_defaults() {
+    let s = scenario(SCENARIO).unwrap();
+    assert_eq!(s.backend, BackendKind::Flex);
+    assert_eq!(s.model.activation, Activation::Relu);
+    assert_eq!(s.training.optimizer.epsilon.get(), 1e-7);
+    assert!(s.training.shuffle);
+    assert_eq!(s.data.validation_fraction.get(), 0.0);
+}
+
+#[test]
+fn unknown_key_names_file_line_and_expected_keys() {
+    let m = message(&SCENARIO.replace("  epochs: 2", "  epochs: 2\n  epoch: 3"));
+    assert!(m.starts_with("scenarios/demo.yaml:7:"), "{m}");
+    assert!(m.contains("unknown field `epoch`"), "{m}");
+    assert!(m.contains("expected one of"), "{m}");
+}
+
+#[test]
+fn zero_sized_hidden_layer_is_located() {
+    let m = message(&SCENARIO.replace("[128, 64]", "[128, 0]"));
+    assert!(m.contains("scenarios/demo.yaml:4:"), "{m}");
+    assert!(m.contains("model.hidden[1]"), "{m}");
+    assert!(m.contains("at least 1"), "{m}");
+}
+
+#[test]
+fn non_positive_learning_rate_is_rejected() {
+    let m = message(&SCENARIO.replace("0.001", "-0.1"));
+    assert!(m.contains("training.optimizer.learning_rate"), "{m}");
+    assert!(m.contains("greater than 0"), "{m}");
+    assert!(m.contains(":10:"), "{m}");
+}
+
+#[test]
+fn wrong_type_says_what_was_expected() {
+    let m = message(&SCENARIO.replace("epochs: 2", "epochs: many"));
+    assert!(m.contains("training.epochs"), "{m}");
+    assert!(m.contains("expected"), "{m}");
+}
+
+#[test]
+fn malformed_yaml_reports_position() {
+    let m = message("name: demo\nmodel: [unclosed\n");
+    assert!(m.starts_with("scenarios/demo.yaml:"), "{m}");
+}
+
+#[test]
+fn unknown_backend_lists_choices() {
+    let m = message(&format!("{SCENARIO}backend: tpu\n"));
+    assert!(m.contains("backend"), "{m}");
+    assert!(m.contains("flex") && m.contains("cuda"), "{m}");
+}
+
+#[test]
+fn cross_field_errors_point_at_the_field_line() {
+    let m = message(&SCENARIO.replace("    kind: adam", "    kind: adam\n    momentum: 0.9"));
+    assert!(m.contains("training.optimizer.momentum"), "{m}");
+    assert!(m.contains(":11:"), "{m}");
+    let m = message(&SCENARIO.replace(
+        "  batch_size: 32",
+        "  batch_size: 32\n  early_stopping: {monitor: val_loss, patience: 2}",
+    ));
+    assert!(m.contains("validation_fraction"), "{m}");
+}
+
+#[test]
+fn path_traversal_in_names_is_rejected() {
+    let m = message(&SCENARIO.replace("name: demo", "name: ../../etc"));
+    assert!(m.contains("field `name`"), "{m}");
+}
+
+#[test]
+fn missing_plugin_lists_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scenarios").join("x.yaml");
+    let err = find_plugin(&file, &Name::parse("nope").unwrap(), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no plugin named `nope`"), "{err}");
+    assert!(err.contains("plugins/nope/plugin.yaml"), "{err}");
+}
+
+const PLUGIN: &str = "\
+name: digits
+industry: reference
+description: test
+data:
+  source:
+    format: idx
+    dataset: mnist
+    files:
+      train_images: {name: a.gz}
+  columns:
+    - {name: image, type: image, role: feature, shape: [28, 28], max_value: 255}
+    - {name: label, type: category, role: target}
+heads:
+  - name: digit
+    task: multiclass
+    target: label
+    classes: ['0', '1']
+";
+
+#[test]
+fn plugin_parses_and_checks_heads() {
+    let p = parse_plugin(Path::new("p.yaml"), PLUGIN).unwrap();
+    assert_eq!(p.data.columns[0].width(), 784);
+    let err = parse_plugin(
+        Path::new("p.yaml"),
+        &PLUGIN.replace("target: label", "target: lable"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("heads[0].target"), "{err}");
+    assert!(err.to_string().contains("no column named `lable`"), "{err}");
+}
+
+#[test]
+fn json_schema_covers_both_files() {
+    let s = json_schemas();
+    assert!(s["scenario"]["properties"]["training"].is_object());
+    assert!(s["plugin"]["properties"]["heads"].is_object());
+}

@@ -1,0 +1,591 @@
+//! End-to-end tests of the `indus` binary: a real (small) MNIST run from the
+//! shared data folder, predictions from every input format, and the bad
+//! inputs a user will eventually type.
+
+use indus_data::idx::encode_idx;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("INDUS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"));
+    assert!(
+        dir.join("mnist/train-images-idx3-ubyte.gz").is_file(),
+        "these tests need MNIST in {}/mnist (set INDUS_DATA_DIR)",
+        dir.display()
+    );
+    dir
+}
+
+fn indus(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_indus"))
+        .args(args)
+        .current_dir(cwd)
+        .env("INDUS_OFFLINE", "1")
+        .env("INDUS_CACHE_DIR", cwd.join(".cache-none"))
+        .env_remove("INDUS_DATA_DIR")
+        .env_remove("INDUS_RUNS_DIR")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "indus failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn fails(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "indus should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One small MNIST run shared by the tests that need a trained model.
+struct TrainedRun {
+    _tmp: tempfile::TempDir,
+    runs: PathBuf,
+    run_dir: PathBuf,
+    run_json: Value,
+}
+
+fn trained() -> &'static TrainedRun {
+    static RUN: OnceLock<TrainedRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = tmp.path().join("runs");
+        let scenario = repo().join("scenarios/mnist.yaml");
+        let out = indus(
+            &[
+                "run",
+                scenario.to_str().unwrap(),
+                "--data-dir",
+                data_dir().to_str().unwrap(),
+                "--runs-dir",
+                runs.to_str().unwrap(),
+                "--train-limit",
+                "4000",
+                "--test-limit",
+                "1000",
+                "--epochs",
+                "3",
+                "--json",
+            ],
+            tmp.path(),
+        );
+        let run_json: Value = serde_json::from_str(&ok(&out)).unwrap();
+        let run_dir = PathBuf::from(run_json["run_dir"].as_str().unwrap());
+        TrainedRun {
+            _tmp: tmp,
+            runs,
+            run_dir,
+            run_json,
+        }
+    })
+}
+
+#[test]
+fn mnist_slice_trains_to_an_accuracy_a_broken_engine_cannot_reach() {
+    let r = trained();
+    let m = &r.run_json["metrics"];
+    let acc = m["test"]["accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 0.88,
+        "test accuracy {acc} on 1000 official test images after 3 epochs on 4000"
+    );
+    assert_eq!(m["rows"]["train"], 4000);
+    assert_eq!(m["rows"]["test"], 1000);
+    assert_eq!(m["epochs_run"], 3);
+    assert_eq!(
+        m["parameters"],
+        784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    );
+    for f in [
+        "run.json",
+        "scenario.yaml",
+        "plugin.yaml",
+        "weights.safetensors",
+        "last.safetensors",
+        "preprocess.json",
+        "metrics.json",
+        "history.json",
+        "environment.json",
+    ] {
+        assert!(
+            r.run_dir.join(f).is_file(),
+            "{f} missing from the run folder"
+        );
+    }
+    let history: Value =
+        serde_json::from_slice(&std::fs::read(r.run_dir.join("history.json")).unwrap()).unwrap();
+    let losses: Vec<f64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["train_loss"].as_f64().unwrap())
+        .collect();
+    assert!(losses[2] < losses[0], "training loss must fall: {losses:?}");
+    let scenario = std::fs::read_to_string(r.run_dir.join("scenario.yaml")).unwrap();
+    assert!(
+        scenario.contains("train_limit: 4000") && scenario.contains("epochs: 3"),
+        "resolved scenario records overrides:\n{scenario}"
+    );
+}
+
+#[test]
+fn eval_reproduces_the_run_metrics_on_the_same_rows() {
+    let r = trained();
+    let out = indus(
+        &[
+            "eval",
+            r.run_dir.to_str().unwrap(),
+            "--test-limit",
+            "1000",
+            "--json",
+            "--data-dir",
+            data_dir().to_str().unwrap(),
+        ],
+        r.runs.parent().unwrap(),
+    );
+    let eval: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(
+        eval["metrics"]["accuracy"],
+        r.run_json["metrics"]["test"]["accuracy"]
+    );
+    assert_eq!(
+        eval["metrics"]["confusion"],
+        r.run_json["metrics"]["test"]["confusion"]
+    );
+}
+
+/// Writes the first `n` official test images as IDX, CSV and JSON lines.
+fn write_inputs(dir: &Path, n: usize) -> (PathBuf, PathBuf, PathBuf, Vec<u8>) {
+    let arr =
+        indus_data::idx::read_idx(&data_dir().join("mnist/t10k-images-idx3-ubyte.gz")).unwrap();
+    let pixels = &arr.data[..n * 784];
+    let idx = dir.join("digits-idx3-ubyte");
+    std::fs::write(&idx, encode_idx(&[n, 28, 28], pixels)).unwrap();
+    let csv = dir.join("digits.csv");
+    let mut text = (0..784)
+        .map(|i| format!("image_{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    text.push('\n');
+    for row in pixels.chunks(784) {
+        text.push_str(&row.iter().map(u8::to_string).collect::<Vec<_>>().join(","));
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    let jsonl = dir.join("digits.jsonl");
+    let lines: Vec<String> = pixels
+        .chunks(784)
+        .map(|row| serde_json::json!({ "image": row }).to_string())
+        .collect();
+    std::fs::write(&jsonl, lines.join("\n")).unwrap();
+    (idx, csv, jsonl, pixels.to_vec())
+}
+
+#[test]
+fn predict_answers_identically_from_idx_csv_and_json_lines() {
+    let r = trained();
+    let tmp = tempfile::tempdir().unwrap();
+    let (idx, csv, jsonl, _) = write_inputs(tmp.path(), 20);
+    let runs = r.runs.to_str().unwrap();
+    let predict = |input: &Path| {
+        ok(&indus(
+            &[
+                "predict",
+                "mnist",
+                "--runs-dir",
+                runs,
+                "--input",
+                input.to_str().unwrap(),
+            ],
+            tmp.path(),
+        ))
+    };
+    let from_idx = predict(&idx);
+    assert_eq!(from_idx, predict(&csv));
+    assert_eq!(from_idx, predict(&jsonl));
+    let rows: Vec<Value> = from_idx
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 20);
+    let labels =
+        indus_data::idx::read_idx(&data_dir().join("mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
+    let mut right = 0;
+    for (i, row) in rows.iter().enumerate() {
+        let probs = row["probabilities"].as_object().unwrap();
+        assert_eq!(probs.len(), 10);
+        let sum: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "probabilities sum to {sum}");
+        right += usize::from(row["label"].as_str().unwrap() == labels.data[i].to_string());
+    }
+    assert!(right >= 16, "only {right}/20 right");
+
+    let out_csv = tmp.path().join("pred.csv");
+    ok(&indus(
+        &[
+            "predict",
+            r.run_dir.to_str().unwrap(),
+            "--input",
+            idx.to_str().unwrap(),
+            "--out",
+            out_csv.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let text = std::fs::read_to_string(out_csv).unwrap();
+    assert!(text.starts_with("row,id,label,p_0,"));
+    assert_eq!(text.lines().count(), 21);
+}
+
+#[test]
+fn predict_rejects_bad_rows_naming_row_and_column() {
+    let r = trained();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, csv, _, _) = write_inputs(tmp.path(), 3);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[2] = lines[2].replacen("0", "x", 1);
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let err = fails(&indus(
+        &[
+            "predict",
+            r.run_dir.to_str().unwrap(),
+            "--input",
+            bad.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("bad.csv")
+            && err.contains("row 2")
+            && err.contains("image_0")
+            && err.contains("not a number"),
+        "{err}"
+    );
+
+    let jsonl = tmp.path().join("bad.jsonl");
+    std::fs::write(&jsonl, "{\"image\": [300]}\n").unwrap();
+    let err = fails(&indus(
+        &[
+            "predict",
+            r.run_dir.to_str().unwrap(),
+            "--input",
+            jsonl.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("row 1") && err.contains("`image`") && err.contains("784"),
+        "{err}"
+    );
+}
+
+#[test]
+fn predict_refuses_incomplete_or_mixed_up_run_folders() {
+    let r = trained();
+    let tmp = tempfile::tempdir().unwrap();
+    let (idx, _, _, _) = write_inputs(tmp.path(), 2);
+    let copy = tmp.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for e in std::fs::read_dir(&r.run_dir).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    // Weights from another network: detected by the run's checksums.
+    std::fs::copy(
+        copy.join("last.safetensors"),
+        copy.join("weights.safetensors"),
+    )
+    .unwrap();
+    let mut w = std::fs::read(copy.join("weights.safetensors")).unwrap();
+    let n = w.len();
+    w[n - 1] ^= 0xff;
+    std::fs::write(copy.join("weights.safetensors"), w).unwrap();
+    let err = fails(&indus(
+        &[
+            "predict",
+            copy.to_str().unwrap(),
+            "--input",
+            idx.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("weights.safetensors") && err.contains("does not belong"),
+        "{err}"
+    );
+    std::fs::remove_file(copy.join("run.json")).unwrap();
+    let err = fails(&indus(
+        &[
+            "predict",
+            copy.to_str().unwrap(),
+            "--input",
+            idx.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert!(err.contains("incomplete"), "{err}");
+}
+
+/// A throwaway project with a tiny IDX plugin (no checksums) and data the
+/// test writes itself.
+fn tiny_project(images: &[u8], n_images: usize, labels: &[u8]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path();
+    std::fs::create_dir_all(p.join("plugins/tiny")).unwrap();
+    std::fs::create_dir_all(p.join("scenarios")).unwrap();
+    std::fs::create_dir_all(p.join("data/tiny")).unwrap();
+    std::fs::write(
+        p.join("plugins/tiny/plugin.yaml"),
+        "name: tiny\nindustry: test\ndescription: tiny\ndata:\n  source:\n    format: idx\n    dataset: tiny\n    files:\n      train_images: {name: ti.idx}\n      train_labels: {name: tl.idx}\n      test_images: {name: ti.idx}\n      test_labels: {name: tl.idx}\n  columns:\n    - {name: image, type: image, role: feature, shape: [2, 2], max_value: 255}\n    - {name: label, type: category, role: target}\nheads:\n  - {name: label, task: multiclass, target: label, classes: ['0', '1']}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("scenarios/tiny.yaml"),
+        "name: tiny\nplugin: tiny\nmodel: {hidden: [8]}\ntraining:\n  epochs: 2\n  batch_size: 4\n  optimizer: {kind: sgd, learning_rate: 0.1, momentum: 0.9}\nseed: 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("data/tiny/ti.idx"),
+        encode_idx(&[n_images, 2, 2], images),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("data/tiny/tl.idx"),
+        encode_idx(&[labels.len()], labels),
+    )
+    .unwrap();
+    tmp
+}
+
+fn run_tiny(p: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "scenarios/tiny.yaml",
+        "--data-dir",
+        "data",
+        "--runs-dir",
+        "runs",
+    ];
+    args.extend_from_slice(extra);
+    indus(&args, p)
+}
+
+fn runs_written(p: &Path) -> usize {
+    indus_runtime::list_runs(&p.join("runs"), None).len()
+}
+
+#[test]
+fn a_tiny_plugin_trains_end_to_end() {
+    let images: Vec<u8> = (0..40)
+        .flat_map(|i| {
+            if i % 2 == 0 {
+                [250, 250, 0, 0]
+            } else {
+                [0, 0, 250, 250]
+            }
+        })
+        .collect();
+    let labels: Vec<u8> = (0..40).map(|i| (i % 2) as u8).collect();
+    let t = tiny_project(&images, 40, &labels);
+    ok(&run_tiny(t.path(), &[]));
+    assert_eq!(runs_written(t.path()), 1);
+    let list = ok(&indus(&["list"], t.path()));
+    assert!(
+        list.contains("tiny") && list.contains("test accuracy"),
+        "{list}"
+    );
+}
+
+#[test]
+fn truncated_idx_and_count_mismatch_are_clear_errors_and_write_nothing() {
+    let t = tiny_project(&[1, 2, 3, 4, 5, 6, 7, 8], 2, &[0, 1, 1]);
+    let err = fails(&run_tiny(t.path(), &[]));
+    assert!(
+        err.contains("ti.idx")
+            && err.contains("tl.idx")
+            && err.contains("2 images")
+            && err.contains("3 labels"),
+        "{err}"
+    );
+    let raw = encode_idx(&[2, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    std::fs::write(t.path().join("data/tiny/ti.idx"), &raw[..raw.len() - 3]).unwrap();
+    let err = fails(&run_tiny(t.path(), &[]));
+    assert!(err.contains("ti.idx") && err.contains("truncated"), "{err}");
+    assert_eq!(runs_written(t.path()), 0);
+}
+
+#[test]
+fn cuda_without_the_feature_is_an_error_not_a_panic() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let t = tiny_project(&[0; 8], 2, &[0, 1]);
+    let out = run_tiny(t.path(), &["--backend", "cuda"]);
+    let err = fails(&out);
+    assert!(err.contains("cuda") && err.contains("feature"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(runs_written(t.path()), 0);
+}
+
+#[test]
+fn scenario_mistakes_name_file_line_and_field() {
+    let t = tiny_project(&[0; 8], 2, &[0, 1]);
+    let p = t.path();
+    let original = std::fs::read_to_string(p.join("scenarios/tiny.yaml")).unwrap();
+    let cases = [
+        (
+            original.replace("hidden: [8]", "hidden: [8, 0]"),
+            "model.hidden[1]",
+        ),
+        (
+            original.replace("learning_rate: 0.1", "learning_rate: 0"),
+            "learning_rate",
+        ),
+        (
+            original.replace("epochs: 2", "epochs: 2\n  epoch: 1"),
+            "unknown field `epoch`",
+        ),
+        (
+            original.replace("epochs: 2", "epochs: two"),
+            "training.epochs",
+        ),
+        (
+            original.replace("plugin: tiny", "plugin: nothere"),
+            "no plugin named `nothere`",
+        ),
+        (
+            original.replace("model: {hidden: [8]}", "model: {hidden: [8]"),
+            "scenarios/tiny.yaml:",
+        ),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(p.join("scenarios/tiny.yaml"), &text).unwrap();
+        let err = fails(&run_tiny(p, &[]));
+        assert!(
+            err.contains("tiny.yaml") && err.contains(needle),
+            "expected `{needle}` in: {err}"
+        );
+        assert_eq!(runs_written(p), 0);
+    }
+}
+
+#[test]
+fn offline_without_data_says_which_files_to_put_where() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/mnist.yaml");
+    let err = fails(&indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--data-dir",
+            "empty",
+            "--runs-dir",
+            "runs",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("empty/mnist")
+            && err.contains("train-images-idx3-ubyte.gz")
+            && err.contains("offline"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrong_local_copy_fails_its_checksum() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("d/mnist")).unwrap();
+    for f in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(
+            data_dir().join("mnist").join(f),
+            tmp.path().join("d/mnist").join(f),
+        )
+        .unwrap();
+    }
+    // Labels swapped for the test labels: valid IDX, wrong content.
+    std::fs::copy(
+        data_dir().join("mnist/t10k-labels-idx1-ubyte.gz"),
+        tmp.path().join("d/mnist/train-labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    let scenario = repo().join("scenarios/mnist.yaml");
+    let err = fails(&indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--data-dir",
+            "d",
+            "--runs-dir",
+            "runs",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("checksum mismatch") && err.contains("train-labels-idx1-ubyte.gz"),
+        "{err}"
+    );
+}
+
+#[test]
+fn schema_prints_both_json_schemas() {
+    let out = ok(&indus(&["schema"], &repo()));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["scenario"]["properties"]["model"].is_object());
+    assert!(v["plugin"]["properties"]["data"].is_object());
+    let committed: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("docs/schema/scenario.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        committed, v["scenario"],
+        "docs/schema is stale: run `indus schema scenario > docs/schema/scenario.schema.json`"
+    );
+}
+
+#[test]
+fn list_shows_shipped_plugins_and_scenarios() {
+    let out = ok(&indus(
+        &[
+            "list",
+            "--root",
+            repo().to_str().unwrap(),
+            "--runs-dir",
+            "none",
+        ],
+        &repo(),
+    ));
+    assert!(
+        out.contains("mnist") && out.contains("mnist-tuned"),
+        "{out}"
+    );
+    assert!(!out.contains("INVALID"), "{out}");
+}
