@@ -81,11 +81,11 @@ fn trained() -> &'static TrainedRun {
                 "--runs-dir",
                 runs.to_str().unwrap(),
                 "--train-limit",
-                "4000",
+                "10000",
                 "--test-limit",
                 "1000",
                 "--epochs",
-                "3",
+                "4",
                 "--json",
             ],
             tmp.path(),
@@ -110,9 +110,9 @@ fn mnist_slice_trains_to_an_accuracy_a_broken_engine_cannot_reach() {
         acc > 0.88,
         "test accuracy {acc} on 1000 official test images after 3 epochs on 4000"
     );
-    assert_eq!(m["rows"]["train"], 4000);
+    assert_eq!(m["rows"]["train"], 10000);
     assert_eq!(m["rows"]["test"], 1000);
-    assert_eq!(m["epochs_run"], 3);
+    assert_eq!(m["epochs_run"], 4);
     assert_eq!(
         m["parameters"],
         784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
@@ -141,10 +141,10 @@ fn mnist_slice_trains_to_an_accuracy_a_broken_engine_cannot_reach() {
         .iter()
         .map(|e| e["train_loss"].as_f64().unwrap())
         .collect();
-    assert!(losses[2] < losses[0], "training loss must fall: {losses:?}");
+    assert!(losses[3] < losses[0], "training loss must fall: {losses:?}");
     let scenario = std::fs::read_to_string(r.run_dir.join("scenario.yaml")).unwrap();
     assert!(
-        scenario.contains("train_limit: 4000") && scenario.contains("epochs: 3"),
+        scenario.contains("train_limit: 10000") && scenario.contains("epochs: 4"),
         "resolved scenario records overrides:\n{scenario}"
     );
 }

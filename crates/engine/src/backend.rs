@@ -46,7 +46,7 @@ pub fn probe(kind: BackendKind) -> Result<(), EngineError> {
 fn probe_cuda() -> Result<(), EngineError> {
     Err(EngineError::BackendUnavailable {
         backend: "cuda",
-        reason: "this indus binary was built without the `cuda` feature; rebuild with `cargo build --release --features cuda` \
+        reason: "this indus binary was built without the `cuda` feature; rebuild with `cargo build --release -p indus-cli --features cuda` \
                  or set `backend: flex` (or `fallback_to_cpu: true`) in the scenario"
             .into(),
     })

@@ -539,7 +539,7 @@ mod tests {
     #[test]
     fn early_stopping_keeps_the_best_epoch() {
         let s = scenario(
-            "  early_stopping: {monitor: val_loss, patience: 2}\n",
+            "  early_stopping: {monitor: val_loss, patience: 2}\ndata: {validation_fraction: 0.4}\n",
             "{hidden: [4]}",
         );
         let mut s = s;

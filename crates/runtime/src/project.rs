@@ -126,6 +126,13 @@ fn yaml_files(dir: &Path, manifests: bool) -> Vec<PathBuf> {
             }
         })
         .collect();
-    out.sort();
+    // Sort by the listed name (`mnist` before `mnist-tuned`), not the file path.
+    out.sort_by_key(|p| {
+        if manifests {
+            p.parent().map(Path::to_path_buf).unwrap_or_default()
+        } else {
+            p.with_extension("")
+        }
+    });
     out
 }

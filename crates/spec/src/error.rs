@@ -102,7 +102,7 @@ impl SpecError {
 /// Best-effort search for the line of a dotted field path in YAML text: finds
 /// each segment's `key:` in order, so `training.epochs` finds the `epochs:`
 /// that follows `training:`.
-fn find_key(text: &str, field: &str) -> Option<(usize, usize)> {
+pub(crate) fn find_key(text: &str, field: &str) -> Option<(usize, usize)> {
     let mut start_line = 0;
     let mut found = None;
     for segment in field.split('.') {

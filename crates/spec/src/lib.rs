@@ -24,12 +24,19 @@ pub fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Spe
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let field = err.path().to_string();
         let inner = err.into_inner();
-        let location = inner.location();
-        let message = strip_position(&inner.to_string());
+        let mut position = inner.location().map(|l| (l.line(), l.column()));
+        // For a rejected value the parser points at the start of the
+        // enclosing mapping; the full field path finds the value's own line.
+        if let Some(found) = error::find_key(text, &field)
+            && position.is_none_or(|(line, _)| found.0 >= line)
+        {
+            position = Some(found);
+        }
+        let message = strip_path_prefix(&strip_position(&inner.to_string()), &field);
         SpecError::Invalid(Located {
             file: file.to_path_buf(),
-            line: location.as_ref().map(|l| l.line()),
-            column: location.as_ref().map(|l| l.column()),
+            line: position.map(|p| p.0),
+            column: position.map(|p| p.1),
             field,
             message,
         })
@@ -42,6 +49,19 @@ fn strip_position(message: &str) -> String {
     match message.find(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
+    }
+}
+
+/// The YAML library may also prefix the (parent) path; we print the full
+/// path separately.
+fn strip_path_prefix(message: &str, field: &str) -> String {
+    match message.split_once(": ") {
+        Some((head, rest))
+            if !head.is_empty() && !head.contains(' ') && field.starts_with(head) =>
+        {
+            rest.to_string()
+        }
+        _ => message.to_string(),
     }
 }
 
