@@ -94,7 +94,7 @@ impl Predictor {
 
     /// Activated outputs (`rows × head.outputs()`) for preprocessed rows.
     pub fn predict(&self, x: &[f32]) -> Result<Vec<f32>, EngineError> {
-        if self.inputs == 0 || x.len() % self.inputs != 0 {
+        if self.inputs == 0 || !x.len().is_multiple_of(self.inputs) {
             return Err(EngineError::Shape(format!(
                 "{} values do not split into rows of {}",
                 x.len(),

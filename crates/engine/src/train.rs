@@ -166,7 +166,7 @@ fn train_cuda(
 
 fn check_request(req: &TrainRequest<'_>) -> Result<(), EngineError> {
     let check = |set: &TrainSet, what: &str| {
-        if set.width == 0 || set.x.len() % set.width != 0 {
+        if set.width == 0 || !set.x.len().is_multiple_of(set.width) {
             return Err(EngineError::Shape(format!(
                 "{what}: {} values do not split into rows of {}",
                 set.x.len(),

@@ -89,11 +89,10 @@ impl SpecError {
     pub fn locate_in(mut self, text: &str) -> Self {
         if let SpecError::Invalid(located) = &mut self
             && located.line.is_none()
+            && let Some((line, column)) = find_key(text, &located.field)
         {
-            if let Some((line, column)) = find_key(text, &located.field) {
-                located.line = Some(line);
-                located.column = Some(column);
-            }
+            located.line = Some(line);
+            located.column = Some(column);
         }
         self
     }

@@ -139,7 +139,7 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
             ));
         }
         if let Some([lo, hi]) = c.range
-            && !(lo <= hi)
+            && (lo.is_nan() || hi.is_nan() || lo > hi)
         {
             return Err((
                 format!("{at}.range"),
