@@ -274,4 +274,59 @@ mod tests {
             "{err}"
         );
     }
+
+    /// Serves `body` for every request on a loopback port, for `requests` requests.
+    fn serve(body: Vec<u8>, requests: usize) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let mut stream = stream.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = Vec::new();
+        let mut enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        drop(enc);
+        out
+    }
+
+    #[test]
+    fn download_is_verified_then_cached_for_offline_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let content = b"official bytes".to_vec();
+        let mut src = source(Some(&sha256_hex(&content)));
+        src.files.get_mut("train").unwrap().name = "t.bin.gz".into();
+        src.mirrors = vec!["http://127.0.0.1:9/unreachable".into(), serve(gz(&content), 1)];
+        let mut loc = DataLocations { data_dir: None, cache_dir: dir.path().join("cache"), offline: false };
+        let first = fetch(&loc, &src, "train").unwrap();
+        assert_eq!(first.bytes, content);
+        assert!(dir.path().join("cache/demo/t.bin.gz").is_file());
+        loc.offline = true;
+        assert_eq!(fetch(&loc, &src, "train").unwrap().bytes, content);
+    }
+
+    #[test]
+    fn a_download_with_the_wrong_checksum_is_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut src = source(Some(&sha256_hex(b"expected")));
+        src.mirrors = vec![serve(b"tampered".to_vec(), 1)];
+        let loc = DataLocations { data_dir: None, cache_dir: dir.path().join("cache"), offline: false };
+        let err = fetch(&loc, &src, "train").unwrap_err().to_string();
+        assert!(err.contains("checksum mismatch") && err.contains("discarded"), "{err}");
+        assert!(!dir.path().join("cache/demo/t.bin").exists());
+        let leftovers = std::fs::read_dir(dir.path().join("cache/demo")).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(leftovers, 0, "no partial file may stay behind");
+    }
 }
