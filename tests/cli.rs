@@ -336,6 +336,21 @@ fn predict_refuses_incomplete_or_mixed_up_run_folders() {
         err.contains("weights.safetensors") && err.contains("does not belong"),
         "{err}"
     );
+    let err = fails(&indus(
+        &[
+            "predict",
+            r.run_dir.to_str().unwrap(),
+            "--scenario",
+            "mnist-tuned",
+            "--input",
+            idx.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("run of scenario `mnist`, not `mnist-tuned`"),
+        "{err}"
+    );
     std::fs::remove_file(copy.join("run.json")).unwrap();
     let err = fails(&indus(
         &[

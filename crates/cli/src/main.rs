@@ -77,6 +77,9 @@ struct RunArgs {
 struct EvalArgs {
     /// A run folder, or a scenario name (its latest run under --runs-dir).
     run: String,
+    /// Fail unless the run belongs to this scenario (guards against mixed-up paths).
+    #[arg(long)]
+    scenario: Option<String>,
     /// Labelled rows to evaluate on (default: the plugin's own test split).
     #[arg(long)]
     input: Option<PathBuf>,
@@ -104,6 +107,9 @@ struct EvalArgs {
 struct PredictArgs {
     /// A run folder, or a scenario name (its latest run under --runs-dir).
     run: String,
+    /// Fail unless the run belongs to this scenario (guards against mixed-up paths).
+    #[arg(long)]
+    scenario: Option<String>,
     /// Rows to predict.
     #[arg(long, short)]
     input: PathBuf,
@@ -278,15 +284,14 @@ fn row_format(path: &Path, explicit: Option<FormatArg>) -> Result<RowFormat> {
 fn cmd_eval(a: EvalArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     let run = LoadedRun::open(&dir, a.backend.into())?;
+    if let Some(expected) = &a.scenario {
+        run.expect_scenario(expected)?;
+    }
     let rows = match &a.input {
         Some(path) => read_rows(&run.plugin, path, row_format(path, a.format)?)?,
         None => {
             let locations = indus_data::DataLocations::from_env(a.data_dir.clone());
-            let limits = indus_data::Limits {
-                train: Some(1),
-                test: a.test_limit.map(|n| n as usize),
-            };
-            indus_data::load_dataset(&run.plugin, &locations, limits)?.test
+            indus_data::load_test_split(&run.plugin, &locations, a.test_limit.map(|n| n as usize))?
         }
     };
     let metrics = run.evaluate(&rows)?;
@@ -303,6 +308,9 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
 fn cmd_predict(a: PredictArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     let run = LoadedRun::open(&dir, a.backend.into())?;
+    if let Some(expected) = &a.scenario {
+        run.expect_scenario(expected)?;
+    }
     let mut rows = read_rows(&run.plugin, &a.input, row_format(&a.input, a.format)?)?;
     if let Some(n) = a.limit {
         rows.truncate(n);
@@ -434,15 +442,7 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     let run = LoadedRun::open(&dir, a.backend.into())?;
     let locations = indus_data::DataLocations::from_env(a.data_dir.clone());
-    let test = indus_data::load_dataset(
-        &run.plugin,
-        &locations,
-        indus_data::Limits {
-            train: Some(1),
-            test: None,
-        },
-    )?
-    .test;
+    let test = indus_data::load_test_split(&run.plugin, &locations, None)?;
     let report = bench::measure(&run, &test, a.samples)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

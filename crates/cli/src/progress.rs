@@ -46,13 +46,16 @@ impl TrainObserver for EpochBars {
         self.bar = Some(self.new_bar(0));
     }
 
-    fn on_step(&mut self, epoch: usize, step: usize, loss: f64) {
+    fn on_step(&mut self, epoch: usize, step: usize, loss: f64, accuracy: Option<f64>) {
         if self.bar.is_none() {
             self.bar = Some(self.new_bar(epoch));
         }
         if let Some(bar) = &self.bar {
             bar.set_position(step as u64);
-            bar.set_message(format!("loss {loss:.4}"));
+            match accuracy {
+                Some(a) => bar.set_message(format!("loss {loss:.4} acc {a:.4}")),
+                None => bar.set_message(format!("loss {loss:.4}")),
+            }
         }
     }
 

@@ -37,16 +37,54 @@ pub fn load_dataset(
     locations: &DataLocations,
     limits: Limits,
 ) -> Result<LoadedData, DataError> {
+    let mut files = Vec::new();
+    let train = load_split(manifest, locations, Split::Train, limits.train, &mut files)?;
+    let test = load_split(manifest, locations, Split::Test, limits.test, &mut files)?;
+    Ok(LoadedData { train, test, files })
+}
+
+/// Loads only the official test split (for `eval`, without touching the
+/// training files).
+pub fn load_test_split(
+    manifest: &PluginManifest,
+    locations: &DataLocations,
+    limit: Option<usize>,
+) -> Result<RawTable, DataError> {
+    load_split(manifest, locations, Split::Test, limit, &mut Vec::new())
+}
+
+#[derive(Clone, Copy)]
+enum Split {
+    Train,
+    Test,
+}
+
+fn load_split(
+    manifest: &PluginManifest,
+    locations: &DataLocations,
+    split: Split,
+    limit: Option<usize>,
+    files: &mut Vec<PathBuf>,
+) -> Result<RawTable, DataError> {
     match manifest.data.source.format {
-        SourceFormat::Idx => load_idx(manifest, locations, limits),
+        SourceFormat::Idx => {
+            let (images, labels) = match split {
+                Split::Train => ("train_images", "train_labels"),
+                Split::Test => ("test_images", "test_labels"),
+            };
+            load_idx_split(manifest, locations, images, labels, limit, files)
+        }
     }
 }
 
-fn load_idx(
+fn load_idx_split(
     manifest: &PluginManifest,
     locations: &DataLocations,
-    limits: Limits,
-) -> Result<LoadedData, DataError> {
+    images: &str,
+    labels: &str,
+    limit: Option<usize>,
+    files: &mut Vec<PathBuf>,
+) -> Result<RawTable, DataError> {
     let features = feature_columns(manifest);
     let image = match features.as_slice() {
         [c] if c.kind == ColumnType::Image => *c,
@@ -64,32 +102,24 @@ fn load_idx(
         .map(Vec::len)
         .unwrap_or(0);
     let source = &manifest.data.source;
-    let mut files = Vec::new();
-    let mut split =
-        |images: &str, labels: &str, limit: Option<usize>| -> Result<RawTable, DataError> {
-            let img = fetch(locations, source, images)?;
-            let lab = fetch(locations, source, labels)?;
-            let img_arr = parse_idx(&img.path, &img.bytes)?;
-            let lab_arr = parse_idx(&lab.path, &lab.bytes)?;
-            let table = images_with_labels(
-                &img_arr,
-                &lab_arr,
-                image.width(),
-                classes,
-                &img.path,
-                &lab.path,
-            )?;
-            files.push(img.path);
-            files.push(lab.path);
-            let mut table = table;
-            if let Some(n) = limit {
-                table.truncate(n);
-            }
-            Ok(table)
-        };
-    let train = split("train_images", "train_labels", limits.train)?;
-    let test = split("test_images", "test_labels", limits.test)?;
-    Ok(LoadedData { train, test, files })
+    let img = fetch(locations, source, images)?;
+    let lab = fetch(locations, source, labels)?;
+    let img_arr = parse_idx(&img.path, &img.bytes)?;
+    let lab_arr = parse_idx(&lab.path, &lab.bytes)?;
+    let mut table = images_with_labels(
+        &img_arr,
+        &lab_arr,
+        image.width(),
+        classes,
+        &img.path,
+        &lab.path,
+    )?;
+    files.push(img.path);
+    files.push(lab.path);
+    if let Some(n) = limit {
+        table.truncate(n);
+    }
+    Ok(table)
 }
 
 /// Pairs an IDX image array with its label array, checking counts, image
@@ -150,14 +180,11 @@ pub fn images_with_labels(
 }
 
 /// Splits off a validation share of `table`, stratified by label when labels
-/// exist, reproducibly for a given seed. Returns `(train, validation)`.
-pub fn split_validation(
-    table: &RawTable,
-    fraction: f64,
-    seed: u64,
-) -> (RawTable, Option<RawTable>) {
+/// exist, reproducibly for a given seed. Returns `(train, validation)`; with
+/// no validation share the table is handed back untouched (no copy).
+pub fn split_validation(table: RawTable, fraction: f64, seed: u64) -> (RawTable, Option<RawTable>) {
     if fraction <= 0.0 || table.len() < 2 {
-        return (table.clone(), None);
+        return (table, None);
     }
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_5A1D);
     let mut groups: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
@@ -224,7 +251,7 @@ mod tests {
             labels: Some(labels),
             ids: None,
         };
-        let (train, val) = split_validation(&table, 0.2, 7);
+        let (train, val) = split_validation(table.clone(), 0.2, 7);
         let val = val.unwrap();
         assert_eq!((train.len(), val.len()), (80, 20));
         assert_eq!(
@@ -236,7 +263,7 @@ mod tests {
                 .count(),
             10
         );
-        assert_eq!(split_validation(&table, 0.2, 7).1.unwrap(), val);
-        assert_ne!(split_validation(&table, 0.2, 8).1.unwrap(), val);
+        assert_eq!(split_validation(table.clone(), 0.2, 7).1.unwrap(), val);
+        assert_ne!(split_validation(table, 0.2, 8).1.unwrap(), val);
     }
 }

@@ -285,7 +285,10 @@ mod tests {
                 let mut stream = stream.unwrap();
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf);
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.write_all(&body);
             }
@@ -308,8 +311,15 @@ mod tests {
         let content = b"official bytes".to_vec();
         let mut src = source(Some(&sha256_hex(&content)));
         src.files.get_mut("train").unwrap().name = "t.bin.gz".into();
-        src.mirrors = vec!["http://127.0.0.1:9/unreachable".into(), serve(gz(&content), 1)];
-        let mut loc = DataLocations { data_dir: None, cache_dir: dir.path().join("cache"), offline: false };
+        src.mirrors = vec![
+            "http://127.0.0.1:9/unreachable".into(),
+            serve(gz(&content), 1),
+        ];
+        let mut loc = DataLocations {
+            data_dir: None,
+            cache_dir: dir.path().join("cache"),
+            offline: false,
+        };
         let first = fetch(&loc, &src, "train").unwrap();
         assert_eq!(first.bytes, content);
         assert!(dir.path().join("cache/demo/t.bin.gz").is_file());
@@ -322,11 +332,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut src = source(Some(&sha256_hex(b"expected")));
         src.mirrors = vec![serve(b"tampered".to_vec(), 1)];
-        let loc = DataLocations { data_dir: None, cache_dir: dir.path().join("cache"), offline: false };
+        let loc = DataLocations {
+            data_dir: None,
+            cache_dir: dir.path().join("cache"),
+            offline: false,
+        };
         let err = fetch(&loc, &src, "train").unwrap_err().to_string();
-        assert!(err.contains("checksum mismatch") && err.contains("discarded"), "{err}");
+        assert!(
+            err.contains("checksum mismatch") && err.contains("discarded"),
+            "{err}"
+        );
         assert!(!dir.path().join("cache/demo/t.bin").exists());
-        let leftovers = std::fs::read_dir(dir.path().join("cache/demo")).map(|d| d.count()).unwrap_or(0);
+        let leftovers = std::fs::read_dir(dir.path().join("cache/demo"))
+            .map(|d| d.count())
+            .unwrap_or(0);
         assert_eq!(leftovers, 0, "no partial file may stay behind");
     }
 }

@@ -10,7 +10,9 @@ mod preprocess;
 mod rows;
 mod table;
 
-pub use dataset::{Limits, LoadedData, images_with_labels, load_dataset, split_validation};
+pub use dataset::{
+    Limits, LoadedData, images_with_labels, load_dataset, load_test_split, split_validation,
+};
 pub use error::DataError;
 pub use fetch::{DataLocations, FetchedFile, fetch, sha256_hex};
 pub use preprocess::{FittedColumn, Preprocessor};

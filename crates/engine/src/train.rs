@@ -107,8 +107,9 @@ impl TrainOutcome {
 pub trait TrainObserver {
     /// Called once before the first step.
     fn on_start(&mut self, _epochs: usize, _steps_per_epoch: usize) {}
-    /// Called every few steps with the latest batch loss.
-    fn on_step(&mut self, _epoch: usize, _step: usize, _loss: f64) {}
+    /// Called every few steps with the latest batch loss and, for
+    /// classifiers, the epoch's running training accuracy.
+    fn on_step(&mut self, _epoch: usize, _step: usize, _loss: f64, _accuracy: Option<f64>) {}
     /// Called after each epoch (and its validation).
     fn on_epoch(&mut self, _record: &EpochRecord) {}
 }
@@ -271,6 +272,7 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
         Tensor::<B, 2>::from_data(TensorData::new(train.x.clone(), [n, train.width]), device);
     let y_all: DeviceTargets<B> = req.head.upload(&train.targets, device)?;
 
+    let is_multiclass = matches!(req.head, Head::Multiclass { .. });
     let mut order: Vec<usize> = (0..n).collect();
     let mut history = Vec::with_capacity(epochs);
     let mut best: Option<(f64, usize, MlpWeights)> = None;
@@ -286,6 +288,7 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
         let mut loss_sum = Tensor::<B::InnerBackend, 1>::zeros([1], device);
         let mut correct = Tensor::<B::InnerBackend, 1, Int>::zeros([1], device);
         let mut lr = 0.0;
+        let mut seen = 0usize;
         for (step, rows) in order.chunks(batch).enumerate() {
             lr = learning_rate(req.training, epoch, step, steps);
             let ids: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
@@ -308,12 +311,15 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
             }
             let loss = req.head.loss(logits, &yb);
             loss_sum = loss_sum + loss.clone().inner().mul_scalar(rows.len() as f32);
+            seen += rows.len();
             if step % REPORT_EVERY == 0 {
                 let value = scalar(loss.clone().inner());
                 if !value.is_finite() {
                     return Err(diverged(epoch, value));
                 }
-                observer.on_step(epoch, step, value);
+                let accuracy =
+                    is_multiclass.then(|| int_scalar(correct.clone()) as f64 / seen as f64);
+                observer.on_step(epoch, step, value, accuracy);
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
@@ -322,16 +328,7 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
         if !train_loss.is_finite() {
             return Err(diverged(epoch, train_loss));
         }
-        let train_accuracy = matches!(req.head, Head::Multiclass { .. }).then(|| {
-            correct
-                .into_data()
-                .convert::<i64>()
-                .to_vec::<i64>()
-                .ok()
-                .and_then(|v| v.first().copied())
-                .unwrap_or(0) as f64
-                / n as f64
-        });
+        let train_accuracy = is_multiclass.then(|| int_scalar(correct) as f64 / n as f64);
         let seconds = started.elapsed().as_secs_f64();
 
         let (val_loss, val_accuracy) = match req.validation {
@@ -409,6 +406,15 @@ fn diverged(epoch: usize, value: f64) -> EngineError {
         "the training loss became {value} in epoch {}; lower the learning rate or check the inputs",
         epoch + 1
     ))
+}
+
+fn int_scalar<B: burn::tensor::backend::Backend>(t: Tensor<B, 1, Int>) -> i64 {
+    t.into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(0)
 }
 
 fn scalar<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> f64 {

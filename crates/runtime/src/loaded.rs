@@ -165,6 +165,24 @@ impl LoadedRun {
     }
 }
 
+impl LoadedRun {
+    /// Refuses a run of another scenario than the one the caller expects
+    /// (e.g. `indus predict runs/x/... --scenario credit-scoring`).
+    pub fn expect_scenario(&self, expected: &str) -> Result<(), RuntimeError> {
+        if self.scenario.name.as_str() == expected {
+            Ok(())
+        } else {
+            Err(RuntimeError::run_folder(
+                &self.folder.dir,
+                format!(
+                    "this is a run of scenario `{}`, not `{expected}`",
+                    self.scenario.name
+                ),
+            ))
+        }
+    }
+}
+
 /// Turns what a user typed into a run folder: a run folder itself, a
 /// scenario's folder of runs (latest wins), or a scenario name under
 /// `runs_root` (latest wins).
