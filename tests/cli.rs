@@ -425,7 +425,13 @@ fn a_tiny_plugin_trains_end_to_end() {
         .collect();
     let labels: Vec<u8> = (0..40).map(|i| (i % 2) as u8).collect();
     let t = tiny_project(&images, 40, &labels);
-    ok(&run_tiny(t.path(), &[]));
+    let out: Value = serde_json::from_str(&ok(&run_tiny(t.path(), &["--json"]))).unwrap();
+    let test = &out["metrics"]["test"];
+    assert_eq!(test["accuracy"], 1.0, "two well-separated patterns: {test}");
+    assert_eq!(
+        test["ranking"]["roc_auc"], 1.0,
+        "two-class runs report ranking metrics: {test}"
+    );
     assert_eq!(runs_written(t.path()), 1);
     let list = ok(&indus(&["list"], t.path()));
     assert!(

@@ -51,6 +51,11 @@ pub fn print_metrics(m: &ClassificationMetrics) {
             },
         ]);
     }
+    if let Some(r) = &m.ranking {
+        for (k, v) in [("ROC-AUC", r.roc_auc), ("PR-AUC", r.pr_auc), ("KS", r.ks)] {
+            t.add_row([k.to_string(), format!("{v:.4}")]);
+        }
+    }
     println!("{t}");
 
     let mut t = Table::new();

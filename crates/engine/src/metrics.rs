@@ -39,6 +39,9 @@ pub struct ClassificationMetrics {
     pub per_class: Vec<ClassMetrics>,
     /// `confusion[true][predicted]` row counts.
     pub confusion: Vec<Vec<u64>>,
+    /// For two classes: ranking quality of the second class's probability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingMetrics>,
 }
 
 /// Index of the largest value (first one on ties).
@@ -114,15 +117,77 @@ pub fn classification_metrics(
         macro_recall: mean(|c| c.recall),
         macro_f1: mean(|c| c.f1),
         log_loss: if n > 0 { log_loss / n as f64 } else { 0.0 },
+        ranking: (k == 2)
+            .then(|| two_class_ranking(probabilities, labels))
+            .flatten(),
         per_class,
         confusion,
     }
+}
+
+fn two_class_ranking(probabilities: &[f32], labels: &[u32]) -> Option<RankingMetrics> {
+    let scores: Vec<f32> = probabilities.chunks_exact(2).map(|r| r[1]).collect();
+    let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+    ranking_metrics(&scores, &positive)
 }
 
 /// Expands one-column positive-class probabilities to two columns
 /// (`[1 - p, p]`) so binary heads share the multiclass metrics.
 pub fn binary_to_two_columns(p: &[f32]) -> Vec<f32> {
     p.iter().flat_map(|&p| [1.0 - p, p]).collect()
+}
+
+/// Ranking quality of a positive-class score, independent of any threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankingMetrics {
+    /// Area under the ROC curve (ties count one half).
+    pub roc_auc: f64,
+    /// Average precision: the area under the precision–recall curve.
+    pub pr_auc: f64,
+    /// Kolmogorov–Smirnov statistic: the largest gap between the score
+    /// distributions of positives and negatives (a credit-scoring staple).
+    pub ks: f64,
+}
+
+/// ROC-AUC, PR-AUC and KS of `scores` against 0/1 `positive` labels.
+/// Returns `None` when only one class is present (the numbers are undefined).
+pub fn ranking_metrics(scores: &[f32], positive: &[bool]) -> Option<RankingMetrics> {
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let (mut auc, mut ap, mut ks) = (0.0f64, 0.0f64, 0.0f64);
+    let mut i = 0;
+    while i < order.len() {
+        // Rows with equal scores move the curves together.
+        let mut j = i;
+        let (mut dtp, mut dfp) = (0usize, 0usize);
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            if positive[order[j]] {
+                dtp += 1;
+            } else {
+                dfp += 1;
+            }
+            j += 1;
+        }
+        auc += dfp as f64 * (tp as f64 + dtp as f64 / 2.0);
+        tp += dtp;
+        fp += dfp;
+        if dtp > 0 {
+            ap += (dtp as f64 / n_pos as f64) * (tp as f64 / (tp + fp) as f64);
+        }
+        ks = ks.max((tp as f64 / n_pos as f64 - fp as f64 / n_neg as f64).abs());
+        i = j;
+    }
+    Some(RankingMetrics {
+        roc_auc: auc / (n_pos as f64 * n_neg as f64),
+        pr_auc: ap,
+        ks,
+    })
 }
 
 #[cfg(test)]
@@ -146,5 +211,21 @@ mod tests {
         assert!((m.macro_f1 - expected_f1).abs() < 1e-12);
         let ll = -((0.8f64).ln() + (0.3f64).ln() + (0.8f64).ln() + (0.6f64).ln()) / 4.0;
         assert!((m.log_loss - ll).abs() < 1e-6);
+    }
+
+    #[test]
+    fn ranking_metrics_match_hand_computed_values() {
+        // Perfect ranking.
+        let m = ranking_metrics(&[0.9, 0.8, 0.2, 0.1], &[true, true, false, false]).unwrap();
+        assert_eq!((m.roc_auc, m.pr_auc, m.ks), (1.0, 1.0, 1.0));
+        // One inversion out of four positive/negative pairs.
+        let m = ranking_metrics(&[0.9, 0.6, 0.7, 0.1], &[true, true, false, false]).unwrap();
+        assert_eq!(m.roc_auc, 0.75);
+        assert!((m.pr_auc - (0.5 * 1.0 + 0.5 * 2.0 / 3.0)).abs() < 1e-12);
+        assert_eq!(m.ks, 0.5);
+        // Ties count one half; a constant score is a coin flip.
+        let m = ranking_metrics(&[0.5; 4], &[true, false, true, false]).unwrap();
+        assert_eq!(m.roc_auc, 0.5);
+        assert!(ranking_metrics(&[0.1, 0.2], &[true, true]).is_none());
     }
 }
