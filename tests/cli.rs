@@ -610,3 +610,122 @@ fn list_shows_shipped_plugins_and_scenarios() {
     );
     assert!(!out.contains("INVALID"), "{out}");
 }
+
+/// One cross-validated credit-scoring run on the German credit file the
+/// plugin ships (no data directory involved).
+fn credit_run() -> &'static (tempfile::TempDir, Value) {
+    static RUN: OnceLock<(tempfile::TempDir, Value)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let scenario = repo().join("scenarios/credit-scoring.yaml");
+        let out = indus(
+            &[
+                "run",
+                scenario.to_str().unwrap(),
+                "--runs-dir",
+                "runs",
+                "--json",
+            ],
+            tmp.path(),
+        );
+        let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+        (tmp, v)
+    })
+}
+
+#[test]
+fn credit_scoring_cross_validates_on_the_shipped_file() {
+    let (_, v) = credit_run();
+    let m = &v["metrics"];
+    let cv = &m["cross_validation"];
+    assert_eq!(cv["folds"].as_array().unwrap().len(), 5);
+    let auc = cv["mean"]["roc_auc"].as_f64().unwrap();
+    assert!(
+        auc > 0.74,
+        "mean fold ROC-AUC {auc}: a model that learned nothing scores 0.5"
+    );
+    assert!(cv["std"]["roc_auc"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        m["test"]["rows"], 1000,
+        "out-of-fold predictions cover every row"
+    );
+    assert!(m["evaluation"].as_str().unwrap().contains("5-fold"));
+    assert_eq!(m["test"]["per_class"][1]["label"], "bad");
+}
+
+fn credit_rows(n: usize, with_target: bool) -> String {
+    let text =
+        std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
+            .unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let keep = |l: &str| {
+        if with_target {
+            l.to_string()
+        } else {
+            l.rsplit_once(',').unwrap().0.to_string()
+        }
+    };
+    let mut out = vec![keep(header)];
+    out.extend(lines.take(n).map(keep));
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn credit_predict_and_eval_take_csv_rows_with_categories() {
+    let (tmp, v) = credit_run();
+    let run_dir = v["run_dir"].as_str().unwrap();
+    let input = tmp.path().join("applicants.csv");
+    std::fs::write(&input, credit_rows(5, false)).unwrap();
+    let out = ok(&indus(
+        &["predict", run_dir, "--input", input.to_str().unwrap()],
+        tmp.path(),
+    ));
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    for r in &rows {
+        let p = &r["probabilities"];
+        let sum = p["good"].as_f64().unwrap() + p["bad"].as_f64().unwrap();
+        assert!((sum - 1.0).abs() < 1e-5, "{r}");
+    }
+
+    let labelled = tmp.path().join("labelled.csv");
+    std::fs::write(&labelled, credit_rows(50, true)).unwrap();
+    let out = ok(&indus(
+        &[
+            "eval",
+            run_dir,
+            "--input",
+            labelled.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    ));
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["metrics"]["rows"], 50);
+
+    let err = fails(&indus(&["eval", run_dir, "--json"], tmp.path()));
+    assert!(
+        err.contains("no official test file") && err.contains("--input"),
+        "{err}"
+    );
+
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        credit_rows(2, false).replace("radio/television", "spaceship"),
+    )
+    .unwrap();
+    let err = fails(&indus(
+        &["predict", run_dir, "--input", bad.to_str().unwrap()],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("row 1, column `purpose`: unknown category `spaceship`")
+            && err.contains("car (new)"),
+        "{err}"
+    );
+}

@@ -24,7 +24,20 @@ pub fn print_run(s: &RunSummary) {
             .map(|e| format!("; kept epoch {e}"))
             .unwrap_or_default()
     );
-    println!("test split:");
+    if let Some(cv) = &m.cross_validation {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_header(["metric (per fold)", "mean", "std"]);
+        for (k, mean) in &cv.mean {
+            t.add_row([
+                k.clone(),
+                format!("{mean:.4}"),
+                format!("{:.4}", cv.std.get(k).copied().unwrap_or(0.0)),
+            ]);
+        }
+        println!("{}-fold cross-validation:\n{t}", cv.folds.len());
+    }
+    println!("evaluation: {}", m.evaluation);
     print_metrics(&m.test);
     println!("run folder: {}", s.dir.display());
 }

@@ -4,6 +4,7 @@
 use crate::DataError;
 use crate::fetch::{DataLocations, fetch};
 use crate::idx::{IdxArray, parse_idx};
+use crate::rows::rows_from_csv;
 use crate::table::{RawTable, feature_columns, primary_head};
 use indus_spec::{ColumnType, PluginManifest, SourceFormat};
 use rand::SeedableRng;
@@ -11,13 +12,15 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use std::path::PathBuf;
 
-/// The train and test tables of a data set, plus the files they came from.
+/// The train and (when the data set has one) official test tables, plus the
+/// files they came from.
 #[derive(Debug)]
 pub struct LoadedData {
-    /// Training rows (validation is split from these later).
+    /// Training rows (validation and, without an official test file, the
+    /// test split are carved from these by the scenario).
     pub train: RawTable,
-    /// The held-out test rows (the data set's official test split).
-    pub test: RawTable,
+    /// The data set's official test split, if it ships one.
+    pub test: Option<RawTable>,
     /// Files read, for the run's provenance record.
     pub files: Vec<PathBuf>,
 }
@@ -31,14 +34,16 @@ pub struct Limits {
     pub test: Option<usize>,
 }
 
-/// Loads the plugin's data set from the data directory, the cache or a mirror.
+/// Loads the plugin's data set from the data directory, the plugin's own
+/// folder, the cache or a mirror.
 pub fn load_dataset(
     manifest: &PluginManifest,
     locations: &DataLocations,
     limits: Limits,
 ) -> Result<LoadedData, DataError> {
     let mut files = Vec::new();
-    let train = load_split(manifest, locations, Split::Train, limits.train, &mut files)?;
+    let train = load_split(manifest, locations, Split::Train, limits.train, &mut files)?
+        .ok_or_else(|| missing_role(manifest, "train"))?;
     let test = load_split(manifest, locations, Split::Test, limits.test, &mut files)?;
     Ok(LoadedData { train, test, files })
 }
@@ -50,7 +55,17 @@ pub fn load_test_split(
     locations: &DataLocations,
     limit: Option<usize>,
 ) -> Result<RawTable, DataError> {
-    load_split(manifest, locations, Split::Test, limit, &mut Vec::new())
+    load_split(manifest, locations, Split::Test, limit, &mut Vec::new())?.ok_or_else(|| DataError::Schema {
+        source_name: format!("plugin `{}`", manifest.name),
+        message: "the data set has no official test file; evaluate on a file of your own with --input".into(),
+    })
+}
+
+fn missing_role(manifest: &PluginManifest, role: &str) -> DataError {
+    DataError::Schema {
+        source_name: format!("plugin `{}`", manifest.name),
+        message: format!("data.source.files has no `{role}` entry"),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -65,16 +80,50 @@ fn load_split(
     split: Split,
     limit: Option<usize>,
     files: &mut Vec<PathBuf>,
-) -> Result<RawTable, DataError> {
-    match manifest.data.source.format {
+) -> Result<Option<RawTable>, DataError> {
+    let source = &manifest.data.source;
+    let mut table = match source.format {
         SourceFormat::Idx => {
             let (images, labels) = match split {
                 Split::Train => ("train_images", "train_labels"),
                 Split::Test => ("test_images", "test_labels"),
             };
-            load_idx_split(manifest, locations, images, labels, limit, files)
+            if !source.files.contains_key(images) {
+                return Ok(None);
+            }
+            load_idx_split(manifest, locations, images, labels, files)?
         }
+        SourceFormat::Csv => {
+            let role = match split {
+                Split::Train => "train",
+                Split::Test => "test",
+            };
+            if !source.files.contains_key(role) {
+                return Ok(None);
+            }
+            let file = fetch(locations, source, role)?;
+            let delimiter = u8::try_from(source.delimiter).map_err(|_| DataError::Schema {
+                source_name: format!("plugin `{}`", manifest.name),
+                message: format!(
+                    "data.source.delimiter `{}` is not a single-byte character",
+                    source.delimiter
+                ),
+            })?;
+            let table = rows_from_csv(
+                manifest,
+                &file.path.display().to_string(),
+                file.bytes,
+                delimiter,
+                true,
+            )?;
+            files.push(file.path);
+            table
+        }
+    };
+    if let Some(n) = limit {
+        table.truncate(n);
     }
+    Ok(Some(table))
 }
 
 fn load_idx_split(
@@ -82,11 +131,9 @@ fn load_idx_split(
     locations: &DataLocations,
     images: &str,
     labels: &str,
-    limit: Option<usize>,
     files: &mut Vec<PathBuf>,
 ) -> Result<RawTable, DataError> {
-    let features = feature_columns(manifest);
-    let image = match features.as_slice() {
+    let image = match feature_columns(manifest).as_slice() {
         [c] if c.kind == ColumnType::Image => *c,
         _ => {
             return Err(DataError::Schema {
@@ -106,7 +153,7 @@ fn load_idx_split(
     let lab = fetch(locations, source, labels)?;
     let img_arr = parse_idx(&img.path, &img.bytes)?;
     let lab_arr = parse_idx(&lab.path, &lab.bytes)?;
-    let mut table = images_with_labels(
+    let table = images_with_labels(
         &img_arr,
         &lab_arr,
         image.width(),
@@ -116,9 +163,6 @@ fn load_idx_split(
     )?;
     files.push(img.path);
     files.push(lab.path);
-    if let Some(n) = limit {
-        table.truncate(n);
-    }
     Ok(table)
 }
 
@@ -179,31 +223,58 @@ pub fn images_with_labels(
     })
 }
 
-/// Splits off a validation share of `table`, stratified by label when labels
-/// exist, reproducibly for a given seed. Returns `(train, validation)`; with
-/// no validation share the table is handed back untouched (no copy).
-pub fn split_validation(table: RawTable, fraction: f64, seed: u64) -> (RawTable, Option<RawTable>) {
+/// Splits off a share of `table` (validation or test rows), stratified by
+/// label when labels exist, reproducibly for a given seed. Returns
+/// `(rest, held_out)`; with no share the table is handed back untouched.
+pub fn stratified_split(table: RawTable, fraction: f64, seed: u64) -> (RawTable, Option<RawTable>) {
     if fraction <= 0.0 || table.len() < 2 {
         return (table, None);
     }
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_5A1D);
+    let (mut rest, mut held) = (Vec::new(), Vec::new());
+    for mut rows in label_groups(&table) {
+        rows.shuffle(&mut rng);
+        let n_held = ((rows.len() as f64) * fraction).round() as usize;
+        let n_held = n_held.min(rows.len().saturating_sub(1));
+        held.extend_from_slice(&rows[..n_held]);
+        rest.extend_from_slice(&rows[n_held..]);
+    }
+    rest.sort_unstable();
+    held.sort_unstable();
+    let held = (!held.is_empty()).then(|| table.select(&held));
+    (table.select(&rest), held)
+}
+
+/// Assigns every row to one of `k` folds, stratified by label and
+/// reproducible for a seed. Returns the row indices of each fold.
+pub fn stratified_folds(table: &RawTable, k: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xF01D_5EED);
+    let k = k.max(1);
+    let mut folds = vec![Vec::new(); k];
+    let mut next = 0;
+    for mut rows in label_groups(table) {
+        rows.shuffle(&mut rng);
+        for row in rows {
+            folds[next % k].push(row);
+            next += 1;
+        }
+    }
+    for f in &mut folds {
+        f.sort_unstable();
+    }
+    folds
+}
+
+/// Row indices grouped by label (one group when there are no labels).
+fn label_groups(table: &RawTable) -> Vec<Vec<usize>> {
     let mut groups: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
     for i in 0..table.len() {
-        let key = table.labels.as_ref().map_or(0, |l| l[i]);
-        groups.entry(key).or_default().push(i);
+        groups
+            .entry(table.labels.as_ref().map_or(0, |l| l[i]))
+            .or_default()
+            .push(i);
     }
-    let (mut train_idx, mut val_idx) = (Vec::new(), Vec::new());
-    for (_, mut rows) in groups {
-        rows.shuffle(&mut rng);
-        let n_val = ((rows.len() as f64) * fraction).round() as usize;
-        let n_val = n_val.min(rows.len().saturating_sub(1));
-        val_idx.extend_from_slice(&rows[..n_val]);
-        train_idx.extend_from_slice(&rows[n_val..]);
-    }
-    train_idx.sort_unstable();
-    val_idx.sort_unstable();
-    let val = (!val_idx.is_empty()).then(|| table.select(&val_idx));
-    (table.select(&train_idx), val)
+    groups.into_values().collect()
 }
 
 #[cfg(test)]
@@ -251,7 +322,7 @@ mod tests {
             labels: Some(labels),
             ids: None,
         };
-        let (train, val) = split_validation(table.clone(), 0.2, 7);
+        let (train, val) = stratified_split(table.clone(), 0.2, 7);
         let val = val.unwrap();
         assert_eq!((train.len(), val.len()), (80, 20));
         assert_eq!(
@@ -263,7 +334,31 @@ mod tests {
                 .count(),
             10
         );
-        assert_eq!(split_validation(table.clone(), 0.2, 7).1.unwrap(), val);
-        assert_ne!(split_validation(table, 0.2, 8).1.unwrap(), val);
+        assert_eq!(stratified_split(table.clone(), 0.2, 7).1.unwrap(), val);
+        assert_ne!(stratified_split(table, 0.2, 8).1.unwrap(), val);
+    }
+
+    #[test]
+    fn folds_cover_every_row_once_with_balanced_labels() {
+        let labels: Vec<u32> = (0..50).map(|i| u32::from(i % 5 == 0)).collect();
+        let table = RawTable {
+            features: vec![0.0; 50],
+            width: 1,
+            labels: Some(labels),
+            ids: None,
+        };
+        let folds = stratified_folds(&table, 5, 1);
+        let mut all: Vec<usize> = folds.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..50).collect::<Vec<_>>());
+        for f in &folds {
+            assert_eq!(f.len(), 10);
+            assert_eq!(
+                f.iter().filter(|&&i| i % 5 == 0).count(),
+                2,
+                "each fold keeps the 20 % positives"
+            );
+        }
+        assert_eq!(stratified_folds(&table, 5, 1), folds);
     }
 }

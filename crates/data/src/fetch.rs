@@ -19,6 +19,9 @@ pub struct DataLocations {
     pub cache_dir: PathBuf,
     /// Never touch the network (`INDUS_OFFLINE=1`).
     pub offline: bool,
+    /// A plugin's own folder: files it ships (small, redistributable data
+    /// under `<plugin>/data/`) are found there.
+    pub bundled_dir: Option<PathBuf>,
 }
 
 impl DataLocations {
@@ -41,7 +44,14 @@ impl DataLocations {
             data_dir: explicit_data_dir.or_else(|| env("INDUS_DATA_DIR")),
             cache_dir,
             offline,
+            bundled_dir: None,
         }
+    }
+
+    /// Also looks in `plugin_dir/data/` for files the plugin ships.
+    pub fn with_plugin_dir(mut self, plugin_dir: Option<PathBuf>) -> Self {
+        self.bundled_dir = plugin_dir;
+        self
     }
 }
 
@@ -82,6 +92,23 @@ pub fn fetch(
                     bytes,
                 });
             }
+        }
+    }
+
+    if let Some(dir) = &locations.bundled_dir {
+        let candidate = dir.join("data").join(&spec.name);
+        if candidate.is_file() {
+            let bytes = decompress_if_gz(&candidate, read(&candidate)?)?;
+            verify(
+                &candidate,
+                spec,
+                &bytes,
+                "this file ships with the plugin; restore it from version control",
+            )?;
+            return Ok(FetchedFile {
+                path: candidate,
+                bytes,
+            });
         }
     }
 
@@ -232,6 +259,7 @@ mod tests {
             dataset: Name::parse("demo").unwrap(),
             files,
             mirrors: vec![],
+            delimiter: ',',
         }
     }
 
@@ -244,6 +272,7 @@ mod tests {
             data_dir: Some(dir.path().into()),
             cache_dir: dir.path().join("cache"),
             offline: true,
+            bundled_dir: None,
         };
         let good = sha256_hex(b"abc");
         assert_eq!(
@@ -267,6 +296,7 @@ mod tests {
             data_dir: Some(dir.path().into()),
             cache_dir: dir.path().join("cache"),
             offline: true,
+            bundled_dir: None,
         };
         let err = fetch(&loc, &source(None), "train").unwrap_err().to_string();
         assert!(
@@ -319,6 +349,7 @@ mod tests {
             data_dir: None,
             cache_dir: dir.path().join("cache"),
             offline: false,
+            bundled_dir: None,
         };
         let first = fetch(&loc, &src, "train").unwrap();
         assert_eq!(first.bytes, content);
@@ -336,6 +367,7 @@ mod tests {
             data_dir: None,
             cache_dir: dir.path().join("cache"),
             offline: false,
+            bundled_dir: None,
         };
         let err = fetch(&loc, &src, "train").unwrap_err().to_string();
         assert!(

@@ -11,10 +11,11 @@ mod rows;
 mod table;
 
 pub use dataset::{
-    Limits, LoadedData, images_with_labels, load_dataset, load_test_split, split_validation,
+    Limits, LoadedData, images_with_labels, load_dataset, load_test_split, stratified_folds,
+    stratified_split,
 };
 pub use error::DataError;
 pub use fetch::{DataLocations, FetchedFile, fetch, sha256_hex};
 pub use preprocess::{FittedColumn, Preprocessor};
-pub use rows::{RowFormat, class_index, read_rows, rows_from_json};
+pub use rows::{RowFormat, class_index, read_rows, rows_from_csv, rows_from_json, target_classes};
 pub use table::{RawTable, feature_columns, primary_head, raw_width};

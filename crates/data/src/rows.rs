@@ -1,10 +1,11 @@
-//! Reading rows to predict on from CSV, JSON lines or IDX files, checked
-//! against the plugin's schema with errors naming the row and column.
+//! Reading rows (training data files and inputs to predict on) from CSV,
+//! JSON lines or IDX, checked against the plugin's schema with errors that
+//! name the row and the column.
 
 use crate::DataError;
 use crate::idx::read_idx;
 use crate::table::{RawTable, feature_columns, is_numeric};
-use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest};
+use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task};
 use polars::prelude::*;
 use std::path::Path;
 
@@ -43,8 +44,15 @@ pub fn read_rows(
     path: &Path,
     format: RowFormat,
 ) -> Result<RawTable, DataError> {
+    let name = path.display().to_string();
     match format {
-        RowFormat::Csv => read_csv(manifest, path),
+        RowFormat::Csv => {
+            let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+                file: path.to_path_buf(),
+                source,
+            })?;
+            rows_from_csv(manifest, &name, bytes, b',', false)
+        }
         RowFormat::JsonLines => {
             let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
                 file: path.to_path_buf(),
@@ -57,32 +65,23 @@ pub fn read_rows(
                 .filter(|(_, l)| !l.trim().is_empty())
             {
                 let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-                    DataError::row(
-                        &path.display().to_string(),
-                        i + 1,
-                        None,
-                        format!("not valid JSON: {e}"),
-                    )
+                    DataError::row(&name, i + 1, None, format!("not valid JSON: {e}"))
                 })?;
                 values.push((i + 1, v));
             }
-            rows_from_json(manifest, &path.display().to_string(), &values)
+            rows_from_json(manifest, &name, &values)
         }
         RowFormat::Idx => {
             let arr = read_idx(path)?;
-            let cols = feature_columns(manifest);
-            match cols.as_slice() {
-                [c] if c.kind == ColumnType::Image && c.width() == arr.item_len() => {
-                    let table = RawTable {
-                        features: arr.data.iter().map(|&p| p as f32).collect(),
-                        width: c.width(),
-                        labels: None,
-                        ids: None,
-                    };
-                    Ok(table)
-                }
+            match feature_columns(manifest).as_slice() {
+                [c] if c.kind == ColumnType::Image && c.width() == arr.item_len() => Ok(RawTable {
+                    features: arr.data.iter().map(|&p| p as f32).collect(),
+                    width: c.width(),
+                    labels: None,
+                    ids: None,
+                }),
                 _ => Err(DataError::Schema {
-                    source_name: path.display().to_string(),
+                    source_name: name,
                     message: format!(
                         "IDX input needs a plugin with one image feature column of {} pixels",
                         arr.item_len()
@@ -91,6 +90,122 @@ pub fn read_rows(
             }
         }
     }
+}
+
+/// The target column of the first head and its class labels in output order
+/// (a binary head without `classes` uses `0` and `1`).
+pub fn target_classes(manifest: &PluginManifest) -> Option<(&ColumnSpec, Vec<String>)> {
+    let head = manifest.heads.first()?;
+    let classes = match (&head.classes, head.task) {
+        (Some(c), _) => c.clone(),
+        (None, Task::Binary) => vec!["0".into(), "1".into()],
+        (None, _) => return None,
+    };
+    let column = manifest
+        .data
+        .columns
+        .iter()
+        .find(|c| c.name == head.target)?;
+    Some((column, classes))
+}
+
+/// Parses CSV bytes into checked rows. With `require_target`, a missing
+/// target column or label is an error (training data); otherwise labels are
+/// kept only when the column is present (inputs to predict or evaluate).
+pub fn rows_from_csv(
+    manifest: &PluginManifest,
+    source_name: &str,
+    bytes: Vec<u8>,
+    delimiter: u8,
+    require_target: bool,
+) -> Result<RawTable, DataError> {
+    let schema_error = |message: String| DataError::Schema {
+        source_name: source_name.to_string(),
+        message,
+    };
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0)) // every column as text: we parse and report per cell
+        .with_parse_options(CsvParseOptions::default().with_separator(delimiter))
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| schema_error(format!("cannot parse as CSV: {e}")))?;
+    let n = df.height();
+    let text_column = |name: &str, what: &str| -> Result<Vec<Option<String>>, DataError> {
+        let column = df
+            .column(name)
+            .map_err(|_| schema_error(format!("missing column `{name}` ({what})")))?;
+        let text = column.str().map_err(|e| schema_error(e.to_string()))?;
+        Ok(text.iter().map(|v| v.map(str::to_string)).collect())
+    };
+
+    let cols = feature_columns(manifest);
+    let width: usize = cols.iter().map(|c| c.width()).sum();
+    let mut by_column: Vec<Vec<f32>> = Vec::with_capacity(width);
+    for c in &cols {
+        let names: Vec<String> = if c.kind == ColumnType::Image {
+            (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
+        } else {
+            vec![c.name.clone()]
+        };
+        for col_name in names {
+            let cells = text_column(
+                &col_name,
+                &format!("column `{}` of the plugin's schema", c.name),
+            )?;
+            let mut values = Vec::with_capacity(n);
+            for (row, cell) in cells.iter().enumerate() {
+                let v = parse_cell(c, cell.as_deref())
+                    .map_err(|m| DataError::row(source_name, row + 1, Some(&col_name), m))?;
+                values.push(v);
+            }
+            by_column.push(values);
+        }
+    }
+    let mut features = Vec::with_capacity(n * width);
+    for row in 0..n {
+        features.extend(by_column.iter().map(|col| col[row]));
+    }
+    let mut table = RawTable {
+        features,
+        width,
+        labels: None,
+        ids: None,
+    };
+
+    if let Some((t, classes)) = target_classes(manifest) {
+        let present = df.column(&t.name).is_ok();
+        if present || require_target {
+            let cells = text_column(&t.name, "the target")?;
+            let mut labels = Vec::with_capacity(n);
+            for (row, cell) in cells.iter().enumerate() {
+                let cell = cell.as_deref().map(str::trim).filter(|s| !s.is_empty());
+                let cell = cell.ok_or_else(|| {
+                    DataError::row(source_name, row + 1, Some(&t.name), "missing label")
+                })?;
+                labels.push(
+                    class_index(&classes, cell)
+                        .map_err(|m| DataError::row(source_name, row + 1, Some(&t.name), m))?,
+                );
+            }
+            table.labels = Some(labels);
+        }
+    }
+    if let Some(c) = manifest
+        .data
+        .columns
+        .iter()
+        .find(|c| c.role == ColumnRole::Id)
+        && df.column(&c.name).is_ok()
+    {
+        table.ids = Some(
+            text_column(&c.name, "the id")?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
+        );
+    }
+    Ok(table)
 }
 
 /// Validates rows given as JSON objects (from a JSON-lines file or an HTTP
@@ -102,7 +217,7 @@ pub fn rows_from_json(
 ) -> Result<RawTable, DataError> {
     let cols = feature_columns(manifest);
     let width: usize = cols.iter().map(|c| c.width()).sum();
-    let target = target_column(manifest);
+    let target = target_classes(manifest);
     let id_col = manifest
         .data
         .columns
@@ -122,45 +237,32 @@ pub fn rows_from_json(
             .as_object()
             .ok_or_else(|| DataError::row(source_name, row, None, "expected a JSON object"))?;
         for c in &cols {
-            let v = obj
-                .get(&c.name)
-                .ok_or_else(|| DataError::row(source_name, row, Some(&c.name), "missing"))?;
+            let at = |m: String| DataError::row(source_name, row, Some(&c.name), m);
+            let v = obj.get(&c.name).unwrap_or(&serde_json::Value::Null);
             if c.kind == ColumnType::Image {
                 let mut pixels = Vec::with_capacity(c.width());
-                flatten_numbers(v, &mut pixels)
-                    .map_err(|m| DataError::row(source_name, row, Some(&c.name), m))?;
+                flatten_numbers(v, &mut pixels).map_err(at)?;
                 if pixels.len() != c.width() {
-                    return Err(DataError::row(
-                        source_name,
-                        row,
-                        Some(&c.name),
-                        format!("expected {} pixel values, got {}", c.width(), pixels.len()),
-                    ));
+                    return Err(at(format!(
+                        "expected {} pixel values, got {}",
+                        c.width(),
+                        pixels.len()
+                    )));
                 }
                 for p in pixels {
-                    table.features.push(
-                        check_value(c, p)
-                            .map_err(|m| DataError::row(source_name, row, Some(&c.name), m))?,
-                    );
+                    table.features.push(check_number(c, p).map_err(at)?);
                 }
-            } else if is_numeric(c.kind) {
-                let n = json_scalar(v)
-                    .map_err(|m| DataError::row(source_name, row, Some(&c.name), m))?;
-                table.features.push(
-                    check_value(c, n)
-                        .map_err(|m| DataError::row(source_name, row, Some(&c.name), m))?,
-                );
             } else {
-                return Err(unsupported(source_name, c));
+                let text = json_text(v).map_err(at)?;
+                table
+                    .features
+                    .push(parse_cell(c, text.as_deref()).map_err(at)?);
             }
         }
-        if let Some((t, classes)) = target
+        if let Some((t, classes)) = &target
             && let Some(v) = obj.get(&t.name)
         {
-            let label = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
+            let label = json_text(v).ok().flatten().unwrap_or_default();
             labels.push(
                 class_index(classes, &label)
                     .map_err(|m| DataError::row(source_name, row, Some(&t.name), m))?,
@@ -169,7 +271,7 @@ pub fn rows_from_json(
         if let Some(c) = id_col {
             ids.push(
                 obj.get(&c.name)
-                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .and_then(|v| json_text(v).ok().flatten())
                     .unwrap_or_default(),
             );
         }
@@ -189,136 +291,48 @@ pub fn rows_from_json(
     Ok(table)
 }
 
-fn read_csv(manifest: &PluginManifest, path: &Path) -> Result<RawTable, DataError> {
-    let name = path.display().to_string();
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0)) // read every column as text; we parse and report per cell
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|r| r.finish())
-        .map_err(|e| DataError::Schema {
-            source_name: name.clone(),
-            message: format!("cannot parse as CSV: {e}"),
-        })?;
-    let n = df.height();
-    let cols = feature_columns(manifest);
-    let width: usize = cols.iter().map(|c| c.width()).sum();
-    // Column-major parse, then interleave into rows.
-    let mut by_column: Vec<Vec<f32>> = Vec::with_capacity(width);
-    for c in &cols {
-        if !(c.kind == ColumnType::Image || is_numeric(c.kind)) {
-            return Err(unsupported(&name, c));
-        }
-        let names: Vec<String> = if c.kind == ColumnType::Image {
-            (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
+/// Parses one cell of a scalar feature column into its raw value: the number
+/// itself, or a category's index in the declared `values`. A missing value
+/// is NaN when the column is nullable (imputed later) and an error otherwise.
+fn parse_cell(c: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
+    let cell = cell.map(str::trim).filter(|s| !s.is_empty());
+    let Some(text) = cell else {
+        return if c.nullable {
+            Ok(f32::NAN)
         } else {
-            vec![c.name.clone()]
+            Err("missing value (the column is not nullable)".into())
         };
-        for col_name in names {
-            let column = df.column(&col_name).map_err(|_| DataError::Schema {
-                source_name: name.clone(),
-                message: format!(
-                    "missing column `{col_name}` (column `{}` of the plugin's schema)",
-                    c.name
-                ),
-            })?;
-            let text = column.str().map_err(|e| DataError::Schema {
-                source_name: name.clone(),
-                message: e.to_string(),
-            })?;
-            let mut values = Vec::with_capacity(n);
-            for (row, cell) in text.iter().enumerate() {
-                let v = match cell.map(str::trim) {
-                    None | Some("") if c.nullable => f64::NAN,
-                    None | Some("") => {
-                        return Err(DataError::row(
-                            &name,
-                            row + 1,
-                            Some(&col_name),
-                            "missing value",
-                        ));
-                    }
-                    Some(s) => s.parse::<f64>().map_err(|_| {
-                        DataError::row(
-                            &name,
-                            row + 1,
-                            Some(&col_name),
-                            format!("`{s}` is not a number"),
-                        )
-                    })?,
-                };
-                let v = if v.is_nan() && c.nullable {
-                    f32::NAN
-                } else {
-                    check_value(c, v)
-                        .map_err(|m| DataError::row(&name, row + 1, Some(&col_name), m))?
-                };
-                values.push(v);
-            }
-            by_column.push(values);
-        }
-    }
-    let mut features = Vec::with_capacity(n * width);
-    for row in 0..n {
-        features.extend(by_column.iter().map(|col| col[row]));
-    }
-    let mut table = RawTable {
-        features,
-        width,
-        labels: None,
-        ids: None,
     };
-    if let Some((t, classes)) = target_column(manifest)
-        && let Ok(col) = df.column(&t.name)
-        && let Ok(text) = col.str()
-    {
-        let mut labels = Vec::with_capacity(n);
-        for (row, cell) in text.iter().enumerate() {
-            let cell =
-                cell.ok_or_else(|| DataError::row(&name, row + 1, Some(&t.name), "missing label"))?;
-            labels.push(
-                class_index(classes, cell.trim())
-                    .map_err(|m| DataError::row(&name, row + 1, Some(&t.name), m))?,
-            );
+    match c.kind {
+        ColumnType::Category => {
+            let values = c.values.as_deref().unwrap_or_default();
+            values
+                .iter()
+                .position(|v| v == text)
+                .map(|i| i as f32)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown category `{text}`; expected one of: {}",
+                        values.join(" | ")
+                    )
+                })
         }
-        table.labels = Some(labels);
+        ColumnType::Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(1.0),
+            "false" | "0" | "no" => Ok(0.0),
+            _ => Err(format!("`{text}` is not a boolean (true/false)")),
+        },
+        kind if is_numeric(kind) || kind == ColumnType::Image => {
+            let v: f64 = text
+                .parse()
+                .map_err(|_| format!("`{text}` is not a number"))?;
+            if kind == ColumnType::Integer && v.fract() != 0.0 {
+                return Err(format!("`{text}` is not a whole number"));
+            }
+            check_number(c, v)
+        }
+        other => Err(format!("columns of type {other:?} cannot be model inputs")),
     }
-    if let Some(c) = manifest
-        .data
-        .columns
-        .iter()
-        .find(|c| c.role == ColumnRole::Id)
-        && let Ok(col) = df.column(&c.name)
-        && let Ok(text) = col.str()
-    {
-        table.ids = Some(
-            text.iter()
-                .map(|s| s.unwrap_or_default().to_string())
-                .collect(),
-        );
-    }
-    Ok(table)
-}
-
-fn unsupported(source_name: &str, c: &ColumnSpec) -> DataError {
-    DataError::Schema {
-        source_name: source_name.into(),
-        message: format!(
-            "feature column `{}` has type {:?}, which this reader does not accept yet",
-            c.name, c.kind
-        ),
-    }
-}
-
-fn target_column(manifest: &PluginManifest) -> Option<(&ColumnSpec, &Vec<String>)> {
-    let head = manifest.heads.first()?;
-    let classes = head.classes.as_ref()?;
-    let column = manifest
-        .data
-        .columns
-        .iter()
-        .find(|c| c.name == head.target)?;
-    Some((column, classes))
 }
 
 /// Maps a label's text to its class index, naming the allowed labels when
@@ -336,7 +350,7 @@ pub fn class_index(classes: &[String], label: &str) -> Result<u32, String> {
         })
 }
 
-fn check_value(c: &ColumnSpec, v: f64) -> Result<f32, String> {
+fn check_number(c: &ColumnSpec, v: f64) -> Result<f32, String> {
     if !v.is_finite() {
         return Err(format!("value {v} is not a finite number"));
     }
@@ -353,20 +367,94 @@ fn check_value(c: &ColumnSpec, v: f64) -> Result<f32, String> {
     Ok(v as f32)
 }
 
-fn json_scalar(v: &serde_json::Value) -> Result<f64, String> {
+/// A JSON scalar as text (`null` → `None`), so JSON and CSV share one parser.
+fn json_text(v: &serde_json::Value) -> Result<Option<String>, String> {
     match v {
-        serde_json::Value::Number(n) => n.as_f64().ok_or_else(|| format!("`{n}` is not a number")),
-        serde_json::Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
-        other => Err(format!("expected a number, got `{other}`")),
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(s.clone())),
+        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
+        serde_json::Value::Bool(b) => Ok(Some(b.to_string())),
+        other => Err(format!("expected a single value, got `{other}`")),
     }
 }
 
 fn flatten_numbers(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<(), String> {
     match v {
         serde_json::Value::Array(items) => items.iter().try_for_each(|i| flatten_numbers(i, out)),
-        other => {
-            out.push(json_scalar(other)?);
+        serde_json::Value::Number(n) => {
+            out.push(n.as_f64().ok_or_else(|| format!("`{n}` is not a number"))?);
             Ok(())
         }
+        other => Err(format!("expected a number, got `{other}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indus_spec::parse_plugin;
+
+    fn plugin() -> PluginManifest {
+        parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: amount, type: number, role: feature, range: [0, 1000], nullable: true}\n    - {name: kind, type: category, role: feature, values: [a, b]}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y, classes: [good, bad]}\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn csv_rows_become_numbers_and_category_indices() {
+        let t = rows_from_csv(
+            &plugin(),
+            "t.csv",
+            b"amount,kind,y\n10,b,bad\n,a,good\n".to_vec(),
+            b',',
+            true,
+        )
+        .unwrap();
+        assert_eq!(t.width, 2);
+        assert_eq!(t.features[..2], [10.0, 1.0]);
+        assert!(t.features[2].is_nan());
+        assert_eq!(t.labels, Some(vec![1, 0]));
+    }
+
+    #[test]
+    fn bad_cells_name_row_and_column() {
+        let err = |csv: &str| {
+            rows_from_csv(&plugin(), "t.csv", csv.as_bytes().to_vec(), b',', true)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("amount,kind,y\n10,c,bad\n");
+        assert!(
+            e.contains("t.csv: row 1, column `kind`: unknown category `c`; expected one of: a | b"),
+            "{e}"
+        );
+        let e = err("amount,kind,y\n10,a,bad\n2000,a,good\n");
+        assert!(
+            e.contains("row 2, column `amount`") && e.contains("outside the allowed range"),
+            "{e}"
+        );
+        let e = err("amount,kind,y\nNaN,a,bad\n");
+        assert!(e.contains("not a finite number"), "{e}");
+        let e = err("amount,kind\n1,a\n");
+        assert!(e.contains("missing column `y`"), "{e}");
+        let e = err("amount,y\n1,bad\n");
+        assert!(e.contains("missing column `kind`"), "{e}");
+    }
+
+    #[test]
+    fn json_rows_use_the_same_rules() {
+        let rows = vec![
+            (1, serde_json::json!({"amount": 5, "kind": "a"})),
+            (2, serde_json::json!({"amount": null, "kind": "z"})),
+        ];
+        let e = rows_from_json(&plugin(), "request", &rows)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("request: row 2, column `kind`: unknown category `z`"),
+            "{e}"
+        );
     }
 }

@@ -6,16 +6,16 @@ use crate::RuntimeError;
 use crate::project::ResolvedScenario;
 use crate::run_folder::RunWriter;
 use indus_data::{
-    DataLocations, Limits, Preprocessor, RawTable, load_dataset, primary_head, split_validation,
+    DataLocations, Limits, Preprocessor, RawTable, load_dataset, primary_head, stratified_folds,
+    stratified_split,
 };
 use indus_engine::metrics::{ClassificationMetrics, binary_to_two_columns, classification_metrics};
 use indus_engine::{
     BURN_VERSION, EpochRecord, Head, MlpWeights, Predictor, ResolvedBackend, Targets,
-    TrainObserver, TrainRequest, TrainSet,
+    TrainObserver, TrainOutcome, TrainRequest, TrainSet,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Where a run reads data and writes its folder.
 #[derive(Debug, Clone, Default)]
@@ -51,11 +51,158 @@ pub struct RunMetrics {
     pub train_seconds: f64,
     /// Trainable parameters.
     pub parameters: usize,
-    /// Metrics on the held-out test rows.
+    /// How `test` was obtained (official split, holdout, cross-validation).
+    #[serde(default)]
+    pub evaluation: String,
+    /// Metrics on the held-out test rows (for cross-validation without an
+    /// official test file: on the pooled out-of-fold predictions).
     pub test: ClassificationMetrics,
     /// Metrics on the validation rows, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation: Option<ClassificationMetrics>,
+    /// Per-fold metrics and their mean ± std, for cross-validated scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_validation: Option<CrossValidation>,
+}
+
+/// Cross-validation results: every fold, the pooled out-of-fold metrics, and
+/// mean ± standard deviation of the headline numbers across folds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossValidation {
+    /// Metrics of each fold's held-out rows.
+    pub folds: Vec<ClassificationMetrics>,
+    /// Metrics of all out-of-fold predictions together.
+    pub pooled: ClassificationMetrics,
+    /// Mean across folds, by metric name.
+    pub mean: std::collections::BTreeMap<String, f64>,
+    /// Sample standard deviation across folds, by metric name.
+    pub std: std::collections::BTreeMap<String, f64>,
+}
+
+impl CrossValidation {
+    fn summarise(folds: Vec<ClassificationMetrics>, pooled: ClassificationMetrics) -> Self {
+        let mut mean = std::collections::BTreeMap::new();
+        let mut std = std::collections::BTreeMap::new();
+        let headline = |m: &ClassificationMetrics| {
+            let mut v = vec![
+                ("accuracy", m.accuracy),
+                ("balanced_accuracy", m.balanced_accuracy),
+                ("macro_f1", m.macro_f1),
+                ("log_loss", m.log_loss),
+            ];
+            if let Some(r) = &m.ranking {
+                v.extend([("roc_auc", r.roc_auc), ("pr_auc", r.pr_auc), ("ks", r.ks)]);
+            }
+            v
+        };
+        let names: Vec<&str> = folds
+            .first()
+            .map(|m| headline(m).into_iter().map(|(k, _)| k).collect())
+            .unwrap_or_default();
+        for name in names {
+            let values: Vec<f64> = folds
+                .iter()
+                .filter_map(|m| {
+                    headline(m)
+                        .into_iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v)
+                })
+                .collect();
+            let n = values.len() as f64;
+            let m = values.iter().sum::<f64>() / n;
+            let var = if values.len() > 1 {
+                values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)
+            } else {
+                0.0
+            };
+            mean.insert(name.to_string(), m);
+            std.insert(name.to_string(), var.sqrt());
+        }
+        CrossValidation {
+            folds,
+            pooled,
+            mean,
+            std,
+        }
+    }
+}
+
+/// One trained model with the preprocessing fitted for it.
+struct Fitted {
+    preprocessor: Preprocessor,
+    outcome: TrainOutcome,
+    predictor: Predictor,
+    head: Head,
+    validation: Option<ClassificationMetrics>,
+    rows_train: usize,
+    rows_validation: usize,
+}
+
+impl Fitted {
+    /// Class-probability columns and labels for labelled raw rows.
+    fn outputs(&self, rows: RawTable) -> Result<(Vec<f32>, Vec<u32>), RuntimeError> {
+        let x = self.preprocessor.transform(&rows);
+        let probs = class_columns(self.head, self.predictor.predict(&x)?);
+        Ok((probs, rows.labels.unwrap_or_default()))
+    }
+}
+
+/// Splits validation rows off `rows`, fits preprocessing on the rest, trains,
+/// and builds a predictor from the kept weights.
+fn fit_once(
+    plugin: &indus_spec::PluginManifest,
+    scenario: &indus_spec::Scenario,
+    head: Head,
+    classes: &[String],
+    backend: indus_spec::BackendKind,
+    rows: RawTable,
+    observer: &mut dyn TrainObserver,
+) -> Result<Fitted, RuntimeError> {
+    let (train_rows, val_rows) =
+        stratified_split(rows, scenario.data.validation_fraction.get(), scenario.seed);
+    let (rows_train, rows_validation) =
+        (train_rows.len(), val_rows.as_ref().map_or(0, RawTable::len));
+    let preprocessor = Preprocessor::fit(plugin, &train_rows);
+    // Each raw table is dropped once transformed: MNIST's raw training
+    // pixels alone are ~190 MB as f32.
+    let to_set = |t: RawTable| TrainSet {
+        x: preprocessor.transform(&t),
+        width: preprocessor.output_width(),
+        targets: Targets::Classes(t.labels.unwrap_or_default()),
+    };
+    let train_set = to_set(train_rows);
+    let val_set = val_rows.map(to_set);
+    let request = TrainRequest {
+        model: &scenario.model,
+        training: &scenario.training,
+        head,
+        seed: scenario.seed,
+        backend,
+        train: &train_set,
+        validation: val_set.as_ref(),
+    };
+    let outcome = indus_engine::train(&request, observer)?;
+    let predictor = Predictor::new(outcome.chosen(), head, backend)?;
+    let validation = match &val_set {
+        Some(v) => {
+            let Targets::Classes(labels) = &v.targets else {
+                unreachable!("classification targets")
+            };
+            let probs = class_columns(head, predictor.predict(&v.x)?);
+            Some(classification_metrics(&probs, labels, classes))
+        }
+        None => None,
+    };
+    Ok(Fitted {
+        preprocessor,
+        outcome,
+        predictor,
+        head,
+        validation,
+        rows_train,
+        rows_validation,
+    })
 }
 
 /// Row counts of each split.
@@ -134,7 +281,8 @@ pub fn run_scenario(
         .as_ref()
         .map(|d| scenario_dir.join(d))
         .or_else(|| options.data_dir.clone());
-    let locations = DataLocations::from_env(data_dir);
+    let plugin_dir = resolved.plugin_file.parent().map(Path::to_path_buf);
+    let locations = DataLocations::from_env(data_dir).with_plugin_dir(plugin_dir);
     let limits = Limits {
         train: scenario.data.train_limit.map(|c| c.get()),
         test: scenario.data.test_limit.map(|c| c.get()),
@@ -144,58 +292,118 @@ pub fn run_scenario(
         log(&format!("data: {}", f.display()));
     }
     let data_files = data.files.clone();
-    let (train_rows, val_rows) = split_validation(
-        data.train,
-        scenario.data.validation_fraction.get(),
-        scenario.seed,
-    );
-    let rows = RowCounts {
-        train: train_rows.len(),
-        validation: val_rows.as_ref().map_or(0, RawTable::len),
-        test: data.test.len(),
-    };
-    let preprocessor = Preprocessor::fit(plugin, &train_rows);
-    // Each raw table is dropped once transformed: MNIST's raw training
-    // pixels alone are ~190 MB as f32.
-    let to_set = |t: RawTable| TrainSet {
-        x: preprocessor.transform(&t),
-        width: preprocessor.output_width(),
-        targets: Targets::Classes(t.labels.unwrap_or_default()),
-    };
-    let train_set = to_set(train_rows);
-    let val_set = val_rows.map(to_set);
-    let test_set = to_set(data.test);
-    let request = TrainRequest {
-        model: &scenario.model,
-        training: &scenario.training,
-        head,
-        seed: scenario.seed,
-        backend: backend.kind,
-        train: &train_set,
-        validation: val_set.as_ref(),
-    };
-    let clock = Instant::now();
-    let outcome = indus_engine::train(&request, observer)?;
-    log(&format!(
-        "trained in {:.1} s",
-        clock.elapsed().as_secs_f64()
-    ));
-
-    let chosen = outcome.chosen();
-    let predictor = Predictor::new(chosen, head, backend.kind)?;
-    let evaluate = |set: &TrainSet| -> Result<ClassificationMetrics, RuntimeError> {
-        let outputs = predictor.predict(&set.x)?;
-        let Targets::Classes(labels) = &set.targets else {
-            unreachable!("classification targets")
-        };
-        Ok(classification_metrics(
-            &class_columns(head, outputs),
-            labels,
+    let fit = |rows: RawTable, observer: &mut dyn TrainObserver| {
+        fit_once(
+            plugin,
+            scenario,
+            head,
             &classes,
-        ))
+            backend.kind,
+            rows,
+            observer,
+        )
     };
-    let test = evaluate(&test_set)?;
-    let validation = val_set.as_ref().map(evaluate).transpose()?;
+
+    let (fitted, test, evaluation, cv, test_rows) = match (scenario.data.folds, data.test) {
+        (Some(k), official_test) => {
+            let k = k.get();
+            let folds = stratified_folds(&data.train, k, scenario.seed);
+            let mut pooled_probs = vec![0.0f32; data.train.len() * classes.len()];
+            let mut per_fold = Vec::with_capacity(k);
+            for (f, test_idx) in folds.iter().enumerate() {
+                log(&format!("fold {}/{k}: {} test rows", f + 1, test_idx.len()));
+                let in_test: std::collections::HashSet<usize> = test_idx.iter().copied().collect();
+                let train_idx: Vec<usize> = (0..data.train.len())
+                    .filter(|i| !in_test.contains(i))
+                    .collect();
+                let fold_fit = fit(data.train.select(&train_idx), observer)?;
+                let fold_test = data.train.select(test_idx);
+                let (probs, labels) = fold_fit.outputs(fold_test)?;
+                for (row, p) in test_idx.iter().zip(probs.chunks_exact(classes.len())) {
+                    pooled_probs[row * classes.len()..(row + 1) * classes.len()].copy_from_slice(p);
+                }
+                per_fold.push(classification_metrics(&probs, &labels, &classes));
+            }
+            let labels = data.train.labels.clone().unwrap_or_default();
+            let pooled = classification_metrics(&pooled_probs, &labels, &classes);
+            log(&format!("final model on all {} rows", data.train.len()));
+            let final_fit = fit(data.train, observer)?;
+            let cv = CrossValidation::summarise(per_fold, pooled);
+            match official_test {
+                Some(t) => {
+                    let n = t.len();
+                    let (probs, labels) = final_fit.outputs(t)?;
+                    let m = classification_metrics(&probs, &labels, &classes);
+                    (
+                        final_fit,
+                        m,
+                        format!(
+                            "official test split; {k}-fold cross-validation on the training rows"
+                        ),
+                        Some(cv),
+                        n,
+                    )
+                }
+                None => {
+                    let n = labels.len();
+                    let m = cv.pooled.clone();
+                    (
+                        final_fit,
+                        m,
+                        format!(
+                            "{k}-fold stratified cross-validation (out-of-fold predictions of every row)"
+                        ),
+                        Some(cv),
+                        n,
+                    )
+                }
+            }
+        }
+        (None, Some(t)) => {
+            let n = t.len();
+            let fitted = fit(data.train, observer)?;
+            let (probs, labels) = fitted.outputs(t)?;
+            (
+                fitted,
+                classification_metrics(&probs, &labels, &classes),
+                "official test split".to_string(),
+                None,
+                n,
+            )
+        }
+        (None, None) => {
+            let fraction = scenario.data.test_fraction.map_or(0.2, |f| f.get());
+            let (rest, held) =
+                stratified_split(data.train, fraction, scenario.seed.wrapping_add(7));
+            let held = held.ok_or_else(|| {
+                RuntimeError::Invalid("too few rows to hold out a test split".into())
+            })?;
+            let n = held.len();
+            let fitted = fit(rest, observer)?;
+            let (probs, labels) = fitted.outputs(held)?;
+            let how = format!(
+                "stratified {:.0} % holdout (seed {})",
+                fraction * 100.0,
+                scenario.seed
+            );
+            (
+                fitted,
+                classification_metrics(&probs, &labels, &classes),
+                how,
+                None,
+                n,
+            )
+        }
+    };
+    let Fitted {
+        preprocessor,
+        outcome,
+        validation,
+        rows_train,
+        rows_validation,
+        ..
+    } = fitted;
+    let chosen = outcome.chosen();
 
     let run_id = format!("{}-s{}", started_at.format("%Y%m%dT%H%M%SZ"), scenario.seed);
     let mut writer = RunWriter::create(&options.runs_root, scenario.name.as_str(), &run_id)?;
@@ -205,14 +413,20 @@ pub fn run_scenario(
         run_id: writer.run_id(),
         head: head_spec.name.to_string(),
         backend: backend.kind.as_str().to_string(),
-        rows,
+        rows: RowCounts {
+            train: rows_train,
+            validation: rows_validation,
+            test: test_rows,
+        },
         epochs_run: outcome.history.len(),
         best_epoch: outcome.best_epoch,
         stopped_early: outcome.stopped_early,
         train_seconds: outcome.history.iter().map(|r| r.seconds).sum(),
         parameters: chosen.parameter_count(),
+        evaluation,
         test,
         validation,
+        cross_validation: cv,
     };
     let environment = Environment {
         indus_version: env!("CARGO_PKG_VERSION").to_string(),

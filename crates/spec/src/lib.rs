@@ -132,6 +132,15 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 "an image column needs `shape: [height, width]`".into(),
             ));
         }
+        if c.kind == ColumnType::Category
+            && c.role == ColumnRole::Feature
+            && c.values.as_ref().is_none_or(Vec::is_empty)
+        {
+            return Err((
+                format!("{at}.values"),
+                "a category feature lists its allowed values".into(),
+            ));
+        }
         if c.kind != ColumnType::Image && (c.shape.is_some() || c.max_value.is_some()) {
             return Err((
                 format!("{at}.shape"),
@@ -170,6 +179,15 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 ));
             }
             _ => {}
+        }
+        if h.task == Task::Binary
+            && let Some(classes) = &h.classes
+            && classes.len() != 2
+        {
+            return Err((
+                format!("{at}.classes"),
+                "a binary head lists exactly two classes: [negative, positive]".into(),
+            ));
         }
         let needs_classes = matches!(h.task, Task::Multiclass | Task::Multilabel);
         match (&h.classes, needs_classes) {
@@ -235,6 +253,18 @@ fn check_scenario(s: &Scenario) -> Result<(), Problem> {
         return Err((
             "training.lr_schedule.min_lr".into(),
             "`min_lr` only applies to `kind: cosine`".into(),
+        ));
+    }
+    if s.data.folds.is_some_and(|k| k.get() < 2) {
+        return Err((
+            "data.folds".into(),
+            "cross-validation needs at least 2 folds".into(),
+        ));
+    }
+    if s.data.folds.is_some() && s.data.test_fraction.is_some() {
+        return Err((
+            "data.test_fraction".into(),
+            "choose either `folds` (cross-validation) or `test_fraction` (one holdout)".into(),
         ));
     }
     if s.training.early_stopping.is_some() && s.data.validation_fraction.get() == 0.0 {

@@ -42,6 +42,8 @@ pub struct DataSpec {
 pub enum SourceFormat {
     /// IDX image/label files (MNIST layout), optionally gzip-compressed.
     Idx,
+    /// Delimited text with a header row (UTF-8).
+    Csv,
 }
 
 /// Where a data set lives: a data directory, a cache, or public mirrors.
@@ -54,8 +56,12 @@ pub struct SourceSpec {
     /// the files (e.g. `mnist`).
     pub dataset: Name,
     /// The files by role. IDX uses `train_images`, `train_labels`,
-    /// `test_images`, `test_labels`.
+    /// `test_images`, `test_labels`. CSV uses `train` (split by the scenario)
+    /// and optionally `test` (an official test file).
     pub files: BTreeMap<String, FileSpec>,
+    /// CSV field delimiter (one character).
+    #[serde(default = "comma", skip_serializing_if = "is_comma")]
+    pub delimiter: char,
     /// Base URLs tried in order when a file is neither in the data directory
     /// nor in the cache. Empty means the data must be supplied locally.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -137,6 +143,45 @@ pub struct ColumnSpec {
     /// Whether a missing value is allowed.
     #[serde(default)]
     pub nullable: bool,
+    /// How missing values of a nullable column are filled (fitted on the
+    /// training rows).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub missing: Missing,
+    /// Scaling of a numeric feature (fitted on the training rows).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub normalization: Normalization,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// Filling of missing numeric values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// The training mean.
+    #[default]
+    Mean,
+    /// The training median.
+    Median,
+    /// Zero.
+    Zero,
+}
+
+/// Scaling of numeric features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalization {
+    /// Subtract the training mean, divide by the training standard deviation.
+    #[default]
+    ZScore,
+    /// Map the training range to [0, 1].
+    MinMax,
+    /// `ln(1 + x)` then z-score: for long-tailed amounts (needs x > -1).
+    Log1p,
+    /// Leave the value as it is.
+    None,
 }
 
 impl ColumnSpec {
@@ -192,7 +237,9 @@ pub struct HeadSpec {
     pub task: Task,
     /// The target column.
     pub target: String,
-    /// Class labels in output order (multiclass, multilabel).
+    /// Class labels in output order (multiclass, multilabel). For a binary
+    /// head: `[negative, positive]`, e.g. `[good, bad]` to score the risk of
+    /// `bad`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
     /// Training loss; defaults to the natural loss of the task.
@@ -201,6 +248,14 @@ pub struct HeadSpec {
     /// Weight of this head's loss when several heads share a trunk.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub loss_weight: Positive,
+}
+
+fn comma() -> char {
+    ','
+}
+
+fn is_comma(c: &char) -> bool {
+    *c == ','
 }
 
 fn one() -> Positive {

@@ -52,6 +52,15 @@ pub struct ScenarioData {
     /// best checkpoint). 0 trains on every row, like the Keras reference.
     #[serde(default)]
     pub validation_fraction: Fraction,
+    /// For data sets without an official test file: the stratified share of
+    /// rows held out as the test split (default 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_fraction: Option<Fraction>,
+    /// Stratified k-fold cross-validation instead of one test split: metrics
+    /// are reported per fold and as mean ± std, and the served model is then
+    /// trained on every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folds: Option<Count>,
 }
 
 /// Hidden-layer activation.
