@@ -729,3 +729,38 @@ fn credit_predict_and_eval_take_csv_rows_with_categories() {
         "{err}"
     );
 }
+
+#[test]
+fn manufacturing_faults_train_from_the_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/manufacturing-fault.yaml");
+    let args = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--runs-dir",
+        "runs",
+        "--epochs",
+        "30",
+        "--json",
+    ];
+    let err = fails(&indus(&args, tmp.path()));
+    assert!(
+        err.contains("steel_plates_faults.csv") && err.contains("manufacturing"),
+        "{err}"
+    );
+    let mut with_data = args.to_vec();
+    let dir = data_dir();
+    with_data.extend(["--data-dir", dir.to_str().unwrap()]);
+    let v: Value = serde_json::from_str(&ok(&indus(&with_data, tmp.path()))).unwrap();
+    let acc = v["metrics"]["cross_validation"]["mean"]["accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        acc > 0.65,
+        "7-class fold accuracy {acc}; the majority class alone gives 0.347"
+    );
+    assert_eq!(
+        v["metrics"]["test"]["per_class"].as_array().unwrap().len(),
+        7
+    );
+}
