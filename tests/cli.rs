@@ -764,3 +764,31 @@ fn manufacturing_faults_train_from_the_data_directory() {
         7
     );
 }
+
+#[test]
+fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/security-intrusion.yaml");
+    let dir = data_dir();
+    let out = indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--epochs",
+            "3",
+            "--json",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let m = &v["metrics"];
+    assert_eq!(m["evaluation"], "official test split");
+    assert_eq!(m["rows"]["train"], 25192);
+    assert_eq!(m["rows"]["test"], 22544);
+    let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.85, "ROC-AUC {auc} on KDDTest+");
+}
