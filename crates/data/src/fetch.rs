@@ -80,35 +80,22 @@ pub fn fetch(
     if let Some(dir) = &locations.data_dir {
         for candidate in [dir.join(dataset).join(&spec.name), dir.join(&spec.name)] {
             if candidate.is_file() {
-                let bytes = decompress_if_gz(&candidate, read(&candidate)?)?;
-                verify(
-                    &candidate,
+                return read_verified(
+                    candidate,
                     spec,
-                    &bytes,
                     "this is your local copy; replace it with the official file",
-                )?;
-                return Ok(FetchedFile {
-                    path: candidate,
-                    bytes,
-                });
+                );
             }
         }
     }
-
     if let Some(dir) = &locations.bundled_dir {
         let candidate = dir.join("data").join(&spec.name);
         if candidate.is_file() {
-            let bytes = decompress_if_gz(&candidate, read(&candidate)?)?;
-            verify(
-                &candidate,
+            return read_verified(
+                candidate,
                 spec,
-                &bytes,
                 "this file ships with the plugin; restore it from version control",
-            )?;
-            return Ok(FetchedFile {
-                path: candidate,
-                bytes,
-            });
+            );
         }
     }
 
@@ -159,6 +146,14 @@ pub fn fetch(
         "every mirror failed:\n  {}",
         failures.join("\n  ")
     )))
+}
+
+/// Reads a file a user (or the plugin) provides; a digest mismatch is an
+/// error that says whose file it is, never a silent re-download.
+fn read_verified(path: PathBuf, spec: &FileSpec, hint: &str) -> Result<FetchedFile, DataError> {
+    let bytes = decompress_if_gz(&path, read(&path)?)?;
+    verify(&path, spec, &bytes, hint)?;
+    Ok(FetchedFile { path, bytes })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, DataError> {

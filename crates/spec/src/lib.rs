@@ -74,37 +74,34 @@ fn read(file: &Path) -> Result<String, SpecError> {
 
 /// Reads and checks a plugin manifest.
 pub fn load_plugin(file: &Path) -> Result<PluginManifest, SpecError> {
-    let text = read(file)?;
-    let manifest: PluginManifest = parse_yaml(file, &text)?;
-    check_plugin(&manifest)
-        .map_err(|(field, message)| SpecError::field(file, field, message).locate_in(&text))?;
-    Ok(manifest)
+    parse_plugin(file, &read(file)?)
 }
 
 /// Reads and checks a scenario file.
 pub fn load_scenario(file: &Path) -> Result<Scenario, SpecError> {
-    let text = read(file)?;
-    let scenario: Scenario = parse_yaml(file, &text)?;
-    check_scenario(&scenario)
-        .map_err(|(field, message)| SpecError::field(file, field, message).locate_in(&text))?;
-    Ok(scenario)
+    parse_scenario(file, &read(file)?)
 }
 
 /// Parses a scenario from text already in memory (e.g. the resolved copy kept
 /// in a run folder), applying the same checks as [`load_scenario`].
 pub fn parse_scenario(file: &Path, text: &str) -> Result<Scenario, SpecError> {
-    let scenario: Scenario = parse_yaml(file, text)?;
-    check_scenario(&scenario)
-        .map_err(|(field, message)| SpecError::field(file, field, message).locate_in(text))?;
-    Ok(scenario)
+    parse_checked(file, text, check_scenario)
 }
 
 /// Parses a plugin manifest from text already in memory.
 pub fn parse_plugin(file: &Path, text: &str) -> Result<PluginManifest, SpecError> {
-    let manifest: PluginManifest = parse_yaml(file, text)?;
-    check_plugin(&manifest)
+    parse_checked(file, text, check_plugin)
+}
+
+fn parse_checked<T: DeserializeOwned>(
+    file: &Path,
+    text: &str,
+    check: fn(&T) -> Result<(), Problem>,
+) -> Result<T, SpecError> {
+    let value: T = parse_yaml(file, text)?;
+    check(&value)
         .map_err(|(field, message)| SpecError::field(file, field, message).locate_in(text))?;
-    Ok(manifest)
+    Ok(value)
 }
 
 type Problem = (String, String);
