@@ -792,3 +792,36 @@ fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
     let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
     assert!(auc > 0.85, "ROC-AUC {auc} on KDDTest+");
 }
+
+#[test]
+fn breast_ultrasound_uses_the_official_medmnist_splits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/medical-imaging.yaml");
+    let dir = data_dir();
+    let out = indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--epochs",
+            "15",
+            "--json",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let m = &v["metrics"];
+    assert_eq!(m["rows"]["train"], 546);
+    assert_eq!(
+        m["rows"]["validation"], 78,
+        "the official validation images pick the best epoch"
+    );
+    assert_eq!(m["rows"]["test"], 156);
+    assert!(m["best_epoch"].as_u64().is_some());
+    let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.7, "ROC-AUC {auc} on the official test images");
+    assert_eq!(m["test"]["per_class"][0]["label"], "malignant");
+}

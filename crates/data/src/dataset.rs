@@ -4,6 +4,7 @@
 use crate::DataError;
 use crate::fetch::{DataLocations, fetch};
 use crate::idx::{IdxArray, parse_idx};
+use crate::npz::read_npz_array;
 use crate::rows::rows_from_csv;
 use crate::table::{RawTable, feature_columns, primary_head};
 use indus_spec::{ColumnType, PluginManifest, SourceFormat};
@@ -21,6 +22,8 @@ pub struct LoadedData {
     pub train: RawTable,
     /// The data set's official test split, if it ships one.
     pub test: Option<RawTable>,
+    /// The data set's official validation split, if it ships one.
+    pub validation: Option<RawTable>,
     /// Files read, for the run's provenance record.
     pub files: Vec<PathBuf>,
 }
@@ -45,7 +48,13 @@ pub fn load_dataset(
     let train = load_split(manifest, locations, Split::Train, limits.train, &mut files)?
         .ok_or_else(|| missing_role(manifest, "train"))?;
     let test = load_split(manifest, locations, Split::Test, limits.test, &mut files)?;
-    Ok(LoadedData { train, test, files })
+    let validation = load_split(manifest, locations, Split::Validation, None, &mut files)?;
+    Ok(LoadedData {
+        train,
+        test,
+        validation,
+        files,
+    })
 }
 
 /// Loads only the official test split (for `eval`, without touching the
@@ -71,6 +80,7 @@ fn missing_role(manifest: &PluginManifest, role: &str) -> DataError {
 #[derive(Clone, Copy)]
 enum Split {
     Train,
+    Validation,
     Test,
 }
 
@@ -82,26 +92,24 @@ fn load_split(
     files: &mut Vec<PathBuf>,
 ) -> Result<Option<RawTable>, DataError> {
     let source = &manifest.data.source;
+    let prefix = match split {
+        Split::Train => "train",
+        Split::Validation => "val",
+        Split::Test => "test",
+    };
     let mut table = match source.format {
         SourceFormat::Idx => {
-            let (images, labels) = match split {
-                Split::Train => ("train_images", "train_labels"),
-                Split::Test => ("test_images", "test_labels"),
-            };
-            if !source.files.contains_key(images) {
+            let (images, labels) = (format!("{prefix}_images"), format!("{prefix}_labels"));
+            if !source.files.contains_key(&images) {
                 return Ok(None);
             }
-            load_idx_split(manifest, locations, images, labels, files)?
+            load_idx_split(manifest, locations, &images, &labels, files)?
         }
         SourceFormat::Csv => {
-            let role = match split {
-                Split::Train => "train",
-                Split::Test => "test",
-            };
-            if !source.files.contains_key(role) {
+            if !source.files.contains_key(prefix) {
                 return Ok(None);
             }
-            let file = fetch(locations, source, role)?;
+            let file = fetch(locations, source, prefix)?;
             let delimiter = u8::try_from(source.delimiter).map_err(|_| DataError::Schema {
                 source_name: format!("plugin `{}`", manifest.name),
                 message: format!(
@@ -119,11 +127,49 @@ fn load_split(
             files.push(file.path);
             table
         }
+        SourceFormat::Npz => {
+            let file = fetch(locations, source, "archive")?;
+            let image = single_image_column(manifest)?;
+            let classes = primary_head(manifest).classes.as_ref().map_or(2, Vec::len);
+            let images = match read_npz_array(&file.path, &file.bytes, &format!("{prefix}_images"))
+            {
+                Err(_) if matches!(split, Split::Validation) => return Ok(None), // optional
+                other => other?,
+            };
+            let labels = read_npz_array(&file.path, &file.bytes, &format!("{prefix}_labels"))?;
+            let (images_at, labels_at) = (
+                file.path.join(format!("{prefix}_images")),
+                file.path.join(format!("{prefix}_labels")),
+            );
+            let table = images_with_labels(
+                &images,
+                &labels,
+                image.width(),
+                classes,
+                &images_at,
+                &labels_at,
+            )?;
+            if !files.contains(&file.path) {
+                files.push(file.path);
+            }
+            table
+        }
     };
     if let Some(n) = limit {
         table.truncate(n);
     }
     Ok(Some(table))
+}
+
+fn single_image_column(manifest: &PluginManifest) -> Result<&indus_spec::ColumnSpec, DataError> {
+    match feature_columns(manifest).as_slice() {
+        [c] if c.kind == ColumnType::Image => Ok(*c),
+        _ => Err(DataError::Schema {
+            source_name: format!("plugin `{}`", manifest.name),
+            message: "an IDX or NPZ data source needs exactly one feature column, of `type: image`"
+                .into(),
+        }),
+    }
 }
 
 fn load_idx_split(
@@ -133,16 +179,7 @@ fn load_idx_split(
     labels: &str,
     files: &mut Vec<PathBuf>,
 ) -> Result<RawTable, DataError> {
-    let image = match feature_columns(manifest).as_slice() {
-        [c] if c.kind == ColumnType::Image => *c,
-        _ => {
-            return Err(DataError::Schema {
-                source_name: format!("plugin `{}`", manifest.name),
-                message: "an IDX data source needs exactly one feature column, of `type: image`"
-                    .into(),
-            });
-        }
-    };
+    let image = single_image_column(manifest)?;
     let classes = primary_head(manifest)
         .classes
         .as_ref()

@@ -6,6 +6,7 @@ mod dataset;
 mod error;
 mod fetch;
 pub mod idx;
+mod npz;
 mod preprocess;
 mod rows;
 mod table;
@@ -16,6 +17,7 @@ pub use dataset::{
 };
 pub use error::DataError;
 pub use fetch::{DataLocations, FetchedFile, fetch, sha256_hex};
+pub use npz::read_npz_array;
 pub use preprocess::{FittedColumn, Preprocessor};
 pub use rows::{RowFormat, class_index, read_rows, rows_from_csv, rows_from_json, target_classes};
 pub use table::{RawTable, feature_columns, primary_head, raw_width};

@@ -148,8 +148,11 @@ impl Fitted {
     }
 }
 
-/// Splits validation rows off `rows`, fits preprocessing on the rest, trains,
-/// and builds a predictor from the kept weights.
+/// Splits validation rows off `rows` (or uses the data set's official
+/// validation split when the scenario asks for no share of its own), fits
+/// preprocessing on the rest, trains, and builds a predictor from the kept
+/// weights.
+#[allow(clippy::too_many_arguments)]
 fn fit_once(
     plugin: &indus_spec::PluginManifest,
     scenario: &indus_spec::Scenario,
@@ -157,10 +160,13 @@ fn fit_once(
     classes: &[String],
     backend: indus_spec::BackendKind,
     rows: RawTable,
+    official_validation: Option<RawTable>,
     observer: &mut dyn TrainObserver,
 ) -> Result<Fitted, RuntimeError> {
-    let (train_rows, val_rows) =
-        stratified_split(rows, scenario.data.validation_fraction.get(), scenario.seed);
+    let (train_rows, val_rows) = match official_validation {
+        Some(v) if scenario.data.validation_fraction.get() == 0.0 => (rows, Some(v)),
+        _ => stratified_split(rows, scenario.data.validation_fraction.get(), scenario.seed),
+    };
     let (rows_train, rows_validation) =
         (train_rows.len(), val_rows.as_ref().map_or(0, RawTable::len));
     let preprocessor = Preprocessor::fit(plugin, &train_rows);
@@ -292,7 +298,8 @@ pub fn run_scenario(
         log(&format!("data: {}", f.display()));
     }
     let data_files = data.files.clone();
-    let fit = |rows: RawTable, observer: &mut dyn TrainObserver| {
+    let official_validation = data.validation;
+    let fit = |rows: RawTable, validation: Option<RawTable>, observer: &mut dyn TrainObserver| {
         fit_once(
             plugin,
             scenario,
@@ -300,6 +307,7 @@ pub fn run_scenario(
             &classes,
             backend.kind,
             rows,
+            validation,
             observer,
         )
     };
@@ -316,7 +324,7 @@ pub fn run_scenario(
                 let train_idx: Vec<usize> = (0..data.train.len())
                     .filter(|i| !in_test.contains(i))
                     .collect();
-                let fold_fit = fit(data.train.select(&train_idx), observer)?;
+                let fold_fit = fit(data.train.select(&train_idx), None, observer)?;
                 let fold_test = data.train.select(test_idx);
                 let (probs, labels) = fold_fit.outputs(fold_test)?;
                 for (row, p) in test_idx.iter().zip(probs.chunks_exact(classes.len())) {
@@ -327,7 +335,7 @@ pub fn run_scenario(
             let labels = data.train.labels.clone().unwrap_or_default();
             let pooled = classification_metrics(&pooled_probs, &labels, &classes);
             log(&format!("final model on all {} rows", data.train.len()));
-            let final_fit = fit(data.train, observer)?;
+            let final_fit = fit(data.train, None, observer)?;
             let cv = CrossValidation::summarise(per_fold, pooled);
             match official_test {
                 Some(t) => {
@@ -361,7 +369,7 @@ pub fn run_scenario(
         }
         (None, Some(t)) => {
             let n = t.len();
-            let fitted = fit(data.train, observer)?;
+            let fitted = fit(data.train, official_validation, observer)?;
             let (probs, labels) = fitted.outputs(t)?;
             (
                 fitted,
@@ -379,7 +387,7 @@ pub fn run_scenario(
                 RuntimeError::Invalid("too few rows to hold out a test split".into())
             })?;
             let n = held.len();
-            let fitted = fit(rest, observer)?;
+            let fitted = fit(rest, official_validation, observer)?;
             let (probs, labels) = fitted.outputs(held)?;
             let how = format!(
                 "stratified {:.0} % holdout (seed {})",

@@ -44,6 +44,9 @@ pub enum SourceFormat {
     Idx,
     /// Delimited text with a header row (UTF-8).
     Csv,
+    /// A NumPy `.npz` archive in the MedMNIST layout (`train_images`,
+    /// `train_labels`, `val_*`, `test_*`; unsigned bytes).
+    Npz,
 }
 
 /// Where a data set lives: a data directory, a cache, or public mirrors.
@@ -57,7 +60,7 @@ pub struct SourceSpec {
     pub dataset: Name,
     /// The files by role. IDX uses `train_images`, `train_labels`,
     /// `test_images`, `test_labels`. CSV uses `train` (split by the scenario)
-    /// and optionally `test` (an official test file).
+    /// and optionally `test` (an official test file). NPZ uses `archive`.
     pub files: BTreeMap<String, FileSpec>,
     /// CSV field delimiter (one character).
     #[serde(default = "comma", skip_serializing_if = "is_comma")]
