@@ -582,14 +582,14 @@ fn schema_prints_both_json_schemas() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(v["scenario"]["properties"]["model"].is_object());
     assert!(v["plugin"]["properties"]["data"].is_object());
-    let committed: Value = serde_json::from_slice(
-        &std::fs::read(repo().join("docs/schema/scenario.schema.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        committed, v["scenario"],
-        "docs/schema is stale: run `indus schema scenario > docs/schema/scenario.schema.json`"
-    );
+    for kind in ["plugin", "scenario"] {
+        let file = repo().join(format!("docs/schema/{kind}.schema.json"));
+        let committed: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(
+            committed, v[kind],
+            "docs/schema is stale: run `indus schema {kind} > docs/schema/{kind}.schema.json`"
+        );
+    }
 }
 
 #[test]
