@@ -14,7 +14,8 @@ use std::path::Path;
 pub enum RowFormat {
     /// Header row, one column per scalar and `<image>_<i>` per pixel.
     Csv,
-    /// One JSON object per line; images as arrays (flat or nested).
+    /// One JSON object per line (or one JSON array of objects); images as
+    /// arrays (flat or nested).
     JsonLines,
     /// An IDX image file (optionally gzip), for image plugins.
     Idx,
@@ -58,6 +59,20 @@ pub fn read_rows(
                 file: path.to_path_buf(),
                 source,
             })?;
+            // A file holding one JSON array of row objects is accepted too.
+            if text.trim_start().starts_with('[') {
+                let rows: Vec<serde_json::Value> =
+                    serde_json::from_str(&text).map_err(|e| DataError::Schema {
+                        source_name: name.clone(),
+                        message: format!("not a JSON array of row objects: {e}"),
+                    })?;
+                let numbered: Vec<(usize, serde_json::Value)> = rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (i + 1, v))
+                    .collect();
+                return rows_from_json(manifest, &name, &numbered);
+            }
             let mut values = Vec::new();
             for (i, line) in text
                 .lines()
@@ -456,5 +471,36 @@ mod tests {
             e.contains("request: row 2, column `kind`: unknown category `z`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_json_array_file_reads_like_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = dir.path().join("rows.jsonl");
+        let array = dir.path().join("rows.json");
+        std::fs::write(
+            &lines,
+            "{\"amount\": 5, \"kind\": \"a\"}\n{\"amount\": 7, \"kind\": \"b\"}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &array,
+            "[{\"amount\": 5, \"kind\": \"a\"}, {\"amount\": 7, \"kind\": \"b\"}]",
+        )
+        .unwrap();
+        let a = read_rows(&plugin(), &lines, RowFormat::JsonLines).unwrap();
+        assert_eq!(
+            a,
+            read_rows(&plugin(), &array, RowFormat::JsonLines).unwrap()
+        );
+        std::fs::write(
+            &array,
+            "[{\"amount\": 5, \"kind\": \"a\"}, {\"amount\": 7}]",
+        )
+        .unwrap();
+        let err = read_rows(&plugin(), &array, RowFormat::JsonLines)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rows.json: row 2, column `kind`"), "{err}");
     }
 }
