@@ -787,7 +787,15 @@ fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
     let m = &v["metrics"];
     assert_eq!(m["evaluation"], "official test split");
-    assert_eq!(m["rows"]["train"], 25192);
+    assert_eq!(
+        m["rows"]["train"].as_u64().unwrap() + m["rows"]["validation"].as_u64().unwrap(),
+        25192
+    );
+    let threshold = m["threshold"].as_f64().unwrap();
+    assert!(
+        threshold > 0.0 && threshold < 1.0,
+        "the cost rule picks a threshold: {threshold}"
+    );
     assert_eq!(m["rows"]["test"], 22544);
     let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
     assert!(auc > 0.85, "ROC-AUC {auc} on KDDTest+");

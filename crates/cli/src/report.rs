@@ -38,6 +38,12 @@ pub fn print_run(s: &RunSummary) {
         println!("{}-fold cross-validation:\n{t}", cv.folds.len());
     }
     println!("evaluation: {}", m.evaluation);
+    if let Some(t) = m.threshold {
+        println!(
+            "decision threshold: {t:.4} (probability of `{}`)",
+            m.test.per_class.last().map_or("", |c| c.label.as_str())
+        );
+    }
     print_metrics(&m.test);
     println!("run folder: {}", s.dir.display());
 }

@@ -60,12 +60,41 @@ pub fn classification_metrics(
     labels: &[u32],
     class_names: &[String],
 ) -> ClassificationMetrics {
+    let predicted = predict_classes(probabilities, class_names.len(), None);
+    classification_metrics_for(probabilities, &predicted, labels, class_names)
+}
+
+/// The predicted class of each row: the most probable one, or for two
+/// classes with a `threshold`, the second class when its probability reaches
+/// the threshold.
+pub fn predict_classes(
+    probabilities: &[f32],
+    classes: usize,
+    threshold: Option<f32>,
+) -> Vec<usize> {
+    probabilities
+        .chunks_exact(classes.max(1))
+        .map(|row| match (threshold, row) {
+            (Some(t), [_, positive]) => usize::from(*positive >= t),
+            _ => argmax(row),
+        })
+        .collect()
+}
+
+/// Like [`classification_metrics`], for labels already decided (e.g. with a
+/// tuned threshold); probabilities still give log-loss and ranking metrics.
+pub fn classification_metrics_for(
+    probabilities: &[f32],
+    predicted: &[usize],
+    labels: &[u32],
+    class_names: &[String],
+) -> ClassificationMetrics {
     let k = class_names.len().max(1);
     let n = labels.len();
     let mut confusion = vec![vec![0u64; k]; k];
     let mut log_loss = 0.0f64;
-    for (row, &label) in probabilities.chunks_exact(k).zip(labels) {
-        let predicted = argmax(row);
+    for ((row, &label), &predicted) in probabilities.chunks_exact(k).zip(labels).zip(predicted) {
+        let predicted = predicted.min(k - 1);
         let truth = label as usize;
         if truth < k {
             confusion[truth][predicted] += 1;
@@ -190,6 +219,67 @@ pub fn ranking_metrics(scores: &[f32], positive: &[bool]) -> Option<RankingMetri
     })
 }
 
+/// How a binary decision threshold is chosen on validation rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThresholdRule {
+    /// Maximise F1 of the positive class.
+    BestF1,
+    /// Minimise `fp_cost × false positives + fn_cost × false negatives`.
+    MinCost {
+        /// Cost of flagging a negative row.
+        fp_cost: f64,
+        /// Cost of missing a positive row.
+        fn_cost: f64,
+    },
+}
+
+/// The threshold on the positive-class score that best satisfies `rule` on
+/// the given rows (rows with a score at or above it are called positive).
+/// Returns 0.5 when the rows hold a single class.
+pub fn choose_threshold(scores: &[f32], positive: &[bool], rule: ThresholdRule) -> f32 {
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    if n_pos == 0 || n_pos == positive.len() {
+        return 0.5;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    // Start with "nothing is positive" (threshold above every score).
+    let score_of = |tp: usize, fp: usize| -> f64 {
+        let fn_ = n_pos - tp;
+        match rule {
+            ThresholdRule::BestF1 => {
+                if tp == 0 {
+                    0.0
+                } else {
+                    2.0 * tp as f64 / (2 * tp + fp + fn_) as f64
+                }
+            }
+            ThresholdRule::MinCost { fp_cost, fn_cost } => {
+                -(fp as f64 * fp_cost + fn_ as f64 * fn_cost)
+            }
+        }
+    };
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut best = (score_of(0, 0), f32::INFINITY);
+    let mut i = 0;
+    while i < order.len() {
+        let t = scores[order[i]];
+        while i < order.len() && scores[order[i]] == t {
+            if positive[order[i]] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        let value = score_of(tp, fp);
+        if value > best.0 {
+            best = (value, t);
+        }
+    }
+    if best.1.is_finite() { best.1 } else { 1.0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +317,43 @@ mod tests {
         let m = ranking_metrics(&[0.5; 4], &[true, false, true, false]).unwrap();
         assert_eq!(m.roc_auc, 0.5);
         assert!(ranking_metrics(&[0.1, 0.2], &[true, true]).is_none());
+    }
+
+    #[test]
+    fn thresholds_follow_the_rule() {
+        let scores = [0.9, 0.8, 0.7, 0.4, 0.3, 0.2];
+        let positive = [true, true, false, true, false, false];
+        // F1 is best when the top four are called positive (tp 3, fp 1): 6/7.
+        assert_eq!(
+            choose_threshold(&scores, &positive, ThresholdRule::BestF1),
+            0.4
+        );
+        // Missing a positive costs 10: call everything down to 0.4 positive.
+        assert_eq!(
+            choose_threshold(
+                &scores,
+                &positive,
+                ThresholdRule::MinCost {
+                    fp_cost: 1.0,
+                    fn_cost: 10.0
+                }
+            ),
+            0.4
+        );
+        // False alarms cost 10: only the top two.
+        assert_eq!(
+            choose_threshold(
+                &scores,
+                &positive,
+                ThresholdRule::MinCost {
+                    fp_cost: 10.0,
+                    fn_cost: 1.0
+                }
+            ),
+            0.8
+        );
+        let probs = [0.7, 0.3, 0.45, 0.55];
+        assert_eq!(predict_classes(&probs, 2, Some(0.3)), [1, 1]);
+        assert_eq!(predict_classes(&probs, 2, None), [0, 1]);
     }
 }

@@ -9,11 +9,15 @@ use indus_data::{
     DataLocations, Limits, Preprocessor, RawTable, load_dataset, primary_head, stratified_folds,
     stratified_split,
 };
-use indus_engine::metrics::{ClassificationMetrics, binary_to_two_columns, classification_metrics};
+use indus_engine::metrics::{
+    ClassificationMetrics, ThresholdRule, binary_to_two_columns, choose_threshold,
+    classification_metrics_for, predict_classes,
+};
 use indus_engine::{
     BURN_VERSION, EpochRecord, Head, MlpWeights, Predictor, ResolvedBackend, Targets,
     TrainObserver, TrainOutcome, TrainRequest, TrainSet,
 };
+use indus_spec::DecisionRule;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -60,6 +64,10 @@ pub struct RunMetrics {
     /// Metrics on the validation rows, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation: Option<ClassificationMetrics>,
+    /// Binary heads: the positive-class probability at or above which the
+    /// served model predicts the positive class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
     /// Per-fold metrics and their mean ± std, for cross-validated scenarios.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_validation: Option<CrossValidation>,
@@ -135,17 +143,68 @@ struct Fitted {
     predictor: Predictor,
     head: Head,
     validation: Option<ClassificationMetrics>,
+    /// Decision threshold of a binary head (positive-class probability).
+    threshold: Option<f32>,
     rows_train: usize,
     rows_validation: usize,
 }
 
+/// Predictions for labelled rows: probability columns, decided classes and
+/// the true labels.
+struct Scored {
+    probs: Vec<f32>,
+    predicted: Vec<usize>,
+    labels: Vec<u32>,
+}
+
+impl Scored {
+    fn metrics(&self, classes: &[String]) -> ClassificationMetrics {
+        classification_metrics_for(&self.probs, &self.predicted, &self.labels, classes)
+    }
+}
+
 impl Fitted {
-    /// Class-probability columns and labels for labelled raw rows.
-    fn outputs(&self, rows: RawTable) -> Result<(Vec<f32>, Vec<u32>), RuntimeError> {
+    /// Scores labelled raw rows with this model and its decision threshold.
+    fn score(&self, rows: RawTable, classes: usize) -> Result<Scored, RuntimeError> {
         let x = self.preprocessor.transform(&rows);
         let probs = class_columns(self.head, self.predictor.predict(&x)?);
-        Ok((probs, rows.labels.unwrap_or_default()))
+        let predicted = predict_classes(&probs, classes, self.threshold);
+        Ok(Scored {
+            probs,
+            predicted,
+            labels: rows.labels.unwrap_or_default(),
+        })
     }
+}
+
+/// The decision threshold of a binary head: fixed, or chosen on the
+/// validation rows' positive-class probabilities.
+fn decide_threshold(
+    spec: &indus_spec::HeadSpec,
+    head: Head,
+    validation: Option<(&[f32], &[u32])>,
+) -> Result<Option<f32>, RuntimeError> {
+    if head != Head::Binary {
+        return Ok(None);
+    }
+    let d = &spec.decision;
+    let rule = match d.rule {
+        DecisionRule::Fixed => return Ok(Some(d.threshold.map_or(0.5, |t| t.get() as f32))),
+        DecisionRule::BestF1 => ThresholdRule::BestF1,
+        DecisionRule::MinCost => ThresholdRule::MinCost {
+            fp_cost: d.false_positive_cost.map_or(1.0, |c| c.get()),
+            fn_cost: d.false_negative_cost.map_or(1.0, |c| c.get()),
+        },
+    };
+    let (probs, labels) = validation.ok_or_else(|| {
+        RuntimeError::Invalid(format!(
+            "head `{}`: decision rule `{:?}` picks its threshold on validation rows; set data.validation_fraction above 0",
+            spec.name, d.rule
+        ))
+    })?;
+    let scores: Vec<f32> = probs.chunks_exact(2).map(|r| r[1]).collect();
+    let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+    Ok(Some(choose_threshold(&scores, &positive, rule)))
 }
 
 /// Splits validation rows off `rows` (or uses the data set's official
@@ -190,22 +249,34 @@ fn fit_once(
     };
     let outcome = indus_engine::train(&request, observer)?;
     let predictor = Predictor::new(outcome.chosen(), head, backend)?;
-    let validation = match &val_set {
+    let val_probs = match &val_set {
         Some(v) => {
             let Targets::Classes(labels) = &v.targets else {
                 unreachable!("classification targets")
             };
-            let probs = class_columns(head, predictor.predict(&v.x)?);
-            Some(classification_metrics(&probs, labels, classes))
+            Some((
+                class_columns(head, predictor.predict(&v.x)?),
+                labels.as_slice(),
+            ))
         }
         None => None,
     };
+    let threshold = decide_threshold(
+        primary_head(plugin),
+        head,
+        val_probs.as_ref().map(|(p, l)| (p.as_slice(), *l)),
+    )?;
+    let validation = val_probs.map(|(probs, labels)| {
+        let predicted = predict_classes(&probs, classes.len(), threshold);
+        classification_metrics_for(&probs, &predicted, labels, classes)
+    });
     Ok(Fitted {
         preprocessor,
         outcome,
         predictor,
         head,
         validation,
+        threshold,
         rows_train,
         rows_validation,
     })
@@ -317,6 +388,7 @@ pub fn run_scenario(
             let k = k.get();
             let folds = stratified_folds(&data.train, k, scenario.seed);
             let mut pooled_probs = vec![0.0f32; data.train.len() * classes.len()];
+            let mut pooled_predicted = vec![0usize; data.train.len()];
             let mut per_fold = Vec::with_capacity(k);
             for (f, test_idx) in folds.iter().enumerate() {
                 log(&format!("fold {}/{k}: {} test rows", f + 1, test_idx.len()));
@@ -326,22 +398,25 @@ pub fn run_scenario(
                     .collect();
                 let fold_fit = fit(data.train.select(&train_idx), None, observer)?;
                 let fold_test = data.train.select(test_idx);
-                let (probs, labels) = fold_fit.outputs(fold_test)?;
-                for (row, p) in test_idx.iter().zip(probs.chunks_exact(classes.len())) {
-                    pooled_probs[row * classes.len()..(row + 1) * classes.len()].copy_from_slice(p);
+                let scored = fold_fit.score(fold_test, classes.len())?;
+                for (i, row) in test_idx.iter().enumerate() {
+                    let k = classes.len();
+                    pooled_probs[row * k..(row + 1) * k]
+                        .copy_from_slice(&scored.probs[i * k..(i + 1) * k]);
+                    pooled_predicted[*row] = scored.predicted[i];
                 }
-                per_fold.push(classification_metrics(&probs, &labels, &classes));
+                per_fold.push(scored.metrics(&classes));
             }
             let labels = data.train.labels.clone().unwrap_or_default();
-            let pooled = classification_metrics(&pooled_probs, &labels, &classes);
+            let pooled =
+                classification_metrics_for(&pooled_probs, &pooled_predicted, &labels, &classes);
             log(&format!("final model on all {} rows", data.train.len()));
             let final_fit = fit(data.train, None, observer)?;
             let cv = CrossValidation::summarise(per_fold, pooled);
             match official_test {
                 Some(t) => {
                     let n = t.len();
-                    let (probs, labels) = final_fit.outputs(t)?;
-                    let m = classification_metrics(&probs, &labels, &classes);
+                    let m = final_fit.score(t, classes.len())?.metrics(&classes);
                     (
                         final_fit,
                         m,
@@ -370,14 +445,8 @@ pub fn run_scenario(
         (None, Some(t)) => {
             let n = t.len();
             let fitted = fit(data.train, official_validation, observer)?;
-            let (probs, labels) = fitted.outputs(t)?;
-            (
-                fitted,
-                classification_metrics(&probs, &labels, &classes),
-                "official test split".to_string(),
-                None,
-                n,
-            )
+            let m = fitted.score(t, classes.len())?.metrics(&classes);
+            (fitted, m, "official test split".to_string(), None, n)
         }
         (None, None) => {
             let fraction = scenario.data.test_fraction.map_or(0.2, |f| f.get());
@@ -388,25 +457,20 @@ pub fn run_scenario(
             })?;
             let n = held.len();
             let fitted = fit(rest, official_validation, observer)?;
-            let (probs, labels) = fitted.outputs(held)?;
+            let m = fitted.score(held, classes.len())?.metrics(&classes);
             let how = format!(
                 "stratified {:.0} % holdout (seed {})",
                 fraction * 100.0,
                 scenario.seed
             );
-            (
-                fitted,
-                classification_metrics(&probs, &labels, &classes),
-                how,
-                None,
-                n,
-            )
+            (fitted, m, how, None, n)
         }
     };
     let Fitted {
         preprocessor,
         outcome,
         validation,
+        threshold,
         rows_train,
         rows_validation,
         ..
@@ -434,6 +498,7 @@ pub fn run_scenario(
         evaluation,
         test,
         validation,
+        threshold,
         cross_validation: cv,
     };
     let environment = Environment {

@@ -5,7 +5,7 @@ use crate::RuntimeError;
 use crate::job::{RunMetrics, class_columns, class_names, read_weights};
 use crate::run_folder::{RunFolder, list_runs};
 use indus_data::{Preprocessor, RawTable, primary_head, raw_width};
-use indus_engine::metrics::{ClassificationMetrics, argmax, classification_metrics};
+use indus_engine::metrics::{ClassificationMetrics, classification_metrics_for, predict_classes};
 use indus_engine::{Head, Predictor};
 use indus_spec::{BackendKind, Name, PluginManifest, Scenario, parse_plugin, parse_scenario};
 use serde::ser::SerializeMap;
@@ -120,13 +120,14 @@ impl LoadedRun {
     pub fn predict(&self, rows: &RawTable) -> Result<Vec<Prediction>, RuntimeError> {
         let probs = self.probabilities(rows)?;
         let k = self.classes.len();
+        let decided = predict_classes(&probs, k, self.metrics.threshold);
         Ok(probs
             .chunks_exact(k)
             .enumerate()
             .map(|(i, p)| Prediction {
                 row: i + 1,
                 id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
-                label: self.classes[argmax(p)].clone(),
+                label: self.classes[decided[i]].clone(),
                 probabilities: self
                     .classes
                     .iter()
@@ -146,7 +147,13 @@ impl LoadedRun {
             ))
         })?;
         let probs = self.probabilities(rows)?;
-        Ok(classification_metrics(&probs, labels, &self.classes))
+        let decided = predict_classes(&probs, self.classes.len(), self.metrics.threshold);
+        Ok(classification_metrics_for(
+            &probs,
+            &decided,
+            labels,
+            &self.classes,
+        ))
     }
 
     fn probabilities(&self, rows: &RawTable) -> Result<Vec<f32>, RuntimeError> {

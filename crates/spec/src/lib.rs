@@ -186,6 +186,35 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 "a binary head lists exactly two classes: [negative, positive]".into(),
             ));
         }
+        let d = &h.decision;
+        if *d != DecisionSpec::default() && h.task != Task::Binary {
+            return Err((
+                format!("{at}.decision"),
+                "a decision rule only applies to `task: binary`".into(),
+            ));
+        }
+        if d.rule != DecisionRule::Fixed && d.threshold.is_some() {
+            return Err((
+                format!("{at}.decision.threshold"),
+                "`threshold` only applies to `rule: fixed`".into(),
+            ));
+        }
+        match (d.rule, d.false_positive_cost, d.false_negative_cost) {
+            (DecisionRule::MinCost, Some(_), Some(_)) => {}
+            (DecisionRule::MinCost, _, _) => {
+                return Err((
+                    format!("{at}.decision"),
+                    "`rule: min_cost` needs `false_positive_cost` and `false_negative_cost`".into(),
+                ));
+            }
+            (_, None, None) => {}
+            _ => {
+                return Err((
+                    format!("{at}.decision"),
+                    "costs only apply to `rule: min_cost`".into(),
+                ));
+            }
+        }
         let needs_classes = matches!(h.task, Task::Multiclass | Task::Multilabel);
         match (&h.classes, needs_classes) {
             (None, true) => {

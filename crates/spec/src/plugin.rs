@@ -1,7 +1,7 @@
 //! The plugin manifest (`plugins/<name>/plugin.yaml`): what an industry
 //! package declares about its data and its model heads.
 
-use crate::values::{Count, Name, Positive, Sha256Hex};
+use crate::values::{Count, Fraction, Name, Positive, Sha256Hex};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -251,6 +251,43 @@ pub struct HeadSpec {
     /// Weight of this head's loss when several heads share a trunk.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub loss_weight: Positive,
+    /// Binary heads: how a probability becomes a label.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub decision: DecisionSpec,
+}
+
+/// How a binary head's threshold is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionRule {
+    /// A fixed threshold (`threshold`, default 0.5).
+    #[default]
+    Fixed,
+    /// The threshold with the best F1 of the positive class on validation rows.
+    BestF1,
+    /// The threshold with the lowest total cost on validation rows, from
+    /// `false_positive_cost` and `false_negative_cost`.
+    MinCost,
+}
+
+/// Decision rule of a binary head. The positive class is the second entry
+/// of `classes`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionSpec {
+    /// How the threshold is chosen.
+    #[serde(default)]
+    pub rule: DecisionRule,
+    /// `rule: fixed`: probability of the positive class at or above which a
+    /// row is called positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<Fraction>,
+    /// `rule: min_cost`: cost of calling a negative row positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_positive_cost: Option<Positive>,
+    /// `rule: min_cost`: cost of missing a positive row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_negative_cost: Option<Positive>,
 }
 
 fn comma() -> char {

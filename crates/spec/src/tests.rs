@@ -150,3 +150,41 @@ fn json_schema_covers_both_files() {
     assert!(s["scenario"]["properties"]["training"].is_object());
     assert!(s["plugin"]["properties"]["heads"].is_object());
 }
+
+#[test]
+fn decision_rules_are_checked_against_the_head() {
+    let err = parse_plugin(
+        Path::new("p.yaml"),
+        &PLUGIN.replace(
+            "classes: ['0', '1']",
+            "classes: ['0', '1']\n    decision: {rule: best_f1}",
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("heads[0].decision") && err.contains("binary"),
+        "{err}"
+    );
+    let binary = PLUGIN.replace("task: multiclass", "task: binary");
+    let err = parse_plugin(
+        Path::new("p.yaml"),
+        &binary.replace(
+            "classes: ['0', '1']",
+            "classes: ['0', '1']\n    decision: {rule: min_cost}",
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("false_positive_cost"), "{err}");
+    assert!(
+        parse_plugin(
+            Path::new("p.yaml"),
+            &binary.replace(
+                "classes: ['0', '1']",
+                "classes: ['0', '1']\n    decision: {rule: fixed, threshold: 0.3}"
+            )
+        )
+        .is_ok()
+    );
+}
