@@ -150,19 +150,40 @@ impl Head {
         &self,
         logits: Tensor<B, 2>,
         targets: &BatchTargets<B>,
+        class_weights: Option<&Tensor<B, 1>>,
     ) -> Tensor<B, 1> {
         match (self, targets) {
             (Head::Multiclass { .. }, BatchTargets::Classes(y)) => {
                 let [rows] = y.dims();
                 let log_p = activation::log_softmax(logits, 1);
-                log_p.gather(1, y.clone().reshape([rows, 1])).mean().neg()
+                let nll = log_p
+                    .gather(1, y.clone().reshape([rows, 1]))
+                    .reshape([rows])
+                    .neg();
+                match class_weights {
+                    // Weighted mean: sum(w_y * nll) / sum(w_y).
+                    Some(w) => {
+                        let row_w = w.clone().select(0, y.clone());
+                        (nll * row_w.clone()).sum() / row_w.sum()
+                    }
+                    None => nll.mean(),
+                }
             }
             (Head::Binary | Head::Multilabel { .. }, BatchTargets::Values(y)) => {
                 // Stable BCE with logits: max(z, 0) - z*y + log(1 + exp(-|z|)).
                 let z = logits;
                 let loss =
                     z.clone().clamp_min(0.0) - z.clone() * y.clone() + z.abs().neg().exp().log1p();
-                loss.mean()
+                match (self, class_weights) {
+                    (Head::Binary, Some(w)) => {
+                        // Row weight w0 + (w1 - w0) * y for the 0/1 target y.
+                        let w0 = w.clone().narrow(0, 0, 1).reshape([1, 1]);
+                        let w1 = w.clone().narrow(0, 1, 1).reshape([1, 1]);
+                        let row_w = y.clone() * (w1 - w0.clone()) + w0;
+                        (loss * row_w.clone()).sum() / row_w.sum()
+                    }
+                    _ => loss.mean(),
+                }
             }
             (Head::Regression { huber, .. }, BatchTargets::Values(y)) => {
                 let diff = logits - y.clone();

@@ -57,6 +57,8 @@ pub struct TrainRequest<'a> {
     pub train: &'a TrainSet,
     /// Validation rows, when the scenario holds some out.
     pub validation: Option<&'a TrainSet>,
+    /// Per-class loss weights (classifiers), e.g. to balance rare classes.
+    pub class_weights: Option<&'a [f32]>,
 }
 
 /// One epoch of the learning curve.
@@ -273,6 +275,9 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
     let y_all: DeviceTargets<B> = req.head.upload(&train.targets, device)?;
 
     let is_multiclass = matches!(req.head, Head::Multiclass { .. });
+    let class_weights = req
+        .class_weights
+        .map(|w| Tensor::<B, 1>::from_data(TensorData::new(w.to_vec(), [w.len()]), device));
     let mut order: Vec<usize> = (0..n).collect();
     let mut history = Vec::with_capacity(epochs);
     let mut best: Option<(f64, usize, MlpWeights)> = None;
@@ -309,7 +314,7 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
                     .sum();
                 correct = correct + hits;
             }
-            let loss = req.head.loss(logits, &yb);
+            let loss = req.head.loss(logits, &yb, class_weights.as_ref());
             loss_sum = loss_sum + loss.clone().inner().mul_scalar(rows.len() as f32);
             seen += rows.len();
             if step % REPORT_EVERY == 0 {
@@ -510,6 +515,7 @@ mod tests {
             backend,
             train: train_set,
             validation: val,
+            class_weights: None,
         };
         train(&req, &mut Silent).unwrap()
     }
@@ -575,9 +581,60 @@ mod tests {
             backend: BackendKind::Flex,
             train: &data,
             validation: None,
+            class_weights: None,
         };
         let err = train(&req, &mut Silent).unwrap_err().to_string();
         assert!(err.contains("row 4"), "{err}");
+    }
+
+    #[test]
+    fn balanced_class_weights_raise_minority_recall() {
+        // Two overlapping classes, 90 % / 10 %: unweighted training mostly
+        // predicts the majority class.
+        let mut rng = StdRng::seed_from_u64(9);
+        let (mut x, mut labels) = (Vec::new(), Vec::new());
+        for i in 0..1000 {
+            let class = u32::from(i % 10 == 0);
+            // Roughly normal noise (sum of three uniforms, variance 1).
+            let noise: f32 = (0..3).map(|_| rng.random_range(-1.0f32..1.0)).sum();
+            x.push(class as f32 + noise);
+            labels.push(class);
+        }
+        let data = TrainSet {
+            x,
+            width: 1,
+            targets: Targets::Classes(labels.clone()),
+        };
+        let s = scenario("", "{hidden: [8]}");
+        let recall = |weights: Option<&[f32]>| {
+            let req = TrainRequest {
+                model: &s.model,
+                training: &s.training,
+                head: Head::Multiclass { classes: 2 },
+                seed: 1,
+                backend: BackendKind::Flex,
+                train: &data,
+                validation: None,
+                class_weights: weights,
+            };
+            let out = train(&req, &mut Silent).unwrap();
+            let p = crate::Predictor::new(&out.last, req.head, BackendKind::Flex)
+                .unwrap()
+                .predict(&data.x)
+                .unwrap();
+            let hits = p
+                .chunks(2)
+                .zip(&labels)
+                .filter(|(r, l)| **l == 1 && r[1] > r[0])
+                .count();
+            hits as f64 / 100.0
+        };
+        let plain = recall(None);
+        let balanced = recall(Some(&[1000.0 / (2.0 * 900.0), 1000.0 / (2.0 * 100.0)]));
+        assert!(
+            balanced > plain + 0.2,
+            "minority recall {plain} -> {balanced}"
+        );
     }
 
     trait WithSeed {

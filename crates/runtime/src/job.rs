@@ -17,7 +17,7 @@ use indus_engine::{
     BURN_VERSION, EpochRecord, Head, MlpWeights, Predictor, ResolvedBackend, Targets,
     TrainObserver, TrainOutcome, TrainRequest, TrainSet,
 };
-use indus_spec::DecisionRule;
+use indus_spec::{ClassWeighting, DecisionRule};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -177,6 +177,27 @@ impl Fitted {
     }
 }
 
+/// `rows / (classes × rows of c)` for each class c (1 for a class absent
+/// from the rows), so that every class weighs the same in total.
+fn balanced_weights(labels: &[u32], classes: usize) -> Vec<f32> {
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        if let Some(c) = counts.get_mut(l as usize) {
+            *c += 1;
+        }
+    }
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                1.0
+            } else {
+                labels.len() as f32 / (classes as f32 * c as f32)
+            }
+        })
+        .collect()
+}
+
 /// The decision threshold of a binary head: fixed, or chosen on the
 /// validation rows' positive-class probabilities.
 fn decide_threshold(
@@ -238,6 +259,13 @@ fn fit_once(
     };
     let train_set = to_set(train_rows);
     let val_set = val_rows.map(to_set);
+    let class_weights = match primary_head(plugin).class_weighting {
+        ClassWeighting::None => None,
+        ClassWeighting::Balanced => match &train_set.targets {
+            Targets::Classes(labels) => Some(balanced_weights(labels, classes.len())),
+            Targets::Values { .. } => None,
+        },
+    };
     let request = TrainRequest {
         model: &scenario.model,
         training: &scenario.training,
@@ -246,6 +274,7 @@ fn fit_once(
         backend,
         train: &train_set,
         validation: val_set.as_ref(),
+        class_weights: class_weights.as_deref(),
     };
     let outcome = indus_engine::train(&request, observer)?;
     let predictor = Predictor::new(outcome.chosen(), head, backend)?;
@@ -595,4 +624,16 @@ pub(crate) fn read_weights(folder: &crate::RunFolder) -> Result<MlpWeights, Runt
         &folder.dir.join(WEIGHTS),
         &bytes,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balanced_weights_make_every_class_count_the_same() {
+        let w = balanced_weights(&[0, 0, 0, 1], 3);
+        assert_eq!(w, vec![4.0 / 9.0, 4.0 / 3.0, 1.0]);
+        assert!((3.0 * w[0] - 1.0 * w[1]).abs() < 1e-6);
+    }
 }

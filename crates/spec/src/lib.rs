@@ -186,6 +186,14 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 "a binary head lists exactly two classes: [negative, positive]".into(),
             ));
         }
+        if h.class_weighting != ClassWeighting::None
+            && !matches!(h.task, Task::Binary | Task::Multiclass)
+        {
+            return Err((
+                format!("{at}.class_weighting"),
+                "class weighting applies to binary and multiclass heads".into(),
+            ));
+        }
         let d = &h.decision;
         if *d != DecisionSpec::default() && h.task != Task::Binary {
             return Err((

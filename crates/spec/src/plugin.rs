@@ -254,6 +254,21 @@ pub struct HeadSpec {
     /// Binary heads: how a probability becomes a label.
     #[serde(default, skip_serializing_if = "is_default")]
     pub decision: DecisionSpec,
+    /// Classifier heads: weighting of each class in the loss.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub class_weighting: ClassWeighting,
+}
+
+/// How much each class counts in a classifier's loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeighting {
+    /// Every row counts the same.
+    #[default]
+    None,
+    /// Each class counts as much in total: a row of class c weighs
+    /// `rows / (classes × rows of c)` in the training split.
+    Balanced,
 }
 
 /// How a binary head's threshold is set.
