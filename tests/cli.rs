@@ -767,24 +767,7 @@ fn manufacturing_faults_train_from_the_data_directory() {
 
 #[test]
 fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
-    let tmp = tempfile::tempdir().unwrap();
-    let scenario = repo().join("scenarios/security-intrusion.yaml");
-    let dir = data_dir();
-    let out = indus(
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--runs-dir",
-            "runs",
-            "--epochs",
-            "3",
-            "--json",
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-        tmp.path(),
-    );
-    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let v = run_with_data("security-intrusion.yaml", "3");
     let m = &v["metrics"];
     assert_eq!(m["evaluation"], "official test split");
     assert_eq!(
@@ -803,24 +786,7 @@ fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
 
 #[test]
 fn breast_ultrasound_uses_the_official_medmnist_splits() {
-    let tmp = tempfile::tempdir().unwrap();
-    let scenario = repo().join("scenarios/medical-imaging.yaml");
-    let dir = data_dir();
-    let out = indus(
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--runs-dir",
-            "runs",
-            "--epochs",
-            "15",
-            "--json",
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-        tmp.path(),
-    );
-    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let v = run_with_data("medical-imaging.yaml", "15");
     let m = &v["metrics"];
     assert_eq!(m["rows"]["train"], 546);
     assert_eq!(
@@ -832,4 +798,24 @@ fn breast_ultrasound_uses_the_official_medmnist_splits() {
     let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
     assert!(auc > 0.7, "ROC-AUC {auc} on the official test images");
     assert_eq!(m["test"]["per_class"][0]["label"], "malignant");
+}
+
+/// Runs a shipped scenario against the shared data folder for `epochs`
+/// epochs and returns `indus run --json`'s output.
+fn run_with_data(scenario: &str, epochs: &str) -> Value {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios").join(scenario);
+    let dir = data_dir();
+    let args = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--runs-dir",
+        "runs",
+        "--epochs",
+        epochs,
+        "--json",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap()
 }
