@@ -748,10 +748,7 @@ fn manufacturing_faults_train_from_the_data_directory() {
         err.contains("steel_plates_faults.csv") && err.contains("manufacturing"),
         "{err}"
     );
-    let mut with_data = args.to_vec();
-    let dir = data_dir();
-    with_data.extend(["--data-dir", dir.to_str().unwrap()]);
-    let v: Value = serde_json::from_str(&ok(&indus(&with_data, tmp.path()))).unwrap();
+    let v = run_with_data("manufacturing-fault.yaml", "30");
     let acc = v["metrics"]["cross_validation"]["mean"]["accuracy"]
         .as_f64()
         .unwrap();

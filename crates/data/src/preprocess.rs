@@ -59,15 +59,6 @@ impl FittedColumn {
             FittedColumn::Category { values, .. } => values.len(),
         }
     }
-
-    /// The column's name as declared in the plugin.
-    pub fn name(&self) -> &str {
-        match self {
-            FittedColumn::Image { name, .. }
-            | FittedColumn::Number { name, .. }
-            | FittedColumn::Category { name, .. } => name,
-        }
-    }
 }
 
 /// The fitted transform of every feature column, in row order.

@@ -254,6 +254,9 @@ pub fn rows_from_json(
         for c in &cols {
             let at = |m: String| DataError::row(source_name, row, Some(&c.name), m);
             let v = obj.get(&c.name).unwrap_or(&serde_json::Value::Null);
+            if v.is_null() && c.kind == ColumnType::Image {
+                return Err(at("missing".into()));
+            }
             if c.kind == ColumnType::Image {
                 let mut pixels = Vec::with_capacity(c.width());
                 flatten_numbers(v, &mut pixels).map_err(at)?;
@@ -502,5 +505,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("rows.json: row 2, column `kind`"), "{err}");
+    }
+
+    #[test]
+    fn a_json_row_without_its_image_says_so() {
+        let plugin = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: idx, dataset: p, files: {}}\n  columns:\n    - {name: image, type: image, role: feature, shape: [2, 2], max_value: 255}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: multiclass, target: y, classes: ['0', '1']}\n",
+        )
+        .unwrap();
+        let err = rows_from_json(
+            &plugin,
+            "request",
+            &[(1, serde_json::json!({"img": [1, 2, 3, 4]}))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "request: row 1, column `image`: missing");
     }
 }

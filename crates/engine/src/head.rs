@@ -96,11 +96,6 @@ impl Head {
         }
     }
 
-    /// True for heads whose targets are class indices.
-    pub fn is_classifier(&self) -> bool {
-        matches!(self, Head::Multiclass { .. } | Head::Binary)
-    }
-
     /// Checks targets against the head and uploads them.
     pub(crate) fn upload<B: Backend>(
         &self,

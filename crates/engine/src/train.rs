@@ -507,16 +507,15 @@ mod tests {
         train_set: &TrainSet,
         val: Option<&TrainSet>,
     ) -> TrainOutcome {
-        let req = TrainRequest {
-            model: &s.model,
-            training: &s.training,
-            head: Head::Multiclass { classes: 3 },
-            seed: s.seed,
+        let req = request(
+            s,
+            Head::Multiclass { classes: 3 },
+            s.seed,
             backend,
-            train: train_set,
-            validation: val,
-            class_weights: None,
-        };
+            train_set,
+            val,
+            None,
+        );
         train(&req, &mut Silent).unwrap()
     }
 
@@ -573,16 +572,15 @@ mod tests {
         let s = scenario("", "{hidden: [4]}");
         let mut data = rings(30, 5);
         data.x[7] = f32::NAN;
-        let req = TrainRequest {
-            model: &s.model,
-            training: &s.training,
-            head: Head::Multiclass { classes: 3 },
-            seed: 0,
-            backend: BackendKind::Flex,
-            train: &data,
-            validation: None,
-            class_weights: None,
-        };
+        let req = request(
+            &s,
+            Head::Multiclass { classes: 3 },
+            0,
+            BackendKind::Flex,
+            &data,
+            None,
+            None,
+        );
         let err = train(&req, &mut Silent).unwrap_err().to_string();
         assert!(err.contains("row 4"), "{err}");
     }
@@ -607,16 +605,15 @@ mod tests {
         };
         let s = scenario("", "{hidden: [8]}");
         let recall = |weights: Option<&[f32]>| {
-            let req = TrainRequest {
-                model: &s.model,
-                training: &s.training,
-                head: Head::Multiclass { classes: 2 },
-                seed: 1,
-                backend: BackendKind::Flex,
-                train: &data,
-                validation: None,
-                class_weights: weights,
-            };
+            let req = request(
+                &s,
+                Head::Multiclass { classes: 2 },
+                1,
+                BackendKind::Flex,
+                &data,
+                None,
+                weights,
+            );
             let out = train(&req, &mut Silent).unwrap();
             let p = crate::Predictor::new(&out.last, req.head, BackendKind::Flex)
                 .unwrap()
@@ -635,6 +632,27 @@ mod tests {
             balanced > plain + 0.2,
             "minority recall {plain} -> {balanced}"
         );
+    }
+
+    fn request<'a>(
+        s: &'a Scenario,
+        head: Head,
+        seed: u64,
+        backend: BackendKind,
+        train: &'a TrainSet,
+        validation: Option<&'a TrainSet>,
+        class_weights: Option<&'a [f32]>,
+    ) -> TrainRequest<'a> {
+        TrainRequest {
+            model: &s.model,
+            training: &s.training,
+            head,
+            seed,
+            backend,
+            train,
+            validation,
+            class_weights,
+        }
     }
 
     trait WithSeed {

@@ -542,9 +542,8 @@ pub fn run_scenario(
         data_files,
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let yaml = |v: &dyn erased::ToYaml| v.to_yaml();
-    writer.write("scenario.yaml", yaml(scenario).as_bytes())?;
-    writer.write("plugin.yaml", yaml(plugin).as_bytes())?;
+    writer.write("scenario.yaml", to_yaml(scenario)?.as_bytes())?;
+    writer.write("plugin.yaml", to_yaml(plugin)?.as_bytes())?;
     writer.write(WEIGHTS, &chosen.to_safetensors()?)?;
     writer.write("last.safetensors", &outcome.last.to_safetensors()?)?;
     if let Some(best) = &outcome.best {
@@ -566,16 +565,10 @@ pub fn run_scenario(
 /// The weights file a run serves from (best epoch when validating, else last).
 pub const WEIGHTS: &str = "weights.safetensors";
 
-mod erased {
-    /// Serialises plugin and scenario alike for the run folder.
-    pub trait ToYaml {
-        fn to_yaml(&self) -> String;
-    }
-    impl<T: serde::Serialize> ToYaml for T {
-        fn to_yaml(&self) -> String {
-            serde_norway::to_string(self).unwrap_or_default()
-        }
-    }
+/// YAML text of the scenario or manifest as run, for the run folder.
+fn to_yaml<T: Serialize>(value: &T) -> Result<String, RuntimeError> {
+    serde_norway::to_string(value)
+        .map_err(|e| RuntimeError::Invalid(format!("cannot encode YAML: {e}")))
 }
 
 /// Class labels of a classifier head, in output order.
