@@ -4,6 +4,7 @@
 mod bench;
 mod progress;
 mod report;
+mod serve;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -39,6 +40,8 @@ enum Command {
     List(ListArgs),
     /// Print the JSON Schema of plugin manifests and scenario files.
     Schema(SchemaArgs),
+    /// Serve every trained scenario over HTTP (predict, explain, train, OIP v2, /metrics).
+    Serve(serve::ServeArgs),
     /// Measure a run's inference latency (batch 1) and throughput (batch 1024) on its test split.
     Bench(BenchArgs),
 }
@@ -217,6 +220,7 @@ fn main() -> std::process::ExitCode {
         Command::List(a) => cmd_list(a),
         Command::Schema(a) => cmd_schema(a),
         Command::Bench(a) => cmd_bench(a),
+        Command::Serve(a) => serve::cmd_serve(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

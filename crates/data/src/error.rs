@@ -53,16 +53,27 @@ pub enum DataError {
         instructions: String,
     },
     /// A row of user data breaks the schema.
-    #[error("{source_name}: row {row}{column}: {message}")]
+    #[error("{source_name}: row {row}{}: {message}", column.as_ref().map(|c| format!(", column `{c}`")).unwrap_or_default())]
     Row {
         /// The input (file name or "request").
         source_name: String,
         /// 1-based row number (header excluded).
         row: usize,
-        /// ", column `x`" when a column is at fault.
-        column: String,
+        /// The column at fault, if one is.
+        column: Option<String>,
         /// What is wrong.
         message: String,
+    },
+    /// Several cells break the schema: every problem found (up to a cap),
+    /// so a user fixes a file or a request in one go.
+    #[error("{source_name}: {} problems{}:{}", problems.len() + omitted, if *omitted > 0 { format!(" (first {} shown)", problems.len()) } else { String::new() }, problems.iter().map(|p| format!("\n  {p}")).collect::<String>())]
+    Rows {
+        /// The input (file name or "request").
+        source_name: String,
+        /// The problems kept, in row order.
+        problems: Vec<DataError>,
+        /// Problems found beyond the cap.
+        omitted: usize,
     },
     /// The input as a whole does not fit the schema (missing column, ...).
     #[error("{source_name}: {message}")]
@@ -85,9 +96,7 @@ impl DataError {
         DataError::Row {
             source_name: source_name.to_string(),
             row,
-            column: column
-                .map(|c| format!(", column `{c}`"))
-                .unwrap_or_default(),
+            column: column.map(str::to_string),
             message: message.into(),
         }
     }

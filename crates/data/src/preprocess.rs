@@ -103,6 +103,22 @@ impl Preprocessor {
         self.columns.iter().map(FittedColumn::width).sum()
     }
 
+    /// Each source column with the number of model inputs it produces, in
+    /// input order: explanations add attributions back up per column.
+    pub fn column_widths(&self) -> Vec<(&str, usize)> {
+        self.columns
+            .iter()
+            .map(|c| {
+                let name = match c {
+                    FittedColumn::Image { name, .. }
+                    | FittedColumn::Number { name, .. }
+                    | FittedColumn::Category { name, .. } => name.as_str(),
+                };
+                (name, c.width())
+            })
+            .collect()
+    }
+
     /// Names of the model inputs, in order (`amount`, `purpose=car`, ...),
     /// for explanations and documentation.
     pub fn input_names(&self) -> Vec<String> {

@@ -246,45 +246,59 @@ pub fn rows_from_json(
     };
     let mut labels = Vec::new();
     let mut ids = Vec::new();
+    let mut problems = Problems::default();
     for (row, value) in rows {
         let row = *row;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| DataError::row(source_name, row, None, "expected a JSON object"))?;
+        let Some(obj) = value.as_object() else {
+            problems.push(DataError::row(source_name, row, None, "expected a JSON object"));
+            continue;
+        };
         for c in &cols {
             let at = |m: String| DataError::row(source_name, row, Some(&c.name), m);
             let v = obj.get(&c.name).unwrap_or(&serde_json::Value::Null);
-            if v.is_null() && c.kind == ColumnType::Image {
-                return Err(at("missing".into()));
-            }
             if c.kind == ColumnType::Image {
                 let mut pixels = Vec::with_capacity(c.width());
-                flatten_numbers(v, &mut pixels).map_err(at)?;
-                if pixels.len() != c.width() {
-                    return Err(at(format!(
-                        "expected {} pixel values, got {}",
-                        c.width(),
-                        pixels.len()
-                    )));
-                }
-                for p in pixels {
-                    table.features.push(check_number(c, p).map_err(at)?);
+                let checked: Result<Vec<f32>, String> = if v.is_null() {
+                    Err("missing".to_string())
+                } else {
+                    flatten_numbers(v, &mut pixels).and_then(|()| {
+                        if pixels.len() == c.width() {
+                            pixels.iter().map(|&p| check_number(c, p)).collect()
+                        } else {
+                            Err(format!(
+                                "expected {} pixel values, got {}",
+                                c.width(),
+                                pixels.len()
+                            ))
+                        }
+                    })
+                };
+                match checked {
+                    Ok(values) => table.features.extend(values),
+                    Err(m) => {
+                        problems.push(at(m));
+                        table.features.extend(std::iter::repeat_n(0.0, c.width()));
+                    }
                 }
             } else {
-                let text = json_text(v).map_err(at)?;
-                table
-                    .features
-                    .push(parse_cell(c, text.as_deref()).map_err(at)?);
+                let cell = json_text(v).and_then(|text| parse_cell(c, text.as_deref()));
+                match cell {
+                    Ok(value) => table.features.push(value),
+                    Err(m) => {
+                        problems.push(at(m));
+                        table.features.push(0.0);
+                    }
+                }
             }
         }
         if let Some((t, classes)) = &target
             && let Some(v) = obj.get(&t.name)
         {
             let label = json_text(v).ok().flatten().unwrap_or_default();
-            labels.push(
-                class_index(classes, &label)
-                    .map_err(|m| DataError::row(source_name, row, Some(&t.name), m))?,
-            );
+            match class_index(classes, &label) {
+                Ok(i) => labels.push(i),
+                Err(m) => problems.push(DataError::row(source_name, row, Some(&t.name), m)),
+            }
         }
         if let Some(c) = id_col {
             ids.push(
@@ -294,6 +308,7 @@ pub fn rows_from_json(
             );
         }
     }
+    problems.into_result(source_name)?;
     if !labels.is_empty() {
         if labels.len() != rows.len() {
             return Err(DataError::Schema {
@@ -307,6 +322,40 @@ pub fn rows_from_json(
         table.ids = Some(ids);
     }
     Ok(table)
+}
+
+/// Problems kept for one report: enough to fix a file in one pass without
+/// flooding a terminal or an HTTP response.
+const MAX_REPORTED: usize = 50;
+
+/// Collects schema problems across rows.
+#[derive(Default)]
+struct Problems {
+    kept: Vec<DataError>,
+    omitted: usize,
+}
+
+impl Problems {
+    fn push(&mut self, e: DataError) {
+        if self.kept.len() < MAX_REPORTED {
+            self.kept.push(e);
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// One problem stays a plain row error; several become one report.
+    fn into_result(mut self, source_name: &str) -> Result<(), DataError> {
+        match (self.kept.len(), self.omitted) {
+            (0, _) => Ok(()),
+            (1, 0) => Err(self.kept.remove(0)),
+            _ => Err(DataError::Rows {
+                source_name: source_name.to_string(),
+                problems: self.kept,
+                omitted: self.omitted,
+            }),
+        }
+    }
 }
 
 /// Parses one cell of a scalar feature column into its raw value: the number
@@ -462,6 +511,26 @@ mod tests {
     }
 
     #[test]
+    fn example_rows_read_back_to_the_same_table() {
+        let t = rows_from_csv(
+            &plugin(),
+            "t.csv",
+            b"amount,kind,y\n10.5,b,bad\n,a,good\n".to_vec(),
+            b',',
+            true,
+        )
+        .unwrap();
+        let rows = t.to_json_rows(&plugin(), 10);
+        assert_eq!(rows[0], serde_json::json!({"amount": 10.5, "kind": "b", "y": "bad"}));
+        assert_eq!(rows[1]["amount"], serde_json::Value::Null);
+        let numbered: Vec<(usize, serde_json::Value)> = rows.into_iter().enumerate().collect();
+        let back = rows_from_json(&plugin(), "examples", &numbered).unwrap();
+        assert_eq!(back.features[..2], t.features[..2]);
+        assert!(back.features[2].is_nan());
+        assert_eq!(back.labels, t.labels);
+    }
+
+    #[test]
     fn json_rows_use_the_same_rules() {
         let rows = vec![
             (1, serde_json::json!({"amount": 5, "kind": "a"})),
@@ -474,6 +543,26 @@ mod tests {
             e.contains("request: row 2, column `kind`: unknown category `z`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn every_bad_cell_of_every_row_is_reported_at_once() {
+        let rows = vec![
+            (1, serde_json::json!({"amount": "lots", "kind": "z"})),
+            (2, serde_json::json!({"amount": 5, "kind": "a"})),
+            (3, serde_json::json!([1, 2])),
+        ];
+        let e = rows_from_json(&plugin(), "request", &rows).unwrap_err();
+        let DataError::Rows { problems, omitted, .. } = &e else {
+            panic!("expected a report of several problems, got {e}");
+        };
+        assert_eq!(*omitted, 0);
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(text[0].contains("row 1, column `amount`"), "{text:?}");
+        assert!(text[1].contains("row 1, column `kind`"), "{text:?}");
+        assert!(text[2].contains("row 3: expected a JSON object"), "{text:?}");
+        assert!(e.to_string().starts_with("request: 3 problems:"), "{e}");
     }
 
     #[test]

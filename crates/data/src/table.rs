@@ -58,6 +58,59 @@ impl RawTable {
                 .map(|ids| indices.iter().map(|&i| ids[i].clone()).collect()),
         }
     }
+
+    /// The first `n` rows back as JSON objects in the plugin's input schema
+    /// (category names, numbers, pixel arrays, the target's label and the
+    /// id when known): real example rows for documentation, the dashboard's
+    /// "try it" form and tests. Missing values come back as `null`.
+    pub fn to_json_rows(
+        &self,
+        manifest: &PluginManifest,
+        n: usize,
+    ) -> Vec<serde_json::Value> {
+        use serde_json::{Value, json};
+        let cols = feature_columns(manifest);
+        let target = crate::rows::target_classes(manifest);
+        let id_col = manifest
+            .data
+            .columns
+            .iter()
+            .find(|c| c.role == ColumnRole::Id);
+        (0..n.min(self.len()))
+            .map(|r| {
+                let row = &self.features[r * self.width..(r + 1) * self.width];
+                let mut obj = serde_json::Map::new();
+                let mut at = 0;
+                for c in &cols {
+                    let w = c.width();
+                    let v = &row[at..at + w];
+                    at += w;
+                    let value = match c.kind {
+                        ColumnType::Image => json!(v),
+                        _ if v[0].is_nan() => Value::Null,
+                        ColumnType::Category => c
+                            .values
+                            .as_ref()
+                            .and_then(|vals| vals.get(v[0] as usize))
+                            .map_or(Value::Null, |s| json!(s)),
+                        ColumnType::Boolean => json!(v[0] != 0.0),
+                        ColumnType::Integer => json!(v[0] as i64),
+                        _ => json!(v[0]),
+                    };
+                    obj.insert(c.name.clone(), value);
+                }
+                if let (Some((t, classes)), Some(labels)) = (&target, &self.labels)
+                    && let Some(label) = classes.get(labels[r] as usize)
+                {
+                    obj.insert(t.name.clone(), json!(label));
+                }
+                if let (Some(c), Some(ids)) = (id_col, &self.ids) {
+                    obj.insert(c.name.clone(), json!(ids[r]));
+                }
+                Value::Object(obj)
+            })
+            .collect()
+    }
 }
 
 /// The feature columns of a manifest, in the order their values appear in a

@@ -46,6 +46,7 @@ enum Loaded {
 /// A trained network ready to answer requests.
 pub struct Predictor {
     loaded: Loaded,
+    weights: MlpWeights,
     head: Head,
     inputs: usize,
 }
@@ -77,6 +78,7 @@ impl Predictor {
         };
         Ok(Predictor {
             loaded,
+            weights: weights.clone(),
             head,
             inputs: weights.inputs(),
         })
@@ -85,6 +87,12 @@ impl Predictor {
     /// Inputs expected per row.
     pub fn inputs(&self) -> usize {
         self.inputs
+    }
+
+    /// The weights it was built from (explanations rebuild the network on
+    /// an autodiff backend from them).
+    pub fn weights(&self) -> &MlpWeights {
+        &self.weights
     }
 
     /// The head this predictor answers for.

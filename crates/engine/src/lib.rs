@@ -9,6 +9,7 @@
 
 mod backend;
 mod error;
+mod explain;
 mod head;
 mod infer;
 pub mod metrics;
@@ -19,6 +20,7 @@ mod weights;
 
 pub use backend::{ResolvedBackend, probe, resolve_backend};
 pub use error::EngineError;
+pub use explain::integrated_gradients;
 pub use head::{Head, Targets};
 pub use infer::Predictor;
 pub use schedule::learning_rate;

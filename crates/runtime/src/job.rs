@@ -361,6 +361,12 @@ pub struct RunSummary {
     pub backend: ResolvedBackend,
 }
 
+/// Example input rows saved with each run.
+const EXAMPLE_ROWS: usize = 5;
+
+/// File name of a run's example rows.
+pub const EXAMPLES: &str = "examples.json";
+
 /// Trains and evaluates a scenario and writes its run folder. `log` receives
 /// human-readable notes (backend fallback, data files).
 pub fn run_scenario(
@@ -399,6 +405,13 @@ pub fn run_scenario(
     }
     let data_files = data.files.clone();
     let official_validation = data.validation;
+    // A few real rows for the API's examples and the dashboard's "try it"
+    // form, from the held-out split when there is one.
+    let examples = data
+        .test
+        .as_ref()
+        .unwrap_or(&data.train)
+        .to_json_rows(plugin, EXAMPLE_ROWS);
     let fit = |rows: RawTable, validation: Option<RawTable>, observer: &mut dyn TrainObserver| {
         fit_once(
             plugin,
@@ -551,6 +564,7 @@ pub fn run_scenario(
     }
     writer.write_json("preprocess.json", &preprocessor)?;
     writer.write_json("history.json", &outcome.history)?;
+    writer.write_json(EXAMPLES, &examples)?;
     writer.write_json("environment.json", &environment)?;
     writer.write_json("metrics.json", &metrics)?;
     let dir = writer.commit(scenario.name.as_str(), plugin.name.as_str())?;

@@ -13,9 +13,9 @@ mod run_folder;
 
 pub use error::RuntimeError;
 pub use job::{
-    CrossValidation, Environment, RowCounts, RunMetrics, RunOptions, RunSummary, WEIGHTS,
+    CrossValidation, EXAMPLES, Environment, RowCounts, RunMetrics, RunOptions, RunSummary, WEIGHTS,
     run_scenario,
 };
-pub use loaded::{LoadedRun, Prediction, resolve_run};
+pub use loaded::{Attribution, Explanation, LoadedRun, Prediction, resolve_run};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
 pub use run_folder::{RUN_MANIFEST, RunFolder, RunRecord, RunWriter, list_runs};

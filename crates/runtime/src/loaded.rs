@@ -37,8 +37,11 @@ pub struct Prediction {
     pub row: usize,
     /// The row's id, when the schema has an id column and the input gave it.
     pub id: Option<String>,
-    /// The most probable class.
+    /// The decided class (the most probable one, or the positive class at
+    /// or above the run's decision threshold).
     pub label: String,
+    /// Probability of `label`.
+    pub score: f32,
     /// `(class, probability)` in class order.
     pub probabilities: Vec<(String, f32)>,
 }
@@ -61,6 +64,7 @@ impl Serialize for Prediction {
             m.serialize_entry("id", id)?;
         }
         m.serialize_entry("label", &self.label)?;
+        m.serialize_entry("score", &self.score)?;
         m.serialize_entry("probabilities", &Ordered(&self.probabilities))?;
         m.end()
     }
@@ -118,22 +122,90 @@ impl LoadedRun {
 
     /// Class probabilities for validated raw rows.
     pub fn predict(&self, rows: &RawTable) -> Result<Vec<Prediction>, RuntimeError> {
-        let probs = self.probabilities(rows)?;
+        let x = self.prepare(rows)?;
+        let outputs = self.predictor.predict(&x)?;
+        Ok(self.answer(rows, outputs))
+    }
+
+    /// Checks the rows' width and applies the fitted preprocessing: the
+    /// model inputs for [`Predictor::predict`]. Split from [`Self::answer`]
+    /// so a server can batch the model call of many requests.
+    pub fn prepare(&self, rows: &RawTable) -> Result<Vec<f32>, RuntimeError> {
+        let expected = raw_width(&self.plugin);
+        if rows.width != expected {
+            return Err(RuntimeError::Invalid(format!(
+                "rows have {} values each, the schema of `{}` needs {expected}",
+                rows.width, self.plugin.name
+            )));
+        }
+        Ok(self.preprocessor.transform(rows))
+    }
+
+    /// Turns the network's outputs for `rows` into decided labels with
+    /// their probabilities (the run's decision threshold applies).
+    pub fn answer(&self, rows: &RawTable, outputs: Vec<f32>) -> Vec<Prediction> {
+        let probs = class_columns(self.predictor.head(), outputs);
         let k = self.classes.len();
         let decided = predict_classes(&probs, k, self.metrics.threshold);
-        Ok(probs
+        probs
             .chunks_exact(k)
             .enumerate()
             .map(|(i, p)| Prediction {
                 row: i + 1,
                 id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
                 label: self.classes[decided[i]].clone(),
+                score: p[decided[i]],
                 probabilities: self
                     .classes
                     .iter()
                     .cloned()
                     .zip(p.iter().copied())
                     .collect(),
+            })
+            .collect()
+    }
+
+    /// Why each row got its label: integrated-gradient attributions of the
+    /// decided class's probability, added up per source column.
+    pub fn explain(&self, rows: &RawTable, steps: usize) -> Result<Vec<Explanation>, RuntimeError> {
+        let x = self.prepare(rows)?;
+        let predictions = self.answer(rows, self.predictor.predict(&x)?);
+        let class_of = |label: &str| self.classes.iter().position(|c| c == label).unwrap_or(0);
+        let classes: Vec<usize> = predictions.iter().map(|p| class_of(&p.label)).collect();
+        let head = self.predictor.head();
+        let attributions = indus_engine::integrated_gradients(
+            self.predictor.weights(),
+            head,
+            &x,
+            &classes,
+            steps,
+        )?;
+        let width = self.preprocessor.output_width();
+        let baseline = class_columns(head, self.predictor.predict(&vec![0.0; width])?);
+        let columns = self.preprocessor.column_widths();
+        Ok(predictions
+            .into_iter()
+            .zip(attributions.chunks_exact(width.max(1)))
+            .zip(&classes)
+            .map(|((prediction, attr), &class)| {
+                let mut offset = 0;
+                let per_column = columns
+                    .iter()
+                    .map(|(name, w)| {
+                        let total: f32 = attr[offset..offset + w].iter().sum();
+                        offset += w;
+                        Attribution {
+                            column: name.to_string(),
+                            value: total,
+                        }
+                    })
+                    .collect();
+                Explanation {
+                    baseline_score: baseline[class],
+                    prediction,
+                    attributions: per_column,
+                    inputs: attr.to_vec(),
+                }
             })
             .collect())
     }
@@ -157,19 +229,40 @@ impl LoadedRun {
     }
 
     fn probabilities(&self, rows: &RawTable) -> Result<Vec<f32>, RuntimeError> {
-        let expected = raw_width(&self.plugin);
-        if rows.width != expected {
-            return Err(RuntimeError::Invalid(format!(
-                "rows have {} values each, the schema of `{}` needs {expected}",
-                rows.width, self.plugin.name
-            )));
-        }
-        let x = self.preprocessor.transform(rows);
+        let x = self.prepare(rows)?;
         Ok(class_columns(
             self.predictor.head(),
             self.predictor.predict(&x)?,
         ))
     }
+}
+
+/// How much one source column moved the explained probability.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attribution {
+    /// The column.
+    pub column: String,
+    /// Its share of `score - baseline_score` (negative: it pulled the
+    /// probability down).
+    pub value: f32,
+}
+
+/// One explained row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// The prediction being explained.
+    #[serde(flatten)]
+    pub prediction: Prediction,
+    /// Probability of the same label for the all-baseline row (training
+    /// means, no category, black image): the attributions explain the move
+    /// from here to `prediction.score`.
+    pub baseline_score: f32,
+    /// Attribution per source column, in schema order (image columns: the
+    /// sum over their pixels).
+    pub attributions: Vec<Attribution>,
+    /// Attribution per model input (one-hot categories and pixels apart),
+    /// in the order of [`Preprocessor::input_names`].
+    pub inputs: Vec<f32>,
 }
 
 impl LoadedRun {

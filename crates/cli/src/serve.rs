@@ -1,0 +1,130 @@
+//! `indus serve`: the HTTP API over every trained scenario.
+
+use anyhow::{Context, Result};
+use indus_server::{ServeError, ServerConfig};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Options of `indus serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "INDUS_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0: any free port; the chosen one is printed).
+    #[arg(long, env = "INDUS_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Scenario to serve (repeatable); default: every scenario with a finished run.
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// Where run folders are found and training jobs write theirs.
+    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Project root holding plugins/ and scenarios/ (for training jobs).
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Folder with local copies of data sets (for training jobs).
+    #[arg(long, env = "INDUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Require `Authorization: Bearer <token>` for train, promote and reload.
+    #[arg(long, env = "INDUS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Allowed CORS origin (repeatable; `*` for any). Default: no CORS headers.
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Most rows in one predict request.
+    #[arg(long, default_value_t = 10_000)]
+    max_rows: usize,
+    /// Seconds before a request is answered with 408.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
+    /// Requests handled at once (more wait in line).
+    #[arg(long, default_value_t = 512)]
+    concurrency: usize,
+    /// Most rows in one micro-batched model call.
+    #[arg(long, default_value_t = 64)]
+    max_batch_rows: usize,
+    /// Microseconds a worker waits for more requests to join a batch (0: no waiting).
+    #[arg(long, default_value_t = 0)]
+    batch_wait_us: u64,
+    /// Inference threads per scenario (default: one per CPU).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub fn cmd_serve(a: ServeArgs) -> Result<()> {
+    let defaults = ServerConfig::default();
+    let config = ServerConfig {
+        project_root: a.root,
+        runs_dir: a.runs_dir,
+        data_dir: a.data_dir,
+        scenarios: a.scenarios,
+        backend: defaults.backend,
+        max_body_bytes: a.max_body_bytes,
+        max_rows_per_request: a.max_rows,
+        request_timeout: Duration::from_secs(a.timeout_secs.max(1)),
+        concurrency_limit: a.concurrency,
+        cors_origins: a.cors_origins,
+        token: a.token.filter(|t| !t.is_empty()),
+        max_batch_rows: a.max_batch_rows,
+        max_batch_wait: Duration::from_micros(a.batch_wait_us),
+        workers: a.workers.unwrap_or(defaults.workers),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let addr = format!("{}:{}", a.host, a.port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        println!("listening on http://{local}");
+        std::io::stdout().flush()?;
+        tracing::info!(%local, "listening; scenarios load in the background (GET /ready)");
+        match indus_server::serve(config, listener, shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                Ok(())
+            }
+            Err(e @ ServeError::Load(_)) => Err(e.into()),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: no new connections; finishing requests in flight");
+}

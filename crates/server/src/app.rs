@@ -1,0 +1,160 @@
+//! The router: every endpoint, the OpenAPI document generated from the
+//! handlers' annotations, and the layers around them (metrics, timeout,
+//! concurrency limit, body limit, CORS, tracing).
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{docs, oip, ops, scenarios};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use std::time::Instant;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "indus",
+        description = "Every trained indus scenario behind one API: predictions, explanations, training jobs, and the Open Inference Protocol v2."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "scenarios", description = "What is served and each scenario's input schema"),
+        (name = "inference", description = "Predict, explain, recommend"),
+        (name = "training", description = "Background training, promotion and reload"),
+        (name = "open inference protocol", description = "KServe / Open Inference Protocol v2"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Why the router could not be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("CORS origin `{0}` is not a valid header value")]
+pub struct BadOrigin(pub String);
+
+/// Builds the whole application around `state`.
+pub fn router(state: AppState) -> Result<Router, BadOrigin> {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(scenarios::list))
+        .routes(routes!(scenarios::detail))
+        .routes(routes!(scenarios::schema))
+        .routes(routes!(scenarios::examples))
+        .routes(routes!(scenarios::predict))
+        .routes(routes!(scenarios::explain))
+        .routes(routes!(scenarios::recommend))
+        .routes(routes!(ops::train))
+        .routes(routes!(ops::job))
+        .routes(routes!(ops::job_events))
+        .routes(routes!(ops::promote))
+        .routes(routes!(ops::reload))
+        .routes(routes!(oip::live))
+        .routes(routes!(oip::server_ready))
+        .routes(routes!(oip::model_metadata))
+        .routes(routes!(oip::model_ready))
+        .routes(routes!(oip::infer))
+        .split_for_parts();
+    let cors = cors(&state.config.cors_origins)?;
+    let router = api
+        .merge(docs::routes(openapi))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(GlobalConcurrencyLimitLayer::new(
+            state.config.concurrency_limit.max(1),
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(TraceLayer::new_for_http());
+    let router = match cors {
+        Some(c) => router.layer(c),
+        None => router,
+    };
+    Ok(router.with_state(state))
+}
+
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>, BadOrigin> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let layer = CorsLayer::new().allow_methods(Any).allow_headers(Any);
+    if origins.iter().any(|o| o == "*") {
+        return Ok(Some(layer.allow_origin(Any)));
+    }
+    let list = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o).map_err(|_| BadOrigin(o.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(layer.allow_origin(AllowOrigin::list(list))))
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no endpoint {} {} (GET /openapi.json lists them)",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+/// Times out slow requests and records every answer in the metrics, by
+/// route template and served scenario (unknown names are not recorded as
+/// labels, so a scan cannot blow up the metric set).
+async fn observe(
+    State(s): State<AppState>,
+    matched: Option<MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let scenario = scenario_label(&s, req.uri().path());
+    let started = Instant::now();
+    let timeout = s.config.request_timeout;
+    let response = match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("no answer within {} ms", timeout.as_millis()),
+        )
+        .into_response(),
+    };
+    s.metrics
+        .request(&scenario, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+fn scenario_label(s: &AppState, path: &str) -> String {
+    let mut parts = path.trim_start_matches('/').split('/');
+    let name = match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some("scenarios"), Some(n)) | (Some("v2"), Some("models"), Some(n)) => n,
+        _ => return String::new(),
+    };
+    if s.registry.snapshot().scenarios.contains_key(name) {
+        name.to_string()
+    } else {
+        "unknown".to_string()
+    }
+}

@@ -1,0 +1,62 @@
+//! What an operator can set when starting `indus serve`.
+
+use indus_spec::BackendKind;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Server settings; [`ServerConfig::default`] gives the values documented
+/// in `docs/api.md`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Project root holding `plugins/` and `scenarios/` (training jobs
+    /// resolve scenario files here).
+    pub project_root: PathBuf,
+    /// Root of run folders.
+    pub runs_dir: PathBuf,
+    /// Local data folder for training jobs.
+    pub data_dir: Option<PathBuf>,
+    /// Scenarios to serve; empty serves every scenario with a finished run.
+    pub scenarios: Vec<String>,
+    /// Backend inference runs on.
+    pub backend: BackendKind,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Most rows one predict request may carry.
+    pub max_rows_per_request: usize,
+    /// Requests taking longer get a 408.
+    pub request_timeout: Duration,
+    /// Requests handled at once; more wait (up to the timeout).
+    pub concurrency_limit: usize,
+    /// Origins allowed by CORS (`*` for any); empty sends no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// When set, training, promotion and reload need `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Most rows one micro-batched model call takes.
+    pub max_batch_rows: usize,
+    /// How long a worker waits for more requests to join a batch (zero:
+    /// take only what is already queued, adding no latency when idle).
+    pub max_batch_wait: Duration,
+    /// Inference threads per scenario.
+    pub workers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            project_root: PathBuf::from("."),
+            runs_dir: PathBuf::from("runs"),
+            data_dir: None,
+            scenarios: Vec::new(),
+            backend: BackendKind::Flex,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_rows_per_request: 10_000,
+            request_timeout: Duration::from_secs(30),
+            concurrency_limit: 512,
+            cors_origins: Vec::new(),
+            token: None,
+            max_batch_rows: 64,
+            max_batch_wait: Duration::ZERO,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The scenarios being served and their swap on reload or promotion: a
+//! handler takes a snapshot (`Arc<Catalog>`) and keeps it until it answers,
+//! so a swap never disturbs a request in flight; the old models go away
+//! when their last request finishes.
+
+use crate::batcher::{BatchObserver, Batcher};
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+use indus_engine::EpochRecord;
+use indus_runtime::{LoadedRun, RuntimeError, list_runs, resolve_run};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// One scenario ready to answer.
+pub struct Served {
+    /// The loaded run.
+    pub run: Arc<LoadedRun>,
+    /// Its learning curve (for the dashboard and `GET /v1/scenarios/{name}`).
+    pub history: Vec<EpochRecord>,
+    /// Example input rows saved with the run (empty for older runs).
+    pub examples: Vec<serde_json::Value>,
+    /// When it was loaded (RFC 3339).
+    pub loaded_at: String,
+    batcher: Batcher,
+}
+
+impl Served {
+    /// Opens the run at `dir` and starts its inference workers.
+    pub fn load(
+        name: &str,
+        dir: &Path,
+        config: &ServerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Served, RuntimeError> {
+        let run = Arc::new(LoadedRun::open(dir, config.backend)?);
+        let history = run
+            .folder
+            .read("history.json")
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let examples = run
+            .folder
+            .read(indus_runtime::EXAMPLES)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let scenario = name.to_string();
+        let observe: BatchObserver = Arc::new(move |rows| metrics.batch(&scenario, rows));
+        let batcher = Batcher::start(
+            name,
+            run.clone(),
+            config.workers,
+            config.max_batch_rows,
+            config.max_batch_wait,
+            observe,
+        )
+        .map_err(|e| RuntimeError::Invalid(format!("cannot start inference threads: {e}")))?;
+        Ok(Served {
+            run,
+            history,
+            examples,
+            loaded_at: chrono::Utc::now().to_rfc3339(),
+            batcher,
+        })
+    }
+
+    /// Network outputs for preprocessed rows, micro-batched with other requests.
+    pub async fn infer(&self, x: Vec<f32>, rows: usize) -> Result<Vec<f32>, String> {
+        self.batcher.infer(x, rows).await
+    }
+}
+
+/// Every served scenario by name.
+#[derive(Default)]
+pub struct Catalog {
+    /// Scenario name → its loaded run.
+    pub scenarios: BTreeMap<String, Arc<Served>>,
+}
+
+/// The current catalog, swapped atomically.
+#[derive(Default)]
+pub struct Registry {
+    current: RwLock<Arc<Catalog>>,
+    ready: AtomicBool,
+    problem: Mutex<Option<String>>,
+}
+
+impl Registry {
+    /// The catalog as of now; hold it for the whole request.
+    pub fn snapshot(&self) -> Arc<Catalog> {
+        self.current
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Replaces the whole catalog and marks the server ready.
+    pub fn install(&self, catalog: Catalog) {
+        let catalog = Arc::new(catalog);
+        match self.current.write() {
+            Ok(mut c) => *c = catalog,
+            Err(poisoned) => *poisoned.into_inner() = catalog,
+        }
+        self.ready.store(true, Ordering::SeqCst);
+        self.set_problem(None);
+    }
+
+    /// Replaces one scenario, keeping the others.
+    pub fn replace(&self, name: &str, served: Served) {
+        let mut guard = match self.current.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut scenarios = guard.scenarios.clone();
+        scenarios.insert(name.to_string(), Arc::new(served));
+        *guard = Arc::new(Catalog { scenarios });
+    }
+
+    /// True once every listed scenario has loaded.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Why the server is not ready, if loading failed.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().ok().and_then(|p| p.clone())
+    }
+
+    /// Records (or clears) a loading failure.
+    pub fn set_problem(&self, problem: Option<String>) {
+        if let Ok(mut p) = self.problem.lock() {
+            *p = problem;
+        }
+    }
+}
+
+/// The scenarios to serve: those configured, else every scenario under the
+/// runs directory with at least one finished run.
+pub fn scenario_names(config: &ServerConfig) -> Vec<String> {
+    if !config.scenarios.is_empty() {
+        return config.scenarios.clone();
+    }
+    let Ok(entries) = std::fs::read_dir(&config.runs_dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| !list_runs(&config.runs_dir, Some(n)).is_empty())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Loads the latest run of every scenario to serve. Fails naming each
+/// scenario that could not be loaded, so nothing is half-served.
+pub fn load_catalog(config: &ServerConfig, metrics: &Arc<Metrics>) -> Result<Catalog, String> {
+    let names = scenario_names(config);
+    if names.is_empty() {
+        return Err(format!(
+            "no finished runs under {} (train one with `indus run scenarios/<name>.yaml`)",
+            config.runs_dir.display()
+        ));
+    }
+    let mut catalog = Catalog::default();
+    let mut problems = Vec::new();
+    for name in names {
+        let loaded = resolve_run(&name, &config.runs_dir)
+            .and_then(|dir| Served::load(&name, &dir, config, metrics.clone()));
+        match loaded {
+            Ok(served) => {
+                tracing::info!(
+                    scenario = %name,
+                    run = %served.run.folder.record.run_id,
+                    "loaded"
+                );
+                catalog.scenarios.insert(name, Arc::new(served));
+            }
+            Err(e) => problems.push(format!("scenario `{name}`: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(catalog)
+    } else {
+        Err(problems.join("\n"))
+    }
+}

@@ -1,0 +1,481 @@
+//! `/v1/scenarios…`: what is served, each scenario's input schema, and its
+//! predict, explain and recommend endpoints.
+
+use crate::error::{ApiError, ErrorBody};
+use crate::registry::Served;
+use crate::state::{ApiJson, AppState};
+use axum::Json;
+use axum::extract::{Path, State};
+use indus_data::{RawTable, primary_head, rows_from_json};
+use indus_runtime::{Explanation, LoadedRun, Prediction};
+use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A batch of input rows, each a JSON object keyed by column name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowsRequest {
+    /// Rows in the scenario's input schema (`GET /v1/scenarios/{name}/schema`).
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Value>,
+}
+
+/// One answered row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PredictionDoc {
+    /// 1-based position in the request.
+    pub row: usize,
+    /// The row's id, echoed when the schema has an id column.
+    pub id: Option<String>,
+    /// Decided label.
+    pub label: String,
+    /// Probability of `label`.
+    pub score: f32,
+    /// Probability per class, in class order.
+    pub probabilities: BTreeMap<String, f32>,
+}
+
+/// Predictions in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PredictResponse {
+    /// Scenario answering.
+    pub scenario: String,
+    /// Run whose model answered.
+    pub run_id: String,
+    /// One per request row, same order.
+    #[schema(value_type = Vec<PredictionDoc>)]
+    pub predictions: Vec<Prediction>,
+}
+
+/// Rows to explain and how finely.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainRequest {
+    /// Rows in the scenario's input schema.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Value>,
+    /// Integration steps (default 64, at most 1024): more is more exact.
+    pub steps: Option<usize>,
+}
+
+/// Attributions per row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplainResponse {
+    /// Scenario answering.
+    pub scenario: String,
+    /// Run whose model answered.
+    pub run_id: String,
+    /// Attribution method.
+    pub method: &'static str,
+    /// Integration steps used.
+    pub steps: usize,
+    /// Names of the model inputs, matching each explanation's `inputs`.
+    pub input_names: Vec<String>,
+    /// One per request row: the prediction, the baseline score and the
+    /// attribution of each column.
+    #[schema(value_type = Vec<Object>)]
+    pub explanations: Vec<Explanation>,
+}
+
+/// A request for recommendations.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RecommendRequest {
+    /// The user to recommend for.
+    pub user: String,
+    /// How many items (default 10).
+    pub k: Option<usize>,
+}
+
+/// A scenario's headline metric next to its published baseline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Headline {
+    /// Metric name as in `metrics.json` (e.g. `accuracy`, `roc_auc`).
+    pub metric: String,
+    /// Measured on the held-out rows.
+    pub value: Option<f64>,
+    /// The published reference value from the plugin manifest.
+    pub baseline: Option<f64>,
+    /// Where the reference comes from.
+    pub baseline_source: Option<String>,
+}
+
+/// One row of `GET /v1/scenarios`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScenarioSummary {
+    /// Scenario name.
+    pub name: String,
+    /// Plugin name.
+    pub plugin: String,
+    /// Industry of the plugin.
+    pub industry: String,
+    /// What the model does.
+    pub task: String,
+    /// `ready` once loaded.
+    pub status: &'static str,
+    /// Run being served.
+    pub run_id: String,
+    /// When that run finished.
+    pub trained_at: String,
+    /// How the metrics were obtained (official split, holdout, cross-validation).
+    pub evaluation: String,
+    /// Headline metric and its baseline.
+    pub headline: Headline,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Seconds of training.
+    pub train_seconds: f64,
+    /// Rows used for training, validation and test.
+    #[schema(value_type = Object)]
+    pub rows: Value,
+}
+
+/// Everything known about one served scenario.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScenarioDetail {
+    /// The summary row.
+    #[serde(flatten)]
+    pub summary: ScenarioSummary,
+    /// The plugin's description.
+    pub description: String,
+    /// Declared columns (name, type, role, constraints).
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Vec<ColumnSpec>,
+    /// Declared heads.
+    #[schema(value_type = Vec<Object>)]
+    pub heads: Value,
+    /// Output classes in order.
+    pub classes: Vec<String>,
+    /// Decision threshold of binary heads.
+    pub threshold: Option<f32>,
+    /// The run's `metrics.json`.
+    #[schema(value_type = Object)]
+    pub metrics: Value,
+    /// Learning curve, one entry per epoch.
+    #[schema(value_type = Vec<Object>)]
+    pub history: Value,
+    /// The scenario as trained (model and training settings).
+    #[schema(value_type = Object)]
+    pub scenario: Value,
+    /// Published baselines from the plugin manifest.
+    #[schema(value_type = Vec<Object>)]
+    pub baselines: Value,
+}
+
+/// Lists every served scenario with its headline metric.
+#[utoipa::path(get, path = "/v1/scenarios", tag = "scenarios",
+    responses((status = 200, body = Vec<ScenarioSummary>), (status = 503, body = ErrorBody)))]
+pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<ScenarioSummary>>, ApiError> {
+    if !s.registry.is_ready() {
+        return Err(ApiError::unavailable("the server is still loading its scenarios"));
+    }
+    let catalog = s.registry.snapshot();
+    Ok(Json(
+        catalog
+            .scenarios
+            .iter()
+            .map(|(name, served)| summary(name, &served.run))
+            .collect(),
+    ))
+}
+
+/// Describes one scenario: schema, heads, classes, metrics, training.
+#[utoipa::path(get, path = "/v1/scenarios/{name}", tag = "scenarios",
+    params(("name" = String, Path, description = "Scenario name")),
+    responses((status = 200, body = ScenarioDetail), (status = 404, body = ErrorBody)))]
+pub async fn detail(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ScenarioDetail>, ApiError> {
+    let served = s.served(&name)?;
+    let run = &served.run;
+    let to = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
+    Ok(Json(ScenarioDetail {
+        summary: summary(&name, run),
+        description: run.plugin.description.clone(),
+        columns: run.plugin.data.columns.clone(),
+        heads: to(serde_json::to_value(&run.plugin.heads)),
+        classes: run.classes.clone(),
+        threshold: run.metrics.threshold,
+        metrics: to(serde_json::to_value(&run.metrics)),
+        history: to(serde_json::to_value(&served.history)),
+        scenario: to(serde_json::to_value(&run.scenario)),
+        baselines: to(serde_json::to_value(&run.plugin.baselines)),
+    }))
+}
+
+/// The JSON Schema of one input row, generated from the plugin's columns.
+#[utoipa::path(get, path = "/v1/scenarios/{name}/schema", tag = "scenarios",
+    params(("name" = String, Path, description = "Scenario name")),
+    responses((status = 200, description = "JSON Schema (draft 2020-12) of one row", body = Object),
+              (status = 404, body = ErrorBody)))]
+pub async fn schema(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let served = s.served(&name)?;
+    Ok(Json(row_schema(&name, &served.run.plugin)))
+}
+
+/// Real rows from the run's held-out split, ready to send to predict.
+#[utoipa::path(get, path = "/v1/scenarios/{name}/examples", tag = "scenarios",
+    params(("name" = String, Path, description = "Scenario name")),
+    responses((status = 200, body = RowsRequest), (status = 404, body = ErrorBody)))]
+pub async fn examples(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let served = s.served(&name)?;
+    Ok(Json(json!({ "rows": served.examples })))
+}
+
+/// Predicts a batch of rows; answers come back in request order.
+#[utoipa::path(post, path = "/v1/scenarios/{name}/predict", tag = "inference",
+    params(("name" = String, Path, description = "Scenario name")),
+    request_body = RowsRequest,
+    responses((status = 200, body = PredictResponse),
+              (status = 400, description = "Malformed JSON", body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 413, description = "Body or row count over the limit", body = ErrorBody),
+              (status = 422, description = "Rows break the schema; one detail per bad field", body = ErrorBody)))]
+pub async fn predict(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<RowsRequest>,
+) -> Result<Json<PredictResponse>, ApiError> {
+    let served = s.served(&name)?;
+    let table = validate_rows(&served.run, req.rows, s.config.max_rows_per_request)?;
+    let predictions = predict_table(&served, &table).await?;
+    s.metrics.rows(&name, predictions.len());
+    Ok(Json(PredictResponse {
+        scenario: name,
+        run_id: served.run.folder.record.run_id.clone(),
+        predictions,
+    }))
+}
+
+/// Explains rows with integrated gradients, per source column.
+#[utoipa::path(post, path = "/v1/scenarios/{name}/explain", tag = "inference",
+    params(("name" = String, Path, description = "Scenario name")),
+    request_body = ExplainRequest,
+    responses((status = 200, body = ExplainResponse),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn explain(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<ExplainRequest>,
+) -> Result<Json<ExplainResponse>, ApiError> {
+    const MAX_ROWS: usize = 256;
+    let steps = req.steps.unwrap_or(64);
+    if !(1..=1024).contains(&steps) {
+        return Err(ApiError::unprocessable(format!(
+            "steps must be between 1 and 1024, got {steps}"
+        )));
+    }
+    let served = s.served(&name)?;
+    let table = validate_rows(&served.run, req.rows, MAX_ROWS)?;
+    let run = served.run.clone();
+    let explanations = tokio::task::spawn_blocking(move || run.explain(&table, steps))
+        .await
+        .map_err(|e| ApiError::internal(format!("explanation task failed: {e}")))??;
+    Ok(Json(ExplainResponse {
+        scenario: name,
+        run_id: served.run.folder.record.run_id.clone(),
+        method: "integrated_gradients",
+        steps,
+        input_names: served.run.preprocessor.input_names(),
+        explanations,
+    }))
+}
+
+/// Top-k items for a user (recommendation heads only).
+#[utoipa::path(post, path = "/v1/scenarios/{name}/recommend", tag = "inference",
+    params(("name" = String, Path, description = "Scenario name")),
+    request_body = RecommendRequest,
+    responses((status = 404, body = ErrorBody),
+              (status = 422, description = "The scenario has no recommendation head", body = ErrorBody)))]
+pub async fn recommend(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<RecommendRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let served = s.served(&name)?;
+    let head = primary_head(&served.run.plugin);
+    Err(ApiError::unprocessable(format!(
+        "cannot recommend {} items for user `{}`: scenario `{name}` has a {} head `{}`, and recommendations need a user_item head",
+        req.k.unwrap_or(10),
+        req.user,
+        task_name(head.task),
+        head.name
+    )))
+}
+
+/// Checks the row count and validates every row against the plugin schema.
+pub(crate) fn validate_rows(
+    run: &LoadedRun,
+    rows: Vec<Value>,
+    max_rows: usize,
+) -> Result<RawTable, ApiError> {
+    if rows.is_empty() {
+        return Err(ApiError::unprocessable("`rows` is empty: send at least one row"));
+    }
+    if rows.len() > max_rows {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} rows in one request; this endpoint takes at most {max_rows}",
+                rows.len()
+            ),
+        ));
+    }
+    let numbered: Vec<(usize, Value)> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i + 1, v))
+        .collect();
+    Ok(rows_from_json(&run.plugin, "request", &numbered)?)
+}
+
+/// Runs validated rows through the micro-batched model.
+pub(crate) async fn predict_table(
+    served: &Served,
+    table: &RawTable,
+) -> Result<Vec<Prediction>, ApiError> {
+    let x = served.run.prepare(table)?;
+    let outputs = served
+        .infer(x, table.len())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(served.run.answer(table, outputs))
+}
+
+fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {
+    let m = &run.metrics;
+    ScenarioSummary {
+        name: name.to_string(),
+        plugin: run.plugin.name.to_string(),
+        industry: run.plugin.industry.clone(),
+        task: task_name(primary_head(&run.plugin).task).to_string(),
+        status: "ready",
+        run_id: run.folder.record.run_id.clone(),
+        trained_at: run.folder.record.finished_at.clone(),
+        evaluation: m.evaluation.clone(),
+        headline: headline(run),
+        parameters: m.parameters,
+        train_seconds: m.train_seconds,
+        rows: serde_json::to_value(m.rows).unwrap_or(Value::Null),
+    }
+}
+
+fn task_name(task: Task) -> &'static str {
+    match task {
+        Task::Multiclass => "multiclass",
+        Task::Binary => "binary",
+        Task::Multilabel => "multilabel",
+        Task::Regression => "regression",
+        Task::Reconstruction => "reconstruction",
+        Task::UserItem => "user_item",
+    }
+}
+
+/// The plugin's first published baseline names the headline metric;
+/// without one, accuracy.
+fn headline(run: &LoadedRun) -> Headline {
+    let baseline = run.plugin.baselines.first();
+    let metric = baseline.map_or("accuracy".to_string(), |b| b.metric.clone());
+    let test = serde_json::to_value(&run.metrics.test).unwrap_or(Value::Null);
+    let value = test
+        .get(&metric)
+        .or_else(|| test.get("ranking").and_then(|r| r.get(&metric)))
+        .and_then(Value::as_f64);
+    Headline {
+        metric,
+        value,
+        baseline: baseline.map(|b| b.value),
+        baseline_source: baseline.map(|b| b.source.clone()),
+    }
+}
+
+/// JSON Schema (2020-12) of one input row: every feature column with its
+/// type and constraints, required unless nullable; the id and target
+/// columns are accepted, other keys ignored.
+pub fn row_schema(scenario: &str, plugin: &PluginManifest) -> Value {
+    let mut properties = serde_json::Map::new();
+    let mut required = Vec::new();
+    for c in &plugin.data.columns {
+        let mut p = match c.role {
+            ColumnRole::Feature => column_schema(c),
+            ColumnRole::Id => json!({"type": ["string", "integer"]}),
+            ColumnRole::Target => match &c.values {
+                Some(v) => json!({"enum": v}),
+                None => json!({}),
+            },
+            _ => continue,
+        };
+        if let Value::Object(map) = &mut p {
+            map.insert(
+                "description".into(),
+                Value::String(format!("{:?} column ({:?})", c.role, c.kind).to_lowercase()),
+            );
+        }
+        if c.role == ColumnRole::Feature && !c.nullable {
+            required.push(Value::String(c.name.clone()));
+        }
+        properties.insert(c.name.clone(), p);
+    }
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("{scenario} input row"),
+        "type": "object",
+        "properties": properties,
+        "required": required,
+    })
+}
+
+fn column_schema(c: &ColumnSpec) -> Value {
+    let nullable = |t: &str| {
+        if c.nullable {
+            json!([t, "null"])
+        } else {
+            json!(t)
+        }
+    };
+    let mut s = match c.kind {
+        ColumnType::Number => json!({"type": nullable("number")}),
+        ColumnType::Integer => json!({"type": nullable("integer")}),
+        ColumnType::Boolean => json!({"type": nullable("boolean")}),
+        ColumnType::Category => {
+            let mut values: Vec<Value> = c
+                .values
+                .iter()
+                .flatten()
+                .map(|v| Value::String(v.clone()))
+                .collect();
+            if c.nullable {
+                values.push(Value::Null);
+            }
+            json!({"enum": values})
+        }
+        ColumnType::Image => {
+            let pixels = c.width();
+            let max = c.max_value.map_or(255.0, |m| m.get());
+            return json!({
+                "type": "array",
+                "description": format!("{pixels} pixel values in row-major order (nested rows allowed), 0 to {max}"),
+                "items": {"anyOf": [
+                    {"type": "number", "minimum": 0, "maximum": max},
+                    {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": max}}
+                ]},
+            });
+        }
+        ColumnType::Id => json!({"type": ["string", "integer"]}),
+    };
+    if let (Some([lo, hi]), Value::Object(map)) = (c.range, &mut s) {
+        map.insert("minimum".into(), json!(lo));
+        map.insert("maximum".into(), json!(hi));
+    }
+    s
+}

@@ -1,0 +1,121 @@
+//! What every handler shares, and the extractors that turn a request into
+//! checked inputs or a JSON error.
+
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::jobs::Jobs;
+use crate::metrics::Metrics;
+use crate::registry::{Registry, Served};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// Shared server state.
+pub struct Shared {
+    /// Settings.
+    pub config: ServerConfig,
+    /// Served scenarios.
+    pub registry: Registry,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Training jobs.
+    pub jobs: Jobs,
+}
+
+/// The state as handlers receive it.
+pub type AppState = Arc<Shared>;
+
+impl Shared {
+    /// The served scenario `name`: 503 while loading, 404 when unknown.
+    pub fn served(&self, name: &str) -> Result<Arc<Served>, ApiError> {
+        if !self.registry.is_ready() {
+            return Err(ApiError::unavailable("the server is still loading its scenarios"));
+        }
+        self.registry
+            .snapshot()
+            .scenarios
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ApiError::unknown_scenario(name))
+    }
+}
+
+/// A JSON body whose every rejection is an [`ApiError`]: 400 for malformed
+/// JSON, 413 for a body over the limit, 415 without a JSON content type,
+/// 422 for JSON of the wrong shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::bad_request(format!("malformed JSON: {}", e.body_text()))
+                }
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::unprocessable(format!("unexpected JSON: {}", e.body_text()))
+                }
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "send the body as JSON with `Content-Type: application/json`",
+                ),
+                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request body is larger than this server's limit of {} bytes",
+                        state.config.max_body_bytes
+                    ),
+                ),
+                other => ApiError::new(other.status(), other.body_text()),
+            }),
+        }
+    }
+}
+
+/// Proof that the caller may change what is served: present only when the
+/// server has no token, or the request carries `Authorization: Bearer <token>`.
+pub struct Authorized;
+
+impl FromRequestParts<AppState> for Authorized {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(token) = &state.config.token else {
+            return Ok(Authorized);
+        };
+        let given = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(Authorized),
+            Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "the bearer token is wrong")),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this endpoint needs `Authorization: Bearer <token>` (the server's --token)",
+            )),
+        }
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_compare_by_content() {
+        assert!(super::constant_time_eq(b"secret", b"secret"));
+        assert!(!super::constant_time_eq(b"secret", b"secreT"));
+        assert!(!super::constant_time_eq(b"secret", b"secret2"));
+    }
+}

@@ -1,0 +1,428 @@
+//! In-process tests of the whole router on a real (briefly trained) German
+//! credit run: every endpoint, every error shape, reload, training jobs.
+
+use crate::{ServerConfig, load_catalog, router, shared};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use indus_runtime::{LoadedRun, RunOptions, resolve_scenario, run_scenario};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use tower::ServiceExt;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A runs folder holding one quick credit-scoring run, made once per test binary.
+fn runs_dir() -> &'static Path {
+    static RUNS: OnceLock<PathBuf> = OnceLock::new();
+    RUNS.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let mut resolved =
+            resolve_scenario(&repo().join("scenarios/credit-scoring.yaml"), &[]).unwrap();
+        resolved.scenario.training.epochs = indus_spec::Count::try_from(3).unwrap();
+        resolved.scenario.data.folds = None;
+        let options = RunOptions {
+            data_dir: None,
+            runs_root: dir.clone(),
+        };
+        run_scenario(&resolved, &options, &mut indus_engine::Silent, &mut |_| {}).unwrap();
+        dir
+    })
+}
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        project_root: repo(),
+        runs_dir: runs_dir().to_path_buf(),
+        max_body_bytes: 64 * 1024,
+        max_rows_per_request: 100,
+        workers: 2,
+        ..ServerConfig::default()
+    }
+}
+
+fn app_with(config: ServerConfig) -> Router {
+    let state = shared(config);
+    let catalog = load_catalog(&state.config, &state.metrics).unwrap();
+    state.registry.install(catalog);
+    router(state).unwrap()
+}
+
+fn app() -> Router {
+    app_with(config())
+}
+
+async fn call(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+    call_raw(app, method, uri, body.map(|b| b.to_string()), &[]).await
+}
+
+async fn call_raw(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<String>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(body.map_or_else(Body::empty, Body::from)).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+/// The first `n` rows of the shipped German credit file as JSON objects.
+fn credit_rows(n: usize) -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
+            .unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .take(n)
+        .map(|line| {
+            let cells = split_csv(line);
+            let obj: serde_json::Map<String, Value> = header
+                .iter()
+                .zip(cells)
+                .filter(|(h, _)| **h != "creditability")
+                .map(|(h, c)| (h.to_string(), Value::String(c)))
+                .collect();
+            Value::Object(obj)
+        })
+        .collect()
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for ch in line.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().unwrap().push(c),
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn predict_answers_what_the_loaded_run_answers() {
+    let app = app();
+    let rows = credit_rows(5);
+    let (status, body) =
+        call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": rows}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let dir = indus_runtime::resolve_run("credit-scoring", runs_dir()).unwrap();
+    let run = LoadedRun::open(&dir, indus_spec::BackendKind::Flex).unwrap();
+    let numbered: Vec<(usize, Value)> =
+        rows.into_iter().enumerate().map(|(i, v)| (i + 1, v)).collect();
+    let table = indus_data::rows_from_json(&run.plugin, "request", &numbered).unwrap();
+    // Compared as JSON text, as a client sees it.
+    let expected: Value =
+        serde_json::from_str(&serde_json::to_string(&run.predict(&table).unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(body["predictions"], expected);
+    assert_eq!(body["run_id"], json!(run.folder.record.run_id));
+    let p = &body["predictions"][0];
+    assert!(["good", "bad"].contains(&p["label"].as_str().unwrap()));
+    let total: f64 = p["probabilities"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-5);
+}
+
+#[tokio::test]
+async fn every_bad_field_of_every_row_is_named() {
+    let app = app();
+    let mut rows = credit_rows(3);
+    rows[0]["credit_amount"] = json!("a lot");
+    rows[2]["purpose"] = json!("yacht");
+    rows[2].as_object_mut().unwrap().remove("age_in_years");
+    let (status, body) =
+        call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": rows}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let found: Vec<(u64, String)> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["row"].as_u64().unwrap(), d["field"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (1, "credit_amount".to_string()),
+            (3, "purpose".to_string()),
+            (3, "age_in_years".to_string())
+        ]
+    );
+    assert!(body["details"][1]["message"].as_str().unwrap().contains("unknown category `yacht`"));
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_misaddressed_requests_get_clear_statuses() {
+    let app = app();
+    let predict = "/v1/scenarios/credit-scoring/predict";
+    let (s, b) = call_raw(&app, "POST", predict, Some("{\"rows\": [".into()), &[]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("malformed JSON"));
+    let (s, b) = call(&app, "POST", predict, Some(json!({"rows": 5}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _) = call(&app, "POST", predict, Some(json!({"rows": []}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let big = json!({"rows": [{"pad": "x".repeat(70 * 1024)}]});
+    let (s, b) = call(&app, "POST", predict, Some(big)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("65536 bytes"));
+    let many = json!({"rows": vec![json!({}); 101]});
+    let (s, _) = call(&app, "POST", predict, Some(many)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let (s, b) = call(&app, "POST", "/v1/scenarios/nope/predict", Some(json!({"rows": [{}]}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(b["error"].as_str().unwrap().contains("`nope`"));
+    let (s, _) = call(&app, "GET", "/v1/scenarios/..%2F..%2Fetc/schema", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = call(&app, "GET", "/v1/nothing", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(b["error"].as_str().unwrap().contains("/v1/nothing"));
+}
+
+#[tokio::test]
+async fn listing_detail_and_row_schema_describe_the_scenario() {
+    let app = app();
+    let (s, list) = call(&app, "GET", "/v1/scenarios", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list[0]["name"], "credit-scoring");
+    assert_eq!(list[0]["industry"], "finance");
+    assert_eq!(list[0]["task"], "binary");
+    assert_eq!(list[0]["headline"]["metric"], "roc_auc");
+    assert!(list[0]["headline"]["value"].as_f64().unwrap() > 0.5);
+    let (s, detail) = call(&app, "GET", "/v1/scenarios/credit-scoring", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(detail["classes"], json!(["good", "bad"]));
+    assert_eq!(detail["history"].as_array().unwrap().len(), 3);
+    let (s, schema) = call(&app, "GET", "/v1/scenarios/credit-scoring/schema", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(schema["properties"]["duration_in_month"]["type"], "integer");
+    assert!(schema["properties"]["purpose"]["enum"].as_array().unwrap().contains(&json!("car (new)")));
+    assert_eq!(schema["required"].as_array().unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn explanations_add_up_to_the_score_change() {
+    let app = app();
+    let (s, body) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/explain",
+        Some(json!({"rows": credit_rows(2), "steps": 256})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    for e in body["explanations"].as_array().unwrap() {
+        let attributions = e["attributions"].as_array().unwrap();
+        assert_eq!(attributions.len(), 20);
+        let total: f64 = attributions.iter().map(|a| a["value"].as_f64().unwrap()).sum();
+        let moved = e["score"].as_f64().unwrap() - e["baseline_score"].as_f64().unwrap();
+        assert!((total - moved).abs() < 5e-3, "sum {total} vs change {moved}");
+    }
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/explain",
+        Some(json!({"rows": credit_rows(1), "steps": 0})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn open_inference_protocol_gives_the_same_answers() {
+    let app = app();
+    let rows = credit_rows(3);
+    let (_, predicted) =
+        call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": rows}))).await;
+    let (s, meta) = call(&app, "GET", "/v2/models/credit-scoring", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let inputs: Vec<Value> = meta["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let name = t["name"].as_str().unwrap();
+            json!({
+                "name": name,
+                "shape": [3],
+                "datatype": t["datatype"],
+                "data": rows.iter().map(|r| r[name].clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let (s, body) = call(
+        &app,
+        "POST",
+        "/v2/models/credit-scoring/infer",
+        Some(json!({"id": "r1", "inputs": inputs})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "r1");
+    let labels: Vec<Value> = predicted["predictions"].as_array().unwrap().iter().map(|p| p["label"].clone()).collect();
+    assert_eq!(body["outputs"][0]["name"], "label");
+    assert_eq!(body["outputs"][0]["data"], json!(labels));
+    assert_eq!(body["outputs"][2]["shape"], json!([3, 2]));
+    let (s, _) = call(&app, "GET", "/v2/models/credit-scoring/ready", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = call(&app, "GET", "/v2/health/ready", None).await;
+    assert_eq!((s, b["ready"].clone()), (StatusCode::OK, json!(true)));
+}
+
+#[tokio::test]
+async fn readiness_waits_for_loading() {
+    let state = shared(config());
+    let app = router(state.clone()).unwrap();
+    let (s, b) = call(&app, "GET", "/ready", None).await;
+    assert_eq!((s, b["status"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!("loading")));
+    let (s, _) = call(&app, "GET", "/health", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": credit_rows(1)}))).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    state.registry.install(load_catalog(&state.config, &state.metrics).unwrap());
+    let (s, _) = call(&app, "GET", "/ready", None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_scenario_and_route() {
+    let app = app();
+    call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": credit_rows(2)}))).await;
+    call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": [{}]}))).await;
+    let (s, text) = call(&app, "GET", "/metrics", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = text.as_str().unwrap();
+    let route = "route=\"/v1/scenarios/{name}/predict\"";
+    assert!(text.contains(&format!("indus_http_requests_total{{scenario=\"credit-scoring\",{route},status=\"200\"}} 1")), "{text}");
+    assert!(text.contains(&format!("indus_http_errors_total{{scenario=\"credit-scoring\",{route},status=\"422\"}} 1")), "{text}");
+    assert!(text.contains("indus_rows_predicted_total{scenario=\"credit-scoring\"} 2"), "{text}");
+}
+
+#[tokio::test]
+async fn changing_what_is_served_needs_the_token() {
+    let app = app_with(ServerConfig {
+        token: Some("s3cret".into()),
+        ..config()
+    });
+    let (s, _) = call(&app, "POST", "/v1/reload", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = call_raw(&app, "POST", "/v1/reload", None, &[("authorization", "Bearer nope")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = call_raw(&app, "POST", "/v1/reload", None, &[("authorization", "Bearer s3cret")]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b["credit-scoring"].as_str().is_some());
+    // Reading needs no token.
+    let (s, _) = call(&app, "GET", "/v1/scenarios", None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_training_job_streams_epochs_and_its_run_can_be_promoted() {
+    let runs = tempfile::tempdir().unwrap();
+    copy_dir(runs_dir(), runs.path());
+    let app = app_with(ServerConfig {
+        runs_dir: runs.path().to_path_buf(),
+        ..config()
+    });
+    let (_, before) = call(&app, "GET", "/v1/scenarios/credit-scoring", None).await;
+    let (s, job) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/train",
+        Some(json!({"epochs": 2, "train_limit": 300})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let mut state = job;
+    for _ in 0..600 {
+        let (_, now) = call(&app, "GET", &format!("/v1/jobs/{id}"), None).await;
+        state = now;
+        if state["status"] != "queued" && state["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state["status"], "succeeded", "{state}");
+    // 5 folds + the final model, 2 epochs each.
+    assert_eq!(state["epochs"].as_array().unwrap().len(), 12);
+    let (s, events) = call(&app, "GET", &format!("/v1/jobs/{id}/events"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let events = events.as_str().unwrap();
+    assert_eq!(events.matches("event: epoch").count(), 12, "{events}");
+    assert!(events.contains("event: finished"));
+    let (s, promoted) = call(&app, "POST", &format!("/v1/jobs/{id}/promote"), None).await;
+    assert_eq!(s, StatusCode::OK, "{promoted}");
+    let (_, after) = call(&app, "GET", "/v1/scenarios/credit-scoring", None).await;
+    assert_ne!(after["run_id"], before["run_id"]);
+    assert_eq!(after["run_id"], state["run_id"]);
+    let (s, _) = call(&app, "POST", "/v1/scenarios/no-such/train", Some(json!({}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(&app, "GET", "/v1/jobs/job-999", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint() {
+    let app = app();
+    let (s, doc) = call(&app, "GET", "/openapi.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/health",
+        "/ready",
+        "/metrics",
+        "/v1/scenarios",
+        "/v1/scenarios/{name}",
+        "/v1/scenarios/{name}/schema",
+        "/v1/scenarios/{name}/examples",
+        "/v1/scenarios/{name}/predict",
+        "/v1/scenarios/{name}/explain",
+        "/v1/scenarios/{name}/recommend",
+        "/v1/scenarios/{name}/train",
+        "/v1/jobs/{id}",
+        "/v1/jobs/{id}/events",
+        "/v1/jobs/{id}/promote",
+        "/v1/reload",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{name}",
+        "/v2/models/{name}/ready",
+        "/v2/models/{name}/infer",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from /openapi.json");
+    }
+    let (s, page) = call(&app, "GET", "/docs", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("/openapi.json"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
