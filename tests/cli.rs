@@ -2,61 +2,14 @@
 //! shared data folder, predictions from every input format, and the bad
 //! inputs a user will eventually type.
 
+mod common;
+
+use common::{data_dir, fails, indus, ok, repo};
 use indus_data::idx::encode_idx;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("INDUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"));
-    assert!(
-        dir.join("mnist/train-images-idx3-ubyte.gz").is_file(),
-        "these tests need MNIST in {}/mnist (set INDUS_DATA_DIR)",
-        dir.display()
-    );
-    dir
-}
-
-fn indus(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_indus"))
-        .args(args)
-        .current_dir(cwd)
-        .env("INDUS_OFFLINE", "1")
-        .env("INDUS_CACHE_DIR", cwd.join(".cache-none"))
-        .env_remove("INDUS_DATA_DIR")
-        .env_remove("INDUS_RUNS_DIR")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "indus failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn fails(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "indus should have failed; stdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// One small MNIST run shared by the tests that need a trained model.
 struct TrainedRun {

@@ -250,7 +250,12 @@ pub fn rows_from_json(
     for (row, value) in rows {
         let row = *row;
         let Some(obj) = value.as_object() else {
-            problems.push(DataError::row(source_name, row, None, "expected a JSON object"));
+            problems.push(DataError::row(
+                source_name,
+                row,
+                None,
+                "expected a JSON object",
+            ));
             continue;
         };
         for c in &cols {
@@ -521,7 +526,10 @@ mod tests {
         )
         .unwrap();
         let rows = t.to_json_rows(&plugin(), 10);
-        assert_eq!(rows[0], serde_json::json!({"amount": 10.5, "kind": "b", "y": "bad"}));
+        assert_eq!(
+            rows[0],
+            serde_json::json!({"amount": 10.5, "kind": "b", "y": "bad"})
+        );
         assert_eq!(rows[1]["amount"], serde_json::Value::Null);
         let numbered: Vec<(usize, serde_json::Value)> = rows.into_iter().enumerate().collect();
         let back = rows_from_json(&plugin(), "examples", &numbered).unwrap();
@@ -553,7 +561,10 @@ mod tests {
             (3, serde_json::json!([1, 2])),
         ];
         let e = rows_from_json(&plugin(), "request", &rows).unwrap_err();
-        let DataError::Rows { problems, omitted, .. } = &e else {
+        let DataError::Rows {
+            problems, omitted, ..
+        } = &e
+        else {
             panic!("expected a report of several problems, got {e}");
         };
         assert_eq!(*omitted, 0);
@@ -561,7 +572,10 @@ mod tests {
         assert_eq!(text.len(), 3, "{text:?}");
         assert!(text[0].contains("row 1, column `amount`"), "{text:?}");
         assert!(text[1].contains("row 1, column `kind`"), "{text:?}");
-        assert!(text[2].contains("row 3: expected a JSON object"), "{text:?}");
+        assert!(
+            text[2].contains("row 3: expected a JSON object"),
+            "{text:?}"
+        );
         assert!(e.to_string().starts_with("request: 3 problems:"), "{e}");
     }
 

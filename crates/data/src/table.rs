@@ -63,11 +63,7 @@ impl RawTable {
     /// (category names, numbers, pixel arrays, the target's label and the
     /// id when known): real example rows for documentation, the dashboard's
     /// "try it" form and tests. Missing values come back as `null`.
-    pub fn to_json_rows(
-        &self,
-        manifest: &PluginManifest,
-        n: usize,
-    ) -> Vec<serde_json::Value> {
+    pub fn to_json_rows(&self, manifest: &PluginManifest, n: usize) -> Vec<serde_json::Value> {
         use serde_json::{Value, json};
         let cols = feature_columns(manifest);
         let target = crate::rows::target_classes(manifest);

@@ -63,7 +63,8 @@ pub fn integrated_gradients(
     }
     let input = Tensor::<Grad, 2>::from_data(TensorData::new(path, [rows * steps, width]), &device)
         .require_grad();
-    let pick = Tensor::<Grad, 2>::from_data(TensorData::new(pick, [rows * steps, outputs]), &device);
+    let pick =
+        Tensor::<Grad, 2>::from_data(TensorData::new(pick, [rows * steps, outputs]), &device);
     let chosen = (head.activate(model.forward(input.clone(), None)) * pick).sum();
     let grads = chosen.backward();
     let gradient = input
@@ -103,8 +104,12 @@ mod tests {
         let dense = |i: usize, o: usize, salt: f32| DenseWeights {
             inputs: i,
             outputs: o,
-            weight: (0..i * o).map(|k| ((k as f32 + salt) * 0.618).sin() * 0.9).collect(),
-            bias: (0..o).map(|k| ((k as f32 + salt) * 1.3).cos() * 0.1).collect(),
+            weight: (0..i * o)
+                .map(|k| ((k as f32 + salt) * 0.618).sin() * 0.9)
+                .collect(),
+            bias: (0..o)
+                .map(|k| ((k as f32 + salt) * 1.3).cos() * 0.1)
+                .collect(),
         };
         MlpWeights {
             hidden: vec![dense(inputs, 8, 1.0), dense(8, 4, 2.0)],

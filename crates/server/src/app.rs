@@ -141,8 +141,12 @@ async fn observe(
         )
         .into_response(),
     };
-    s.metrics
-        .request(&scenario, &route, response.status().as_u16(), started.elapsed());
+    s.metrics.request(
+        &scenario,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 

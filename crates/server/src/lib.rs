@@ -68,8 +68,7 @@ pub async fn serve(
     let loader = state.clone();
     tokio::spawn(async move {
         let l = loader.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || load_catalog(&l.config, &l.metrics)).await;
+        let loaded = tokio::task::spawn_blocking(move || load_catalog(&l.config, &l.metrics)).await;
         match loaded {
             Ok(Ok(catalog)) => {
                 tracing::info!(scenarios = catalog.scenarios.len(), "ready");

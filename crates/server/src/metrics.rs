@@ -135,8 +135,18 @@ mod tests {
     #[test]
     fn requests_errors_and_latency_are_exposed_per_scenario() {
         let m = Metrics::default();
-        m.request("mnist", "/v1/scenarios/{name}/predict", 200, Duration::from_micros(90));
-        m.request("mnist", "/v1/scenarios/{name}/predict", 422, Duration::from_micros(40));
+        m.request(
+            "mnist",
+            "/v1/scenarios/{name}/predict",
+            200,
+            Duration::from_micros(90),
+        );
+        m.request(
+            "mnist",
+            "/v1/scenarios/{name}/predict",
+            422,
+            Duration::from_micros(40),
+        );
         m.rows("mnist", 3);
         let text = m.render();
         assert!(
@@ -148,6 +158,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("indus_http_request_duration_seconds_count{scenario=\"mnist\",route=\"/v1/scenarios/{name}/predict\"} 2"), "{text}");
-        assert!(text.contains(r#"indus_rows_predicted_total{scenario="mnist"} 3"#), "{text}");
+        assert!(
+            text.contains(r#"indus_rows_predicted_total{scenario="mnist"} 3"#),
+            "{text}"
+        );
     }
 }

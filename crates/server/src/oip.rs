@@ -284,7 +284,10 @@ fn datatype(c: &ColumnSpec) -> &'static str {
 
 /// Regroups column tensors into row objects, so both protocols share one
 /// validation path. Each problem names the tensor.
-fn tensors_to_rows(columns: &[ColumnSpec], inputs: Vec<InferInput>) -> Result<Vec<Value>, ApiError> {
+fn tensors_to_rows(
+    columns: &[ColumnSpec],
+    inputs: Vec<InferInput>,
+) -> Result<Vec<Value>, ApiError> {
     let mut details = Vec::new();
     let mut problem = |field: &str, message: String| {
         details.push(ErrorDetail {
@@ -296,7 +299,10 @@ fn tensors_to_rows(columns: &[ColumnSpec], inputs: Vec<InferInput>) -> Result<Ve
     let known: Vec<&str> = features(columns).map(|c| c.name.as_str()).collect();
     for i in &inputs {
         if !known.contains(&i.name.as_str()) {
-            problem(&i.name, format!("not an input of this model; inputs: {}", known.join(", ")));
+            problem(
+                &i.name,
+                format!("not an input of this model; inputs: {}", known.join(", ")),
+            );
         }
     }
     let mut rows: Option<usize> = None;
@@ -309,19 +315,28 @@ fn tensors_to_rows(columns: &[ColumnSpec], inputs: Vec<InferInput>) -> Result<Ve
         let expected = datatype(c);
         let fits = match expected {
             "BYTES" => input.datatype == "BYTES",
-            "BOOL" => ["BOOL", "INT8", "INT32", "INT64", "UINT8"].contains(&input.datatype.as_str()),
+            "BOOL" => {
+                ["BOOL", "INT8", "INT32", "INT64", "UINT8"].contains(&input.datatype.as_str())
+            }
             _ => NUMERIC.contains(&input.datatype.as_str()),
         };
         if !fits {
             problem(
                 &c.name,
-                format!("datatype {} does not fit this column; send {expected}", input.datatype),
+                format!(
+                    "datatype {} does not fit this column; send {expected}",
+                    input.datatype
+                ),
             );
             continue;
         }
         let mut flat = Vec::new();
         flatten(&input.data, &mut flat);
-        let width = if c.kind == ColumnType::Image { c.width() } else { 1 };
+        let width = if c.kind == ColumnType::Image {
+            c.width()
+        } else {
+            1
+        };
         let declared: i64 = input.shape.iter().product();
         let n = input.shape.first().copied().unwrap_or(0);
         if n <= 0 || declared != flat.len() as i64 || flat.len() != n as usize * width {
@@ -332,14 +347,21 @@ fn tensors_to_rows(columns: &[ColumnSpec], inputs: Vec<InferInput>) -> Result<Ve
                     input.shape,
                     flat.len(),
                     if n > 0 { n.to_string() } else { "N".into() },
-                    if width > 1 { format!(", {width}") } else { String::new() }
+                    if width > 1 {
+                        format!(", {width}")
+                    } else {
+                        String::new()
+                    }
                 ),
             );
             continue;
         }
         match rows {
             Some(r) if r != n as usize => {
-                problem(&c.name, format!("batch size {n} differs from the other inputs' {r}"));
+                problem(
+                    &c.name,
+                    format!("batch size {n} differs from the other inputs' {r}"),
+                );
                 continue;
             }
             _ => rows = Some(n as usize),
@@ -347,7 +369,10 @@ fn tensors_to_rows(columns: &[ColumnSpec], inputs: Vec<InferInput>) -> Result<Ve
         by_column.push((c, width, flat));
     }
     if !details.is_empty() {
-        return Err(ApiError::unprocessable("the input tensors do not match the model").with_details(details));
+        return Err(
+            ApiError::unprocessable("the input tensors do not match the model")
+                .with_details(details),
+        );
     }
     let n = rows.unwrap_or(0);
     let mut out: Vec<Map<String, Value>> = vec![Map::new(); n];
@@ -366,7 +391,8 @@ fn tensors_to_rows(columns: &[ColumnSpec], inputs: Vec<InferInput>) -> Result<Ve
 
 /// Protocol datatypes a numeric column accepts.
 const NUMERIC: [&str; 11] = [
-    "FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
+    "FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
+    "UINT64",
 ];
 
 fn flatten(v: &Value, out: &mut Vec<Value>) {
@@ -393,7 +419,10 @@ mod tests {
         InferInput {
             name: name.into(),
             shape,
-            datatype: if data.as_array().is_some_and(|a| a.iter().any(Value::is_string)) {
+            datatype: if data
+                .as_array()
+                .is_some_and(|a| a.iter().any(Value::is_string))
+            {
                 "BYTES".into()
             } else {
                 "FP32".into()
@@ -412,17 +441,31 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(rows, vec![json!({"amount": 1.5, "kind": "a"}), json!({"amount": 2.5, "kind": "b"})]);
+        assert_eq!(
+            rows,
+            vec![
+                json!({"amount": 1.5, "kind": "a"}),
+                json!({"amount": 2.5, "kind": "b"})
+            ]
+        );
     }
 
     #[test]
     fn every_tensor_problem_is_named() {
         let err = tensors_to_rows(
             &columns(),
-            vec![input("amount", vec![3], json!([1, 2])), input("colour", vec![1], json!([1]))],
+            vec![
+                input("amount", vec![3], json!([1, 2])),
+                input("colour", vec![1], json!([1])),
+            ],
         )
         .unwrap_err();
-        let fields: Vec<_> = err.body.details.iter().map(|d| d.field.clone().unwrap()).collect();
+        let fields: Vec<_> = err
+            .body
+            .details
+            .iter()
+            .map(|d| d.field.clone().unwrap())
+            .collect();
         assert_eq!(fields, vec!["colour", "amount", "kind"]);
     }
 }

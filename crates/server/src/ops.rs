@@ -62,7 +62,11 @@ pub(crate) fn readiness(s: &AppState) -> (StatusCode, Json<Health>) {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Json(Health {
-            status: if problem.is_some() { "failed" } else { "loading" },
+            status: if problem.is_some() {
+                "failed"
+            } else {
+                "loading"
+            },
             scenarios,
             problem,
         }),
@@ -187,7 +191,10 @@ pub async fn promote(
     let (JobStatus::Succeeded, Some(dir)) = (state.status, state.run_dir.clone()) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("job `{id}` is {:?}; only a succeeded job can be promoted", state.status),
+            format!(
+                "job `{id}` is {:?}; only a succeeded job can be promoted",
+                state.status
+            ),
         ));
     };
     let shared = s.clone();
@@ -200,7 +207,9 @@ pub async fn promote(
     let run_id = served.run.folder.record.run_id.clone();
     s.registry.replace(&state.scenario, served);
     tracing::info!(scenario = %state.scenario, run = %run_id, "promoted");
-    Ok(Json(serde_json::json!({"scenario": state.scenario, "run_id": run_id})))
+    Ok(Json(
+        serde_json::json!({"scenario": state.scenario, "run_id": run_id}),
+    ))
 }
 
 /// Reloads the latest run of every served scenario from disk and swaps them
@@ -214,10 +223,13 @@ pub async fn reload(
     _auth: Authorized,
 ) -> Result<Json<BTreeMap<String, String>>, ApiError> {
     let shared = s.clone();
-    let catalog = tokio::task::spawn_blocking(move || load_catalog(&shared.config, &shared.metrics))
-        .await
-        .map_err(|e| ApiError::internal(format!("reload failed: {e}")))?
-        .map_err(|e| ApiError::internal(format!("reload failed, still serving the old runs: {e}")))?;
+    let catalog =
+        tokio::task::spawn_blocking(move || load_catalog(&shared.config, &shared.metrics))
+            .await
+            .map_err(|e| ApiError::internal(format!("reload failed: {e}")))?
+            .map_err(|e| {
+                ApiError::internal(format!("reload failed, still serving the old runs: {e}"))
+            })?;
     let served = catalog
         .scenarios
         .iter()

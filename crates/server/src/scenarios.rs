@@ -169,7 +169,9 @@ pub struct ScenarioDetail {
     responses((status = 200, body = Vec<ScenarioSummary>), (status = 503, body = ErrorBody)))]
 pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<ScenarioSummary>>, ApiError> {
     if !s.registry.is_ready() {
-        return Err(ApiError::unavailable("the server is still loading its scenarios"));
+        return Err(ApiError::unavailable(
+            "the server is still loading its scenarios",
+        ));
     }
     let catalog = s.registry.snapshot();
     Ok(Json(
@@ -320,7 +322,9 @@ pub(crate) fn validate_rows(
     max_rows: usize,
 ) -> Result<RawTable, ApiError> {
     if rows.is_empty() {
-        return Err(ApiError::unprocessable("`rows` is empty: send at least one row"));
+        return Err(ApiError::unprocessable(
+            "`rows` is empty: send at least one row",
+        ));
     }
     if rows.len() > max_rows {
         return Err(ApiError::new(

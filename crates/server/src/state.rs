@@ -32,7 +32,9 @@ impl Shared {
     /// The served scenario `name`: 503 while loading, 404 when unknown.
     pub fn served(&self, name: &str) -> Result<Arc<Served>, ApiError> {
         if !self.registry.is_ready() {
-            return Err(ApiError::unavailable("the server is still loading its scenarios"));
+            return Err(ApiError::unavailable(
+                "the server is still loading its scenarios",
+            ));
         }
         self.registry
             .snapshot()
@@ -96,7 +98,10 @@ impl FromRequestParts<AppState> for Authorized {
             .and_then(|v| v.strip_prefix("Bearer "));
         match given {
             Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(Authorized),
-            Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "the bearer token is wrong")),
+            Some(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the bearer token is wrong",
+            )),
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "this endpoint needs `Authorization: Bearer <token>` (the server's --token)",

@@ -76,7 +76,9 @@ async fn call_raw(
     let req = req.body(body.map_or_else(Body::empty, Body::from)).unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
     let value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, value)
@@ -121,13 +123,21 @@ fn split_csv(line: &str) -> Vec<String> {
 async fn predict_answers_what_the_loaded_run_answers() {
     let app = app();
     let rows = credit_rows(5);
-    let (status, body) =
-        call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": rows}))).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict",
+        Some(json!({"rows": rows})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let dir = indus_runtime::resolve_run("credit-scoring", runs_dir()).unwrap();
     let run = LoadedRun::open(&dir, indus_spec::BackendKind::Flex).unwrap();
-    let numbered: Vec<(usize, Value)> =
-        rows.into_iter().enumerate().map(|(i, v)| (i + 1, v)).collect();
+    let numbered: Vec<(usize, Value)> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i + 1, v))
+        .collect();
     let table = indus_data::rows_from_json(&run.plugin, "request", &numbered).unwrap();
     // Compared as JSON text, as a client sees it.
     let expected: Value =
@@ -137,7 +147,12 @@ async fn predict_answers_what_the_loaded_run_answers() {
     assert_eq!(body["run_id"], json!(run.folder.record.run_id));
     let p = &body["predictions"][0];
     assert!(["good", "bad"].contains(&p["label"].as_str().unwrap()));
-    let total: f64 = p["probabilities"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+    let total: f64 = p["probabilities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
     assert!((total - 1.0).abs() < 1e-5);
 }
 
@@ -148,14 +163,24 @@ async fn every_bad_field_of_every_row_is_named() {
     rows[0]["credit_amount"] = json!("a lot");
     rows[2]["purpose"] = json!("yacht");
     rows[2].as_object_mut().unwrap().remove("age_in_years");
-    let (status, body) =
-        call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": rows}))).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict",
+        Some(json!({"rows": rows})),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let found: Vec<(u64, String)> = body["details"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["row"].as_u64().unwrap(), d["field"].as_str().unwrap().to_string()))
+        .map(|d| {
+            (
+                d["row"].as_u64().unwrap(),
+                d["field"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         found,
@@ -165,7 +190,12 @@ async fn every_bad_field_of_every_row_is_named() {
             (3, "age_in_years".to_string())
         ]
     );
-    assert!(body["details"][1]["message"].as_str().unwrap().contains("unknown category `yacht`"));
+    assert!(
+        body["details"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown category `yacht`")
+    );
 }
 
 #[tokio::test]
@@ -186,7 +216,13 @@ async fn malformed_oversized_and_misaddressed_requests_get_clear_statuses() {
     let many = json!({"rows": vec![json!({}); 101]});
     let (s, _) = call(&app, "POST", predict, Some(many)).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    let (s, b) = call(&app, "POST", "/v1/scenarios/nope/predict", Some(json!({"rows": [{}]}))).await;
+    let (s, b) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/nope/predict",
+        Some(json!({"rows": [{}]})),
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(b["error"].as_str().unwrap().contains("`nope`"));
     let (s, _) = call(&app, "GET", "/v1/scenarios/..%2F..%2Fetc/schema", None).await;
@@ -213,7 +249,12 @@ async fn listing_detail_and_row_schema_describe_the_scenario() {
     let (s, schema) = call(&app, "GET", "/v1/scenarios/credit-scoring/schema", None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(schema["properties"]["duration_in_month"]["type"], "integer");
-    assert!(schema["properties"]["purpose"]["enum"].as_array().unwrap().contains(&json!("car (new)")));
+    assert!(
+        schema["properties"]["purpose"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("car (new)"))
+    );
     assert_eq!(schema["required"].as_array().unwrap().len(), 20);
 }
 
@@ -231,9 +272,15 @@ async fn explanations_add_up_to_the_score_change() {
     for e in body["explanations"].as_array().unwrap() {
         let attributions = e["attributions"].as_array().unwrap();
         assert_eq!(attributions.len(), 20);
-        let total: f64 = attributions.iter().map(|a| a["value"].as_f64().unwrap()).sum();
+        let total: f64 = attributions
+            .iter()
+            .map(|a| a["value"].as_f64().unwrap())
+            .sum();
         let moved = e["score"].as_f64().unwrap() - e["baseline_score"].as_f64().unwrap();
-        assert!((total - moved).abs() < 5e-3, "sum {total} vs change {moved}");
+        assert!(
+            (total - moved).abs() < 5e-3,
+            "sum {total} vs change {moved}"
+        );
     }
     let (s, _) = call(
         &app,
@@ -249,8 +296,13 @@ async fn explanations_add_up_to_the_score_change() {
 async fn open_inference_protocol_gives_the_same_answers() {
     let app = app();
     let rows = credit_rows(3);
-    let (_, predicted) =
-        call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": rows}))).await;
+    let (_, predicted) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict",
+        Some(json!({"rows": rows})),
+    )
+    .await;
     let (s, meta) = call(&app, "GET", "/v2/models/credit-scoring", None).await;
     assert_eq!(s, StatusCode::OK);
     let inputs: Vec<Value> = meta["inputs"]
@@ -276,7 +328,12 @@ async fn open_inference_protocol_gives_the_same_answers() {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["id"], "r1");
-    let labels: Vec<Value> = predicted["predictions"].as_array().unwrap().iter().map(|p| p["label"].clone()).collect();
+    let labels: Vec<Value> = predicted["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].clone())
+        .collect();
     assert_eq!(body["outputs"][0]["name"], "label");
     assert_eq!(body["outputs"][0]["data"], json!(labels));
     assert_eq!(body["outputs"][2]["shape"], json!([3, 2]));
@@ -291,12 +348,23 @@ async fn readiness_waits_for_loading() {
     let state = shared(config());
     let app = router(state.clone()).unwrap();
     let (s, b) = call(&app, "GET", "/ready", None).await;
-    assert_eq!((s, b["status"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!("loading")));
+    assert_eq!(
+        (s, b["status"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("loading"))
+    );
     let (s, _) = call(&app, "GET", "/health", None).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": credit_rows(1)}))).await;
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict",
+        Some(json!({"rows": credit_rows(1)})),
+    )
+    .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-    state.registry.install(load_catalog(&state.config, &state.metrics).unwrap());
+    state
+        .registry
+        .install(load_catalog(&state.config, &state.metrics).unwrap());
     let (s, _) = call(&app, "GET", "/ready", None).await;
     assert_eq!(s, StatusCode::OK);
 }
@@ -304,15 +372,40 @@ async fn readiness_waits_for_loading() {
 #[tokio::test]
 async fn metrics_count_requests_per_scenario_and_route() {
     let app = app();
-    call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": credit_rows(2)}))).await;
-    call(&app, "POST", "/v1/scenarios/credit-scoring/predict", Some(json!({"rows": [{}]}))).await;
+    call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict",
+        Some(json!({"rows": credit_rows(2)})),
+    )
+    .await;
+    call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict",
+        Some(json!({"rows": [{}]})),
+    )
+    .await;
     let (s, text) = call(&app, "GET", "/metrics", None).await;
     assert_eq!(s, StatusCode::OK);
     let text = text.as_str().unwrap();
     let route = "route=\"/v1/scenarios/{name}/predict\"";
-    assert!(text.contains(&format!("indus_http_requests_total{{scenario=\"credit-scoring\",{route},status=\"200\"}} 1")), "{text}");
-    assert!(text.contains(&format!("indus_http_errors_total{{scenario=\"credit-scoring\",{route},status=\"422\"}} 1")), "{text}");
-    assert!(text.contains("indus_rows_predicted_total{scenario=\"credit-scoring\"} 2"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "indus_http_requests_total{{scenario=\"credit-scoring\",{route},status=\"200\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "indus_http_errors_total{{scenario=\"credit-scoring\",{route},status=\"422\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("indus_rows_predicted_total{scenario=\"credit-scoring\"} 2"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -323,9 +416,23 @@ async fn changing_what_is_served_needs_the_token() {
     });
     let (s, _) = call(&app, "POST", "/v1/reload", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = call_raw(&app, "POST", "/v1/reload", None, &[("authorization", "Bearer nope")]).await;
+    let (s, _) = call_raw(
+        &app,
+        "POST",
+        "/v1/reload",
+        None,
+        &[("authorization", "Bearer nope")],
+    )
+    .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, b) = call_raw(&app, "POST", "/v1/reload", None, &[("authorization", "Bearer s3cret")]).await;
+    let (s, b) = call_raw(
+        &app,
+        "POST",
+        "/v1/reload",
+        None,
+        &[("authorization", "Bearer s3cret")],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(b["credit-scoring"].as_str().is_some());
     // Reading needs no token.

@@ -1,0 +1,61 @@
+//! Helpers shared by the end-to-end tests: where the repository and the
+//! shared data live, and running the `indus` binary.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The shared data folder (INDUS_DATA_DIR or ../shared/data).
+pub fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("INDUS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"));
+    assert!(
+        dir.join("mnist/train-images-idx3-ubyte.gz").is_file(),
+        "these tests need MNIST in {}/mnist (set INDUS_DATA_DIR)",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs `indus` in `cwd`, offline, with no data or runs folder from the environment.
+pub fn indus(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_indus"))
+        .args(args)
+        .current_dir(cwd)
+        .env("INDUS_OFFLINE", "1")
+        .env("INDUS_CACHE_DIR", cwd.join(".cache-none"))
+        .env_remove("INDUS_DATA_DIR")
+        .env_remove("INDUS_RUNS_DIR")
+        .output()
+        .unwrap()
+}
+
+/// The stdout of a run that must succeed.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "indus failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// The stderr of a run that must fail.
+pub fn fails(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "indus should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

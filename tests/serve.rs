@@ -1,0 +1,298 @@
+//! End-to-end tests of `indus serve`: the real binary on an ephemeral port,
+//! serving a run of every shipped scenario (small slices of the real data),
+//! called over HTTP the way a client would.
+
+mod common;
+
+use common::{data_dir, fails, indus, ok, repo};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Every shipped scenario with the flags that keep its run small.
+const SCENARIOS: [(&str, &[&str]); 6] = [
+    (
+        "mnist",
+        &[
+            "--train-limit",
+            "2000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "1",
+        ],
+    ),
+    (
+        "mnist-tuned",
+        &[
+            "--train-limit",
+            "2000",
+            "--test-limit",
+            "200",
+            "--epochs",
+            "1",
+        ],
+    ),
+    ("credit-scoring", &["--epochs", "2"]),
+    ("manufacturing-fault", &["--epochs", "2"]),
+    (
+        "security-intrusion",
+        &[
+            "--train-limit",
+            "3000",
+            "--test-limit",
+            "500",
+            "--epochs",
+            "1",
+        ],
+    ),
+    ("medical-imaging", &["--test-limit", "200", "--epochs", "1"]),
+];
+
+/// A project folder with one finished run of every shipped scenario.
+fn project() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let data = data_dir();
+        for (name, extra) in SCENARIOS {
+            let scenario = repo().join("scenarios").join(format!("{name}.yaml"));
+            let mut args = vec![
+                "run",
+                scenario.to_str().unwrap(),
+                "--runs-dir",
+                "runs",
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--json",
+            ];
+            args.extend_from_slice(extra);
+            ok(&indus(&args, &dir));
+        }
+        dir
+    })
+}
+
+/// A running `indus serve`, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_indus"))
+            .args(["serve", "--port", "0", "--runs-dir", "runs"])
+            .arg("--root")
+            .arg(repo())
+            .args(extra)
+            .current_dir(project())
+            .env("INDUS_OFFLINE", "1")
+            .env_remove("INDUS_RUNS_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let server = Server { child, url, agent };
+        let started = Instant::now();
+        while server.get("/ready").0 != 200 {
+            assert!(started.elapsed() < Duration::from_secs(60), "never ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let mut res = self
+            .agent
+            .get(format!("{}{path}", self.url))
+            .call()
+            .unwrap();
+        let text = res.body_mut().read_to_string().unwrap();
+        (
+            res.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let mut res = self
+            .agent
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .unwrap();
+        let text = res.body_mut().read_to_string().unwrap();
+        (
+            res.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
+    let server = Server::start(&[]);
+    let (status, list) = server.get("/v1/scenarios");
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = SCENARIOS.iter().map(|(n, _)| *n).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    for name in names {
+        let (s, detail) = server.get(&format!("/v1/scenarios/{name}"));
+        assert_eq!(s, 200, "{name}: {detail}");
+        let (s, schema) = server.get(&format!("/v1/scenarios/{name}/schema"));
+        assert_eq!(
+            (s, schema["type"].as_str()),
+            (200, Some("object")),
+            "{name}"
+        );
+        let (s, examples) = server.get(&format!("/v1/scenarios/{name}/examples"));
+        assert_eq!(s, 200);
+        let rows = examples["rows"].as_array().unwrap().clone();
+        assert_eq!(rows.len(), 5, "{name}: five example rows");
+
+        // HTTP predictions are the CLI's predictions for the same rows.
+        let (s, predicted) = server.post(
+            &format!("/v1/scenarios/{name}/predict"),
+            &json!({ "rows": rows }),
+        );
+        assert_eq!(s, 200, "{name}: {predicted}");
+        let input = project().join(format!("{name}-examples.jsonl"));
+        let lines: Vec<String> = rows.iter().map(Value::to_string).collect();
+        std::fs::write(&input, lines.join("\n")).unwrap();
+        let cli = ok(&indus(
+            &[
+                "predict",
+                name,
+                "--runs-dir",
+                "runs",
+                "--input",
+                input.to_str().unwrap(),
+            ],
+            project(),
+        ));
+        let from_cli: Vec<Value> = cli
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(predicted["predictions"], json!(from_cli), "{name}");
+
+        let (s, explained) = server.post(
+            &format!("/v1/scenarios/{name}/explain"),
+            &json!({ "rows": rows[..2], "steps": 16 }),
+        );
+        assert_eq!(s, 200, "{name}: {explained}");
+        assert_eq!(explained["explanations"].as_array().unwrap().len(), 2);
+
+        // Open Inference Protocol: one tensor per input column.
+        let (s, meta) = server.get(&format!("/v2/models/{name}"));
+        assert_eq!(s, 200);
+        let inputs: Vec<Value> = meta["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let col = t["name"].as_str().unwrap();
+                let mut shape = vec![json!(5)];
+                shape.extend(t["shape"].as_array().unwrap().iter().skip(1).cloned());
+                json!({"name": col, "shape": shape, "datatype": t["datatype"],
+                       "data": rows.iter().map(|r| r[col].clone()).collect::<Vec<_>>()})
+            })
+            .collect();
+        let (s, inferred) = server.post(
+            &format!("/v2/models/{name}/infer"),
+            &json!({ "inputs": inputs, "outputs": [{"name": "label"}] }),
+        );
+        assert_eq!(s, 200, "{name}: {inferred}");
+        let labels: Vec<Value> = from_cli.iter().map(|p| p["label"].clone()).collect();
+        assert_eq!(inferred["outputs"][0]["data"], json!(labels), "{name}");
+        assert_eq!(server.get(&format!("/v2/models/{name}/ready")).0, 200);
+
+        let (s, _) = server.post(
+            &format!("/v1/scenarios/{name}/recommend"),
+            &json!({"user": "1"}),
+        );
+        assert_eq!(s, 422, "{name} has no recommendation head");
+    }
+    let (_, metrics) = server.get("/metrics");
+    let metrics = metrics.as_str().unwrap();
+    for (name, _) in SCENARIOS {
+        // Five rows through predict, five through the OIP infer.
+        assert!(
+            metrics.contains(&format!(
+                "indus_rows_predicted_total{{scenario=\"{name}\"}} 10"
+            )),
+            "{name} missing from /metrics"
+        );
+    }
+    assert_eq!(server.get("/v2/health/live").0, 200);
+    assert_eq!(server.get("/health").0, 200);
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let mut server = Server::start(&["--scenario", "credit-scoring"]);
+    let pid = server.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            assert!(exit.success(), "exit status {exit}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_scenario_without_runs_stops_the_server_with_its_name() {
+    let err = fails(&indus(
+        &[
+            "serve",
+            "--port",
+            "0",
+            "--runs-dir",
+            "runs",
+            "--scenario",
+            "no-such-scenario",
+        ],
+        project(),
+    ));
+    assert!(err.contains("scenario `no-such-scenario`"), "{err}");
+}
