@@ -296,3 +296,51 @@ fn a_scenario_without_runs_stops_the_server_with_its_name() {
     ));
     assert!(err.contains("scenario `no-such-scenario`"), "{err}");
 }
+
+/// The dashboard in headless Chromium, driven by tests/browser/dashboard.mjs
+/// (playwright-core): the live page at 1280 and 390 px, its "try it" form,
+/// and the static report from a file URL. `.ci/run` installs Chromium and
+/// the script's npm package; screenshots land in the test's target folder.
+#[test]
+fn the_dashboard_works_in_a_real_browser() {
+    let browser_dir = repo().join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci --prefix tests/browser` (and install chromium) first; .ci/run does both"
+    );
+    let names = ["credit-scoring", "medical-imaging", "mnist"];
+    let mut args = Vec::new();
+    for n in names {
+        args.extend(["--scenario", n]);
+    }
+    let server = Server::start(&args);
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&out).unwrap();
+    let report = out.join("report.html");
+    let mut report_args = vec![
+        "report",
+        "--runs-dir",
+        "runs",
+        "--out",
+        report.to_str().unwrap(),
+    ];
+    for n in names {
+        report_args.extend(["--scenario", n]);
+    }
+    ok(&indus(&report_args, project()));
+    let run = Command::new("node")
+        .arg(browser_dir.join("dashboard.mjs"))
+        .arg(&server.url)
+        .arg(&report)
+        .arg(&out)
+        .arg(names.join(","))
+        .output()
+        .expect("node is needed for the browser test");
+    assert!(
+        run.status.success(),
+        "browser checks failed:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(out.join("dashboard-390.png").is_file());
+}

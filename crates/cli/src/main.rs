@@ -2,6 +2,7 @@
 //! and print the JSON Schema of its YAML files.
 
 mod bench;
+mod export;
 mod progress;
 mod report;
 mod serve;
@@ -40,6 +41,8 @@ enum Command {
     List(ListArgs),
     /// Print the JSON Schema of plugin manifests and scenario files.
     Schema(SchemaArgs),
+    /// Write the scenario dashboard as one self-contained HTML file.
+    Report(export::ReportArgs),
     /// Serve every trained scenario over HTTP (predict, explain, train, OIP v2, /metrics).
     Serve(serve::ServeArgs),
     /// Measure a run's inference latency (batch 1) and throughput (batch 1024) on its test split.
@@ -221,6 +224,7 @@ fn main() -> std::process::ExitCode {
         Command::Schema(a) => cmd_schema(a),
         Command::Bench(a) => cmd_bench(a),
         Command::Serve(a) => serve::cmd_serve(a),
+        Command::Report(a) => export::cmd_report(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -176,6 +176,32 @@ pub struct RankingMetrics {
     /// Kolmogorov–Smirnov statistic: the largest gap between the score
     /// distributions of positives and negatives (a credit-scoring staple).
     pub ks: f64,
+    /// ROC curve points `[false-positive rate, true-positive rate]` from the
+    /// strictest threshold to the loosest (at most [`CURVE_POINTS`] + 1).
+    #[serde(default)]
+    pub roc_curve: Vec<[f64; 2]>,
+    /// Precision–recall curve points `[recall, precision]`, same order.
+    #[serde(default)]
+    pub pr_curve: Vec<[f64; 2]>,
+}
+
+/// Most points kept per curve: enough for a smooth chart, small in
+/// `metrics.json`.
+pub const CURVE_POINTS: usize = 200;
+
+/// Keeps about `max` evenly spaced points, always the first and the last.
+fn thin(points: Vec<[f64; 2]>, max: usize) -> Vec<[f64; 2]> {
+    if points.len() <= max + 1 {
+        return points;
+    }
+    let step = points.len() as f64 / max as f64;
+    let mut out: Vec<[f64; 2]> = (0..max)
+        .map(|i| points[(i as f64 * step) as usize])
+        .collect();
+    if let Some(last) = points.last() {
+        out.push(*last);
+    }
+    out
 }
 
 /// ROC-AUC, PR-AUC and KS of `scores` against 0/1 `positive` labels.
@@ -190,6 +216,8 @@ pub fn ranking_metrics(scores: &[f32], positive: &[bool]) -> Option<RankingMetri
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut tp, mut fp) = (0usize, 0usize);
     let (mut auc, mut ap, mut ks) = (0.0f64, 0.0f64, 0.0f64);
+    let mut roc = vec![[0.0, 0.0]];
+    let mut pr = Vec::new();
     let mut i = 0;
     while i < order.len() {
         // Rows with equal scores move the curves together.
@@ -210,12 +238,16 @@ pub fn ranking_metrics(scores: &[f32], positive: &[bool]) -> Option<RankingMetri
             ap += (dtp as f64 / n_pos as f64) * (tp as f64 / (tp + fp) as f64);
         }
         ks = ks.max((tp as f64 / n_pos as f64 - fp as f64 / n_neg as f64).abs());
+        roc.push([fp as f64 / n_neg as f64, tp as f64 / n_pos as f64]);
+        pr.push([tp as f64 / n_pos as f64, tp as f64 / (tp + fp) as f64]);
         i = j;
     }
     Some(RankingMetrics {
         roc_auc: auc / (n_pos as f64 * n_neg as f64),
         pr_auc: ap,
         ks,
+        roc_curve: thin(roc, CURVE_POINTS),
+        pr_curve: thin(pr, CURVE_POINTS),
     })
 }
 
@@ -313,10 +345,28 @@ mod tests {
         assert_eq!(m.roc_auc, 0.75);
         assert!((m.pr_auc - (0.5 * 1.0 + 0.5 * 2.0 / 3.0)).abs() < 1e-12);
         assert_eq!(m.ks, 0.5);
+        assert_eq!(
+            m.roc_curve,
+            vec![[0.0, 0.0], [0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [1.0, 1.0]]
+        );
+        assert_eq!(
+            m.pr_curve,
+            vec![[0.5, 1.0], [0.5, 0.5], [1.0, 2.0 / 3.0], [1.0, 0.5]]
+        );
         // Ties count one half; a constant score is a coin flip.
         let m = ranking_metrics(&[0.5; 4], &[true, false, true, false]).unwrap();
         assert_eq!(m.roc_auc, 0.5);
         assert!(ranking_metrics(&[0.1, 0.2], &[true, true]).is_none());
+    }
+
+    #[test]
+    fn long_curves_are_thinned_but_keep_their_ends() {
+        let scores: Vec<f32> = (0..5000).map(|i| i as f32).collect();
+        let positive: Vec<bool> = (0..5000).map(|i| i % 3 == 0).collect();
+        let m = ranking_metrics(&scores, &positive).unwrap();
+        assert_eq!(m.roc_curve.len(), CURVE_POINTS + 1);
+        assert_eq!(m.roc_curve.first(), Some(&[0.0, 0.0]));
+        assert_eq!(m.roc_curve.last(), Some(&[1.0, 1.0]));
     }
 
     #[test]

@@ -18,4 +18,6 @@ pub use job::{
 };
 pub use loaded::{Attribution, Explanation, LoadedRun, Prediction, resolve_run};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
-pub use run_folder::{RUN_MANIFEST, RunFolder, RunRecord, RunWriter, list_runs};
+pub use run_folder::{
+    RUN_MANIFEST, RunFolder, RunRecord, RunWriter, list_runs, scenarios_with_runs,
+};

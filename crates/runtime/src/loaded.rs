@@ -266,6 +266,25 @@ pub struct Explanation {
 }
 
 impl LoadedRun {
+    /// The learning curve saved with the run (empty when it is missing).
+    pub fn history(&self) -> Vec<indus_engine::EpochRecord> {
+        self.folder
+            .read("history.json")
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Example input rows saved with the run (empty for runs made before
+    /// examples were saved).
+    pub fn examples(&self) -> Vec<serde_json::Value> {
+        self.folder
+            .read(crate::job::EXAMPLES)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
     /// Refuses a run of another scenario than the one the caller expects
     /// (e.g. `indus predict runs/x/... --scenario credit-scoring`).
     pub fn expect_scenario(&self, expected: &str) -> Result<(), RuntimeError> {

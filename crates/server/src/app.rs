@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{docs, oip, ops, scenarios};
+use crate::{dashboard, docs, oip, ops, scenarios};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
     let cors = cors(&state.config.cors_origins)?;
     let router = api
         .merge(docs::routes(openapi))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(GlobalConcurrencyLimitLayer::new(

@@ -9,6 +9,7 @@
 mod app;
 pub mod batcher;
 mod config;
+mod dashboard;
 mod docs;
 mod error;
 mod jobs;

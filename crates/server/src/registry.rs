@@ -7,7 +7,7 @@ use crate::batcher::{BatchObserver, Batcher};
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use indus_engine::EpochRecord;
-use indus_runtime::{LoadedRun, RuntimeError, list_runs, resolve_run};
+use indus_runtime::{LoadedRun, RuntimeError, resolve_run, scenarios_with_runs};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,8 @@ pub struct Served {
     pub examples: Vec<serde_json::Value>,
     /// When it was loaded (RFC 3339).
     pub loaded_at: String,
+    /// Speed measured for the dashboard, on first view.
+    pub perf: std::sync::OnceLock<Option<indus_dashboard::Perf>>,
     batcher: Batcher,
 }
 
@@ -35,18 +37,8 @@ impl Served {
         metrics: Arc<Metrics>,
     ) -> Result<Served, RuntimeError> {
         let run = Arc::new(LoadedRun::open(dir, config.backend)?);
-        let history = run
-            .folder
-            .read("history.json")
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let examples = run
-            .folder
-            .read(indus_runtime::EXAMPLES)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let history = run.history();
+        let examples = run.examples();
         let scenario = name.to_string();
         let observe: BatchObserver = Arc::new(move |rows| metrics.batch(&scenario, rows));
         let batcher = Batcher::start(
@@ -63,6 +55,7 @@ impl Served {
             history,
             examples,
             loaded_at: chrono::Utc::now().to_rfc3339(),
+            perf: std::sync::OnceLock::new(),
             batcher,
         })
     }
@@ -143,16 +136,7 @@ pub fn scenario_names(config: &ServerConfig) -> Vec<String> {
     if !config.scenarios.is_empty() {
         return config.scenarios.clone();
     }
-    let Ok(entries) = std::fs::read_dir(&config.runs_dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| !list_runs(&config.runs_dir, Some(n)).is_empty())
-        .collect();
-    names.sort();
-    names
+    scenarios_with_runs(&config.runs_dir)
 }
 
 /// Loads the latest run of every scenario to serve. Fails naming each

@@ -1,0 +1,402 @@
+//! Every chart of the dashboard, drawn as SVG by plotters on the server, so
+//! the live page and the static report show the same pictures and neither
+//! needs a script or a network to draw them.
+
+use indus_engine::EpochRecord;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+/// Light grey for guides and legend borders.
+const GREY_400: RGBColor = RGBColor(189, 189, 189);
+
+const SIZE: (u32, u32) = (640, 360);
+
+/// Line colours that stay readable on white (the Tableau 10 set).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+const FONT: &str = "sans-serif";
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Runs a drawing into an SVG string; a drawing error becomes a small SVG
+/// saying so (charts never take the page down).
+fn svg(
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult,
+) -> String {
+    let mut out = String::new();
+    let result = {
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
+        draw(root)
+    };
+    match result {
+        Ok(()) => out,
+        Err(e) => note_svg(&format!("chart could not be drawn: {e}")),
+    }
+}
+
+/// A placeholder SVG with one line of text (e.g. "no validation rows").
+pub fn note_svg(text: &str) -> String {
+    let text = text.replace('&', "&amp;").replace('<', "&lt;");
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="60" role="img"><text x="10" y="35" font-family="sans-serif" font-size="15">{text}</text></svg>"#
+    )
+}
+
+/// Which per-epoch value a learning-curve chart shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurveMetric {
+    /// Training and validation loss.
+    Loss,
+    /// Training and validation accuracy.
+    Accuracy,
+}
+
+impl CurveMetric {
+    /// Parses `loss` or `accuracy`.
+    pub fn parse(s: &str) -> Option<CurveMetric> {
+        match s {
+            "loss" => Some(CurveMetric::Loss),
+            "accuracy" => Some(CurveMetric::Accuracy),
+            _ => None,
+        }
+    }
+}
+
+/// Overlaid learning curves of several scenarios: a solid line for the
+/// training value and a dashed one for validation, one colour per scenario.
+pub fn learning_curves(series: &[(&str, &[EpochRecord])], metric: CurveMetric) -> String {
+    let pick = |r: &EpochRecord| match metric {
+        CurveMetric::Loss => (Some(r.train_loss), r.val_loss),
+        CurveMetric::Accuracy => (r.train_accuracy, r.val_accuracy),
+    };
+    let mut lines: Vec<(String, Vec<(f64, f64)>, bool, usize)> = Vec::new();
+    for (i, (name, history)) in series.iter().enumerate() {
+        let train: Vec<(f64, f64)> = history
+            .iter()
+            .enumerate()
+            .filter_map(|(e, r)| pick(r).0.map(|v| ((e + 1) as f64, v)))
+            .collect();
+        let val: Vec<(f64, f64)> = history
+            .iter()
+            .enumerate()
+            .filter_map(|(e, r)| pick(r).1.map(|v| ((e + 1) as f64, v)))
+            .collect();
+        if !train.is_empty() {
+            lines.push((format!("{name} train"), train, false, i));
+        }
+        if !val.is_empty() {
+            lines.push((format!("{name} validation"), val, true, i));
+        }
+    }
+    let values = lines.iter().flat_map(|l| l.1.iter());
+    let (mut lo, mut hi, mut last) = (f64::INFINITY, f64::NEG_INFINITY, 1.0f64);
+    for &(x, y) in values {
+        lo = lo.min(y);
+        hi = hi.max(y);
+        last = last.max(x);
+    }
+    if lines.is_empty() || !lo.is_finite() {
+        return note_svg("no learning curve recorded");
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    let (label, title) = match metric {
+        CurveMetric::Loss => ("loss", "Loss per epoch"),
+        CurveMetric::Accuracy => ("accuracy", "Accuracy per epoch"),
+    };
+    svg(SIZE, |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 22))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(1f64..last.max(2.0), (lo - pad)..(hi + pad))?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc(label)
+            .light_line_style(WHITE)
+            .draw()?;
+        for (name, points, dashed, colour) in lines {
+            let style = PALETTE[colour % PALETTE.len()].stroke_width(2);
+            let legend_style = style;
+            if dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(points, 6, 4, style))?
+                    .label(name)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], legend_style)
+                    });
+            } else {
+                chart
+                    .draw_series(LineSeries::new(points, style))?
+                    .label(name)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], legend_style)
+                    });
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY_400)
+            .label_font((FONT, 15))
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })
+}
+
+/// A curve through `points` on the unit square (ROC or precision–recall),
+/// with the chance diagonal for ROC.
+pub fn unit_curve(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    points: &[[f64; 2]],
+    diagonal: bool,
+) -> String {
+    if points.is_empty() {
+        return note_svg(&format!("{title}: only for binary heads"));
+    }
+    let points: Vec<(f64, f64)> = points.iter().map(|p| (p[0], p[1])).collect();
+    svg((360, 340), |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 20))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(45)
+            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .light_line_style(WHITE)
+            .draw()?;
+        if diagonal {
+            chart.draw_series(DashedLineSeries::new(
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                5,
+                5,
+                GREY_400.stroke_width(1),
+            ))?;
+        }
+        chart.draw_series(LineSeries::new(points, BLUE.stroke_width(2)))?;
+        root.present()?;
+        Ok(())
+    })
+}
+
+/// The class name at a segmented axis position (`reversed` counts from the
+/// top, so the first class is the top row).
+fn segment_label(names: &[String], v: &SegmentValue<usize>, reversed: bool) -> String {
+    match v {
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+            let i = if reversed {
+                names.len().checked_sub(1 + i)
+            } else {
+                Some(*i)
+            };
+            i.and_then(|i| names.get(i)).cloned().unwrap_or_default()
+        }
+        SegmentValue::Last => String::new(),
+    }
+}
+
+/// The confusion matrix as a heat map (rows: true class, columns:
+/// predicted), shaded by each row's share so rare classes stay readable.
+pub fn confusion(classes: &[String], counts: &[Vec<u64>]) -> String {
+    let k = classes.len();
+    if k == 0 || counts.len() != k {
+        return note_svg("no confusion matrix recorded");
+    }
+    let side = (80 + 40 * k as u32).clamp(280, 560);
+    svg((side + 80, side + 40), |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Confusion matrix (rows: true, columns: predicted)",
+                (FONT, 17),
+            )
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(90)
+            .build_cartesian_2d((0..k).into_segmented(), (0..k).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(k)
+            .y_labels(k)
+            .x_label_formatter(&|v| segment_label(classes, v, false))
+            .y_label_formatter(&|v| segment_label(classes, v, true))
+            .label_style((FONT, 15))
+            .draw()?;
+        let centred = Pos::new(HPos::Center, VPos::Center);
+        for (t, row) in counts.iter().enumerate() {
+            let total: u64 = row.iter().sum::<u64>().max(1);
+            for (p, &n) in row.iter().enumerate() {
+                let share = n as f64 / total as f64;
+                let y = k - 1 - t;
+                let fill = RGBColor(
+                    (255.0 - 200.0 * share) as u8,
+                    (255.0 - 150.0 * share) as u8,
+                    255,
+                );
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (SegmentValue::Exact(p), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(p + 1), SegmentValue::Exact(y + 1)),
+                    ],
+                    fill.filled(),
+                )))?;
+                let ink = if share > 0.55 { WHITE } else { BLACK };
+                chart.draw_series(std::iter::once(Text::new(
+                    n.to_string(),
+                    (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)),
+                    (FONT, 16).into_font().color(&ink).pos(centred),
+                )))?;
+            }
+        }
+        root.present()?;
+        Ok(())
+    })
+}
+
+/// Horizontal bars of the largest attributions (by magnitude): which
+/// columns pushed the predicted probability up (blue) or down (red).
+pub fn attributions(title: &str, values: &[(String, f32)], top: usize) -> String {
+    let mut shown: Vec<&(String, f32)> = values.iter().collect();
+    shown.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    shown.truncate(top.max(1));
+    if shown.is_empty() {
+        return note_svg("nothing to explain");
+    }
+    let n = shown.len();
+    let names: Vec<String> = shown.iter().map(|v| v.0.clone()).collect();
+    let extent = shown.iter().map(|v| v.1.abs()).fold(1e-6f32, f32::max) as f64 * 1.1;
+    svg((640, 70 + 28 * n as u32), |root| {
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 18))
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(240)
+            .build_cartesian_2d(-extent..extent, (0..n).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| segment_label(&names, v, true))
+            .x_desc("change in the predicted probability")
+            .label_style((FONT, 15))
+            .light_line_style(WHITE)
+            .draw()?;
+        for (i, (_, v)) in shown.iter().enumerate() {
+            let y = n - 1 - i;
+            let colour = if *v >= 0.0 {
+                RGBColor(40, 100, 200)
+            } else {
+                RGBColor(200, 60, 50)
+            };
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(y)),
+                    (*v as f64, SegmentValue::Exact(y + 1)),
+                ],
+                colour.filled(),
+            )))?;
+        }
+        root.present()?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(e: usize, loss: f64) -> EpochRecord {
+        EpochRecord {
+            epoch: e,
+            seconds: 0.1,
+            learning_rate: 1e-3,
+            train_loss: loss,
+            train_accuracy: Some(1.0 - loss / 2.0),
+            val_loss: Some(loss * 1.1),
+            val_accuracy: Some(0.9),
+        }
+    }
+
+    #[test]
+    fn learning_curves_draw_one_path_per_series_with_a_legend() {
+        let a = [epoch(1, 0.9), epoch(2, 0.5), epoch(3, 0.3)];
+        let b = [epoch(1, 0.7), epoch(2, 0.6)];
+        let s = learning_curves(&[("mnist", &a), ("credit", &b)], CurveMetric::Loss);
+        assert!(s.starts_with("<svg"), "{s}");
+        assert!(s.contains("mnist train") && s.contains("credit validation"));
+        assert!(
+            s.matches("<polyline").count() + s.matches("<path").count() >= 4,
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn charts_without_data_say_so() {
+        assert!(learning_curves(&[], CurveMetric::Loss).contains("no learning curve"));
+        assert!(unit_curve("ROC", "x", "y", &[], true).contains("only for binary heads"));
+    }
+
+    /// The text of every `<text>` element, trimmed.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                t.split_once('>')
+                    .and_then(|(_, rest)| rest.split_once("</text>"))
+            })
+            .map(|(body, _)| body.trim().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn confusion_cells_show_their_counts() {
+        let s = confusion(
+            &["good".into(), "bad".into()],
+            &[vec![640, 60], vec![120, 180]],
+        );
+        let t = texts(&s);
+        for n in ["640", "60", "120", "180"] {
+            assert_eq!(t.iter().filter(|x| *x == n).count(), 1, "{n}: {t:?}");
+        }
+        // Each class labels one row and one column.
+        assert_eq!(t.iter().filter(|x| *x == "good").count(), 2, "{t:?}");
+        assert_eq!(t.iter().filter(|x| *x == "bad").count(), 2, "{t:?}");
+    }
+
+    #[test]
+    fn attribution_bars_keep_the_largest() {
+        let values = vec![
+            ("a".to_string(), 0.3),
+            ("b".to_string(), -0.5),
+            ("c".to_string(), 0.01),
+        ];
+        let t = texts(&attributions("why", &values, 2));
+        assert!(
+            t.contains(&"a".to_string()) && t.contains(&"b".to_string()),
+            "{t:?}"
+        );
+        assert!(!t.contains(&"c".to_string()), "{t:?}");
+    }
+}

@@ -1,0 +1,464 @@
+//! The dashboard's HTML: the scenario table, the learning curves, one panel
+//! per scenario and, when served live, the training and "try it" controls.
+
+use crate::charts::{self, CurveMetric};
+use crate::perf::Perf;
+use indus_engine::EpochRecord;
+use indus_runtime::LoadedRun;
+use std::fmt::Write;
+
+/// One scenario on the page.
+pub struct ScenarioView<'a> {
+    /// Scenario name.
+    pub name: &'a str,
+    /// Its loaded run.
+    pub run: &'a LoadedRun,
+    /// Its learning curve.
+    pub history: &'a [EpochRecord],
+    /// Measured speed, when measured.
+    pub perf: Option<Perf>,
+}
+
+/// Where the page will be read.
+pub enum Mode {
+    /// Served by `indus serve`: adds training and "try it" controls that
+    /// call the API.
+    Live {
+        /// Whether training needs a bearer token (the page asks for it).
+        token_required: bool,
+    },
+    /// Written by `indus report`: a file that opens anywhere, offline.
+    Report {
+        /// When it was generated (shown in the header).
+        generated_at: String,
+    },
+}
+
+/// Escapes text for HTML content and attribute values.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.filter(|x| x.is_finite())
+        .map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// Headline metric value: looked up by name in the test metrics (and their
+/// ranking part).
+fn metric(run: &LoadedRun, name: &str) -> Option<f64> {
+    let test = serde_json::to_value(&run.metrics.test).ok()?;
+    test.get(name)
+        .or_else(|| test.get("ranking").and_then(|r| r.get(name)))
+        .and_then(serde_json::Value::as_f64)
+}
+
+fn task(run: &LoadedRun) -> String {
+    format!("{:?}", indus_data::primary_head(&run.plugin).task).to_lowercase()
+}
+
+/// The whole page.
+pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
+    let live = matches!(mode, Mode::Live { .. });
+    let mut html = String::with_capacity(256 * 1024);
+    let subtitle = match &mode {
+        Mode::Live { .. } => {
+            "Live from <code>indus serve</code>: the runs being served right now.".to_string()
+        }
+        Mode::Report { generated_at } => format!(
+            "Static report written by <code>indus report</code> at {}.",
+            esc(generated_at)
+        ),
+    };
+    let _ = write!(
+        html,
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>indus — scenario dashboard</title>
+<style>{CSS}</style>
+</head>
+<body>
+<header><h1>indus — scenario dashboard</h1><p>{subtitle} {n} scenarios.</p></header>
+<main>
+<section aria-labelledby="h-table">
+<h2 id="h-table">Scenarios</h2>
+<p><label for="filter">Filter rows</label> <input id="filter" type="search" placeholder="industry, scenario, task…"></p>
+<div class="scroll" tabindex="0" role="region" aria-label="Scenario table (scrolls sideways)">
+<table id="scenarios">
+<thead><tr>"#,
+        n = views.len()
+    );
+    let headers = [
+        ("Industry", "text"),
+        ("Scenario", "text"),
+        ("Data set", "text"),
+        ("Task", "text"),
+        ("Train rows", "num"),
+        ("Test rows", "num"),
+        ("Parameters", "num"),
+        ("Model KiB", "num"),
+        ("Train s", "num"),
+        ("Epochs", "num"),
+        ("Headline", "text"),
+        ("Value", "num"),
+        ("Baseline", "num"),
+        ("Accuracy", "num"),
+        ("Balanced acc.", "num"),
+        ("Macro F1", "num"),
+        ("ROC-AUC", "num"),
+        ("PR-AUC", "num"),
+        ("Log loss", "num"),
+        ("p50 µs", "num"),
+        ("Rows/s", "num"),
+    ];
+    for (i, (h, kind)) in headers.iter().enumerate() {
+        let _ = write!(
+            html,
+            r#"<th scope="col" aria-sort="none"><button type="button" data-col="{i}" data-kind="{kind}">{h}</button></th>"#
+        );
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    for v in views {
+        let r = v.run;
+        let m = &r.metrics;
+        let baseline = r.plugin.baselines.first();
+        let headline = baseline.map_or("accuracy".to_string(), |b| b.metric.clone());
+        let value = metric(r, &headline);
+        let cells = [
+            esc(&r.plugin.industry),
+            format!(r##"<a href="#s-{0}">{0}</a>"##, esc(v.name)),
+            esc(r.plugin.data.source.dataset.as_str()),
+            task(r),
+            m.rows.train.to_string(),
+            m.rows.test.to_string(),
+            m.parameters.to_string(),
+            format!("{:.1}", m.parameters as f64 * 4.0 / 1024.0),
+            format!("{:.1}", m.train_seconds),
+            m.epochs_run.to_string(),
+            esc(&headline),
+            num(value, 4),
+            baseline.map_or("–".into(), |b| format!("{:.3}", b.value)),
+            num(Some(m.test.accuracy), 4),
+            num(Some(m.test.balanced_accuracy), 4),
+            num(Some(m.test.macro_f1), 4),
+            num(m.test.ranking.as_ref().map(|x| x.roc_auc), 4),
+            num(m.test.ranking.as_ref().map(|x| x.pr_auc), 4),
+            num(Some(m.test.log_loss), 4),
+            num(v.perf.map(|p| p.latency_p50_us), 1),
+            num(v.perf.map(|p| p.throughput_rows_per_s), 0),
+        ];
+        html.push_str("<tr>");
+        for c in cells {
+            let _ = write!(html, "<td>{c}</td>");
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody></table></div>\n");
+    html.push_str(r#"<p class="note">Headline: the metric of the plugin's first published baseline, on held-out rows (pooled out-of-fold rows for cross-validated scenarios). Speed: this machine, one CPU thread per call, on the scenario's example rows.</p>
+</section>
+"#);
+
+    // Learning curves.
+    let series: Vec<(&str, &[EpochRecord])> = views.iter().map(|v| (v.name, v.history)).collect();
+    html.push_str(r#"<section aria-labelledby="h-curves"><h2 id="h-curves">Learning curves</h2>"#);
+    if live {
+        html.push_str(r#"<fieldset id="curve-pick"><legend>Scenarios to overlay</legend>"#);
+        for v in views {
+            let _ = write!(
+                html,
+                r#"<label><input type="checkbox" name="curve" value="{0}" checked> {0}</label> "#,
+                esc(v.name)
+            );
+        }
+        html.push_str("</fieldset>");
+    }
+    let _ = write!(
+        html,
+        r#"<div class="charts"><figure id="curve-loss">{}</figure><figure id="curve-accuracy">{}</figure></div></section>
+"#,
+        charts::learning_curves(&series, CurveMetric::Loss),
+        charts::learning_curves(&series, CurveMetric::Accuracy)
+    );
+
+    if let Mode::Live { token_required } = mode {
+        let options: String = views
+            .iter()
+            .map(|v| format!(r#"<option value="{0}">{0}</option>"#, esc(v.name)))
+            .collect();
+        let token = if token_required {
+            r#"<label>Token <input id="train-token" type="password" autocomplete="off"></label>"#
+        } else {
+            ""
+        };
+        let _ = write!(
+            html,
+            r#"<section aria-labelledby="h-train"><h2 id="h-train">Train</h2>
+<form id="train-form" class="row">
+<label>Scenario <select id="train-scenario">{options}</select></label>
+<label>Epochs <input id="train-epochs" type="number" min="1" max="1000" placeholder="as in the YAML"></label>
+{token}
+<button type="submit">Start training</button>
+</form>
+<p id="train-status" role="status" aria-live="polite"></p>
+<progress id="train-progress" max="1" value="0" hidden></progress>
+<figure id="train-curve"></figure>
+<p><button type="button" id="train-promote" hidden>Serve this run</button></p>
+</section>
+"#
+        );
+    }
+
+    // One panel per scenario.
+    html.push_str(r#"<section aria-labelledby="h-details"><h2 id="h-details">Per scenario</h2>"#);
+    for v in views {
+        let r = v.run;
+        let m = &r.metrics;
+        let ranking = m.test.ranking.as_ref();
+        let _ = write!(
+            html,
+            r#"<details id="s-{name}" class="scenario" data-name="{name}"><summary><b>{name}</b> — {industry}, {task}; {eval}</summary>
+<p>{desc}</p>
+<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights), {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}</p>
+<div class="charts"><figure>{confusion}</figure><figure>{roc}</figure><figure>{pr}</figure></div>
+<div class="scroll" tabindex="0" role="region" aria-label="Per-class metrics of {name}"><table class="per-class"><thead><tr><th scope="col">Class</th><th scope="col">Precision</th><th scope="col">Recall</th><th scope="col">F1</th><th scope="col">Support</th></tr></thead><tbody>"#,
+            name = esc(v.name),
+            industry = esc(&r.plugin.industry),
+            task = task(r),
+            eval = esc(&m.evaluation),
+            desc = esc(&r.plugin.description),
+            run_id = esc(&r.folder.record.run_id),
+            params = m.parameters,
+            kib = m.parameters as f64 * 4.0 / 1024.0,
+            epochs = m.epochs_run,
+            secs = m.train_seconds,
+            backend = esc(&m.backend),
+            threshold = m
+                .threshold
+                .map_or(String::new(), |t| format!(", decision threshold {t:.3}")),
+            perf = v.perf.map_or(String::new(), |p| format!(
+                " Single-row latency p50 {:.1} µs; {:.0} rows/s in batches of 1,024.",
+                p.latency_p50_us, p.throughput_rows_per_s
+            )),
+            confusion = charts::confusion(&r.classes, &m.test.confusion),
+            roc = charts::unit_curve(
+                "ROC curve",
+                "false-positive rate",
+                "true-positive rate",
+                ranking.map_or(&[][..], |x| &x.roc_curve),
+                true
+            ),
+            pr = charts::unit_curve(
+                "Precision–recall curve",
+                "recall",
+                "precision",
+                ranking.map_or(&[][..], |x| &x.pr_curve),
+                false
+            ),
+        );
+        for c in &m.test.per_class {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>",
+                esc(&c.label),
+                c.precision,
+                c.recall,
+                c.f1,
+                c.support
+            );
+        }
+        html.push_str("</tbody></table></div>");
+        if live {
+            let _ = write!(
+                html,
+                r#"<h3>Try it</h3><form class="try" data-name="{0}"><p class="try-fields">Loading the input schema…</p><button type="submit">Predict and explain</button></form><div class="try-result" role="status" aria-live="polite"></div>"#,
+                esc(v.name)
+            );
+        }
+        html.push_str("</details>\n");
+    }
+    html.push_str("</section>\n</main>\n");
+    if !live {
+        html.push_str("<footer><p>Run <code>indus serve</code> for live training progress and the “try it” forms.</p></footer>\n");
+    }
+    let _ = write!(html, "<script>{TABLE_JS}</script>\n");
+    if live {
+        let _ = write!(html, "<script>{LIVE_JS}</script>\n");
+    }
+    html.push_str("</body>\n</html>\n");
+    html
+}
+
+const CSS: &str = r#"
+:root { --ink: #1d2330; --muted: #5a6275; --line: #d8dbe3; --accent: #1f5fbf; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, sans-serif; color: var(--ink); margin: 0; }
+header, main, footer { max-width: 1400px; margin: 0 auto; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin: 1rem 0 .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid var(--line); }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align: right; white-space: nowrap; }
+th:nth-child(-n+4), td:nth-child(-n+4) { text-align: left; }
+th button { font: inherit; font-weight: 600; background: none; border: 0; color: var(--ink); cursor: pointer; padding: 0; }
+th button:focus-visible, a:focus-visible, summary:focus-visible, input:focus-visible, select:focus-visible, button:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+th[aria-sort="ascending"] button::after { content: " ▲"; } th[aria-sort="descending"] button::after { content: " ▼"; }
+.charts { display: flex; flex-wrap: wrap; gap: .5rem; }
+figure { margin: 0; max-width: 100%; } figure svg { max-width: 100%; height: auto; }
+details.scenario { border: 1px solid var(--line); border-radius: 6px; padding: .4rem .8rem; margin: .5rem 0; }
+summary { cursor: pointer; }
+.note { color: var(--muted); font-size: 13px; }
+.row { display: flex; flex-wrap: wrap; gap: .8rem; align-items: end; }
+label { display: inline-flex; flex-direction: column; font-size: 13px; gap: .15rem; }
+#curve-pick label { flex-direction: row; align-items: center; margin-right: .8rem; }
+.try-fields { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: .5rem; }
+.try-fields textarea { width: 100%; min-height: 4rem; font: 12px ui-monospace, monospace; }
+input, select, textarea, button { font: inherit; }
+button { padding: .3rem .8rem; }
+@media (max-width: 600px) { body { font-size: 14px; } h1 { font-size: 1.2rem; } }
+"#;
+
+/// Sorting and filtering of the scenario table (works in the static report too).
+const TABLE_JS: &str = r#"
+(() => {
+  const table = document.getElementById("scenarios");
+  const body = table.tBodies[0];
+  const value = (row, i, kind) => {
+    const t = row.cells[i].textContent.trim();
+    if (kind !== "num") return t.toLowerCase();
+    const n = parseFloat(t.replace(/,/g, ""));
+    return Number.isFinite(n) ? n : -Infinity;
+  };
+  table.querySelectorAll("th button").forEach(btn => btn.addEventListener("click", () => {
+    const th = btn.parentElement, i = +btn.dataset.col, kind = btn.dataset.kind;
+    const dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending";
+    table.querySelectorAll("th").forEach(h => h.setAttribute("aria-sort", "none"));
+    th.setAttribute("aria-sort", dir);
+    const rows = [...body.rows].sort((a, b) => {
+      const x = value(a, i, kind), y = value(b, i, kind);
+      return (x < y ? -1 : x > y ? 1 : 0) * (dir === "ascending" ? 1 : -1);
+    });
+    rows.forEach(r => body.appendChild(r));
+  }));
+  document.getElementById("filter").addEventListener("input", e => {
+    const q = e.target.value.trim().toLowerCase();
+    [...body.rows].forEach(r => { r.hidden = q !== "" && !r.textContent.toLowerCase().includes(q); });
+  });
+})();
+"#;
+
+/// Live controls: curve overlay choice, training with its event stream, and
+/// the "try it" forms (generated from each scenario's row schema).
+const LIVE_JS: &str = r#"
+(() => {
+  const $ = id => document.getElementById(id);
+  const json = async (url, opts) => {
+    const r = await fetch(url, opts);
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error((body.error || r.statusText) + (body.details || []).map(d => `\n• ${d.row ? "row " + d.row + ", " : ""}${d.field || ""}: ${d.message}`).join(""));
+    return body;
+  };
+  const post = (body, headers = {}) => ({ method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+
+  // Overlay choice: redraw both curve charts for the ticked scenarios.
+  const redraw = async () => {
+    const names = [...document.querySelectorAll('input[name="curve"]:checked')].map(c => c.value).join(",");
+    for (const m of ["loss", "accuracy"]) {
+      const r = await fetch(`/dashboard/curves.svg?metric=${m}&scenarios=${encodeURIComponent(names)}`);
+      $("curve-" + m).innerHTML = await r.text();
+    }
+  };
+  document.querySelectorAll('input[name="curve"]').forEach(c => c.addEventListener("change", redraw));
+
+  // Training: start a job, follow its events, offer promotion.
+  let job = null;
+  const auth = () => { const t = $("train-token"); return t && t.value ? { authorization: "Bearer " + t.value } : {}; };
+  $("train-form").addEventListener("submit", async e => {
+    e.preventDefault();
+    const epochs = parseInt($("train-epochs").value, 10);
+    const body = Number.isFinite(epochs) ? { epochs } : {};
+    try {
+      job = await json(`/v1/scenarios/${$("train-scenario").value}/train`, post(body, auth()));
+    } catch (err) { $("train-status").textContent = "Could not start: " + err.message; return; }
+    $("train-promote").hidden = true;
+    const bar = $("train-progress"); bar.hidden = false; bar.value = 0;
+    $("train-status").textContent = `Job ${job.id}: queued`;
+    const events = new EventSource(`/v1/jobs/${job.id}/events`);
+    let seen = 0;
+    events.addEventListener("log", ev => { $("train-status").textContent = `Job ${job.id}: ${JSON.parse(ev.data).message}`; });
+    events.addEventListener("epoch", async ev => {
+      const e = JSON.parse(ev.data); seen += 1;
+      const planned = Number.isFinite(epochs) ? epochs : null;
+      if (planned) { bar.max = planned; bar.value = e.epoch; } else { bar.removeAttribute("value"); }
+      $("train-status").textContent = `Job ${job.id}: epoch ${e.epoch}, train loss ${e.train_loss.toFixed(4)}` + (e.val_loss != null ? `, validation loss ${e.val_loss.toFixed(4)}` : "");
+      $("train-curve").innerHTML = await (await fetch(`/dashboard/jobs/${job.id}/curve.svg`)).text();
+    });
+    events.addEventListener("finished", ev => {
+      const s = JSON.parse(ev.data); events.close(); bar.hidden = true;
+      $("train-status").textContent = s.status === "succeeded" ? `Job ${s.id} finished: run ${s.run_id}.` : `Job ${s.id} failed: ${s.error}`;
+      $("train-promote").hidden = s.status !== "succeeded";
+    });
+  });
+  $("train-promote").addEventListener("click", async () => {
+    try {
+      const r = await json(`/v1/jobs/${job.id}/promote`, { method: "POST", headers: auth() });
+      $("train-status").textContent = `Now serving run ${r.run_id} for ${r.scenario}. Reload the page to see its metrics.`;
+      $("train-promote").hidden = true;
+    } catch (err) { $("train-status").textContent = "Could not promote: " + err.message; }
+  });
+
+  // Try it: a form per scenario from its row schema, filled with a real example.
+  const field = (name, spec, value) => {
+    const id = `f-${Math.random().toString(36).slice(2)}`;
+    const label = `<label for="${id}">${name}</label>`;
+    if (spec.enum) {
+      const opts = spec.enum.map(v => `<option${v === value ? " selected" : ""}>${v === null ? "" : v}</option>`).join("");
+      return `<div>${label}<select id="${id}" name="${name}">${opts}</select></div>`;
+    }
+    if (spec.type === "array") {
+      return `<div>${label}<textarea id="${id}" name="${name}" data-json="1">${JSON.stringify(value ?? [])}</textarea></div>`;
+    }
+    const t = [].concat(spec.type || "number");
+    if (t.includes("boolean")) {
+      return `<div>${label}<select id="${id}" name="${name}" data-bool="1"><option${value ? " selected" : ""}>true</option><option${value === false ? " selected" : ""}>false</option></select></div>`;
+    }
+    const range = (spec.minimum != null ? ` min="${spec.minimum}"` : "") + (spec.maximum != null ? ` max="${spec.maximum}"` : "");
+    return `<div>${label}<input id="${id}" name="${name}" type="number" step="any"${range} value="${value ?? ""}"></div>`;
+  };
+  document.querySelectorAll("details.scenario").forEach(d => d.addEventListener("toggle", async () => {
+    const form = d.querySelector("form.try");
+    if (!d.open || !form || form.dataset.ready) return;
+    form.dataset.ready = "1";
+    const name = d.dataset.name;
+    try {
+      const [schema, examples] = await Promise.all([json(`/v1/scenarios/${name}/schema`), json(`/v1/scenarios/${name}/examples`)]);
+      const example = (examples.rows || [])[0] || {};
+      const inputs = Object.entries(schema.properties).filter(([, s]) => (s.description || "").startsWith("feature"));
+      form.querySelector(".try-fields").innerHTML = inputs.map(([n, s]) => field(n, s, example[n])).join("");
+    } catch (err) { form.querySelector(".try-fields").textContent = "Could not load the schema: " + err.message; }
+  }));
+  document.querySelectorAll("form.try").forEach(form => form.addEventListener("submit", async e => {
+    e.preventDefault();
+    const name = form.dataset.name, out = form.nextElementSibling;
+    const row = {};
+    form.querySelectorAll("[name]").forEach(el => {
+      if (el.dataset.json) { try { row[el.name] = JSON.parse(el.value); } catch { row[el.name] = el.value; } }
+      else if (el.dataset.bool) row[el.name] = el.value === "true";
+      else if (el.type === "number") row[el.name] = el.value === "" ? null : Number(el.value);
+      else row[el.name] = el.value === "" ? null : el.value;
+    });
+    out.textContent = "Predicting…";
+    try {
+      const p = (await json(`/v1/scenarios/${name}/predict`, post({ rows: [row] }))).predictions[0];
+      const probs = Object.entries(p.probabilities).map(([k, v]) => `${k}: ${v.toFixed(3)}`).join(", ");
+      out.innerHTML = `<p class="prediction"><b>${p.label}</b> (probability ${p.score.toFixed(3)}) — ${probs}</p><figure class="explanation">Explaining…</figure>`;
+      const r = await fetch(`/dashboard/scenarios/${name}/explain.svg`, post({ rows: [row] }));
+      out.querySelector(".explanation").innerHTML = await r.text();
+    } catch (err) { out.textContent = "Error: " + err.message; }
+  }));
+})();
+"#;
