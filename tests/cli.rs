@@ -769,3 +769,42 @@ fn run_with_data(scenario: &str, epochs: &str) -> Value {
     ];
     serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap()
 }
+
+#[test]
+fn a_scaffolded_plugin_trains_as_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    let out = ok(&indus(
+        &["new", "plugin", "pump-watch", "--root", root],
+        tmp.path(),
+    ));
+    assert!(out.contains("next: indus run"), "{out}");
+    let scenario = tmp.path().join("scenarios/pump-watch.yaml");
+    let run: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--json",
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    let auc = run["metrics"]["test"]["ranking"]["roc_auc"]
+        .as_f64()
+        .unwrap();
+    assert!(auc > 0.7, "the sample data is learnable; ROC-AUC {auc}");
+    assert_eq!(run["metrics"]["rows"]["test"], 80);
+
+    let again = fails(&indus(
+        &["new", "plugin", "pump-watch", "--root", root],
+        tmp.path(),
+    ));
+    assert!(again.contains("already exists"), "{again}");
+    let bad = fails(&indus(
+        &["new", "plugin", "Pump Watch", "--root", root],
+        tmp.path(),
+    ));
+    assert!(bad.contains("plugin name"), "{bad}");
+}

@@ -5,6 +5,7 @@ mod bench;
 mod export;
 mod progress;
 mod report;
+mod scaffold;
 mod serve;
 
 use anyhow::{Context, Result, bail};
@@ -41,6 +42,9 @@ enum Command {
     List(ListArgs),
     /// Print the JSON Schema of plugin manifests and scenario files.
     Schema(SchemaArgs),
+    /// Scaffold something new: `indus new plugin NAME`.
+    #[command(subcommand)]
+    New(NewWhat),
     /// Write the scenario dashboard as one self-contained HTML file.
     Report(export::ReportArgs),
     /// Serve every trained scenario over HTTP (predict, explain, train, OIP v2, /metrics).
@@ -177,6 +181,12 @@ struct BenchArgs {
     backend: BackendArg,
 }
 
+#[derive(Subcommand)]
+enum NewWhat {
+    /// A plugin folder with a commented plugin.yaml, sample data and a scenario that trains as is.
+    Plugin(scaffold::NewPluginArgs),
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum BackendArg {
     Flex,
@@ -225,6 +235,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(a) => cmd_bench(a),
         Command::Serve(a) => serve::cmd_serve(a),
         Command::Report(a) => export::cmd_report(a),
+        Command::New(NewWhat::Plugin(a)) => scaffold::cmd_new_plugin(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -72,6 +72,9 @@ impl CurveMetric {
     }
 }
 
+/// One drawn line: legend label, points, dashed (validation), colour index.
+type Line = (String, Vec<(f64, f64)>, bool, usize);
+
 /// Overlaid learning curves of several scenarios: a solid line for the
 /// training value and a dashed one for validation, one colour per scenario.
 pub fn learning_curves(series: &[(&str, &[EpochRecord])], metric: CurveMetric) -> String {
@@ -79,7 +82,7 @@ pub fn learning_curves(series: &[(&str, &[EpochRecord])], metric: CurveMetric) -
         CurveMetric::Loss => (Some(r.train_loss), r.val_loss),
         CurveMetric::Accuracy => (r.train_accuracy, r.val_accuracy),
     };
-    let mut lines: Vec<(String, Vec<(f64, f64)>, bool, usize)> = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
     for (i, (name, history)) in series.iter().enumerate() {
         let train: Vec<(f64, f64)> = history
             .iter()

@@ -178,10 +178,9 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         }
         html.push_str("</fieldset>");
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        r#"<div class="charts"><figure id="curve-loss">{}</figure><figure id="curve-accuracy">{}</figure></div></section>
-"#,
+        r#"<div class="charts"><figure id="curve-loss">{}</figure><figure id="curve-accuracy">{}</figure></div></section>"#,
         charts::learning_curves(&series, CurveMetric::Loss),
         charts::learning_curves(&series, CurveMetric::Accuracy)
     );
@@ -286,9 +285,9 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
     if !live {
         html.push_str("<footer><p>Run <code>indus serve</code> for live training progress and the “try it” forms.</p></footer>\n");
     }
-    let _ = write!(html, "<script>{TABLE_JS}</script>\n");
+    let _ = writeln!(html, "<script>{TABLE_JS}</script>");
     if live {
-        let _ = write!(html, "<script>{LIVE_JS}</script>\n");
+        let _ = writeln!(html, "<script>{LIVE_JS}</script>");
     }
     html.push_str("</body>\n</html>\n");
     html

@@ -224,6 +224,21 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Names of the scenarios under `runs_root` with at least one finished run,
+/// sorted: what `indus serve` and `indus report` show by default.
+pub fn scenarios_with_runs(runs_root: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(runs_root) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| !list_runs(runs_root, Some(n)).is_empty())
+        .collect();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,19 +267,4 @@ mod tests {
         let err = RunFolder::open(&dir).unwrap_err().to_string();
         assert!(err.contains("incomplete"), "{err}");
     }
-}
-
-/// Names of the scenarios under `runs_root` with at least one finished run,
-/// sorted: what `indus serve` and `indus report` show by default.
-pub fn scenarios_with_runs(runs_root: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(runs_root) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| !list_runs(runs_root, Some(n)).is_empty())
-        .collect();
-    names.sort();
-    names
 }

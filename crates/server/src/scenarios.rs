@@ -277,6 +277,17 @@ pub async fn explain(
             "steps must be between 1 and 1024, got {steps}"
         )));
     }
+    // Rows × steps network evaluations are held in memory at once.
+    const MAX_EVALUATIONS: usize = 16_384;
+    if req.rows.len().saturating_mul(steps) > MAX_EVALUATIONS {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} rows × {steps} steps is over {MAX_EVALUATIONS} evaluations; send fewer rows or steps",
+                req.rows.len()
+            ),
+        ));
+    }
     let served = s.served(&name)?;
     let table = validate_rows(&served.run, req.rows, MAX_ROWS)?;
     let run = served.run.clone();
