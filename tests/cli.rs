@@ -207,7 +207,7 @@ fn predict_answers_identically_from_idx_csv_and_json_lines() {
         tmp.path(),
     ));
     let text = std::fs::read_to_string(out_csv).unwrap();
-    assert!(text.starts_with("row,id,label,p_0,"));
+    assert!(text.starts_with("row,id,label,score,p_0,"));
     assert_eq!(text.lines().count(), 21);
 }
 
@@ -643,7 +643,36 @@ fn credit_predict_and_eval_take_csv_rows_with_categories() {
         let p = &r["probabilities"];
         let sum = p["good"].as_f64().unwrap() + p["bad"].as_f64().unwrap();
         assert!((sum - 1.0).abs() < 1e-5, "{r}");
+        // The plugin's native hook: scorecard points (600 at 50:1 good:bad
+        // odds, 20 points per doubling) and the top reasons.
+        let p_bad = p["bad"].as_f64().unwrap();
+        let points = r["outputs"]["score_points"].as_i64().unwrap();
+        let expected = 600.0 - 20.0 * 50f64.log2() + 20.0 * ((1.0 - p_bad) / p_bad).log2();
+        assert!((points as f64 - expected).abs() <= 1.0, "{r}");
+        assert!(
+            !r["outputs"]["reason_1"].as_str().unwrap().is_empty(),
+            "{r}"
+        );
     }
+    let csv_out = tmp.path().join("scored.csv");
+    ok(&indus(
+        &[
+            "predict",
+            run_dir,
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            csv_out.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let csv = std::fs::read_to_string(&csv_out).unwrap();
+    assert!(
+        csv.starts_with(
+            "row,id,label,score,p_good,p_bad,score_points,reason_1,reason_2,reason_3\n"
+        ),
+        "{csv}"
+    );
 
     let labelled = tmp.path().join("labelled.csv");
     std::fs::write(&labelled, credit_rows(50, true)).unwrap();
@@ -807,4 +836,21 @@ fn a_scaffolded_plugin_trains_as_it_is() {
         tmp.path(),
     ));
     assert!(bad.contains("plugin name"), "{bad}");
+}
+
+#[test]
+fn taiwan_credit_defaults_are_scored_on_a_stratified_holdout() {
+    let v = run_with_data("credit-scoring-taiwan.yaml", "4");
+    let m = &v["metrics"];
+    assert_eq!(m["rows"]["test"], 6000, "20 % of 30,000 clients held out");
+    let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
+    assert!(
+        auc > 0.74,
+        "holdout ROC-AUC {auc}; a model that learned nothing scores 0.5"
+    );
+    let threshold = m["threshold"].as_f64().unwrap();
+    assert!(
+        threshold < 0.5,
+        "best-F1 threshold {threshold}: with 22 % defaults it sits below 0.5"
+    );
 }

@@ -246,6 +246,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// A CSV cell, quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 fn count(v: u64, flag: &str) -> Result<indus_spec::Count> {
     indus_spec::Count::try_from(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
 }
@@ -341,21 +350,36 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         .as_ref()
         .is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
     if as_csv {
-        write!(text, "row,id,label")?;
+        write!(text, "row,id,label,score")?;
         for c in &run.classes {
-            write!(text, ",p_{c}")?;
+            write!(text, ",{}", csv_field(&format!("p_{c}")))?;
+        }
+        let extra: Vec<&str> = predictions
+            .first()
+            .map(|p| p.outputs.iter().map(|(k, _)| k.as_str()).collect())
+            .unwrap_or_default();
+        for k in &extra {
+            write!(text, ",{}", csv_field(k))?;
         }
         writeln!(text)?;
         for p in &predictions {
             write!(
                 text,
-                "{},{},{}",
+                "{},{},{},{}",
                 p.row,
-                p.id.as_deref().unwrap_or(""),
-                p.label
+                csv_field(p.id.as_deref().unwrap_or("")),
+                csv_field(&p.label),
+                p.score
             )?;
             for (_, v) in &p.probabilities {
                 write!(text, ",{v}")?;
+            }
+            for (_, v) in &p.outputs {
+                let cell = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                write!(text, ",{}", csv_field(&cell))?;
             }
             writeln!(text)?;
         }

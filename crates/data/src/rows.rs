@@ -158,6 +158,11 @@ pub fn rows_from_csv(
     let width: usize = cols.iter().map(|c| c.width()).sum();
     let mut by_column: Vec<Vec<f32>> = Vec::with_capacity(width);
     for c in &cols {
+        if c.derived {
+            // Filled in by the plugin's native hook.
+            by_column.push(vec![f32::NAN; n]);
+            continue;
+        }
         let names: Vec<String> = if c.kind == ColumnType::Image {
             (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
         } else {
@@ -259,6 +264,10 @@ pub fn rows_from_json(
             continue;
         };
         for c in &cols {
+            if c.derived {
+                table.features.push(f32::NAN);
+                continue;
+            }
             let at = |m: String| DataError::row(source_name, row, Some(&c.name), m);
             let v = obj.get(&c.name).unwrap_or(&serde_json::Value::Null);
             if c.kind == ColumnType::Image {

@@ -81,6 +81,9 @@ impl RawTable {
                     let w = c.width();
                     let v = &row[at..at + w];
                     at += w;
+                    if c.derived {
+                        continue;
+                    }
                     let value = match c.kind {
                         ColumnType::Image => json!(v),
                         _ if v[0].is_nan() => Value::Null,

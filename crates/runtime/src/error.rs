@@ -11,6 +11,9 @@ pub enum RuntimeError {
     /// Data is missing, damaged or breaks the schema.
     #[error(transparent)]
     Data(#[from] indus_data::DataError),
+    /// A native plugin could not be loaded or a hook failed.
+    #[error(transparent)]
+    Plugin(#[from] indus_plugin::PluginError),
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] indus_engine::EngineError),

@@ -361,6 +361,18 @@ pub struct RunSummary {
     pub backend: ResolvedBackend,
 }
 
+/// File name of the record of the native library a run used.
+pub(crate) const NATIVE: &str = "native.json";
+
+/// Which native library a run used, so serving loads the same one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct NativeRecord {
+    /// The library file.
+    pub library: PathBuf,
+    /// Its ABI version.
+    pub abi: (u32, u32),
+}
+
 /// Example input rows saved with each run.
 const EXAMPLE_ROWS: usize = 5;
 
@@ -399,7 +411,23 @@ pub fn run_scenario(
         train: scenario.data.train_limit.map(|c| c.get()),
         test: scenario.data.test_limit.map(|c| c.get()),
     };
-    let data = load_dataset(plugin, &locations, limits)?;
+    let mut data = load_dataset(plugin, &locations, limits)?;
+    let native = indus_plugin::load_for_manifest(plugin, &resolved.plugin_file)?;
+    if let Some(n) = &native {
+        log(&format!(
+            "native hooks: {} (ABI {}.{})",
+            n.path().display(),
+            n.abi().0,
+            n.abi().1
+        ));
+        crate::hooks::fill_derived(plugin, n, &mut data.train)?;
+        if let Some(t) = data.test.as_mut() {
+            crate::hooks::fill_derived(plugin, n, t)?;
+        }
+        if let Some(v) = data.validation.as_mut() {
+            crate::hooks::fill_derived(plugin, n, v)?;
+        }
+    }
     for f in &data.files {
         log(&format!("data: {}", f.display()));
     }
@@ -565,6 +593,15 @@ pub fn run_scenario(
     writer.write_json("preprocess.json", &preprocessor)?;
     writer.write_json("history.json", &outcome.history)?;
     writer.write_json(EXAMPLES, &examples)?;
+    if let Some(n) = &native {
+        writer.write_json(
+            NATIVE,
+            &NativeRecord {
+                library: n.path().to_path_buf(),
+                abi: n.abi(),
+            },
+        )?;
+    }
     writer.write_json("environment.json", &environment)?;
     writer.write_json("metrics.json", &metrics)?;
     let dir = writer.commit(scenario.name.as_str(), plugin.name.as_str())?;

@@ -6,6 +6,7 @@
 //! skew.
 
 mod error;
+mod hooks;
 mod job;
 mod loaded;
 mod project;

@@ -7,10 +7,12 @@ use crate::run_folder::{RunFolder, list_runs};
 use indus_data::{Preprocessor, RawTable, primary_head, raw_width};
 use indus_engine::metrics::{ClassificationMetrics, classification_metrics_for, predict_classes};
 use indus_engine::{Head, Predictor};
+use indus_plugin::NativePlugin;
 use indus_spec::{BackendKind, Name, PluginManifest, Scenario, parse_plugin, parse_scenario};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A run ready to answer.
 pub struct LoadedRun {
@@ -28,6 +30,8 @@ pub struct LoadedRun {
     pub classes: Vec<String>,
     /// The run's recorded metrics.
     pub metrics: RunMetrics,
+    /// The plugin's native hooks, when it has any.
+    pub native: Option<Arc<NativePlugin>>,
 }
 
 /// One answered row.
@@ -44,6 +48,8 @@ pub struct Prediction {
     pub score: f32,
     /// `(class, probability)` in class order.
     pub probabilities: Vec<(String, f32)>,
+    /// Outputs of the plugin's native `postprocess` hook, by name.
+    pub outputs: Vec<(String, serde_json::Value)>,
 }
 
 impl Serialize for Prediction {
@@ -66,6 +72,22 @@ impl Serialize for Prediction {
         m.serialize_entry("label", &self.label)?;
         m.serialize_entry("score", &self.score)?;
         m.serialize_entry("probabilities", &Ordered(&self.probabilities))?;
+        if !self.outputs.is_empty() {
+            m.serialize_entry("outputs", &OrderedValues(&self.outputs))?;
+        }
+        m.end()
+    }
+}
+
+/// Name → value pairs serialized as a JSON object in their order.
+struct OrderedValues<'a>(&'a [(String, serde_json::Value)]);
+
+impl Serialize for OrderedValues<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
         m.end()
     }
 }
@@ -109,6 +131,7 @@ impl LoadedRun {
             ));
         }
         let predictor = Predictor::new(&weights, head, backend)?;
+        let native = load_native(&folder, &plugin)?;
         Ok(LoadedRun {
             folder,
             scenario,
@@ -117,6 +140,7 @@ impl LoadedRun {
             predictor,
             classes,
             metrics,
+            native,
         })
     }
 
@@ -124,7 +148,7 @@ impl LoadedRun {
     pub fn predict(&self, rows: &RawTable) -> Result<Vec<Prediction>, RuntimeError> {
         let x = self.prepare(rows)?;
         let outputs = self.predictor.predict(&x)?;
-        Ok(self.answer(rows, outputs))
+        self.answer(rows, outputs)
     }
 
     /// Checks the rows' width and applies the fitted preprocessing: the
@@ -138,12 +162,109 @@ impl LoadedRun {
                 rows.width, self.plugin.name
             )));
         }
-        Ok(self.preprocessor.transform(rows))
+        match &self.native {
+            Some(native) if crate::hooks::has_derived(&self.plugin) => {
+                let mut rows = rows.clone();
+                crate::hooks::fill_derived(&self.plugin, native, &mut rows)?;
+                Ok(self.preprocessor.transform(&rows))
+            }
+            _ => Ok(self.preprocessor.transform(rows)),
+        }
     }
 
     /// Turns the network's outputs for `rows` into decided labels with
-    /// their probabilities (the run's decision threshold applies).
-    pub fn answer(&self, rows: &RawTable, outputs: Vec<f32>) -> Vec<Prediction> {
+    /// their probabilities (the run's decision threshold applies), plus the
+    /// outputs of the plugin's `postprocess` hook.
+    pub fn answer(
+        &self,
+        rows: &RawTable,
+        outputs: Vec<f32>,
+    ) -> Result<Vec<Prediction>, RuntimeError> {
+        let mut predictions = self.decide(rows, outputs);
+        if let Some(native) = &self.native
+            && native.has_postprocess()
+        {
+            self.postprocess(native, rows, &mut predictions)?;
+        }
+        Ok(predictions)
+    }
+
+    fn postprocess(
+        &self,
+        native: &NativePlugin,
+        rows: &RawTable,
+        predictions: &mut [Prediction],
+    ) -> Result<(), RuntimeError> {
+        use indus_plugin::Column;
+        let n = predictions.len();
+        let mut columns = vec![
+            (
+                "label".to_string(),
+                Column::Text(predictions.iter().map(|p| p.label.clone()).collect()),
+            ),
+            (
+                "score".to_string(),
+                Column::F64(predictions.iter().map(|p| f64::from(p.score)).collect()),
+            ),
+        ];
+        for (k, class) in self.classes.iter().enumerate() {
+            columns.push((
+                format!("p:{class}"),
+                Column::F64(
+                    predictions
+                        .iter()
+                        .map(|p| f64::from(p.probabilities[k].1))
+                        .collect(),
+                ),
+            ));
+        }
+        if self.plugin.native.as_ref().is_some_and(|s| s.attributions) {
+            // Attributions of the positive class (binary) or of the decided one.
+            let x = self.prepare(rows)?;
+            let head = self.predictor.head();
+            let explained: Vec<usize> = match head {
+                indus_engine::Head::Binary => vec![1; n],
+                _ => predictions
+                    .iter()
+                    .map(|p| self.classes.iter().position(|c| *c == p.label).unwrap_or(0))
+                    .collect(),
+            };
+            let attr = indus_engine::integrated_gradients(
+                self.predictor.weights(),
+                head,
+                &x,
+                &explained,
+                32,
+            )?;
+            let width = self.preprocessor.output_width().max(1);
+            let mut offset = 0;
+            for (name, w) in self.preprocessor.column_widths() {
+                let values = attr
+                    .chunks_exact(width)
+                    .map(|row| f64::from(row[offset..offset + w].iter().sum::<f32>()))
+                    .collect();
+                offset += w;
+                columns.push((format!("attr:{name}"), Column::F64(values)));
+            }
+        }
+        let table =
+            indus_plugin::Table::from_columns(&columns, n).map_err(RuntimeError::Invalid)?;
+        let raw = crate::hooks::raw_rows(&self.plugin, rows)?;
+        let out = native.postprocess(&table, &raw)?;
+        for (name, column) in out {
+            for (i, p) in predictions.iter_mut().enumerate() {
+                let v = match &column {
+                    Column::F64(v) => serde_json::json!(v[i]),
+                    Column::I64(v) => serde_json::json!(v[i]),
+                    Column::Text(v) => serde_json::json!(v[i]),
+                };
+                p.outputs.push((name.clone(), v));
+            }
+        }
+        Ok(())
+    }
+
+    fn decide(&self, rows: &RawTable, outputs: Vec<f32>) -> Vec<Prediction> {
         let probs = class_columns(self.predictor.head(), outputs);
         let k = self.classes.len();
         let decided = predict_classes(&probs, k, self.metrics.threshold);
@@ -161,6 +282,7 @@ impl LoadedRun {
                     .cloned()
                     .zip(p.iter().copied())
                     .collect(),
+                outputs: Vec::new(),
             })
             .collect()
     }
@@ -169,7 +291,7 @@ impl LoadedRun {
     /// decided class's probability, added up per source column.
     pub fn explain(&self, rows: &RawTable, steps: usize) -> Result<Vec<Explanation>, RuntimeError> {
         let x = self.prepare(rows)?;
-        let predictions = self.answer(rows, self.predictor.predict(&x)?);
+        let predictions = self.decide(rows, self.predictor.predict(&x)?);
         let class_of = |label: &str| self.classes.iter().position(|c| c == label).unwrap_or(0);
         let classes: Vec<usize> = predictions.iter().map(|p| class_of(&p.label)).collect();
         let head = self.predictor.head();
@@ -300,6 +422,34 @@ impl LoadedRun {
             ))
         }
     }
+}
+
+/// Loads the native library a run was trained with: the file recorded in
+/// `native.json`, else the plugin's library found from `plugins/<name>/`.
+fn load_native(
+    folder: &RunFolder,
+    plugin: &PluginManifest,
+) -> Result<Option<Arc<NativePlugin>>, RuntimeError> {
+    let Some(spec) = &plugin.native else {
+        return Ok(None);
+    };
+    let recorded: Option<crate::job::NativeRecord> = folder
+        .read(crate::job::NATIVE)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let path = match recorded {
+        Some(r) if r.library.is_file() => r.library,
+        _ => indus_plugin::find_library(
+            plugin.name.as_str(),
+            &spec.library,
+            &Path::new("plugins").join(plugin.name.as_str()),
+        )?,
+    };
+    Ok(Some(NativePlugin::load(
+        plugin.name.as_str(),
+        &path,
+        &spec.config,
+    )?))
 }
 
 /// Turns what a user typed into a run folder: a run folder itself, a

@@ -364,7 +364,7 @@ pub(crate) async fn predict_table(
         .infer(x, table.len())
         .await
         .map_err(ApiError::internal)?;
-    Ok(served.run.answer(table, outputs))
+    Ok(served.run.answer(table, outputs)?)
 }
 
 fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {

@@ -123,6 +123,22 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 format!("column `{}` is declared twice", c.name),
             ));
         }
+        if c.derived {
+            if m.native.is_none() {
+                return Err((
+                    format!("{at}.derived"),
+                    "derived columns are computed by native hooks; declare `native:` first".into(),
+                ));
+            }
+            if c.role != ColumnRole::Feature
+                || !matches!(c.kind, ColumnType::Number | ColumnType::Integer)
+            {
+                return Err((
+                    format!("{at}.derived"),
+                    "only numeric feature columns can be derived".into(),
+                ));
+            }
+        }
         if c.kind == ColumnType::Image && c.shape.is_none() {
             return Err((
                 format!("{at}.shape"),

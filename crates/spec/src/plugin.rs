@@ -24,6 +24,26 @@ pub struct PluginManifest {
     /// Published results to compare against.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baselines: Vec<Baseline>,
+    /// A native library with hooks for what YAML cannot say (derived
+    /// features, post-processing); see docs/plugin-guide.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<NativeSpec>,
+}
+
+/// Where a plugin's native hooks live and how to configure them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NativeSpec {
+    /// Library name as cargo builds it (the crate name with `-` as `_`):
+    /// `finance_credit_native` is `libfinance_credit_native.so` on Linux.
+    pub library: String,
+    /// Free-form settings handed to the plugin's `new` at load time.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub config: serde_json::Value,
+    /// Pass integrated-gradient attributions (`attr:<column>`) to
+    /// `postprocess`, e.g. for reason codes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attributions: bool,
 }
 
 /// Data source and column schema of a plugin.
@@ -146,6 +166,10 @@ pub struct ColumnSpec {
     /// Whether a missing value is allowed.
     #[serde(default)]
     pub nullable: bool,
+    /// Computed by the plugin's native `derive_features` hook rather than
+    /// read from the data (numeric features only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub derived: bool,
     /// How missing values of a nullable column are filled (fitted on the
     /// training rows).
     #[serde(default, skip_serializing_if = "is_default")]

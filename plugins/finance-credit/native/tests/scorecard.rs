@@ -1,0 +1,49 @@
+//! Scorecard arithmetic and reason codes, checked by hand.
+
+use finance_credit_native::{FinanceCredit, Scaling};
+use indus_plugin_sdk::serde_json::json;
+use indus_plugin_sdk::{Column, Plugin, Table};
+
+#[test]
+fn points_follow_the_points_to_double_the_odds_scaling() {
+    let s = Scaling {
+        base_points: 600.0,
+        base_odds: 50.0,
+        points_to_double_odds: 20.0,
+    };
+    // Odds 50:1 (p_bad = 1/51) earn the base points; doubling the odds adds 20.
+    assert_eq!(s.points(1.0 / 51.0), 600);
+    assert_eq!(s.points(1.0 / 101.0), 620);
+    assert_eq!(s.points(1.0 / 26.0), 580);
+    // Even odds: 600 - 20 * log2(50) = 487.1.
+    assert_eq!(s.points(0.5), 487);
+    assert!(s.points(0.99) < s.points(0.01));
+}
+
+#[test]
+fn reasons_are_the_columns_pushing_towards_bad() {
+    let plugin = FinanceCredit::new(&json!({"reasons": 2})).unwrap();
+    let predictions = Table::from_columns(
+        &vec![
+            ("p:bad".into(), Column::F64(vec![0.8, 0.1])),
+            (
+                "attr:duration_in_month".into(),
+                Column::F64(vec![0.20, -0.1]),
+            ),
+            ("attr:credit_history".into(), Column::F64(vec![0.05, 0.02])),
+            ("attr:age_in_years".into(), Column::F64(vec![-0.3, -0.2])),
+        ],
+        2,
+    )
+    .unwrap();
+    let out = plugin.postprocess(&predictions, &predictions).unwrap();
+    assert_eq!(
+        out[1].1,
+        Column::Text(vec!["loan duration".into(), "credit history".into()])
+    );
+    assert_eq!(
+        out[2].1,
+        Column::Text(vec!["credit history".into(), String::new()])
+    );
+    assert!(FinanceCredit::new(&json!({"base_odds": -1})).is_err());
+}
