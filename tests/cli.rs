@@ -854,3 +854,86 @@ fn taiwan_credit_defaults_are_scored_on_a_stratified_holdout() {
         "best-F1 threshold {threshold}: with 22 % defaults it sits below 0.5"
     );
 }
+
+/// A native plugin scaffolded outside this workspace, built by cargo as its
+/// own crate against the SDK (by path), loads and runs: derived feature in
+/// training and prediction, postprocess output in predictions.
+#[test]
+fn a_native_plugin_built_outside_the_workspace_loads_and_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    ok(&indus(
+        &["new", "plugin", "pump-watch", "--root", root, "--native"],
+        tmp.path(),
+    ));
+    // A target folder kept between test runs, so the SDK's dependencies are
+    // compiled once.
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scaffolded-native");
+    let manifest = tmp.path().join("plugins/pump-watch/native/Cargo.toml");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let build = std::process::Command::new(cargo)
+        .args(["build", "--manifest-path", manifest.to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let run_indus = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_indus"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env("INDUS_PLUGIN_PATH", target.join("debug"))
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .unwrap()
+    };
+    let scenario = tmp.path().join("scenarios/pump-watch.yaml");
+    let run: Value = serde_json::from_str(&ok(&run_indus(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--runs-dir",
+        "runs",
+        "--json",
+    ])))
+    .unwrap();
+    assert!(
+        run["metrics"]["test"]["ranking"]["roc_auc"]
+            .as_f64()
+            .unwrap()
+            > 0.7
+    );
+    let rows = tmp.path().join("rows.jsonl");
+    std::fs::write(
+        &rows,
+        "{\"machine_id\": \"M1\", \"temperature_c\": 92, \"vibration_mm_s\": 11.5, \"load_pct\": 95, \"shift\": \"night\"}\n\
+         {\"machine_id\": \"M2\", \"temperature_c\": 45, \"vibration_mm_s\": 1.0, \"load_pct\": 30, \"shift\": \"day\"}\n",
+    )
+    .unwrap();
+    let out = ok(&run_indus(&[
+        "predict",
+        "pump-watch",
+        "--runs-dir",
+        "runs",
+        "--input",
+        rows.to_str().unwrap(),
+    ]));
+    let p: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(p[0]["outputs"]["maintenance"], "urgent", "{out}");
+    assert_eq!(p[1]["outputs"]["maintenance"], "routine", "{out}");
+
+    // Without the library the run names the plugin and where it looked.
+    let err = fails(&indus(
+        &["run", scenario.to_str().unwrap(), "--runs-dir", "runs2"],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("plugin `pump-watch`") && err.contains("libpump_watch_native"),
+        "{err}"
+    );
+}

@@ -17,6 +17,13 @@ pub struct NewPluginArgs {
     /// Industry shown on the dashboard.
     #[arg(long, default_value = "manufacturing")]
     industry: String,
+    /// Also scaffold a native hook crate (`plugins/NAME/native/`, a Rust
+    /// cdylib against the SDK) computing one derived feature.
+    #[arg(long)]
+    native: bool,
+    /// Path of the indus-plugin-sdk crate the native crate depends on.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk"))]
+    sdk: PathBuf,
 }
 
 /// Writes `plugins/NAME/{plugin.yaml, data/sample.csv}` and
@@ -53,9 +60,117 @@ pub fn cmd_new_plugin(a: NewPluginArgs) -> Result<()> {
         plugin_dir.display()
     );
     println!("created {}", scenario.display());
+    if a.native {
+        let sdk = a
+            .sdk
+            .canonicalize()
+            .with_context(|| format!("--sdk {}: not found", a.sdk.display()))?;
+        let library = name.as_str().replace('-', "_") + "_native";
+        let manifest = plugin_dir.join("plugin.yaml");
+        let yaml = std::fs::read_to_string(&manifest)?
+            .replace(NATIVE_ANCHOR, NATIVE_COLUMN)
+            .replace(
+                BASELINES_ANCHOR,
+                &NATIVE_SECTION.replace("{library}", &library),
+            );
+        write(&manifest, &yaml)?;
+        let crate_dir = plugin_dir.join("native");
+        write(
+            &crate_dir.join("Cargo.toml"),
+            &NATIVE_CARGO
+                .replace("{name}", name.as_str())
+                .replace("{library}", &library)
+                .replace("{sdk}", &sdk.display().to_string().replace('\\', "/")),
+        )?;
+        write(
+            &crate_dir.join("src/lib.rs"),
+            &NATIVE_LIB.replace("{name}", name.as_str()),
+        )?;
+        println!("created {}/ (native hooks)", crate_dir.display());
+        println!(
+            "next: cargo build --release --manifest-path {}/Cargo.toml",
+            crate_dir.display()
+        );
+    }
     println!("next: indus run {}", scenario.display());
     Ok(())
 }
+
+/// Where the derived column goes in the plugin template.
+const NATIVE_ANCHOR: &str = "    - name: failure\n      type: category\n      role: target";
+/// The derived column the native skeleton computes.
+const NATIVE_COLUMN: &str = "    - name: heat_x_vibration   # computed by native/src/lib.rs\n      type: number\n      role: feature\n      derived: true\n    - name: failure\n      type: category\n      role: target";
+/// Where the `native:` section goes.
+const BASELINES_ANCHOR: &str = "baselines:\n";
+/// The `native:` section.
+const NATIVE_SECTION: &str = "# Native hooks: a Rust library built from native/ (see docs/plugin-guide.md).\nnative:\n  library: {library}\nbaselines:\n";
+
+const NATIVE_CARGO: &str = r#"[package]
+name = "{name}-native"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+# A shared library the indus host loads at run time.
+[lib]
+name = "{library}"
+crate-type = ["cdylib"]
+
+[dependencies]
+indus-plugin-sdk = { path = "{sdk}" }
+
+# Not part of any enclosing cargo workspace.
+[workspace]
+"#;
+
+const NATIVE_LIB: &str = r#"//! Native hooks of the `{name}` plugin. Everything here is safe Rust: the
+//! SDK's `export_plugin!` generates the C entry point the host loads.
+
+use indus_plugin_sdk::{Column, Columns, Plugin, Table, export_plugin};
+
+struct Hooks;
+
+impl Plugin for Hooks {
+    /// Called once at load time with `native.config` from plugin.yaml.
+    fn new(_config: &indus_plugin_sdk::serde_json::Value) -> Result<Self, String> {
+        Ok(Hooks)
+    }
+
+    /// One value per row for every `derived: true` column of plugin.yaml.
+    /// Runs before preprocessing, in training and in serving alike.
+    fn derive_features(&self, rows: &Table) -> Result<Columns, String> {
+        let heat = rows.f64("temperature_c")?;
+        let vibration = rows.f64("vibration_mm_s")?;
+        let product = heat
+            .iter()
+            .zip(&vibration)
+            .map(|(t, v)| t * v / 100.0)
+            .collect();
+        Ok(vec![("heat_x_vibration".into(), Column::F64(product))])
+    }
+
+    /// Extra outputs next to each prediction (here: a maintenance priority).
+    fn postprocess(&self, predictions: &Table, _rows: &Table) -> Result<Columns, String> {
+        let p = predictions.f64("p:yes")?;
+        let priority = p
+            .iter()
+            .map(|p| {
+                if *p >= 0.7 {
+                    "urgent"
+                } else if *p >= 0.4 {
+                    "soon"
+                } else {
+                    "routine"
+                }
+                .to_string()
+            })
+            .collect();
+        Ok(vec![("maintenance".into(), Column::Text(priority))])
+    }
+}
+
+export_plugin!("{name}", Hooks);
+"#;
 
 fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
