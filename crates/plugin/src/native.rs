@@ -253,6 +253,30 @@ impl NativePlugin {
         }
     }
 
+    /// Runs one hook call: provides the empty output structs and the error
+    /// buffer, checks the code, takes the result over and checks its length.
+    fn call(
+        &self,
+        hook: &'static str,
+        rows: usize,
+        invoke: impl FnOnce(&mut FFI_ArrowArray, &mut FFI_ArrowSchema, &mut ErrorBuffer) -> i32,
+    ) -> Result<Table, PluginError> {
+        let mut out = FFI_ArrowArray::empty();
+        let mut out_schema = FFI_ArrowSchema::empty();
+        let mut buf = vec![0u8; ERROR_CAPACITY];
+        let mut err = error_buffer(&mut buf);
+        let code = invoke(&mut out, &mut out_schema, &mut err);
+        self.check(code, hook, &buf, &err)?;
+        let table = import(out, &out_schema).map_err(|m| self.contract(hook, m))?;
+        if table.len() != rows {
+            return Err(self.contract(
+                hook,
+                format!("returned {} rows for {rows} input rows", table.len()),
+            ));
+        }
+        Ok(table)
+    }
+
     /// Calls `derive_features` on `rows` and returns the columns `expected`
     /// (each as long as `rows`, numeric), in that order.
     pub fn derive(&self, rows: &Table, expected: &[&str]) -> Result<Vec<Vec<f64>>, PluginError> {
@@ -261,32 +285,10 @@ impl NativePlugin {
             return Err(self.contract(HOOK, "the library has no derive_features hook".into()));
         };
         let (mut input, input_schema) = export(rows).map_err(|m| self.contract(HOOK, m))?;
-        let mut out = FFI_ArrowArray::empty();
-        let mut out_schema = FFI_ArrowSchema::empty();
-        let mut buf = vec![0u8; ERROR_CAPACITY];
-        let mut err = error_buffer(&mut buf);
         // SAFETY: every pointer is valid for the call; the callee takes `input` over.
-        let code = unsafe {
-            f(
-                &mut input,
-                &input_schema,
-                &mut out,
-                &mut out_schema,
-                &mut err,
-            )
-        };
-        self.check(code, HOOK, &buf, &err)?;
-        let table = import(out, &out_schema).map_err(|m| self.contract(HOOK, m))?;
-        if table.len() != rows.len() {
-            return Err(self.contract(
-                HOOK,
-                format!(
-                    "returned {} rows for {} input rows",
-                    table.len(),
-                    rows.len()
-                ),
-            ));
-        }
+        let table = self.call(HOOK, rows.len(), |out, out_schema, err| unsafe {
+            f(&mut input, &input_schema, out, out_schema, err)
+        })?;
         expected
             .iter()
             .map(|name| {
@@ -305,34 +307,10 @@ impl NativePlugin {
         };
         let (mut p, p_schema) = export(predictions).map_err(|m| self.contract(HOOK, m))?;
         let (mut r, r_schema) = export(rows).map_err(|m| self.contract(HOOK, m))?;
-        let mut out = FFI_ArrowArray::empty();
-        let mut out_schema = FFI_ArrowSchema::empty();
-        let mut buf = vec![0u8; ERROR_CAPACITY];
-        let mut err = error_buffer(&mut buf);
         // SAFETY: every pointer is valid for the call; the callee takes the inputs over.
-        let code = unsafe {
-            f(
-                &mut p,
-                &p_schema,
-                &mut r,
-                &r_schema,
-                &mut out,
-                &mut out_schema,
-                &mut err,
-            )
-        };
-        self.check(code, HOOK, &buf, &err)?;
-        let table = import(out, &out_schema).map_err(|m| self.contract(HOOK, m))?;
-        if table.len() != predictions.len() {
-            return Err(self.contract(
-                HOOK,
-                format!(
-                    "returned {} rows for {} predictions",
-                    table.len(),
-                    predictions.len()
-                ),
-            ));
-        }
+        let table = self.call(HOOK, predictions.len(), |out, out_schema, err| unsafe {
+            f(&mut p, &p_schema, &mut r, &r_schema, out, out_schema, err)
+        })?;
         table.columns().map_err(|m| self.contract(HOOK, m))
     }
 }
