@@ -604,6 +604,15 @@ fn credit_scoring_cross_validates_on_the_shipped_file() {
     );
     assert!(m["evaluation"].as_str().unwrap().contains("5-fold"));
     assert_eq!(m["test"]["per_class"][1]["label"], "bad");
+    // The plugin's native metrics hook reports credit-policy numbers.
+    let approval = m["test"]["custom"]["approval_rate"].as_f64().unwrap();
+    assert!(approval > 0.3 && approval < 1.0, "approval rate {approval}");
+    assert!(
+        m["test"]["custom"]["bad_rate_among_approved"]
+            .as_f64()
+            .unwrap()
+            < 0.3
+    );
 }
 
 fn credit_rows(n: usize, with_target: bool) -> String {

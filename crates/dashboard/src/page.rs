@@ -223,7 +223,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             html,
             r#"<details id="s-{name}" class="scenario" data-name="{name}"><summary><b>{name}</b> — {industry}, {task}; {eval}</summary>
 <p>{desc}</p>
-<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights), {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}</p>
+<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights), {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>
 <div class="charts"><figure>{confusion}</figure><figure>{roc}</figure><figure>{pr}</figure></div>
 <div class="scroll" tabindex="0" role="region" aria-label="Per-class metrics of {name}"><table class="per-class"><thead><tr><th scope="col">Class</th><th scope="col">Precision</th><th scope="col">Recall</th><th scope="col">F1</th><th scope="col">Support</th></tr></thead><tbody>"#,
             name = esc(v.name),
@@ -244,6 +244,19 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
                 " Single-row latency p50 {:.1} µs; {:.0} rows/s in batches of 1,024.",
                 p.latency_p50_us, p.throughput_rows_per_s
             )),
+            custom = if m.test.custom.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " Plugin metrics: {}.",
+                    m.test
+                        .custom
+                        .iter()
+                        .map(|(k, v)| format!("{} {v:.4}", esc(k)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
             confusion = charts::confusion(&r.classes, &m.test.confusion),
             roc = charts::unit_curve(
                 "ROC curve",

@@ -42,6 +42,9 @@ pub struct ClassificationMetrics {
     /// For two classes: ranking quality of the second class's probability.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking: Option<RankingMetrics>,
+    /// Domain metrics computed by the plugin's native `metrics` hook.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub custom: std::collections::BTreeMap<String, f64>,
 }
 
 /// Index of the largest value (first one on ties).
@@ -151,6 +154,7 @@ pub fn classification_metrics_for(
             .flatten(),
         per_class,
         confusion,
+        custom: Default::default(),
     }
 }
 

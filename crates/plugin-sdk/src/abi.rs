@@ -21,7 +21,8 @@ pub use arrow_schema::ffi::FFI_ArrowSchema;
 pub const ABI_MAJOR: u32 = 1;
 /// Compatible additions (new optional hooks at the end of the table).
 /// Minor 0: `configure`, `derive_features`. Minor 1: `postprocess`.
-pub const ABI_MINOR: u32 = 1;
+/// Minor 2: `metrics`.
+pub const ABI_MINOR: u32 = 2;
 
 /// Hook succeeded.
 pub const OK: i32 = 0;
@@ -69,6 +70,10 @@ pub type PostprocessFn = unsafe extern "C" fn(
     *mut ErrorBuffer,
 ) -> i32;
 
+/// `metrics(predictions, schema, truth, schema, out, out_schema, error)`:
+/// same shape as [`PostprocessFn`]; `out` has one row of `float64` columns.
+pub type MetricsFn = PostprocessFn;
+
 /// What `indus_plugin_entry` returns. Fields are only ever appended.
 #[repr(C)]
 pub struct PluginTable {
@@ -87,6 +92,8 @@ pub struct PluginTable {
     pub derive_features: Option<DeriveFn>,
     /// Minor 1.
     pub postprocess: Option<PostprocessFn>,
+    /// Minor 2.
+    pub metrics: Option<MetricsFn>,
 }
 
 // SAFETY: the table is immutable static data; `name` points to a static string.

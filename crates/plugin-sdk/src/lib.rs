@@ -59,6 +59,15 @@ pub trait Plugin: Sized + Send + Sync + 'static {
         let _ = (predictions, rows);
         Ok(Vec::new())
     }
+
+    /// Domain metrics of held-out predictions, saved in `metrics.json` under
+    /// `custom` and shown on the dashboard: `predictions` as for
+    /// `postprocess` (decided `label`, `score`, `p:<class>`), `truth` with
+    /// the true `label` of each row.
+    fn metrics(&self, predictions: &Table, truth: &Table) -> Result<Vec<(String, f64)>, String> {
+        let _ = (predictions, truth);
+        Ok(Vec::new())
+    }
 }
 
 /// Generates the plugin's C entry point for `$ty` under the name `$name`.
@@ -121,6 +130,30 @@ macro_rules! export_plugin {
             }
         }
 
+        unsafe extern "C" fn __indus_metrics(
+            predictions: *mut $crate::abi::FFI_ArrowArray,
+            predictions_schema: *const $crate::abi::FFI_ArrowSchema,
+            truth: *mut $crate::abi::FFI_ArrowArray,
+            truth_schema: *const $crate::abi::FFI_ArrowSchema,
+            out: *mut $crate::abi::FFI_ArrowArray,
+            out_schema: *mut $crate::abi::FFI_ArrowSchema,
+            error: *mut $crate::abi::ErrorBuffer,
+        ) -> i32 {
+            // SAFETY: the host follows the hook contract in `abi`.
+            unsafe {
+                $crate::shim::metrics::<$ty>(
+                    &__INDUS_PLUGIN,
+                    predictions,
+                    predictions_schema,
+                    truth,
+                    truth_schema,
+                    out,
+                    out_schema,
+                    error,
+                )
+            }
+        }
+
         static __INDUS_TABLE: $crate::abi::PluginTable = $crate::abi::PluginTable {
             size: ::std::mem::size_of::<$crate::abi::PluginTable>(),
             abi_major: $crate::abi::ABI_MAJOR,
@@ -129,6 +162,7 @@ macro_rules! export_plugin {
             configure: Some(__indus_configure),
             derive_features: Some(__indus_derive),
             postprocess: Some(__indus_postprocess),
+            metrics: Some(__indus_metrics),
         };
 
         /// The entry point the indus host looks up.

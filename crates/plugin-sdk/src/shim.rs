@@ -159,6 +159,42 @@ pub unsafe fn derive<T: Plugin>(
     }
 }
 
+/// A hook over two input tables (predictions and rows, or predictions and
+/// truth) producing one: takes both over, runs `f` guarded, hands back.
+///
+/// # Safety
+/// Pointers follow the contract in [`crate::abi`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn two_tables<T: Plugin>(
+    cell: &OnceLock<T>,
+    first: *mut FFI_ArrowArray,
+    first_schema: *const FFI_ArrowSchema,
+    second: *mut FFI_ArrowArray,
+    second_schema: *const FFI_ArrowSchema,
+    out: *mut FFI_ArrowArray,
+    out_schema: *mut FFI_ArrowSchema,
+    error: *mut ErrorBuffer,
+    f: impl FnOnce(&T, &Table, &Table) -> Result<Table, String>,
+) -> i32 {
+    // SAFETY: forwarded.
+    let inputs = unsafe { take(first, first_schema) }
+        .and_then(|a| unsafe { take(second, second_schema) }.map(|b| (a, b)));
+    let (a, b) = match inputs {
+        Ok(x) => x,
+        Err(m) => {
+            unsafe { write_error(error, &m) };
+            return ERR_INPUT;
+        }
+    };
+    // SAFETY: forwarded.
+    unsafe {
+        guard(error, || {
+            let table = f(instance(cell)?, &a, &b)?;
+            give(&table, out, out_schema)
+        })
+    }
+}
+
 /// `postprocess` for plugin type `T`.
 ///
 /// # Safety
@@ -175,21 +211,58 @@ pub unsafe fn postprocess<T: Plugin>(
     error: *mut ErrorBuffer,
 ) -> i32 {
     // SAFETY: forwarded.
-    let inputs = unsafe { take(predictions, predictions_schema) }
-        .and_then(|p| unsafe { take(rows, rows_schema) }.map(|r| (p, r)));
-    let (predictions, rows) = match inputs {
-        Ok(x) => x,
-        Err(m) => {
-            unsafe { write_error(error, &m) };
-            return ERR_INPUT;
-        }
-    };
+    unsafe {
+        two_tables(
+            cell,
+            predictions,
+            predictions_schema,
+            rows,
+            rows_schema,
+            out,
+            out_schema,
+            error,
+            |plugin: &T, predictions, rows| {
+                let cols = plugin.postprocess(predictions, rows)?;
+                Table::from_columns(&cols, predictions.len())
+            },
+        )
+    }
+}
+
+/// `metrics` for plugin type `T`: one row of numbers.
+///
+/// # Safety
+/// Pointers follow the contract in [`crate::abi`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn metrics<T: Plugin>(
+    cell: &OnceLock<T>,
+    predictions: *mut FFI_ArrowArray,
+    predictions_schema: *const FFI_ArrowSchema,
+    truth: *mut FFI_ArrowArray,
+    truth_schema: *const FFI_ArrowSchema,
+    out: *mut FFI_ArrowArray,
+    out_schema: *mut FFI_ArrowSchema,
+    error: *mut ErrorBuffer,
+) -> i32 {
     // SAFETY: forwarded.
     unsafe {
-        guard(error, || {
-            let cols = instance(cell)?.postprocess(&predictions, &rows)?;
-            let table = Table::from_columns(&cols, predictions.len())?;
-            give(&table, out, out_schema)
-        })
+        two_tables(
+            cell,
+            predictions,
+            predictions_schema,
+            truth,
+            truth_schema,
+            out,
+            out_schema,
+            error,
+            |plugin: &T, predictions, truth| {
+                let cols: crate::Columns = plugin
+                    .metrics(predictions, truth)?
+                    .into_iter()
+                    .map(|(name, v)| (name, crate::Column::F64(vec![v])))
+                    .collect();
+                Table::from_columns(&cols, 1)
+            },
+        )
     }
 }

@@ -65,6 +65,16 @@ impl Plugin for Testkit {
             ),
         ])
     }
+
+    fn metrics(&self, predictions: &Table, truth: &Table) -> Result<Vec<(String, f64)>, String> {
+        let decided = predictions.text("label")?;
+        let actual = truth.text("label")?;
+        let hits = decided.iter().zip(&actual).filter(|(a, b)| a == b).count();
+        Ok(vec![(
+            "hit_share".into(),
+            hits as f64 / decided.len().max(1) as f64,
+        )])
+    }
 }
 
 export_plugin!("testkit", Testkit);
@@ -77,6 +87,7 @@ static MAJOR_2: PluginTable = PluginTable {
     configure: None,
     derive_features: None,
     postprocess: None,
+    metrics: None,
 };
 
 /// A library built for a future major version.
@@ -95,6 +106,7 @@ static MINOR_0: PluginTable = PluginTable {
     configure: None,
     derive_features: None,
     postprocess: None,
+    metrics: None,
 };
 
 /// A library from an older minor version.
@@ -111,6 +123,7 @@ static MINOR_9: PluginTable = PluginTable {
     configure: None,
     derive_features: None,
     postprocess: None,
+    metrics: None,
 };
 
 /// A library from a newer minor version (a longer table).

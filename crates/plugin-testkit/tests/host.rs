@@ -38,7 +38,7 @@ fn rows(mode: &str) -> Table {
 #[test]
 fn derived_features_come_back_through_arrow() {
     let p = testkit();
-    assert_eq!(p.abi(), (1, 1));
+    assert_eq!(p.abi(), (1, 2));
     let cols = p.derive(&rows(""), &["sum"]).unwrap();
     assert_eq!(cols[0][..2], [11.5, 22.5]);
     assert!(cols[0][2].is_nan(), "a missing input stays missing");
@@ -68,6 +68,20 @@ fn postprocess_adds_named_outputs() {
             "band".to_string(),
             Column::Text(vec!["high".into(), "low".into()])
         )
+    );
+}
+
+#[test]
+fn custom_metrics_come_back_as_one_row() {
+    let p = testkit();
+    let text = |v: &[&str]| Column::Text(v.iter().map(|s| s.to_string()).collect());
+    let predictions =
+        Table::from_columns(&vec![("label".into(), text(&["a", "b", "a", "a"]))], 4).unwrap();
+    let truth =
+        Table::from_columns(&vec![("label".into(), text(&["a", "b", "b", "b"]))], 4).unwrap();
+    assert_eq!(
+        p.metrics(&predictions, &truth).unwrap(),
+        vec![("hit_share".to_string(), 0.5)]
     );
 }
 
@@ -122,6 +136,7 @@ fn abi_versions_are_checked_before_anything_else() {
         .unwrap();
     assert_eq!(old.abi(), (1, 0));
     assert!(!old.has_postprocess(), "1.0 tables have no postprocess");
+    assert!(!old.has_metrics(), "nor metrics");
     let none = Table::from_columns(&vec![], 0).unwrap();
     assert!(
         old.postprocess(&none, &none).unwrap().is_empty(),

@@ -5,7 +5,7 @@ use crate::locate::find_library;
 use arrow_array::{Array, StructArray};
 use indus_plugin_sdk::abi::{
     ABI_MAJOR, ConfigureFn, DeriveFn, ENTRY_SYMBOL, ERR_HOOK, ERR_PANIC, ErrorBuffer,
-    FFI_ArrowArray, FFI_ArrowSchema, OK, PluginTable, PostprocessFn,
+    FFI_ArrowArray, FFI_ArrowSchema, MetricsFn, OK, PluginTable, PostprocessFn,
 };
 use indus_plugin_sdk::{Columns, Table};
 use indus_spec::PluginManifest;
@@ -24,6 +24,7 @@ pub struct NativePlugin {
     abi: (u32, u32),
     derive: Option<DeriveFn>,
     postprocess: Option<PostprocessFn>,
+    metrics: Option<MetricsFn>,
 }
 
 impl std::fmt::Debug for NativePlugin {
@@ -168,12 +169,21 @@ impl NativePlugin {
         } else {
             None
         };
+        let metrics = if present(
+            offset_of!(PluginTable, metrics),
+            size_of::<Option<MetricsFn>>(),
+        ) {
+            header.metrics
+        } else {
+            None
+        };
         let instance = NativePlugin {
             name: plugin.to_string(),
             path,
             abi: (major, minor),
             derive,
             postprocess,
+            metrics,
         };
         if let Some(configure) = configure {
             let json = if config.is_null() {
@@ -295,6 +305,39 @@ impl NativePlugin {
                 table
                     .f64(name)
                     .map_err(|m| self.contract(HOOK, format!("derived column `{name}`: {m}")))
+            })
+            .collect()
+    }
+
+    /// Whether the library has a `metrics` hook (ABI minor ≥ 2).
+    pub fn has_metrics(&self) -> bool {
+        self.metrics.is_some()
+    }
+
+    /// Calls `metrics` on held-out predictions and their true labels.
+    pub fn metrics(
+        &self,
+        predictions: &Table,
+        truth: &Table,
+    ) -> Result<Vec<(String, f64)>, PluginError> {
+        const HOOK: &str = "metrics";
+        let Some(f) = self.metrics else {
+            return Ok(Vec::new());
+        };
+        let (mut p, p_schema) = export(predictions).map_err(|m| self.contract(HOOK, m))?;
+        let (mut t, t_schema) = export(truth).map_err(|m| self.contract(HOOK, m))?;
+        // SAFETY: every pointer is valid for the call; the callee takes the inputs over.
+        let table = self.call(HOOK, 1, |out, out_schema, err| unsafe {
+            f(&mut p, &p_schema, &mut t, &t_schema, out, out_schema, err)
+        })?;
+        table
+            .names()
+            .into_iter()
+            .map(|name| {
+                let v = table
+                    .f64(&name)
+                    .map_err(|m| self.contract(HOOK, format!("metric `{name}`: {m}")))?;
+                Ok((name, v[0]))
             })
             .collect()
     }

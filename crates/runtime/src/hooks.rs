@@ -86,3 +86,49 @@ pub(crate) fn fill_derived(
     }
     Ok(())
 }
+
+/// The plugin's own metrics of held-out predictions (`probs` row-major by
+/// class, decided and true class indices).
+pub(crate) fn custom_metrics(
+    native: &NativePlugin,
+    classes: &[String],
+    probs: &[f32],
+    predicted: &[usize],
+    labels: &[u32],
+) -> Result<std::collections::BTreeMap<String, f64>, RuntimeError> {
+    let n = predicted.len();
+    let k = classes.len().max(1);
+    let name = |i: usize| classes.get(i).cloned().unwrap_or_default();
+    let mut columns = vec![
+        (
+            "label".to_string(),
+            Column::Text(predicted.iter().map(|&i| name(i)).collect()),
+        ),
+        (
+            "score".to_string(),
+            Column::F64(
+                predicted
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &i)| f64::from(probs[r * k + i]))
+                    .collect(),
+            ),
+        ),
+    ];
+    for (c, class) in classes.iter().enumerate() {
+        columns.push((
+            format!("p:{class}"),
+            Column::F64((0..n).map(|r| f64::from(probs[r * k + c])).collect()),
+        ));
+    }
+    let predictions = Table::from_columns(&columns, n).map_err(RuntimeError::Invalid)?;
+    let truth = Table::from_columns(
+        &vec![(
+            "label".to_string(),
+            Column::Text(labels.iter().map(|&l| name(l as usize)).collect()),
+        )],
+        n,
+    )
+    .map_err(RuntimeError::Invalid)?;
+    Ok(native.metrics(&predictions, &truth)?.into_iter().collect())
+}

@@ -453,6 +453,17 @@ pub fn run_scenario(
         )
     };
 
+    // Held-out metrics, plus the plugin's own when it has a metrics hook.
+    let test_metrics = |s: &Scored| -> Result<ClassificationMetrics, RuntimeError> {
+        let mut m = s.metrics(&classes);
+        if let Some(n) = &native
+            && n.has_metrics()
+        {
+            m.custom =
+                crate::hooks::custom_metrics(n, &classes, &s.probs, &s.predicted, &s.labels)?;
+        }
+        Ok(m)
+    };
     let (fitted, test, evaluation, cv, test_rows) = match (scenario.data.folds, data.test) {
         (Some(k), official_test) => {
             let k = k.get();
@@ -486,7 +497,7 @@ pub fn run_scenario(
             match official_test {
                 Some(t) => {
                     let n = t.len();
-                    let m = final_fit.score(t, classes.len())?.metrics(&classes);
+                    let m = test_metrics(&final_fit.score(t, classes.len())?)?;
                     (
                         final_fit,
                         m,
@@ -499,7 +510,11 @@ pub fn run_scenario(
                 }
                 None => {
                     let n = labels.len();
-                    let m = cv.pooled.clone();
+                    let m = test_metrics(&Scored {
+                        probs: pooled_probs,
+                        predicted: pooled_predicted,
+                        labels,
+                    })?;
                     (
                         final_fit,
                         m,
@@ -515,7 +530,7 @@ pub fn run_scenario(
         (None, Some(t)) => {
             let n = t.len();
             let fitted = fit(data.train, official_validation, observer)?;
-            let m = fitted.score(t, classes.len())?.metrics(&classes);
+            let m = test_metrics(&fitted.score(t, classes.len())?)?;
             (fitted, m, "official test split".to_string(), None, n)
         }
         (None, None) => {
@@ -527,7 +542,7 @@ pub fn run_scenario(
             })?;
             let n = held.len();
             let fitted = fit(rest, official_validation, observer)?;
-            let m = fitted.score(held, classes.len())?.metrics(&classes);
+            let m = test_metrics(&fitted.score(held, classes.len())?)?;
             let how = format!(
                 "stratified {:.0} % holdout (seed {})",
                 fraction * 100.0,

@@ -145,7 +145,7 @@ pub async fn server_ready(State(s): State<AppState>) -> (StatusCode, Json<Ready>
 
 /// Model readiness.
 #[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "open inference protocol",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = ModelReady), (status = 404, body = ErrorBody)))]
 pub async fn model_ready(
     State(s): State<AppState>,
@@ -157,7 +157,7 @@ pub async fn model_ready(
 
 /// Model metadata: input tensors (one per feature column) and outputs.
 #[utoipa::path(get, path = "/v2/models/{name}", tag = "open inference protocol",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = ModelMetadata), (status = 404, body = ErrorBody)))]
 pub async fn model_metadata(
     State(s): State<AppState>,
@@ -192,7 +192,7 @@ pub async fn model_metadata(
 
 /// Inference: tensors in, `label` / `score` / `probabilities` out.
 #[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "open inference protocol",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     request_body = InferRequest,
     responses((status = 200, body = InferResponse), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -185,7 +185,7 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<ScenarioSummary>
 
 /// Describes one scenario: schema, heads, classes, metrics, training.
 #[utoipa::path(get, path = "/v1/scenarios/{name}", tag = "scenarios",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = ScenarioDetail), (status = 404, body = ErrorBody)))]
 pub async fn detail(
     State(s): State<AppState>,
@@ -210,7 +210,7 @@ pub async fn detail(
 
 /// The JSON Schema of one input row, generated from the plugin's columns.
 #[utoipa::path(get, path = "/v1/scenarios/{name}/schema", tag = "scenarios",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, description = "JSON Schema (draft 2020-12) of one row", body = Object),
               (status = 404, body = ErrorBody)))]
 pub async fn schema(
@@ -223,7 +223,7 @@ pub async fn schema(
 
 /// Real rows from the run's held-out split, ready to send to predict.
 #[utoipa::path(get, path = "/v1/scenarios/{name}/examples", tag = "scenarios",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = RowsRequest), (status = 404, body = ErrorBody)))]
 pub async fn examples(
     State(s): State<AppState>,
@@ -235,7 +235,7 @@ pub async fn examples(
 
 /// Predicts a batch of rows; answers come back in request order.
 #[utoipa::path(post, path = "/v1/scenarios/{name}/predict", tag = "inference",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     request_body = RowsRequest,
     responses((status = 200, body = PredictResponse),
               (status = 400, description = "Malformed JSON", body = ErrorBody),
@@ -260,7 +260,7 @@ pub async fn predict(
 
 /// Explains rows with integrated gradients, per source column.
 #[utoipa::path(post, path = "/v1/scenarios/{name}/explain", tag = "inference",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     request_body = ExplainRequest,
     responses((status = 200, body = ExplainResponse),
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
@@ -306,7 +306,7 @@ pub async fn explain(
 
 /// Top-k items for a user (recommendation heads only).
 #[utoipa::path(post, path = "/v1/scenarios/{name}/recommend", tag = "inference",
-    params(("name" = String, Path, description = "Scenario name")),
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     request_body = RecommendRequest,
     responses((status = 404, body = ErrorBody),
               (status = 422, description = "The scenario has no recommendation head", body = ErrorBody)))]

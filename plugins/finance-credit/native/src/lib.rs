@@ -3,6 +3,8 @@
 //! "points to double the odds" scaling, configurable in `plugin.yaml`) and
 //! names the top reasons behind each applicant's risk: the columns whose
 //! integrated-gradient attribution pushed the probability of `bad` up most.
+//! `metrics` adds the approval rate and the bad rate among approved
+//! applicants to every evaluation.
 
 use indus_plugin_sdk::serde_json::Value;
 use indus_plugin_sdk::{Column, Columns, Plugin, Table, export_plugin};
@@ -109,6 +111,34 @@ impl Plugin for FinanceCredit {
             columns.push((format!("reason_{}", k + 1), Column::Text(texts)));
         }
         Ok(columns)
+    }
+
+    /// Credit-policy numbers at the served decision threshold: the share of
+    /// applicants approved (decided `good`) and the share of bad risks among
+    /// them — what a credit committee reads first.
+    fn metrics(&self, predictions: &Table, truth: &Table) -> Result<Vec<(String, f64)>, String> {
+        let decided = predictions.text("label")?;
+        let actual = truth.text("label")?;
+        let good = Some("good".to_string());
+        let bad = Some("bad".to_string());
+        let approved = decided.iter().filter(|d| **d == good).count();
+        let bad_approved = decided
+            .iter()
+            .zip(&actual)
+            .filter(|(d, a)| **d == good && **a == bad)
+            .count();
+        let n = decided.len().max(1) as f64;
+        Ok(vec![
+            ("approval_rate".into(), approved as f64 / n),
+            (
+                "bad_rate_among_approved".into(),
+                if approved == 0 {
+                    0.0
+                } else {
+                    bad_approved as f64 / approved as f64
+                },
+            ),
+        ])
     }
 }
 

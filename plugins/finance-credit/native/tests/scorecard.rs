@@ -47,3 +47,22 @@ fn reasons_are_the_columns_pushing_towards_bad() {
     );
     assert!(FinanceCredit::new(&json!({"base_odds": -1})).is_err());
 }
+
+#[test]
+fn policy_metrics_count_approvals_and_bad_risks_among_them() {
+    let plugin = FinanceCredit::new(&json!(null)).unwrap();
+    let text = |v: &[&str]| Column::Text(v.iter().map(|s| s.to_string()).collect());
+    let decided = Table::from_columns(
+        &vec![("label".into(), text(&["good", "good", "bad", "good"]))],
+        4,
+    )
+    .unwrap();
+    let truth = Table::from_columns(
+        &vec![("label".into(), text(&["good", "bad", "bad", "good"]))],
+        4,
+    )
+    .unwrap();
+    let m = plugin.metrics(&decided, &truth).unwrap();
+    assert_eq!(m[0], ("approval_rate".to_string(), 0.75));
+    assert!((m[1].1 - 1.0 / 3.0).abs() < 1e-12, "{m:?}");
+}
