@@ -188,3 +188,31 @@ fn decision_rules_are_checked_against_the_head() {
         .is_ok()
     );
 }
+
+#[test]
+fn derived_columns_need_native_hooks_and_a_number() {
+    let derived = PLUGIN.replace(
+        "    - {name: label,",
+        "    - {name: ratio, type: number, role: feature, derived: true}\n    - {name: label,",
+    );
+    let err = parse_plugin(Path::new("p.yaml"), &derived)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("data.columns[1].derived") && err.contains("declare `native:`"),
+        "{err}"
+    );
+    let with_native = format!("{derived}native:\n  library: digits_native\n");
+    let p = parse_plugin(Path::new("p.yaml"), &with_native).unwrap();
+    assert_eq!(p.native.unwrap().library, "digits_native");
+    let err = parse_plugin(
+        Path::new("p.yaml"),
+        &with_native.replace(
+            "type: number, role: feature, derived",
+            "type: category, role: feature, values: [a], derived",
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("only numeric feature columns"), "{err}");
+}
