@@ -157,6 +157,34 @@ pub fn rows_from_csv(
     let cols = feature_columns(manifest);
     let width: usize = cols.iter().map(|c| c.width()).sum();
     let mut by_column: Vec<Vec<f32>> = Vec::with_capacity(width);
+    // Every missing column at once, before reading any cell.
+    let missing: Vec<String> = cols
+        .iter()
+        .filter(|c| !c.derived)
+        .flat_map(|c| {
+            if c.kind == ColumnType::Image {
+                (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
+            } else {
+                vec![c.name.clone()]
+            }
+        })
+        .filter(|name| df.column(name).is_err())
+        .collect();
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(10).map(|m| format!("`{m}`")).collect();
+        let more = if missing.len() > 10 {
+            format!(" and {} more", missing.len() - 10)
+        } else {
+            String::new()
+        };
+        return Err(schema_error(format!(
+            "missing column{} {}{more} (the plugin's schema)",
+            if missing.len() > 1 { "s" } else { "" },
+            shown.join(", ")
+        )));
+    }
+    // Cell problems of every column, reported together in row order.
+    let mut cell_problems: Vec<DataError> = Vec::new();
     for c in &cols {
         if c.derived {
             // Filled in by the plugin's native hook.
@@ -175,9 +203,13 @@ pub fn rows_from_csv(
             )?;
             let mut values = Vec::with_capacity(n);
             for (row, cell) in cells.iter().enumerate() {
-                let v = parse_cell(c, cell.as_deref())
-                    .map_err(|m| DataError::row(source_name, row + 1, Some(&col_name), m))?;
-                values.push(v);
+                match parse_cell(c, cell.as_deref()) {
+                    Ok(v) => values.push(v),
+                    Err(m) => {
+                        cell_problems.push(DataError::row(source_name, row + 1, Some(&col_name), m));
+                        values.push(0.0);
+                    }
+                }
             }
             by_column.push(values);
         }
@@ -200,13 +232,16 @@ pub fn rows_from_csv(
             let mut labels = Vec::with_capacity(n);
             for (row, cell) in cells.iter().enumerate() {
                 let cell = cell.as_deref().map(str::trim).filter(|s| !s.is_empty());
-                let cell = cell.ok_or_else(|| {
-                    DataError::row(source_name, row + 1, Some(&t.name), "missing label")
-                })?;
-                labels.push(
-                    class_index(&classes, cell)
-                        .map_err(|m| DataError::row(source_name, row + 1, Some(&t.name), m))?,
-                );
+                let label = cell
+                    .ok_or_else(|| "missing label".to_string())
+                    .and_then(|cell| class_index(&classes, cell));
+                match label {
+                    Ok(l) => labels.push(l),
+                    Err(m) => {
+                        cell_problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
+                        labels.push(0);
+                    }
+                }
             }
             table.labels = Some(labels);
         }
@@ -225,6 +260,15 @@ pub fn rows_from_csv(
                 .collect(),
         );
     }
+    cell_problems.sort_by_key(|e| match e {
+        DataError::Row { row, .. } => *row,
+        _ => 0,
+    });
+    let mut problems = Problems::default();
+    for p in cell_problems {
+        problems.push(p);
+    }
+    problems.into_result(source_name)?;
     Ok(table)
 }
 
@@ -522,6 +566,28 @@ mod tests {
         assert!(e.contains("missing column `y`"), "{e}");
         let e = err("amount,y\n1,bad\n");
         assert!(e.contains("missing column `kind`"), "{e}");
+    }
+
+    #[test]
+    fn every_bad_csv_cell_is_reported_in_row_order() {
+        let e = rows_from_csv(
+            &plugin(),
+            "t.csv",
+            b"amount,kind,y\n10,zz,bad\nlots,a,good\n5,a,maybe\n".to_vec(),
+            b',',
+            true,
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("t.csv: 3 problems:"), "{text}");
+        let rows: Vec<&str> = text.lines().skip(1).map(str::trim).collect();
+        assert!(rows[0].starts_with("t.csv: row 1, column `kind`"), "{text}");
+        assert!(rows[1].starts_with("t.csv: row 2, column `amount`"), "{text}");
+        assert!(rows[2].starts_with("t.csv: row 3, column `y`"), "{text}");
+        let e = rows_from_csv(&plugin(), "t.csv", b"y\nbad\n".to_vec(), b',', true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing columns `amount`, `kind`"), "{e}");
     }
 
     #[test]
