@@ -107,7 +107,11 @@ pub fn print_metrics(m: &ClassificationMetrics) {
     }
     println!("confusion matrix:\n{t}");
     if !m.custom.is_empty() {
-        let shown: Vec<String> = m.custom.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        let shown: Vec<String> = m
+            .custom
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.4}"))
+            .collect();
         println!("plugin metrics: {}", shown.join(", "));
     }
 }

@@ -5,9 +5,9 @@ use crate::DataError;
 use crate::fetch::{DataLocations, fetch};
 use crate::idx::{IdxArray, parse_idx};
 use crate::npz::read_npz_array;
-use crate::rows::rows_from_csv;
+use crate::rows::{CsvLayout, rows_from_csv};
 use crate::table::{RawTable, feature_columns, primary_head};
-use indus_spec::{ColumnType, PluginManifest, SourceFormat};
+use indus_spec::{ColumnType, PluginManifest, SourceFormat, TextEncoding};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -117,11 +117,16 @@ fn load_split(
                     source.delimiter
                 ),
             })?;
+            let layout = CsvLayout {
+                delimiter,
+                header: source.header,
+                latin1: source.encoding == TextEncoding::Latin1,
+            };
             let table = rows_from_csv(
                 manifest,
                 &file.path.display().to_string(),
                 file.bytes,
-                delimiter,
+                layout,
                 true,
             )?;
             files.push(file.path);

@@ -255,6 +255,8 @@ mod tests {
             files,
             mirrors: vec![],
             delimiter: ',',
+            encoding: Default::default(),
+            header: true,
         }
     }
 

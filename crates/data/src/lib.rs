@@ -19,5 +19,7 @@ pub use error::DataError;
 pub use fetch::{DataLocations, FetchedFile, fetch, sha256_hex};
 pub use npz::read_npz_array;
 pub use preprocess::{FittedColumn, Preprocessor};
-pub use rows::{RowFormat, class_index, read_rows, rows_from_csv, rows_from_json, target_classes};
+pub use rows::{
+    CsvLayout, RowFormat, class_index, read_rows, rows_from_csv, rows_from_json, target_classes,
+};
 pub use table::{RawTable, feature_columns, primary_head, raw_width};

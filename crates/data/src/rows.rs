@@ -52,7 +52,7 @@ pub fn read_rows(
                 file: path.to_path_buf(),
                 source,
             })?;
-            rows_from_csv(manifest, &name, bytes, b',', false)
+            rows_from_csv(manifest, &name, bytes, CsvLayout::INPUT, false)
         }
         RowFormat::JsonLines => {
             let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
@@ -131,20 +131,61 @@ pub fn rows_from_csv(
     manifest: &PluginManifest,
     source_name: &str,
     bytes: Vec<u8>,
-    delimiter: u8,
+    layout: CsvLayout,
     require_target: bool,
 ) -> Result<RawTable, DataError> {
     let schema_error = |message: String| DataError::Schema {
         source_name: source_name.to_string(),
         message,
     };
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
+    let bytes = if layout.latin1 {
+        // Every Latin-1 byte is the Unicode code point of the same value.
+        bytes
+            .iter()
+            .map(|&b| char::from(b))
+            .collect::<String>()
+            .into_bytes()
+    } else {
+        bytes
+    };
+    let mut df = CsvReadOptions::default()
+        .with_has_header(layout.header)
         .with_infer_schema_length(Some(0)) // every column as text: we parse and report per cell
-        .with_parse_options(CsvParseOptions::default().with_separator(delimiter))
+        .with_parse_options(CsvParseOptions::default().with_separator(layout.delimiter))
         .into_reader_with_file_handle(std::io::Cursor::new(bytes))
         .finish()
-        .map_err(|e| schema_error(format!("cannot parse as CSV: {e}")))?;
+        .map_err(|e| {
+            let hint = if layout.latin1 {
+                ""
+            } else {
+                " (a file in Latin-1 needs `data.source.encoding: latin1`)"
+            };
+            schema_error(format!("cannot parse as CSV: {e}{hint}"))
+        })?;
+    if !layout.header {
+        let names: Vec<String> = manifest
+            .data
+            .columns
+            .iter()
+            .filter(|c| !c.derived)
+            .flat_map(|c| {
+                if c.kind == ColumnType::Image {
+                    (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
+                } else {
+                    vec![c.name.clone()]
+                }
+            })
+            .collect();
+        if df.width() != names.len() {
+            return Err(schema_error(format!(
+                "rows have {} fields, the schema declares {} columns (without a header row they are read in declared order)",
+                df.width(),
+                names.len()
+            )));
+        }
+        df.set_column_names(&names)
+            .map_err(|e| schema_error(e.to_string()))?;
+    }
     let n = df.height();
     let text_column = |name: &str, what: &str| -> Result<Vec<Option<String>>, DataError> {
         let column = df
@@ -206,7 +247,12 @@ pub fn rows_from_csv(
                 match parse_cell(c, cell.as_deref()) {
                     Ok(v) => values.push(v),
                     Err(m) => {
-                        cell_problems.push(DataError::row(source_name, row + 1, Some(&col_name), m));
+                        cell_problems.push(DataError::row(
+                            source_name,
+                            row + 1,
+                            Some(&col_name),
+                            m,
+                        ));
                         values.push(0.0);
                     }
                 }
@@ -382,6 +428,26 @@ pub fn rows_from_json(
     Ok(table)
 }
 
+/// How a CSV file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvLayout {
+    /// Field delimiter.
+    pub delimiter: u8,
+    /// Whether the first row names the columns.
+    pub header: bool,
+    /// Latin-1 rather than UTF-8 text.
+    pub latin1: bool,
+}
+
+impl CsvLayout {
+    /// Files given to `predict` and `eval`: UTF-8, comma, header row.
+    pub const INPUT: CsvLayout = CsvLayout {
+        delimiter: b',',
+        header: true,
+        latin1: false,
+    };
+}
+
 /// Problems kept for one report: enough to fix a file in one pass without
 /// flooding a terminal or an HTTP response.
 const MAX_REPORTED: usize = 50;
@@ -533,7 +599,7 @@ mod tests {
             &plugin(),
             "t.csv",
             b"amount,kind,y\n10,b,bad\n,a,good\n".to_vec(),
-            b',',
+            CsvLayout::INPUT,
             true,
         )
         .unwrap();
@@ -546,9 +612,15 @@ mod tests {
     #[test]
     fn bad_cells_name_row_and_column() {
         let err = |csv: &str| {
-            rows_from_csv(&plugin(), "t.csv", csv.as_bytes().to_vec(), b',', true)
-                .unwrap_err()
-                .to_string()
+            rows_from_csv(
+                &plugin(),
+                "t.csv",
+                csv.as_bytes().to_vec(),
+                CsvLayout::INPUT,
+                true,
+            )
+            .unwrap_err()
+            .to_string()
         };
         let e = err("amount,kind,y\n10,c,bad\n");
         assert!(
@@ -569,12 +641,42 @@ mod tests {
     }
 
     #[test]
+    fn latin1_and_headerless_files_are_read_in_declared_order() {
+        let text = "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: amount, type: number, role: feature}\n    - {name: kind, type: category, role: feature, values: [a, \"caf\u{e9}\"]}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y, classes: [good, bad]}\n";
+        let m = parse_plugin(Path::new("p.yaml"), text).unwrap();
+        let latin1 = b"7,caf\xe9,bad\n3,a,good\n".to_vec();
+        let layout = CsvLayout {
+            delimiter: b',',
+            header: false,
+            latin1: true,
+        };
+        let t = rows_from_csv(&m, "t.csv", latin1.clone(), layout, true).unwrap();
+        assert_eq!(t.features, vec![7.0, 1.0, 3.0, 0.0]);
+        assert_eq!(t.labels, Some(vec![1, 0]));
+        let as_utf8 = CsvLayout {
+            latin1: false,
+            ..layout
+        };
+        let e = rows_from_csv(&m, "t.csv", latin1, as_utf8, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.csv") && e.contains("encoding: latin1"), "{e}");
+        let e = rows_from_csv(&m, "t.csv", b"7,a\n".to_vec(), layout, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rows have 2 fields, the schema declares 3 columns"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn every_bad_csv_cell_is_reported_in_row_order() {
         let e = rows_from_csv(
             &plugin(),
             "t.csv",
             b"amount,kind,y\n10,zz,bad\nlots,a,good\n5,a,maybe\n".to_vec(),
-            b',',
+            CsvLayout::INPUT,
             true,
         )
         .unwrap_err();
@@ -582,11 +684,20 @@ mod tests {
         assert!(text.starts_with("t.csv: 3 problems:"), "{text}");
         let rows: Vec<&str> = text.lines().skip(1).map(str::trim).collect();
         assert!(rows[0].starts_with("t.csv: row 1, column `kind`"), "{text}");
-        assert!(rows[1].starts_with("t.csv: row 2, column `amount`"), "{text}");
+        assert!(
+            rows[1].starts_with("t.csv: row 2, column `amount`"),
+            "{text}"
+        );
         assert!(rows[2].starts_with("t.csv: row 3, column `y`"), "{text}");
-        let e = rows_from_csv(&plugin(), "t.csv", b"y\nbad\n".to_vec(), b',', true)
-            .unwrap_err()
-            .to_string();
+        let e = rows_from_csv(
+            &plugin(),
+            "t.csv",
+            b"y\nbad\n".to_vec(),
+            CsvLayout::INPUT,
+            true,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("missing columns `amount`, `kind`"), "{e}");
     }
 
@@ -596,7 +707,7 @@ mod tests {
             &plugin(),
             "t.csv",
             b"amount,kind,y\n10.5,b,bad\n,a,good\n".to_vec(),
-            b',',
+            CsvLayout::INPUT,
             true,
         )
         .unwrap();

@@ -85,6 +85,13 @@ pub struct SourceSpec {
     /// CSV field delimiter (one character).
     #[serde(default = "comma", skip_serializing_if = "is_comma")]
     pub delimiter: char,
+    /// Text encoding of the CSV files.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub encoding: TextEncoding,
+    /// Whether the CSV files start with a header row. Without one, the
+    /// columns are the declared (non-derived) columns, in order.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub header: bool,
     /// Base URLs tried in order when a file is neither in the data directory
     /// nor in the cache. Empty means the data must be supplied locally.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -327,6 +334,25 @@ pub struct DecisionSpec {
     /// `rule: min_cost`: cost of missing a positive row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub false_negative_cost: Option<Positive>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(v: &bool) -> bool {
+    *v
+}
+
+/// Text encodings of CSV data files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TextEncoding {
+    /// UTF-8 (ASCII included).
+    #[default]
+    Utf8,
+    /// ISO-8859-1, as many older exports from spreadsheets and databases.
+    Latin1,
 }
 
 fn comma() -> char {
