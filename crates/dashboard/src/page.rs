@@ -438,6 +438,10 @@ const LIVE_JS: &str = r#"
     if (t.includes("boolean")) {
       return `<div>${label}<select id="${id}" name="${name}" data-bool="1"><option${value ? " selected" : ""}>true</option><option${value === false ? " selected" : ""}>false</option></select></div>`;
     }
+    if (t.includes("string")) {
+      const hints = (spec.examples || []).map(v => `<option value="${v}">`).join("");
+      return `<div>${label}<input id="${id}" name="${name}" type="text" list="${id}-l" value="${value ?? ""}"><datalist id="${id}-l">${hints}</datalist></div>`;
+    }
     const range = (spec.minimum != null ? ` min="${spec.minimum}"` : "") + (spec.maximum != null ? ` max="${spec.maximum}"` : "");
     return `<div>${label}<input id="${id}" name="${name}" type="number" step="any"${range} value="${value ?? ""}"></div>`;
   };

@@ -2,8 +2,11 @@
 //! so `predict` and the server apply exactly the transform training saw.
 
 use crate::table::{RawTable, feature_columns};
-use indus_spec::{ColumnType, Missing, Normalization, PluginManifest};
+use indus_spec::{ColumnType, Missing, Normalization, PluginManifest, UnknownValues};
 use serde::{Deserialize, Serialize};
+
+/// Name of the shared input of category values outside the declared list.
+pub const OTHER: &str = "(other)";
 
 /// How one feature column is turned into model inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,10 +83,17 @@ impl Preprocessor {
                     width: c.width(),
                     divisor: c.max_value.map_or(1.0, |m| m.get() as f32),
                 },
-                ColumnType::Category => FittedColumn::Category {
-                    name: c.name.clone(),
-                    values: c.values.clone().unwrap_or_default(),
-                },
+                ColumnType::Category => {
+                    let mut values = c.values.clone().unwrap_or_default();
+                    if c.unknown_values == UnknownValues::Bucket {
+                        // The bucket is the input after the declared values.
+                        values.push(OTHER.to_string());
+                    }
+                    FittedColumn::Category {
+                        name: c.name.clone(),
+                        values,
+                    }
+                }
                 _ => {
                     let present: Vec<f64> = (0..train.len())
                         .map(|r| train.features[r * train.width + offset] as f64)

@@ -5,7 +5,7 @@
 use crate::DataError;
 use crate::idx::read_idx;
 use crate::table::{RawTable, feature_columns, is_numeric};
-use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task};
+use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task, UnknownValues};
 use polars::prelude::*;
 use std::path::Path;
 
@@ -500,6 +500,7 @@ fn parse_cell(c: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
             values
                 .iter()
                 .position(|v| v == text)
+                .or((c.unknown_values == UnknownValues::Bucket).then_some(values.len()))
                 .map(|i| i as f32)
                 .ok_or_else(|| {
                     format!(
@@ -668,6 +669,36 @@ mod tests {
             e.contains("rows have 2 fields, the schema declares 3 columns"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn unknown_categories_can_share_an_other_input() {
+        let m = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: amount, type: number, role: feature}\n    - {name: kind, type: category, role: feature, values: [a, b], unknown_values: bucket}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y, classes: [good, bad]}\n",
+        )
+        .unwrap();
+        let t = rows_from_csv(
+            &m,
+            "t.csv",
+            b"amount,kind,y\n1,zz,bad\n2,a,good\n".to_vec(),
+            CsvLayout::INPUT,
+            true,
+        )
+        .unwrap();
+        assert_eq!(t.features, vec![1.0, 2.0, 2.0, 0.0]);
+        let p = crate::Preprocessor::fit(&m, &t);
+        assert_eq!(
+            p.input_names(),
+            ["amount", "kind=a", "kind=b", "kind=(other)"]
+        );
+        let x = p.transform(&t);
+        assert_eq!(
+            x[1..4],
+            [0.0, 0.0, 1.0],
+            "the unseen value lands in the bucket"
+        );
+        assert_eq!(x[5..8], [1.0, 0.0, 0.0]);
     }
 
     #[test]

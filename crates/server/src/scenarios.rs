@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use indus_data::{RawTable, primary_head, rows_from_json};
 use indus_runtime::{Explanation, LoadedRun, Prediction};
-use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task};
+use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task, UnknownValues};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -462,6 +462,10 @@ fn column_schema(c: &ColumnSpec) -> Value {
         ColumnType::Number => json!({"type": nullable("number")}),
         ColumnType::Integer => json!({"type": nullable("integer")}),
         ColumnType::Boolean => json!({"type": nullable("boolean")}),
+        ColumnType::Category if c.unknown_values == UnknownValues::Bucket => {
+            // Any text: values outside the list share one "other" input.
+            json!({"type": nullable("string"), "examples": c.values})
+        }
         ColumnType::Category => {
             let mut values: Vec<Value> = c
                 .values

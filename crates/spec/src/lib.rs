@@ -139,6 +139,12 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 ));
             }
         }
+        if c.unknown_values == UnknownValues::Bucket && c.kind != ColumnType::Category {
+            return Err((
+                format!("{at}.unknown_values"),
+                "an unknown-value bucket only applies to `type: category`".into(),
+            ));
+        }
         if c.kind == ColumnType::Image && c.shape.is_none() {
             return Err((
                 format!("{at}.shape"),

@@ -177,6 +177,11 @@ pub struct ColumnSpec {
     /// read from the data (numeric features only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub derived: bool,
+    /// What a category value outside `values` becomes: an error naming the
+    /// row and column (`reject`), or one shared "other" input (`bucket`),
+    /// so a new product code or branch at predict time still gets an answer.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub unknown_values: UnknownValues,
     /// How missing values of a nullable column are filled (fitted on the
     /// training rows).
     #[serde(default, skip_serializing_if = "is_default")]
@@ -342,6 +347,17 @@ fn yes() -> bool {
 
 fn is_yes(v: &bool) -> bool {
     *v
+}
+
+/// Policy for category values not in the declared list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownValues {
+    /// Refuse the row, naming row, column and the allowed values.
+    #[default]
+    Reject,
+    /// Encode it as an extra "other" category.
+    Bucket,
 }
 
 /// Text encodings of CSV data files.
