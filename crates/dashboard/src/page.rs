@@ -47,17 +47,8 @@ fn num(v: Option<f64>, digits: usize) -> String {
         .map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}"))
 }
 
-/// Headline metric value: looked up by name in the test metrics (and their
-/// ranking part).
-fn metric(run: &LoadedRun, name: &str) -> Option<f64> {
-    let test = serde_json::to_value(&run.metrics.test).ok()?;
-    test.get(name)
-        .or_else(|| test.get("ranking").and_then(|r| r.get(name)))
-        .and_then(serde_json::Value::as_f64)
-}
-
-fn task(run: &LoadedRun) -> String {
-    format!("{:?}", indus_data::primary_head(&run.plugin).task).to_lowercase()
+fn task(run: &LoadedRun) -> &'static str {
+    indus_data::primary_head(&run.plugin).task.as_str()
 }
 
 /// The whole page.
@@ -128,13 +119,12 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         let r = v.run;
         let m = &r.metrics;
         let baseline = r.plugin.baselines.first();
-        let headline = baseline.map_or("accuracy".to_string(), |b| b.metric.clone());
-        let value = metric(r, &headline);
+        let (headline, value) = r.headline();
         let cells = [
             esc(&r.plugin.industry),
             format!(r##"<a href="#s-{0}">{0}</a>"##, esc(v.name)),
             esc(r.plugin.data.source.dataset.as_str()),
-            task(r),
+            task(r).to_string(),
             m.rows.train.to_string(),
             m.rows.test.to_string(),
             m.parameters.to_string(),

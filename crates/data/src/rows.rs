@@ -168,13 +168,7 @@ pub fn rows_from_csv(
             .columns
             .iter()
             .filter(|c| !c.derived)
-            .flat_map(|c| {
-                if c.kind == ColumnType::Image {
-                    (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
-                } else {
-                    vec![c.name.clone()]
-                }
-            })
+            .flat_map(csv_field_names)
             .collect();
         if df.width() != names.len() {
             return Err(schema_error(format!(
@@ -202,13 +196,7 @@ pub fn rows_from_csv(
     let missing: Vec<String> = cols
         .iter()
         .filter(|c| !c.derived)
-        .flat_map(|c| {
-            if c.kind == ColumnType::Image {
-                (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
-            } else {
-                vec![c.name.clone()]
-            }
-        })
+        .flat_map(|c| csv_field_names(c))
         .filter(|name| df.column(name).is_err())
         .collect();
     if !missing.is_empty() {
@@ -232,12 +220,7 @@ pub fn rows_from_csv(
             by_column.push(vec![f32::NAN; n]);
             continue;
         }
-        let names: Vec<String> = if c.kind == ColumnType::Image {
-            (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
-        } else {
-            vec![c.name.clone()]
-        };
-        for col_name in names {
+        for col_name in csv_field_names(c) {
             let cells = text_column(
                 &col_name,
                 &format!("column `{}` of the plugin's schema", c.name),
@@ -426,6 +409,16 @@ pub fn rows_from_json(
         table.ids = Some(ids);
     }
     Ok(table)
+}
+
+/// The CSV fields a column occupies: its name, or `name_0 … name_{n-1}`
+/// for the pixels of an image column.
+fn csv_field_names(c: &ColumnSpec) -> Vec<String> {
+    if c.kind == ColumnType::Image {
+        (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
+    } else {
+        vec![c.name.clone()]
+    }
 }
 
 /// How a CSV file is laid out.

@@ -47,6 +47,18 @@ pub struct ClassificationMetrics {
     pub custom: std::collections::BTreeMap<String, f64>,
 }
 
+impl ClassificationMetrics {
+    /// A metric by its `metrics.json` name (`accuracy`, `macro_f1`,
+    /// `roc_auc`, …, or a plugin's custom metric); `None` when absent.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        let json = serde_json::to_value(self).ok()?;
+        json.get(name)
+            .or_else(|| json.get("ranking").and_then(|r| r.get(name)))
+            .and_then(serde_json::Value::as_f64)
+            .or_else(|| self.custom.get(name).copied())
+    }
+}
+
 /// Index of the largest value (first one on ties).
 pub fn argmax(row: &[f32]) -> usize {
     row.iter()

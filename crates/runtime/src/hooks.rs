@@ -97,30 +97,8 @@ pub(crate) fn custom_metrics(
     labels: &[u32],
 ) -> Result<std::collections::BTreeMap<String, f64>, RuntimeError> {
     let n = predicted.len();
-    let k = classes.len().max(1);
     let name = |i: usize| classes.get(i).cloned().unwrap_or_default();
-    let mut columns = vec![
-        (
-            "label".to_string(),
-            Column::Text(predicted.iter().map(|&i| name(i)).collect()),
-        ),
-        (
-            "score".to_string(),
-            Column::F64(
-                predicted
-                    .iter()
-                    .enumerate()
-                    .map(|(r, &i)| f64::from(probs[r * k + i]))
-                    .collect(),
-            ),
-        ),
-    ];
-    for (c, class) in classes.iter().enumerate() {
-        columns.push((
-            format!("p:{class}"),
-            Column::F64((0..n).map(|r| f64::from(probs[r * k + c])).collect()),
-        ));
-    }
+    let columns = prediction_columns(classes, probs, predicted);
     let predictions = Table::from_columns(&columns, n).map_err(RuntimeError::Invalid)?;
     let truth = Table::from_columns(
         &vec![(
@@ -131,4 +109,47 @@ pub(crate) fn custom_metrics(
     )
     .map_err(RuntimeError::Invalid)?;
     Ok(native.metrics(&predictions, &truth)?.into_iter().collect())
+}
+
+/// The columns hooks receive for predictions: the decided `label`, its
+/// `score`, and `p:<class>` per class, from row-major class probabilities
+/// and decided class indices.
+pub(crate) fn prediction_columns(
+    classes: &[String],
+    probs: &[f32],
+    decided: &[usize],
+) -> Vec<(String, Column)> {
+    let k = classes.len().max(1);
+    let mut columns = vec![
+        (
+            "label".to_string(),
+            Column::Text(
+                decided
+                    .iter()
+                    .map(|&i| classes.get(i).cloned().unwrap_or_default())
+                    .collect(),
+            ),
+        ),
+        (
+            "score".to_string(),
+            Column::F64(
+                decided
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &i)| f64::from(probs[r * k + i]))
+                    .collect(),
+            ),
+        ),
+    ];
+    for (c, class) in classes.iter().enumerate() {
+        columns.push((
+            format!("p:{class}"),
+            Column::F64(
+                (0..decided.len())
+                    .map(|r| f64::from(probs[r * k + c]))
+                    .collect(),
+            ),
+        ));
+    }
+    columns
 }

@@ -197,37 +197,22 @@ impl LoadedRun {
     ) -> Result<(), RuntimeError> {
         use indus_plugin::Column;
         let n = predictions.len();
-        let mut columns = vec![
-            (
-                "label".to_string(),
-                Column::Text(predictions.iter().map(|p| p.label.clone()).collect()),
-            ),
-            (
-                "score".to_string(),
-                Column::F64(predictions.iter().map(|p| f64::from(p.score)).collect()),
-            ),
-        ];
-        for (k, class) in self.classes.iter().enumerate() {
-            columns.push((
-                format!("p:{class}"),
-                Column::F64(
-                    predictions
-                        .iter()
-                        .map(|p| f64::from(p.probabilities[k].1))
-                        .collect(),
-                ),
-            ));
-        }
+        let probs: Vec<f32> = predictions
+            .iter()
+            .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
+            .collect();
+        let decided: Vec<usize> = predictions
+            .iter()
+            .map(|p| self.classes.iter().position(|c| *c == p.label).unwrap_or(0))
+            .collect();
+        let mut columns = crate::hooks::prediction_columns(&self.classes, &probs, &decided);
         if self.plugin.native.as_ref().is_some_and(|s| s.attributions) {
             // Attributions of the positive class (binary) or of the decided one.
             let x = self.prepare(rows)?;
             let head = self.predictor.head();
             let explained: Vec<usize> = match head {
                 indus_engine::Head::Binary => vec![1; n],
-                _ => predictions
-                    .iter()
-                    .map(|p| self.classes.iter().position(|c| *c == p.label).unwrap_or(0))
-                    .collect(),
+                _ => decided,
             };
             let attr = indus_engine::integrated_gradients(
                 self.predictor.weights(),
@@ -388,6 +373,18 @@ pub struct Explanation {
 }
 
 impl LoadedRun {
+    /// The headline metric: the one of the plugin's first published
+    /// baseline (accuracy without one), with its held-out value.
+    pub fn headline(&self) -> (String, Option<f64>) {
+        let name = self
+            .plugin
+            .baselines
+            .first()
+            .map_or_else(|| "accuracy".to_string(), |b| b.metric.clone());
+        let value = self.metrics.test.value(&name);
+        (name, value)
+    }
+
     /// The learning curve saved with the run (empty when it is missing).
     pub fn history(&self) -> Vec<indus_engine::EpochRecord> {
         self.folder

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use indus_data::{RawTable, primary_head, rows_from_json};
 use indus_runtime::{Explanation, LoadedRun, Prediction};
-use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task, UnknownValues};
+use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, UnknownValues};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -321,7 +321,7 @@ pub async fn recommend(
         "cannot recommend {} items for user `{}`: scenario `{name}` has a {} head `{}`, and recommendations need a user_item head",
         req.k.unwrap_or(10),
         req.user,
-        task_name(head.task),
+        head.task.as_str(),
         head.name
     )))
 }
@@ -373,7 +373,7 @@ fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {
         name: name.to_string(),
         plugin: run.plugin.name.to_string(),
         industry: run.plugin.industry.clone(),
-        task: task_name(primary_head(&run.plugin).task).to_string(),
+        task: primary_head(&run.plugin).task.as_str().to_string(),
         status: "ready",
         run_id: run.folder.record.run_id.clone(),
         trained_at: run.folder.record.finished_at.clone(),
@@ -385,27 +385,11 @@ fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {
     }
 }
 
-fn task_name(task: Task) -> &'static str {
-    match task {
-        Task::Multiclass => "multiclass",
-        Task::Binary => "binary",
-        Task::Multilabel => "multilabel",
-        Task::Regression => "regression",
-        Task::Reconstruction => "reconstruction",
-        Task::UserItem => "user_item",
-    }
-}
-
 /// The plugin's first published baseline names the headline metric;
 /// without one, accuracy.
 fn headline(run: &LoadedRun) -> Headline {
     let baseline = run.plugin.baselines.first();
-    let metric = baseline.map_or("accuracy".to_string(), |b| b.metric.clone());
-    let test = serde_json::to_value(&run.metrics.test).unwrap_or(Value::Null);
-    let value = test
-        .get(&metric)
-        .or_else(|| test.get("ranking").and_then(|r| r.get(&metric)))
-        .and_then(Value::as_f64);
+    let (metric, value) = run.headline();
     Headline {
         metric,
         value,

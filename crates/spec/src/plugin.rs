@@ -252,6 +252,20 @@ pub enum Task {
     UserItem,
 }
 
+impl Task {
+    /// The name used in YAML, the API and the dashboard.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Multiclass => "multiclass",
+            Task::Binary => "binary",
+            Task::Multilabel => "multilabel",
+            Task::Regression => "regression",
+            Task::Reconstruction => "reconstruction",
+            Task::UserItem => "user_item",
+        }
+    }
+}
+
 /// The training loss of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
