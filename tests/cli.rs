@@ -788,6 +788,106 @@ fn breast_ultrasound_uses_the_official_medmnist_splits() {
     assert_eq!(m["test"]["per_class"][0]["label"], "malignant");
 }
 
+#[test]
+fn movielens_ratings_join_users_and_items_and_rank_unseen_items() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/retail-recommendation.yaml");
+    let dir = data_dir();
+    let args = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--runs-dir",
+        "runs",
+        "--epochs",
+        "4",
+        "--json",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    let v: Value = serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap();
+    let m = &v["metrics"];
+    assert_eq!(m["rows"]["test"], 20000, "official u1 test ratings");
+    assert_eq!(
+        m["rows"]["train"].as_u64().unwrap() + m["rows"]["validation"].as_u64().unwrap(),
+        80000
+    );
+    let rmse = m["regression"]["rmse"].as_f64().unwrap();
+    // Predicting the training mean gives ~1.13 on u1; four epochs get well below.
+    assert!(rmse < 1.0, "test RMSE {rmse}");
+    let hit = m["top_k"]["hit_rate"].as_f64().unwrap();
+    assert!(m["top_k"]["users"].as_u64().unwrap() > 400);
+    // Ten random picks out of ~1,600 items find a liked test item for ~5 % of users.
+    assert!(hit > 0.15, "HR@10 {hit}");
+    let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.7, "liked vs not liked ROC-AUC {auc}");
+
+    let list = ok(&indus(
+        &[
+            "recommend",
+            "retail-recommendation",
+            "--runs-dir",
+            "runs",
+            "--user",
+            "196",
+            "-k",
+            "3",
+            "--json",
+        ],
+        tmp.path(),
+    ));
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    // User 196 rated item 70 in u1.base (fold 2): it is never recommended back.
+    let all = ok(&indus(
+        &[
+            "recommend",
+            "retail-recommendation",
+            "--runs-dir",
+            "runs",
+            "--user",
+            "196",
+            "-k",
+            "2000",
+            "--json",
+        ],
+        tmp.path(),
+    ));
+    let all: Value = serde_json::from_str(&all).unwrap();
+    assert!(all.as_array().unwrap().iter().all(|i| i["item"] != "70"));
+    let err = fails(&indus(
+        &[
+            "recommend",
+            "retail-recommendation",
+            "--runs-dir",
+            "runs",
+            "--user",
+            "0",
+        ],
+        tmp.path(),
+    ));
+    assert!(err.contains("user `0`"), "{err}");
+
+    // Prediction rows name only the ids; an unknown item is named by row.
+    let input = tmp.path().join("pairs.jsonl");
+    std::fs::write(
+        &input,
+        "{\"user_id\": 196, \"item_id\": 1}\n{\"user_id\": 196, \"item_id\": 4000}\n",
+    )
+    .unwrap();
+    let err = fails(&indus(
+        &[
+            "predict",
+            "retail-recommendation",
+            "--runs-dir",
+            "runs",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert!(err.contains("row 2") && err.contains("4000"), "{err}");
+}
+
 /// Runs a shipped scenario against the shared data folder for `epochs`
 /// epochs and returns `indus run --json`'s output.
 fn run_with_data(scenario: &str, epochs: &str) -> Value {

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Every shipped scenario with the flags that keep its run small.
-const SCENARIOS: [(&str, &[&str]); 6] = [
+const SCENARIOS: [(&str, &[&str]); 7] = [
     (
         "mnist",
         &[
@@ -50,6 +50,10 @@ const SCENARIOS: [(&str, &[&str]); 6] = [
         ],
     ),
     ("medical-imaging", &["--test-limit", "200", "--epochs", "1"]),
+    (
+        "retail-recommendation",
+        &["--train-limit", "30000", "--epochs", "2"],
+    ),
 ];
 
 /// A project folder with one finished run of every shipped scenario.
@@ -208,12 +212,19 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
             .collect();
         assert_eq!(predicted["predictions"], json!(from_cli), "{name}");
 
+        let recommender = name == "retail-recommendation";
         let (s, explained) = server.post(
             &format!("/v1/scenarios/{name}/explain"),
             &json!({ "rows": rows[..2], "steps": 16 }),
         );
-        assert_eq!(s, 200, "{name}: {explained}");
-        assert_eq!(explained["explanations"].as_array().unwrap().len(), 2);
+        if recommender {
+            // Integrated gradients cannot walk an embedded id.
+            assert_eq!(s, 422, "{name}: {explained}");
+            assert!(explained["error"].as_str().unwrap().contains("embedding"));
+        } else {
+            assert_eq!(s, 200, "{name}: {explained}");
+            assert_eq!(explained["explanations"].as_array().unwrap().len(), 2);
+        }
 
         // Open Inference Protocol: one tensor per input column.
         let (s, meta) = server.get(&format!("/v2/models/{name}"));
@@ -239,19 +250,64 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
         assert_eq!(inferred["outputs"][0]["data"], json!(labels), "{name}");
         assert_eq!(server.get(&format!("/v2/models/{name}/ready")).0, 200);
 
-        let (s, _) = server.post(
-            &format!("/v1/scenarios/{name}/recommend"),
-            &json!({"user": "1"}),
-        );
-        assert_eq!(s, 422, "{name} has no recommendation head");
+        if recommender {
+            let user = rows[0]["user_id"].clone();
+            let (s, list) = server.post(
+                &format!("/v1/scenarios/{name}/recommend"),
+                &json!({"user": user, "k": 7}),
+            );
+            assert_eq!(s, 200, "{list}");
+            let items = list["items"].as_array().unwrap();
+            assert_eq!(items.len(), 7);
+            assert!(list["excluded_seen"].as_u64().unwrap() > 0);
+            let ratings: Vec<f64> = items
+                .iter()
+                .map(|i| i["rating"].as_f64().unwrap())
+                .collect();
+            assert!(
+                ratings.windows(2).all(|w| w[0] >= w[1]),
+                "best first: {ratings:?}"
+            );
+            // A rating request naming only the ids gets the joined side columns.
+            let (s, one) = server.post(
+                &format!("/v1/scenarios/{name}/predict"),
+                &json!({"rows": [{"user_id": user, "item_id": items[0]["item"]}]}),
+            );
+            assert_eq!(s, 200, "{one}");
+            let value = one["predictions"][0]["value"].as_f64().unwrap();
+            assert!(
+                (value - ratings[0]).abs() < 1e-4,
+                "{value} vs {}",
+                ratings[0]
+            );
+            let (s, unknown) = server.post(
+                &format!("/v1/scenarios/{name}/recommend"),
+                &json!({"user": "no-such-user"}),
+            );
+            assert_eq!(s, 404, "{unknown}");
+            let (s, bad) = server.post(
+                &format!("/v1/scenarios/{name}/predict"),
+                &json!({"rows": [{"user_id": 99999, "item_id": 1}]}),
+            );
+            assert_eq!(s, 422, "{bad}");
+            assert!(bad.to_string().contains("99999"), "{bad}");
+        } else {
+            let (s, _) = server.post(
+                &format!("/v1/scenarios/{name}/recommend"),
+                &json!({"user": "1"}),
+            );
+            assert_eq!(s, 422, "{name} has no recommendation head");
+        }
     }
     let (_, metrics) = server.get("/metrics");
     let metrics = metrics.as_str().unwrap();
     for (name, _) in SCENARIOS {
-        // Five rows through predict, five through the OIP infer.
+        // Five rows through predict, five through the OIP infer (and the
+        // recommender's one-row prediction).
+        let rows = if name == "retail-recommendation" { 11 } else { 10 };
         assert!(
             metrics.contains(&format!(
-                "indus_rows_predicted_total{{scenario=\"{name}\"}} 10"
+                "indus_rows_predicted_total{{scenario=\"{name}\"}} {rows}"
             )),
             "{name} missing from /metrics"
         );

@@ -38,6 +38,8 @@ enum Command {
     Eval(EvalArgs),
     /// Predict rows from a CSV, JSON-lines or IDX file with a saved run.
     Predict(PredictArgs),
+    /// Top-k items for a user from a run of a recommendation scenario.
+    Recommend(RecommendArgs),
     /// List plugins, scenarios and runs.
     List(ListArgs),
     /// Print the JSON Schema of plugin manifests and scenario files.
@@ -141,6 +143,24 @@ struct PredictArgs {
 }
 
 #[derive(clap::Args)]
+struct RecommendArgs {
+    /// A run folder, or a scenario name (its latest run under --runs-dir).
+    run: String,
+    /// The user, as written in the user column.
+    #[arg(long)]
+    user: String,
+    /// How many items.
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// Where run folders are found.
+    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
+    runs_dir: PathBuf,
+    /// Print the list as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
 struct ListArgs {
     /// What to list (default: everything).
     #[arg(value_enum)]
@@ -230,6 +250,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => cmd_run(a),
         Command::Eval(a) => cmd_eval(a),
         Command::Predict(a) => cmd_predict(a),
+        Command::Recommend(a) => cmd_recommend(a),
         Command::List(a) => cmd_list(a),
         Command::Schema(a) => cmd_schema(a),
         Command::Bench(a) => cmd_bench(a),
@@ -316,7 +337,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         run.expect_scenario(expected)?;
     }
     let rows = match &a.input {
-        Some(path) => read_rows(&run.plugin, path, row_format(path, a.format)?)?,
+        Some(path) => read_rows(&run.plugin, path, row_format(path, a.format)?, &run.lookups)?,
         None => {
             let locations = indus_data::DataLocations::from_env(a.data_dir.clone());
             indus_data::load_test_split(&run.plugin, &locations, a.test_limit.map(|n| n as usize))?
@@ -333,13 +354,49 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+fn cmd_recommend(a: RecommendArgs) -> Result<()> {
+    if a.k == 0 {
+        anyhow::bail!("-k must be at least 1");
+    }
+    let dir = resolve_run(&a.run, &a.runs_dir)?;
+    let run = LoadedRun::open(&dir, indus_spec::BackendKind::Flex)?;
+    let items = run.recommend(&a.user, a.k)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&items)?);
+        return Ok(());
+    }
+    let seen = run.catalog.as_ref().map_or(0, |c| c.seen(a.user.trim()));
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header(["rank", "item", "predicted rating", "P(liked)"]);
+    for r in &items {
+        t.add_row([
+            r.rank.to_string(),
+            r.item.clone(),
+            format!("{:.3}", r.rating),
+            format!("{:.3}", r.liked_probability),
+        ]);
+    }
+    println!(
+        "top {} for user {} ({seen} items rated in training left out):\n{t}",
+        items.len(),
+        a.user
+    );
+    Ok(())
+}
+
 fn cmd_predict(a: PredictArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     let run = LoadedRun::open(&dir, a.backend.into())?;
     if let Some(expected) = &a.scenario {
         run.expect_scenario(expected)?;
     }
-    let mut rows = read_rows(&run.plugin, &a.input, row_format(&a.input, a.format)?)?;
+    let mut rows = read_rows(
+        &run.plugin,
+        &a.input,
+        row_format(&a.input, a.format)?,
+        &run.lookups,
+    )?;
     if let Some(n) = a.limit {
         rows.truncate(n);
     }
@@ -350,7 +407,11 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         .as_ref()
         .is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
     if as_csv {
+        let valued = predictions.iter().any(|p| p.value.is_some());
         write!(text, "row,id,label,score")?;
+        if valued {
+            write!(text, ",value")?;
+        }
         for c in &run.classes {
             write!(text, ",{}", csv_field(&format!("p_{c}")))?;
         }
@@ -371,6 +432,13 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
                 csv_field(&p.label),
                 p.score
             )?;
+            if valued {
+                write!(
+                    text,
+                    ",{}",
+                    p.value.map_or(String::new(), |v| v.to_string())
+                )?;
+            }
             for (_, v) in &p.probabilities {
                 write!(text, ",{v}")?;
             }

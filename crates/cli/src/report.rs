@@ -44,6 +44,27 @@ pub fn print_run(s: &RunSummary) {
             m.test.per_class.last().map_or("", |c| c.label.as_str())
         );
     }
+    if let Some(r) = &m.regression {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_header(["predicted value", "value"]);
+        for (k, v) in [("RMSE", r.rmse), ("MAE", r.mae), ("R²", r.r2)] {
+            t.add_row([k.to_string(), format!("{v:.4}")]);
+        }
+        println!("{t}");
+    }
+    if let Some(k) = &m.top_k {
+        println!(
+            "top-{} lists for {} test users: hit rate {:.4}, NDCG {:.4}, recall {:.4}\n  ({})",
+            k.k, k.users, k.hit_rate, k.ndcg, k.recall, k.protocol
+        );
+    }
+    if let Some(r) = &m.rating {
+        println!(
+            "the table below is the liked (rating >= {}) vs not-liked view of the predicted rating",
+            r.liked_at
+        );
+    }
     print_metrics(&m.test);
     println!("run folder: {}", s.dir.display());
 }

@@ -4,6 +4,7 @@
 use crate::DataError;
 use crate::fetch::{DataLocations, fetch};
 use crate::idx::{IdxArray, parse_idx};
+use crate::join::LookupTable;
 use crate::npz::read_npz_array;
 use crate::rows::{CsvLayout, rows_from_csv};
 use crate::table::{RawTable, feature_columns, primary_head};
@@ -26,6 +27,8 @@ pub struct LoadedData {
     pub validation: Option<RawTable>,
     /// Files read, for the run's provenance record.
     pub files: Vec<PathBuf>,
+    /// Lookup tables joined onto the rows, kept for serving.
+    pub lookups: Vec<LookupTable>,
 }
 
 /// Row caps for quick experiments and tests.
@@ -45,16 +48,82 @@ pub fn load_dataset(
     limits: Limits,
 ) -> Result<LoadedData, DataError> {
     let mut files = Vec::new();
-    let train = load_split(manifest, locations, Split::Train, limits.train, &mut files)?
-        .ok_or_else(|| missing_role(manifest, "train"))?;
-    let test = load_split(manifest, locations, Split::Test, limits.test, &mut files)?;
-    let validation = load_split(manifest, locations, Split::Validation, None, &mut files)?;
+    let lookups = load_lookups(manifest, locations, &mut files)?;
+    let train = load_split(
+        manifest,
+        locations,
+        Split::Train,
+        limits.train,
+        &mut files,
+        &lookups,
+    )?
+    .ok_or_else(|| missing_role(manifest, "train"))?;
+    let test = load_split(
+        manifest,
+        locations,
+        Split::Test,
+        limits.test,
+        &mut files,
+        &lookups,
+    )?;
+    let validation = load_split(
+        manifest,
+        locations,
+        Split::Validation,
+        None,
+        &mut files,
+        &lookups,
+    )?;
     Ok(LoadedData {
         train,
         test,
         validation,
         files,
+        lookups,
     })
+}
+
+/// The CSV layout of a plugin's files.
+pub fn csv_layout(manifest: &PluginManifest) -> Result<CsvLayout, DataError> {
+    let source = &manifest.data.source;
+    let delimiter = u8::try_from(source.delimiter).map_err(|_| DataError::Schema {
+        source_name: format!("plugin `{}`", manifest.name),
+        message: format!(
+            "data.source.delimiter `{}` is not a single-byte character",
+            source.delimiter
+        ),
+    })?;
+    Ok(CsvLayout {
+        delimiter,
+        header: source.header,
+        latin1: source.encoding == TextEncoding::Latin1,
+    })
+}
+
+/// Reads and indexes every table in `data.source.joins`.
+fn load_lookups(
+    manifest: &PluginManifest,
+    locations: &DataLocations,
+    files: &mut Vec<PathBuf>,
+) -> Result<Vec<LookupTable>, DataError> {
+    let source = &manifest.data.source;
+    if source.joins.is_empty() {
+        return Ok(Vec::new());
+    }
+    let layout = csv_layout(manifest)?;
+    let mut tables = Vec::new();
+    for join in &source.joins {
+        let file = fetch(locations, source, &join.file)?;
+        tables.push(LookupTable::parse(
+            &join.file,
+            &join.on,
+            &file.path.display().to_string(),
+            file.bytes,
+            layout,
+        )?);
+        files.push(file.path);
+    }
+    Ok(tables)
 }
 
 /// Loads only the official test split (for `eval`, without touching the
@@ -64,9 +133,20 @@ pub fn load_test_split(
     locations: &DataLocations,
     limit: Option<usize>,
 ) -> Result<RawTable, DataError> {
-    load_split(manifest, locations, Split::Test, limit, &mut Vec::new())?.ok_or_else(|| DataError::Schema {
+    let lookups = load_lookups(manifest, locations, &mut Vec::new())?;
+    load_split(
+        manifest,
+        locations,
+        Split::Test,
+        limit,
+        &mut Vec::new(),
+        &lookups,
+    )?
+    .ok_or_else(|| DataError::Schema {
         source_name: format!("plugin `{}`", manifest.name),
-        message: "the data set has no official test file; evaluate on a file of your own with --input".into(),
+        message:
+            "the data set has no official test file; evaluate on a file of your own with --input"
+                .into(),
     })
 }
 
@@ -90,6 +170,7 @@ fn load_split(
     split: Split,
     limit: Option<usize>,
     files: &mut Vec<PathBuf>,
+    lookups: &[LookupTable],
 ) -> Result<Option<RawTable>, DataError> {
     let source = &manifest.data.source;
     let prefix = match split {
@@ -110,24 +191,14 @@ fn load_split(
                 return Ok(None);
             }
             let file = fetch(locations, source, prefix)?;
-            let delimiter = u8::try_from(source.delimiter).map_err(|_| DataError::Schema {
-                source_name: format!("plugin `{}`", manifest.name),
-                message: format!(
-                    "data.source.delimiter `{}` is not a single-byte character",
-                    source.delimiter
-                ),
-            })?;
-            let layout = CsvLayout {
-                delimiter,
-                header: source.header,
-                latin1: source.encoding == TextEncoding::Latin1,
-            };
+            let layout = csv_layout(manifest)?;
             let table = rows_from_csv(
                 manifest,
                 &file.path.display().to_string(),
                 file.bytes,
                 layout,
                 true,
+                lookups,
             )?;
             files.push(file.path);
             table
@@ -262,6 +333,7 @@ pub fn images_with_labels(
         width,
         labels: Some(labels.data.iter().map(|&l| l as u32).collect()),
         ids: None,
+        ..Default::default()
     })
 }
 
@@ -363,6 +435,7 @@ mod tests {
             width: 1,
             labels: Some(labels),
             ids: None,
+            ..Default::default()
         };
         let (train, val) = stratified_split(table.clone(), 0.2, 7);
         let val = val.unwrap();
@@ -388,6 +461,7 @@ mod tests {
             width: 1,
             labels: Some(labels),
             ids: None,
+            ..Default::default()
         };
         let folds = stratified_folds(&table, 5, 1);
         let mut all: Vec<usize> = folds.concat();

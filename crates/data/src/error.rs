@@ -86,6 +86,21 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// Problems of many rows: one stays a plain error, several become one
+    /// report with the first `cap` shown.
+    pub fn rows(source_name: &str, mut problems: Vec<DataError>, cap: usize) -> Self {
+        if problems.len() == 1 {
+            return problems.remove(0);
+        }
+        let omitted = problems.len().saturating_sub(cap);
+        problems.truncate(cap);
+        DataError::Rows {
+            source_name: source_name.to_string(),
+            problems,
+            omitted,
+        }
+    }
+
     /// A row-level problem, optionally in one column.
     pub fn row(
         source_name: &str,

@@ -254,6 +254,7 @@ mod tests {
             dataset: Name::parse("demo").unwrap(),
             files,
             mirrors: vec![],
+            joins: vec![],
             delimiter: ',',
             encoding: Default::default(),
             header: true,

@@ -6,20 +6,23 @@ mod dataset;
 mod error;
 mod fetch;
 pub mod idx;
+mod join;
 mod npz;
 mod preprocess;
 mod rows;
 mod table;
 
 pub use dataset::{
-    Limits, LoadedData, images_with_labels, load_dataset, load_test_split, stratified_folds,
-    stratified_split,
+    Limits, LoadedData, csv_layout, images_with_labels, load_dataset, load_test_split,
+    stratified_folds, stratified_split,
 };
 pub use error::DataError;
 pub use fetch::{DataLocations, FetchedFile, fetch, sha256_hex};
+pub use join::{LookupTable, fill_json_rows};
 pub use npz::read_npz_array;
-pub use preprocess::{FittedColumn, Preprocessor};
+pub use preprocess::{EmbeddingSlot, FittedColumn, OTHER, Preprocessor};
 pub use rows::{
-    CsvLayout, RowFormat, class_index, read_rows, rows_from_csv, rows_from_json, target_classes,
+    CsvLayout, RowFormat, class_index, numeric_target, read_rows, rows_from_csv, rows_from_json,
+    target_classes,
 };
 pub use table::{RawTable, feature_columns, primary_head, raw_width};

@@ -2,7 +2,7 @@
 //! so `predict` and the server apply exactly the transform training saw.
 
 use crate::table::{RawTable, feature_columns};
-use indus_spec::{ColumnType, Missing, Normalization, PluginManifest, UnknownValues};
+use indus_spec::{ColumnType, Encoding, Missing, Normalization, PluginManifest, UnknownValues};
 use serde::{Deserialize, Serialize};
 
 /// Name of the shared input of category values outside the declared list.
@@ -43,6 +43,29 @@ pub enum FittedColumn {
         /// Declared values, in encoding order.
         values: Vec<String>,
     },
+    /// A category or integer id looked up in a learned table: the model
+    /// input is the row of the value in `keys` plus one, or 0 for a value
+    /// never seen in training (or cut by the vocabulary cap).
+    Embedding {
+        /// Column name.
+        name: String,
+        /// Raw values seen in training, ascending.
+        keys: Vec<f32>,
+        /// Length of each learned vector.
+        dim: usize,
+    },
+}
+
+/// Where one embedded column sits in a row of model inputs and the size of
+/// its table, for the engine to build the lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingSlot {
+    /// Position of the index among the row's model inputs.
+    pub position: usize,
+    /// Rows of the table (seen values plus the shared unseen row).
+    pub rows: usize,
+    /// Length of each vector.
+    pub dim: usize,
 }
 
 impl FittedColumn {
@@ -50,7 +73,9 @@ impl FittedColumn {
     fn raw_width(&self) -> usize {
         match self {
             FittedColumn::Image { width, .. } => *width,
-            FittedColumn::Number { .. } | FittedColumn::Category { .. } => 1,
+            FittedColumn::Number { .. }
+            | FittedColumn::Category { .. }
+            | FittedColumn::Embedding { .. } => 1,
         }
     }
 
@@ -58,7 +83,7 @@ impl FittedColumn {
     fn width(&self) -> usize {
         match self {
             FittedColumn::Image { width, .. } => *width,
-            FittedColumn::Number { .. } => 1,
+            FittedColumn::Number { .. } | FittedColumn::Embedding { .. } => 1,
             FittedColumn::Category { values, .. } => values.len(),
         }
     }
@@ -83,6 +108,16 @@ impl Preprocessor {
                     width: c.width(),
                     divisor: c.max_value.map_or(1.0, |m| m.get() as f32),
                 },
+                _ if c.encoding == Encoding::Embedding => {
+                    let raw: Vec<f32> = (0..train.len())
+                        .map(|r| train.features[r * train.width + offset])
+                        .collect();
+                    FittedColumn::Embedding {
+                        name: c.name.clone(),
+                        keys: vocabulary(&raw, c.max_vocabulary.map(|m| m.get())),
+                        dim: c.embedding_dim.map_or(8, |d| d.get()),
+                    }
+                }
                 ColumnType::Category => {
                     let mut values = c.values.clone().unwrap_or_default();
                     if c.unknown_values == UnknownValues::Bucket {
@@ -122,7 +157,8 @@ impl Preprocessor {
                 let name = match c {
                     FittedColumn::Image { name, .. }
                     | FittedColumn::Number { name, .. }
-                    | FittedColumn::Category { name, .. } => name.as_str(),
+                    | FittedColumn::Category { name, .. }
+                    | FittedColumn::Embedding { name, .. } => name.as_str(),
                 };
                 (name, c.width())
             })
@@ -138,7 +174,9 @@ impl Preprocessor {
                 FittedColumn::Image { name, width, .. } => {
                     names.extend((0..*width).map(|i| format!("{name}_{i}")))
                 }
-                FittedColumn::Number { name, .. } => names.push(name.clone()),
+                FittedColumn::Number { name, .. } | FittedColumn::Embedding { name, .. } => {
+                    names.push(name.clone())
+                }
                 FittedColumn::Category { name, values } => {
                     names.extend(values.iter().map(|v| format!("{name}={v}")))
                 }
@@ -172,6 +210,9 @@ impl Preprocessor {
                         let v = if *log1p { v.ln_1p() } else { v };
                         out.push((v - shift) / scale);
                     }
+                    FittedColumn::Embedding { keys, .. } => {
+                        out.push(embedding_index(keys, row[offset]) as f32);
+                    }
                     FittedColumn::Category { values, .. } => {
                         let at = out.len();
                         out.resize(at + values.len(), 0.0);
@@ -186,6 +227,72 @@ impl Preprocessor {
         }
         out
     }
+}
+
+impl Preprocessor {
+    /// The embedded columns: where their index sits among the model inputs
+    /// and how large their tables are.
+    pub fn embedding_slots(&self) -> Vec<EmbeddingSlot> {
+        let mut position = 0;
+        let mut slots = Vec::new();
+        for c in &self.columns {
+            if let FittedColumn::Embedding { keys, dim, .. } = c {
+                slots.push(EmbeddingSlot {
+                    position,
+                    rows: keys.len() + 1,
+                    dim: *dim,
+                });
+            }
+            position += c.width();
+        }
+        slots
+    }
+
+    /// The raw values an embedded column learned a vector for (ascending),
+    /// e.g. every item a recommender can rank.
+    pub fn embedding_keys(&self, column: &str) -> Option<&[f32]> {
+        self.columns.iter().find_map(|c| match c {
+            FittedColumn::Embedding { name, keys, .. } if name == column => Some(keys.as_slice()),
+            _ => None,
+        })
+    }
+}
+
+/// The distinct finite values of `raw`, keeping the `cap` most frequent
+/// (ties broken by value), in ascending order.
+fn vocabulary(raw: &[f32], cap: Option<usize>) -> Vec<f32> {
+    let mut counts: std::collections::BTreeMap<u32, usize> = Default::default();
+    for v in raw.iter().filter(|v| v.is_finite()) {
+        // Order-preserving bits so the map iterates in ascending value order.
+        *counts.entry(sortable_bits(*v)).or_default() += 1;
+    }
+    let mut keys: Vec<(u32, usize)> = counts.into_iter().collect();
+    if let Some(cap) = cap
+        && keys.len() > cap
+    {
+        keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        keys.truncate(cap);
+        keys.sort_by_key(|k| k.0);
+    }
+    keys.into_iter()
+        .map(|(bits, _)| from_sortable_bits(bits))
+        .collect()
+}
+
+fn sortable_bits(v: f32) -> u32 {
+    let b = (v + 0.0).to_bits(); // -0.0 and 0.0 are one key
+    if b >> 31 == 1 { !b } else { b | 1 << 31 }
+}
+
+fn from_sortable_bits(b: u32) -> f32 {
+    f32::from_bits(if b >> 31 == 1 { b & !(1 << 31) } else { !b })
+}
+
+/// Table row of a raw value: its place among `keys` plus one, or 0 (the
+/// shared row of unseen values).
+fn embedding_index(keys: &[f32], v: f32) -> usize {
+    keys.binary_search_by(|k| k.total_cmp(&v))
+        .map_or(0, |i| i + 1)
 }
 
 fn fit_number(
@@ -251,6 +358,7 @@ mod tests {
             width: 3,
             labels: None,
             ids: None,
+            ..Default::default()
         };
         let p = Preprocessor::fit(&plugin, &train);
         assert_eq!(p.output_width(), 5);
@@ -266,7 +374,44 @@ mod tests {
             width: 3,
             labels: None,
             ids: None,
+            ..Default::default()
         };
         assert_eq!(p.transform(&test)[..2], [3.0, 1.5]);
+    }
+
+    #[test]
+    fn embedded_ids_map_to_table_rows_with_one_row_for_unseen_values() {
+        let plugin = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: user, type: integer, role: feature, encoding: embedding, embedding_dim: 4, max_vocabulary: 2}\n    - {name: x, type: number, role: feature}\n    - {name: y, type: number, role: target}\nheads:\n  - {name: y, task: regression, target: y}\n",
+        )
+        .unwrap();
+        let train = RawTable {
+            features: vec![30.0, 1.0, 7.0, 2.0, 30.0, 3.0, -2.0, 4.0, 7.0, 5.0],
+            width: 2,
+            ..Default::default()
+        };
+        let p = Preprocessor::fit(&plugin, &train);
+        // 30 and 7 are the two most frequent values; -2 is cut by the cap.
+        assert_eq!(p.embedding_keys("user"), Some(&[7.0, 30.0][..]));
+        assert_eq!(
+            p.embedding_slots(),
+            [EmbeddingSlot {
+                position: 0,
+                rows: 3,
+                dim: 4
+            }]
+        );
+        let test = RawTable {
+            features: vec![7.0, 0.0, 30.0, 0.0, -2.0, 0.0, 999.0, 0.0],
+            width: 2,
+            ..Default::default()
+        };
+        let x = p.transform(&test);
+        let indices: Vec<f32> = x.chunks(2).map(|r| r[0]).collect();
+        assert_eq!(indices, [1.0, 2.0, 0.0, 0.0]);
+        // The preprocessing saved with a run reads back to the same transform.
+        let back: Preprocessor = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back.transform(&test), x);
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::DataError;
 use crate::idx::read_idx;
+use crate::join::{LookupTable, fill_json_rows};
 use crate::table::{RawTable, feature_columns, is_numeric};
 use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task, UnknownValues};
 use polars::prelude::*;
@@ -44,6 +45,7 @@ pub fn read_rows(
     manifest: &PluginManifest,
     path: &Path,
     format: RowFormat,
+    joins: &[LookupTable],
 ) -> Result<RawTable, DataError> {
     let name = path.display().to_string();
     match format {
@@ -52,7 +54,7 @@ pub fn read_rows(
                 file: path.to_path_buf(),
                 source,
             })?;
-            rows_from_csv(manifest, &name, bytes, CsvLayout::INPUT, false)
+            rows_from_csv(manifest, &name, bytes, CsvLayout::INPUT, false, joins)
         }
         RowFormat::JsonLines => {
             let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
@@ -66,11 +68,12 @@ pub fn read_rows(
                         source_name: name.clone(),
                         message: format!("not a JSON array of row objects: {e}"),
                     })?;
-                let numbered: Vec<(usize, serde_json::Value)> = rows
+                let mut numbered: Vec<(usize, serde_json::Value)> = rows
                     .into_iter()
                     .enumerate()
                     .map(|(i, v)| (i + 1, v))
                     .collect();
+                fill_json_rows(joins, &name, &mut numbered)?;
                 return rows_from_json(manifest, &name, &numbered);
             }
             let mut values = Vec::new();
@@ -84,6 +87,7 @@ pub fn read_rows(
                 })?;
                 values.push((i + 1, v));
             }
+            fill_json_rows(joins, &name, &mut values)?;
             rows_from_json(manifest, &name, &values)
         }
         RowFormat::Idx => {
@@ -94,6 +98,7 @@ pub fn read_rows(
                     width: c.width(),
                     labels: None,
                     ids: None,
+                    ..Default::default()
                 }),
                 _ => Err(DataError::Schema {
                     source_name: name,
@@ -124,16 +129,13 @@ pub fn target_classes(manifest: &PluginManifest) -> Option<(&ColumnSpec, Vec<Str
     Some((column, classes))
 }
 
-/// Parses CSV bytes into checked rows. With `require_target`, a missing
-/// target column or label is an error (training data); otherwise labels are
-/// kept only when the column is present (inputs to predict or evaluate).
-pub fn rows_from_csv(
-    manifest: &PluginManifest,
+/// Reads CSV bytes with every column as text (cells are parsed and
+/// reported one by one later), decoding Latin-1 when asked.
+pub(crate) fn read_text_csv(
     source_name: &str,
     bytes: Vec<u8>,
     layout: CsvLayout,
-    require_target: bool,
-) -> Result<RawTable, DataError> {
+) -> Result<DataFrame, DataError> {
     let schema_error = |message: String| DataError::Schema {
         source_name: source_name.to_string(),
         message,
@@ -148,7 +150,7 @@ pub fn rows_from_csv(
     } else {
         bytes
     };
-    let mut df = CsvReadOptions::default()
+    let df = CsvReadOptions::default()
         .with_has_header(layout.header)
         .with_infer_schema_length(Some(0)) // every column as text: we parse and report per cell
         .with_parse_options(CsvParseOptions::default().with_separator(layout.delimiter))
@@ -162,6 +164,35 @@ pub fn rows_from_csv(
             };
             schema_error(format!("cannot parse as CSV: {e}{hint}"))
         })?;
+    Ok(df)
+}
+
+/// The target column of a head that predicts a number (regression, user
+/// ratings), whose values are kept as numbers rather than class labels.
+pub fn numeric_target(manifest: &PluginManifest) -> Option<&ColumnSpec> {
+    let head = manifest.heads.first()?;
+    if !matches!(head.task, Task::Regression | Task::UserItem) {
+        return None;
+    }
+    manifest.data.columns.iter().find(|c| c.name == head.target)
+}
+
+/// Parses CSV bytes into checked rows. With `require_target`, a missing
+/// target column or label is an error (training data); otherwise labels are
+/// kept only when the column is present (inputs to predict or evaluate).
+pub fn rows_from_csv(
+    manifest: &PluginManifest,
+    source_name: &str,
+    bytes: Vec<u8>,
+    layout: CsvLayout,
+    require_target: bool,
+    joins: &[LookupTable],
+) -> Result<RawTable, DataError> {
+    let schema_error = |message: String| DataError::Schema {
+        source_name: source_name.to_string(),
+        message,
+    };
+    let mut df = read_text_csv(source_name, bytes, layout)?;
     if !layout.header {
         let names: Vec<String> = manifest
             .data
@@ -179,6 +210,9 @@ pub fn rows_from_csv(
         }
         df.set_column_names(&names)
             .map_err(|e| schema_error(e.to_string()))?;
+    }
+    for table in joins {
+        table.join_onto(&mut df, source_name)?;
     }
     let n = df.height();
     let text_column = |name: &str, what: &str| -> Result<Vec<Option<String>>, DataError> {
@@ -252,8 +286,47 @@ pub fn rows_from_csv(
         width,
         labels: None,
         ids: None,
+        ..Default::default()
     };
 
+    if let Some(t) = numeric_target(manifest) {
+        let present = df.column(&t.name).is_ok();
+        if present || require_target {
+            let cells = text_column(&t.name, "the target")?;
+            let mut values = Vec::with_capacity(n);
+            for (row, cell) in cells.iter().enumerate() {
+                let parsed = match cell.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                    None => Err("missing target value".to_string()),
+                    Some(text) => text
+                        .parse::<f64>()
+                        .map_err(|_| format!("`{text}` is not a number"))
+                        .and_then(|v| check_number(t, v)),
+                };
+                match parsed {
+                    Ok(v) => values.push(v),
+                    Err(m) => {
+                        cell_problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
+                        values.push(0.0);
+                    }
+                }
+            }
+            table.values = Some(values);
+        }
+    }
+    if let Some(c) = manifest
+        .data
+        .columns
+        .iter()
+        .find(|c| c.role == ColumnRole::Split)
+        && df.column(&c.name).is_ok()
+    {
+        table.split = Some(
+            text_column(&c.name, "the split")?
+                .into_iter()
+                .map(|v| v.unwrap_or_default().trim().to_string())
+                .collect(),
+        );
+    }
     if let Some((t, classes)) = target_classes(manifest) {
         let present = df.column(&t.name).is_ok();
         if present || require_target {
@@ -321,6 +394,7 @@ pub fn rows_from_json(
         width,
         labels: None,
         ids: None,
+        ..Default::default()
     };
     let mut labels = Vec::new();
     let mut ids = Vec::new();
@@ -595,6 +669,7 @@ mod tests {
             b"amount,kind,y\n10,b,bad\n,a,good\n".to_vec(),
             CsvLayout::INPUT,
             true,
+            &[],
         )
         .unwrap();
         assert_eq!(t.width, 2);
@@ -612,6 +687,7 @@ mod tests {
                 csv.as_bytes().to_vec(),
                 CsvLayout::INPUT,
                 true,
+                &[],
             )
             .unwrap_err()
             .to_string()
@@ -644,18 +720,18 @@ mod tests {
             header: false,
             latin1: true,
         };
-        let t = rows_from_csv(&m, "t.csv", latin1.clone(), layout, true).unwrap();
+        let t = rows_from_csv(&m, "t.csv", latin1.clone(), layout, true, &[]).unwrap();
         assert_eq!(t.features, vec![7.0, 1.0, 3.0, 0.0]);
         assert_eq!(t.labels, Some(vec![1, 0]));
         let as_utf8 = CsvLayout {
             latin1: false,
             ..layout
         };
-        let e = rows_from_csv(&m, "t.csv", latin1, as_utf8, true)
+        let e = rows_from_csv(&m, "t.csv", latin1, as_utf8, true, &[])
             .unwrap_err()
             .to_string();
         assert!(e.contains("t.csv") && e.contains("encoding: latin1"), "{e}");
-        let e = rows_from_csv(&m, "t.csv", b"7,a\n".to_vec(), layout, true)
+        let e = rows_from_csv(&m, "t.csv", b"7,a\n".to_vec(), layout, true, &[])
             .unwrap_err()
             .to_string();
         assert!(
@@ -677,6 +753,7 @@ mod tests {
             b"amount,kind,y\n1,zz,bad\n2,a,good\n".to_vec(),
             CsvLayout::INPUT,
             true,
+            &[],
         )
         .unwrap();
         assert_eq!(t.features, vec![1.0, 2.0, 2.0, 0.0]);
@@ -702,6 +779,7 @@ mod tests {
             b"amount,kind,y\n10,zz,bad\nlots,a,good\n5,a,maybe\n".to_vec(),
             CsvLayout::INPUT,
             true,
+            &[],
         )
         .unwrap_err();
         let text = e.to_string();
@@ -719,6 +797,7 @@ mod tests {
             b"y\nbad\n".to_vec(),
             CsvLayout::INPUT,
             true,
+            &[],
         )
         .unwrap_err()
         .to_string();
@@ -733,6 +812,7 @@ mod tests {
             b"amount,kind,y\n10.5,b,bad\n,a,good\n".to_vec(),
             CsvLayout::INPUT,
             true,
+            &[],
         )
         .unwrap();
         let rows = t.to_json_rows(&plugin(), 10);
@@ -804,17 +884,17 @@ mod tests {
             "[{\"amount\": 5, \"kind\": \"a\"}, {\"amount\": 7, \"kind\": \"b\"}]",
         )
         .unwrap();
-        let a = read_rows(&plugin(), &lines, RowFormat::JsonLines).unwrap();
+        let a = read_rows(&plugin(), &lines, RowFormat::JsonLines, &[]).unwrap();
         assert_eq!(
             a,
-            read_rows(&plugin(), &array, RowFormat::JsonLines).unwrap()
+            read_rows(&plugin(), &array, RowFormat::JsonLines, &[]).unwrap()
         );
         std::fs::write(
             &array,
             "[{\"amount\": 5, \"kind\": \"a\"}, {\"amount\": 7}]",
         )
         .unwrap();
-        let err = read_rows(&plugin(), &array, RowFormat::JsonLines)
+        let err = read_rows(&plugin(), &array, RowFormat::JsonLines, &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("rows.json: row 2, column `kind`"), "{err}");

@@ -14,6 +14,11 @@ pub struct RawTable {
     pub labels: Option<Vec<u32>>,
     /// Row identifiers echoed with predictions.
     pub ids: Option<Vec<String>>,
+    /// Target values per row, for heads that predict a number (ratings,
+    /// amounts), when the input carries the target.
+    pub values: Option<Vec<f32>>,
+    /// The text of the `role: split` column per row, when the data has one.
+    pub split: Option<Vec<String>>,
 }
 
 impl RawTable {
@@ -37,6 +42,12 @@ impl RawTable {
         if let Some(ids) = &mut self.ids {
             ids.truncate(n);
         }
+        if let Some(v) = &mut self.values {
+            v.truncate(n);
+        }
+        if let Some(s) = &mut self.split {
+            s.truncate(n);
+        }
     }
 
     /// Builds a table from the rows at `indices` (in that order).
@@ -56,6 +67,14 @@ impl RawTable {
                 .ids
                 .as_ref()
                 .map(|ids| indices.iter().map(|&i| ids[i].clone()).collect()),
+            values: self
+                .values
+                .as_ref()
+                .map(|v| indices.iter().map(|&i| v[i]).collect()),
+            split: self
+                .split
+                .as_ref()
+                .map(|s| indices.iter().map(|&i| s[i].clone()).collect()),
         }
     }
 
@@ -102,6 +121,11 @@ impl RawTable {
                     && let Some(label) = classes.get(labels[r] as usize)
                 {
                     obj.insert(t.name.clone(), json!(label));
+                }
+                if let (Some(t), Some(values)) =
+                    (crate::rows::numeric_target(manifest), &self.values)
+                {
+                    obj.insert(t.name.clone(), json!(values[r]));
                 }
                 if let (Some(c), Some(ids)) = (id_col, &self.ids) {
                     obj.insert(c.name.clone(), json!(ids[r]));

@@ -116,6 +116,7 @@ mod tests {
             norms: vec![],
             output: dense(4, head.outputs(), 3.0),
             activation: Activation::Tanh,
+            embeddings: vec![],
         }
     }
 

@@ -78,11 +78,13 @@ impl Head {
             Task::Multiclass => Head::Multiclass { classes },
             Task::Binary => Head::Binary,
             Task::Multilabel => Head::Multilabel { labels: classes },
-            Task::Regression => Head::Regression {
+            // A rating of a user-item pair: one value, its inputs carry the
+            // user and item embeddings.
+            Task::Regression | Task::UserItem => Head::Regression {
                 outputs: 1,
                 huber: spec.effective_loss() == LossKind::Huber,
             },
-            Task::Reconstruction | Task::UserItem => return Err(unsupported()),
+            Task::Reconstruction => return Err(unsupported()),
         })
     }
 

@@ -14,6 +14,7 @@ mod head;
 mod infer;
 pub mod metrics;
 mod model;
+pub mod rating;
 mod schedule;
 mod train;
 mod weights;
@@ -23,9 +24,10 @@ pub use error::EngineError;
 pub use explain::integrated_gradients;
 pub use head::{Head, Targets};
 pub use infer::Predictor;
+pub use model::EmbeddingShape;
 pub use schedule::learning_rate;
 pub use train::{EpochRecord, Silent, TrainObserver, TrainOutcome, TrainRequest, TrainSet, train};
-pub use weights::{DenseWeights, MlpWeights, NormWeights};
+pub use weights::{DenseWeights, EmbeddingWeights, MlpWeights, NormWeights};
 
 /// Version of burn this engine is built against (recorded in every run).
 pub const BURN_VERSION: &str = "0.21.0";

@@ -6,7 +6,7 @@ use crate::EngineError;
 use crate::head::{DeviceTargets, Head, Targets};
 use crate::infer::forward_outputs;
 use crate::metrics::{binary_to_two_columns, classification_metrics};
-use crate::model::Mlp;
+use crate::model::{EmbeddingShape, Mlp};
 use crate::schedule::learning_rate;
 use crate::weights::MlpWeights;
 use burn::module::AutodiffModule;
@@ -59,6 +59,8 @@ pub struct TrainRequest<'a> {
     pub validation: Option<&'a TrainSet>,
     /// Per-class loss weights (classifiers), e.g. to balance rare classes.
     pub class_weights: Option<&'a [f32]>,
+    /// Inputs that are indices into learned tables (users, items).
+    pub embeddings: &'a [EmbeddingShape],
 }
 
 /// One epoch of the learning curve.
@@ -266,10 +268,28 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
     let mut model = Mlp::<B>::init(
         req.model,
         train.width,
+        req.embeddings,
         req.head.outputs(),
         &mut init_rng,
         device,
     );
+    if let (Head::Regression { outputs, .. }, Targets::Values { values, .. }) =
+        (req.head, &train.targets)
+    {
+        // Start from the mean target, as a rating model would predict with
+        // no other information, instead of from zero.
+        let mut weights = model.to_weights();
+        for (o, bias) in weights.output.bias.iter_mut().enumerate() {
+            let column: Vec<f64> = values
+                .iter()
+                .skip(o)
+                .step_by(outputs)
+                .map(|&v| f64::from(v))
+                .collect();
+            *bias = (column.iter().sum::<f64>() / column.len().max(1) as f64) as f32;
+        }
+        model = Mlp::from_weights(&weights, req.model.dropout.get(), device);
+    }
     let x_all =
         Tensor::<B, 2>::from_data(TensorData::new(train.x.clone(), [n, train.width]), device);
     let y_all: DeviceTargets<B> = req.head.upload(&train.targets, device)?;
@@ -634,6 +654,66 @@ mod tests {
         );
     }
 
+    /// Each of 30 users rates with a fixed taste and each of 20 items adds a
+    /// fixed quality: only learned vectors per id can fit that, since the
+    /// index values themselves carry no order.
+    #[test]
+    fn embedded_ids_learn_a_value_per_user_and_item() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let taste: Vec<f32> = (0..30).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let quality: Vec<f32> = (0..20).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for u in 0..30 {
+            for i in 0..20 {
+                // Inputs: a constant plain value, then the two table rows (0 is
+                // the unseen row, so ids start at 1).
+                x.extend([0.5, (u + 1) as f32, (i + 1) as f32]);
+                y.push(3.0 + taste[u] + quality[i]);
+            }
+        }
+        let set = TrainSet {
+            x,
+            width: 3,
+            targets: Targets::Values {
+                values: y.clone(),
+                width: 1,
+            },
+        };
+        let s = scenario("", "{hidden: [32]}");
+        let embeddings = [
+            EmbeddingShape {
+                position: 1,
+                rows: 31,
+                dim: 4,
+            },
+            EmbeddingShape {
+                position: 2,
+                rows: 21,
+                dim: 4,
+            },
+        ];
+        let head = Head::Regression {
+            outputs: 1,
+            huber: false,
+        };
+        let mut req = request(&s, head, 3, BackendKind::Flex, &set, None, None);
+        req.embeddings = &embeddings;
+        let out = train(&req, &mut Silent).unwrap();
+        let w = out.chosen();
+        assert_eq!(w.embeddings.len(), 2);
+        assert_eq!(w.inputs(), 3);
+        let p = crate::Predictor::new(w, head, BackendKind::Flex).unwrap();
+        let pred = p.predict(&set.x).unwrap();
+        let rmse = crate::rating::regression_metrics(&pred, &y).rmse;
+        // The spread of the targets is ~0.8; a model blind to the ids stays there.
+        assert!(rmse < 0.25, "rmse {rmse}");
+        // The saved weights give the same predictions.
+        let back =
+            MlpWeights::from_safetensors(Path::new("w"), &w.to_safetensors().unwrap()).unwrap();
+        let again = crate::Predictor::new(&back, head, BackendKind::Flex).unwrap();
+        assert_eq!(again.predict(&set.x).unwrap(), pred);
+    }
+
     fn request<'a>(
         s: &'a Scenario,
         head: Head,
@@ -652,6 +732,7 @@ mod tests {
             train,
             validation,
             class_weights,
+            embeddings: &[],
         }
     }
 

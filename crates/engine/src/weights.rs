@@ -31,6 +31,21 @@ pub struct NormWeights {
     pub beta: Vec<f32>,
 }
 
+/// A learned lookup table for one embedded input (users, items): the row
+/// index arrives as one model input at `position`, and the row's vector
+/// joins the other inputs before the first hidden layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingWeights {
+    /// Position of the index among a row's model inputs.
+    pub position: usize,
+    /// Rows of the table.
+    pub rows: usize,
+    /// Length of each vector.
+    pub dim: usize,
+    /// `rows × dim` values, row-major.
+    pub table: Vec<f32>,
+}
+
 /// Everything needed to rebuild a trained MLP on any backend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlpWeights {
@@ -42,6 +57,8 @@ pub struct MlpWeights {
     pub output: DenseWeights,
     /// Hidden activation.
     pub activation: Activation,
+    /// Embedded inputs, by ascending position (empty for plain MLPs).
+    pub embeddings: Vec<EmbeddingWeights>,
 }
 
 /// Architecture facts stored in the safetensors header.
@@ -50,12 +67,18 @@ struct Header {
     activation: Activation,
     norm: Norm,
     hidden_layers: usize,
+    /// Input position of each embedding table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    embedding_positions: Vec<usize>,
 }
 
 impl MlpWeights {
-    /// Inputs the network expects per row.
+    /// Model inputs the network expects per row: plain values plus one
+    /// index per embedded input.
     pub fn inputs(&self) -> usize {
-        self.hidden.first().unwrap_or(&self.output).inputs
+        let first = self.hidden.first().unwrap_or(&self.output).inputs;
+        let vectors: usize = self.embeddings.iter().map(|e| e.dim).sum();
+        first + self.embeddings.len() - vectors
     }
 
     /// Outputs per row.
@@ -73,6 +96,7 @@ impl MlpWeights {
                 .iter()
                 .map(|n| n.gamma.len() + n.beta.len())
                 .sum::<usize>()
+            + self.embeddings.iter().map(|e| e.table.len()).sum::<usize>()
     }
 
     /// Serialises to safetensors bytes (names: `hidden.{i}.weight`, `output.bias`, ...).
@@ -107,6 +131,13 @@ impl MlpWeights {
             &self.output.bias,
             vec![self.output.outputs],
         );
+        for (i, e) in self.embeddings.iter().enumerate() {
+            push(
+                format!("embedding.{i}.weight"),
+                &e.table,
+                vec![e.rows, e.dim],
+            );
+        }
         let views: Vec<(String, TensorView<'_>)> = owned
             .iter()
             .map(|(name, bytes, shape)| {
@@ -125,6 +156,7 @@ impl MlpWeights {
                 Norm::Layer
             },
             hidden_layers: self.hidden.len(),
+            embedding_positions: self.embeddings.iter().map(|e| e.position).collect(),
         };
         let mut meta = HashMap::new();
         meta.insert(
@@ -201,6 +233,23 @@ impl MlpWeights {
         } else {
             Vec::new()
         };
+        let embeddings = header
+            .embedding_positions
+            .iter()
+            .enumerate()
+            .map(|(i, &position)| {
+                let name = format!("embedding.{i}.weight");
+                match get(&name)? {
+                    (table, shape) if shape.len() == 2 => Ok(EmbeddingWeights {
+                        position,
+                        rows: shape[0],
+                        dim: shape[1],
+                        table,
+                    }),
+                    (_, shape) => Err(bad(format!("`{name}` has shape {shape:?}, expected 2-D"))),
+                }
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
         let mut previous = hidden.first().map_or(output.inputs, |h| h.inputs);
         for layer in hidden.iter().chain(std::iter::once(&output)) {
             if layer.inputs != previous {
@@ -216,6 +265,7 @@ impl MlpWeights {
             norms,
             output,
             activation: header.activation,
+            embeddings,
         })
     }
 }
@@ -244,7 +294,18 @@ mod tests {
                 bias: vec![0.1],
             },
             activation: Activation::Tanh,
+            embeddings: vec![EmbeddingWeights {
+                position: 1,
+                rows: 3,
+                dim: 1,
+                table: vec![0.1, 0.2, 0.3],
+            }],
         };
+        assert_eq!(
+            w.inputs(),
+            2,
+            "2 first-layer inputs = 1 plain value + 1 vector of 1"
+        );
         let bytes = w.to_safetensors().unwrap();
         assert_eq!(
             MlpWeights::from_safetensors(Path::new("w"), &bytes).unwrap(),

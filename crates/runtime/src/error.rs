@@ -36,6 +36,9 @@ pub enum RuntimeError {
     /// The request itself is inconsistent (e.g. a head the runtime cannot evaluate).
     #[error("{0}")]
     Invalid(String),
+    /// A user or item the run has not learned (a recommendation request).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl RuntimeError {

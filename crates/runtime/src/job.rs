@@ -4,6 +4,7 @@
 
 use crate::RuntimeError;
 use crate::project::ResolvedScenario;
+use crate::recommend::Catalog;
 use crate::run_folder::RunWriter;
 use indus_data::{
     DataLocations, Limits, Preprocessor, RawTable, load_dataset, primary_head, stratified_folds,
@@ -13,9 +14,12 @@ use indus_engine::metrics::{
     ClassificationMetrics, ThresholdRule, binary_to_two_columns, choose_threshold,
     classification_metrics_for, predict_classes,
 };
+use indus_engine::rating::{
+    RegressionMetrics, TopKMetrics, fit_logistic, logistic, regression_metrics, top_k_metrics,
+};
 use indus_engine::{
-    BURN_VERSION, EpochRecord, Head, MlpWeights, Predictor, ResolvedBackend, Targets,
-    TrainObserver, TrainOutcome, TrainRequest, TrainSet,
+    BURN_VERSION, EmbeddingShape, EpochRecord, Head, MlpWeights, Predictor, ResolvedBackend,
+    Targets, TrainObserver, TrainOutcome, TrainRequest, TrainSet,
 };
 use indus_spec::{ClassWeighting, DecisionRule};
 use serde::{Deserialize, Serialize};
@@ -71,6 +75,60 @@ pub struct RunMetrics {
     /// Per-fold metrics and their mean ± std, for cross-validated scenarios.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_validation: Option<CrossValidation>,
+    /// Heads that predict a number: error of the predictions on the test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<RegressionMetrics>,
+    /// Recommenders: quality of the top-k lists for the test users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<TopKMetrics>,
+    /// Rating heads: how a predicted rating becomes "liked" (the
+    /// classification numbers in `test` are of that view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<RatingDecision>,
+}
+
+impl RunMetrics {
+    /// A held-out metric by its `metrics.json` name: classification and
+    /// plugin metrics first, then `rmse`, `mae`, `r2`, then `hit_rate`,
+    /// `ndcg`, `recall` of the top-k lists.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.test.value(name).or_else(|| {
+            let r = self.regression.as_ref();
+            let k = self.top_k.as_ref();
+            match name {
+                "rmse" => r.map(|r| r.rmse),
+                "mae" => r.map(|r| r.mae),
+                "r2" => r.map(|r| r.r2),
+                "hit_rate" => k.map(|k| k.hit_rate),
+                "ndcg" => k.map(|k| k.ndcg),
+                "recall" => k.map(|k| k.recall),
+                _ => None,
+            }
+        })
+    }
+}
+
+/// How a rating head's predicted number becomes a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RatingDecision {
+    /// Ratings at or above this count as liked.
+    pub liked_at: f64,
+    /// Logistic calibration `[a, b]`: P(liked) = 1 / (1 + e^-(a·rating + b)),
+    /// fitted on the validation rows (training rows without any).
+    pub calibration: [f32; 2],
+    /// Predictions are clipped to the target column's declared range.
+    pub range: Option<[f64; 2]>,
+}
+
+impl RatingDecision {
+    /// The clipped rating and its probability of being liked.
+    pub fn apply(&self, raw: f32) -> (f32, f32) {
+        let rating = match self.range {
+            Some([lo, hi]) => raw.clamp(lo as f32, hi as f32),
+            None => raw,
+        };
+        (rating, logistic(self.calibration, rating))
+    }
 }
 
 /// Cross-validation results: every fold, the pooled out-of-fold metrics, and
@@ -145,6 +203,8 @@ struct Fitted {
     validation: Option<ClassificationMetrics>,
     /// Decision threshold of a binary head (positive-class probability).
     threshold: Option<f32>,
+    /// Rating heads: clipping and calibration.
+    rating: Option<RatingDecision>,
     rows_train: usize,
     rows_validation: usize,
 }
@@ -155,6 +215,8 @@ struct Scored {
     probs: Vec<f32>,
     predicted: Vec<usize>,
     labels: Vec<u32>,
+    /// Rating heads: predicted and true values.
+    values: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl Scored {
@@ -167,15 +229,48 @@ impl Fitted {
     /// Scores labelled raw rows with this model and its decision threshold.
     fn score(&self, rows: RawTable, classes: usize) -> Result<Scored, RuntimeError> {
         let x = self.preprocessor.transform(&rows);
+        if let Some(decision) = self.rating {
+            return Ok(score_ratings(
+                decision,
+                &self.predictor.predict(&x)?,
+                rows.values.unwrap_or_default(),
+            ));
+        }
         let probs = class_columns(self.head, self.predictor.predict(&x)?);
         let predicted = predict_classes(&probs, classes, self.threshold);
         Ok(Scored {
             probs,
             predicted,
             labels: rows.labels.unwrap_or_default(),
+            values: None,
         })
     }
 }
+
+/// Rating predictions as the liked / not-liked classification view, with
+/// the predicted and true values kept for RMSE and friends.
+fn score_ratings(decision: RatingDecision, outputs: &[f32], truth: Vec<f32>) -> Scored {
+    let (mut ratings, mut probs) = (Vec::new(), Vec::new());
+    for &o in outputs {
+        let (rating, p) = decision.apply(o);
+        ratings.push(rating);
+        probs.extend([1.0 - p, p]);
+    }
+    let predicted = predict_classes(&probs, 2, Some(0.5));
+    let labels = truth
+        .iter()
+        .map(|&t| u32::from(f64::from(t) >= decision.liked_at))
+        .collect();
+    Scored {
+        probs,
+        predicted,
+        labels,
+        values: Some((ratings, truth)),
+    }
+}
+
+/// Class names of the liked / not-liked view of a rating head.
+pub(crate) const LIKED_CLASSES: [&str; 2] = ["not_liked", "liked"];
 
 /// `rows / (classes × rows of c)` for each class c (1 for a class absent
 /// from the rows), so that every class weighs the same in total.
@@ -252,11 +347,28 @@ fn fit_once(
     let preprocessor = Preprocessor::fit(plugin, &train_rows);
     // Each raw table is dropped once transformed: MNIST's raw training
     // pixels alone are ~190 MB as f32.
+    let numeric = indus_data::numeric_target(plugin).is_some();
     let to_set = |t: RawTable| TrainSet {
         x: preprocessor.transform(&t),
         width: preprocessor.output_width(),
-        targets: Targets::Classes(t.labels.unwrap_or_default()),
+        targets: if numeric {
+            Targets::Values {
+                values: t.values.unwrap_or_default(),
+                width: 1,
+            }
+        } else {
+            Targets::Classes(t.labels.unwrap_or_default())
+        },
     };
+    let embeddings: Vec<EmbeddingShape> = preprocessor
+        .embedding_slots()
+        .into_iter()
+        .map(|s| EmbeddingShape {
+            position: s.position,
+            rows: s.rows,
+            dim: s.dim,
+        })
+        .collect();
     let train_set = to_set(train_rows);
     let val_set = val_rows.map(to_set);
     let class_weights = match primary_head(plugin).class_weighting {
@@ -275,9 +387,40 @@ fn fit_once(
         train: &train_set,
         validation: val_set.as_ref(),
         class_weights: class_weights.as_deref(),
+        embeddings: &embeddings,
     };
     let outcome = indus_engine::train(&request, observer)?;
     let predictor = Predictor::new(outcome.chosen(), head, backend)?;
+    if numeric {
+        // Calibrate "liked" on the validation rows (the training rows when
+        // there are none), then report validation in the same terms.
+        let calibrate_on = val_set.as_ref().unwrap_or(&train_set);
+        let Targets::Values { values, .. } = &calibrate_on.targets else {
+            unreachable!("numeric targets")
+        };
+        let decision = rating_decision(plugin, &predictor.predict(&calibrate_on.x)?, values)?;
+        let validation = match &val_set {
+            Some(v) => {
+                let Targets::Values { values, .. } = &v.targets else {
+                    unreachable!("numeric targets")
+                };
+                let scored = score_ratings(decision, &predictor.predict(&v.x)?, values.clone());
+                Some(scored.metrics(classes))
+            }
+            None => None,
+        };
+        return Ok(Fitted {
+            preprocessor,
+            outcome,
+            predictor,
+            head,
+            validation,
+            threshold: Some(0.5),
+            rating: Some(decision),
+            rows_train,
+            rows_validation,
+        });
+    }
     let val_probs = match &val_set {
         Some(v) => {
             let Targets::Classes(labels) = &v.targets else {
@@ -306,8 +449,34 @@ fn fit_once(
         head,
         validation,
         threshold,
+        rating: None,
         rows_train,
         rows_validation,
+    })
+}
+
+/// Clipping and "liked" calibration of a rating head, from predictions of
+/// rows whose true ratings are known.
+fn rating_decision(
+    plugin: &indus_spec::PluginManifest,
+    outputs: &[f32],
+    truth: &[f32],
+) -> Result<RatingDecision, RuntimeError> {
+    let head = primary_head(plugin);
+    let liked_at = head
+        .liked_at
+        .ok_or_else(|| RuntimeError::Invalid(format!("head `{}` sets no `liked_at`", head.name)))?;
+    let range = indus_data::numeric_target(plugin).and_then(|c| c.range);
+    let clip = |v: f32| match range {
+        Some([lo, hi]) => v.clamp(lo as f32, hi as f32),
+        None => v,
+    };
+    let ratings: Vec<f32> = outputs.iter().map(|&o| clip(o)).collect();
+    let liked: Vec<bool> = truth.iter().map(|&t| f64::from(t) >= liked_at).collect();
+    Ok(RatingDecision {
+        liked_at,
+        calibration: fit_logistic(&ratings, &liked),
+        range,
     })
 }
 
@@ -433,6 +602,57 @@ pub fn run_scenario(
     }
     let data_files = data.files.clone();
     let official_validation = data.validation;
+    let mut evaluation_note = "official test split".to_string();
+    if let Some(split) = &scenario.data.split_column {
+        let marks = data.train.split.clone().ok_or_else(|| {
+            RuntimeError::Invalid(format!(
+                "data.split_column: plugin `{}` has no `role: split` column named `{}` in its data",
+                plugin.name, split.name
+            ))
+        })?;
+        if data.test.is_some() {
+            return Err(RuntimeError::Invalid(
+                "data.split_column: the plugin already has an official test file".into(),
+            ));
+        }
+        let (test_idx, train_idx): (Vec<usize>, Vec<usize>) =
+            (0..marks.len()).partition(|&i| split.test.contains(&marks[i]));
+        if test_idx.is_empty() || train_idx.is_empty() {
+            return Err(RuntimeError::Invalid(format!(
+                "data.split_column: {} of {} rows have `{}` in {:?}; both splits need rows",
+                test_idx.len(),
+                marks.len(),
+                split.name,
+                split.test
+            )));
+        }
+        data.test = Some(data.train.select(&test_idx));
+        data.train = data.train.select(&train_idx);
+        evaluation_note = format!(
+            "official split: rows with `{}` in {:?} are the test rows",
+            split.name, split.test
+        );
+    }
+    // A recommender remembers what each training user rated, and is scored
+    // on lists over the items they did not.
+    let catalog = match head_spec.task {
+        indus_spec::Task::UserItem => {
+            if scenario.data.folds.is_some() || data.test.is_none() {
+                return Err(RuntimeError::Invalid(format!(
+                    "scenario `{}`: a user_item head is evaluated on an official test split (a `test` file or `data.split_column`), not on folds or a random holdout",
+                    scenario.name
+                )));
+            }
+            Some(Catalog::build(
+                plugin,
+                head_spec,
+                &data.lookups,
+                &data.train,
+            )?)
+        }
+        _ => None,
+    };
+    let top_k_test = catalog.as_ref().and(data.test.clone());
     // A few real rows for the API's examples and the dashboard's "try it"
     // form, from the held-out split when there is one.
     let examples = data
@@ -464,6 +684,7 @@ pub fn run_scenario(
         }
         Ok(m)
     };
+    let mut regression = None;
     let (fitted, test, evaluation, cv, test_rows) = match (scenario.data.folds, data.test) {
         (Some(k), official_test) => {
             let k = k.get();
@@ -514,6 +735,7 @@ pub fn run_scenario(
                         probs: pooled_probs,
                         predicted: pooled_predicted,
                         labels,
+                        values: None,
                     })?;
                     (
                         final_fit,
@@ -530,8 +752,12 @@ pub fn run_scenario(
         (None, Some(t)) => {
             let n = t.len();
             let fitted = fit(data.train, official_validation, observer)?;
-            let m = test_metrics(&fitted.score(t, classes.len())?)?;
-            (fitted, m, "official test split".to_string(), None, n)
+            let scored = fitted.score(t, classes.len())?;
+            let m = test_metrics(&scored)?;
+            if let Some((predicted, truth)) = &scored.values {
+                regression = Some(regression_metrics(predicted, truth));
+            }
+            (fitted, m, evaluation_note, None, n)
         }
         (None, None) => {
             let fraction = scenario.data.test_fraction.map_or(0.2, |f| f.get());
@@ -551,11 +777,19 @@ pub fn run_scenario(
             (fitted, m, how, None, n)
         }
     };
+    let top_k = match (&catalog, top_k_test, fitted.rating) {
+        (Some(c), Some(t), Some(decision)) => {
+            log("ranking unseen items for every test user");
+            Some(evaluate_top_k(plugin, c, &fitted, decision, &t)?)
+        }
+        _ => None,
+    };
     let Fitted {
         preprocessor,
         outcome,
         validation,
         threshold,
+        rating,
         rows_train,
         rows_validation,
         ..
@@ -585,6 +819,9 @@ pub fn run_scenario(
         validation,
         threshold,
         cross_validation: cv,
+        regression,
+        top_k,
+        rating,
     };
     let environment = Environment {
         indus_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -617,6 +854,12 @@ pub fn run_scenario(
             },
         )?;
     }
+    if let Some(c) = &catalog {
+        writer.write_json(crate::recommend::CATALOG, c)?;
+    }
+    for table in &data.lookups {
+        writer.write(&lookup_file(&table.file), &table.bytes)?;
+    }
     writer.write_json("environment.json", &environment)?;
     writer.write_json("metrics.json", &metrics)?;
     let dir = writer.commit(scenario.name.as_str(), plugin.name.as_str())?;
@@ -626,6 +869,84 @@ pub fn run_scenario(
         history: outcome.history,
         backend,
     })
+}
+
+/// List length of the top-k evaluation.
+const TOP_K: usize = 10;
+
+/// HR@10, NDCG@10 and recall@10 over the test users: each user's list
+/// ranks every item known from training that the user did not rate in
+/// training; the relevant items are the user's test items rated at or
+/// above `liked_at`.
+fn evaluate_top_k(
+    plugin: &indus_spec::PluginManifest,
+    catalog: &Catalog,
+    fitted: &Fitted,
+    decision: RatingDecision,
+    test: &RawTable,
+) -> Result<TopKMetrics, RuntimeError> {
+    let head = primary_head(plugin);
+    let cols = indus_data::feature_columns(plugin);
+    let position = |name: &Option<String>| {
+        let mut at = 0;
+        for c in &cols {
+            if Some(&c.name) == name.as_ref() {
+                return Some((at, *c));
+            }
+            at += c.width();
+        }
+        None
+    };
+    let (Some((user_at, user_col)), Some((item_at, item_col))) =
+        (position(&head.user), position(&head.item))
+    else {
+        return Err(RuntimeError::Invalid(
+            "user or item column not found".into(),
+        ));
+    };
+    let truth = test.values.as_deref().unwrap_or_default();
+    let mut liked: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (r, row) in test.features.chunks_exact(test.width.max(1)).enumerate() {
+        if truth
+            .get(r)
+            .is_some_and(|&t| f64::from(t) >= decision.liked_at)
+        {
+            liked
+                .entry(crate::recommend::key_text(user_col, row[user_at]))
+                .or_default()
+                .push(crate::recommend::key_text(item_col, row[item_at]));
+        }
+    }
+    let (mut lists, mut relevant) = (Vec::new(), Vec::new());
+    for (user, items) in liked {
+        let Ok((rows, keys)) = catalog.candidates(&user) else {
+            continue; // a user never seen in training has no profile
+        };
+        let scores = fitted
+            .predictor
+            .predict(&fitted.preprocessor.transform(&rows))?;
+        let top: Vec<String> = crate::recommend::top_indices(&scores, TOP_K)
+            .into_iter()
+            .map(|i| keys[i].clone())
+            .collect();
+        lists.push(top);
+        relevant.push(items);
+    }
+    let (_, items) = catalog.sizes();
+    Ok(top_k_metrics(
+        &lists,
+        &relevant,
+        TOP_K,
+        &format!(
+            "for each test user with a test rating >= {}: rank all {items} items seen in training minus those the user rated in training; relevant = the user's test items rated >= {}",
+            decision.liked_at, decision.liked_at
+        ),
+    ))
+}
+
+/// Run-folder name of a joined lookup table.
+pub(crate) fn lookup_file(role: &str) -> String {
+    format!("table-{role}.csv")
 }
 
 /// The weights file a run serves from (best epoch when validating, else last).
@@ -642,6 +963,9 @@ pub(crate) fn class_names(
     plugin: &indus_spec::PluginManifest,
     head: Head,
 ) -> Result<Vec<String>, RuntimeError> {
+    if primary_head(plugin).task == indus_spec::Task::UserItem {
+        return Ok(LIKED_CLASSES.iter().map(|c| c.to_string()).collect());
+    }
     match head {
         Head::Multiclass { .. } => Ok(primary_head(plugin).classes.clone().unwrap_or_default()),
         Head::Binary => Ok(primary_head(plugin)

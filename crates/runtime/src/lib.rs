@@ -10,6 +10,7 @@ mod hooks;
 mod job;
 mod loaded;
 mod project;
+mod recommend;
 mod run_folder;
 
 pub use error::RuntimeError;
@@ -19,6 +20,7 @@ pub use job::{
 };
 pub use loaded::{Attribution, Explanation, LoadedRun, Prediction, resolve_run};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
+pub use recommend::{Catalog, Recommendation};
 pub use run_folder::{
     RUN_MANIFEST, RunFolder, RunRecord, RunWriter, list_runs, scenarios_with_runs,
 };

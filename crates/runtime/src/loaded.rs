@@ -3,8 +3,9 @@
 
 use crate::RuntimeError;
 use crate::job::{RunMetrics, class_columns, class_names, read_weights};
+use crate::recommend::{Catalog, Recommendation};
 use crate::run_folder::{RunFolder, list_runs};
-use indus_data::{Preprocessor, RawTable, primary_head, raw_width};
+use indus_data::{LookupTable, Preprocessor, RawTable, primary_head, raw_width};
 use indus_engine::metrics::{ClassificationMetrics, classification_metrics_for, predict_classes};
 use indus_engine::{Head, Predictor};
 use indus_plugin::NativePlugin;
@@ -32,6 +33,11 @@ pub struct LoadedRun {
     pub metrics: RunMetrics,
     /// The plugin's native hooks, when it has any.
     pub native: Option<Arc<NativePlugin>>,
+    /// Lookup tables the training rows were joined with: inputs that name
+    /// only the keys get the same side columns.
+    pub lookups: Vec<LookupTable>,
+    /// Recommenders: users, items and what each user rated in training.
+    pub catalog: Option<Catalog>,
 }
 
 /// One answered row.
@@ -50,6 +56,9 @@ pub struct Prediction {
     pub probabilities: Vec<(String, f32)>,
     /// Outputs of the plugin's native `postprocess` hook, by name.
     pub outputs: Vec<(String, serde_json::Value)>,
+    /// Heads that predict a number (ratings): the predicted value, clipped
+    /// to the target's declared range.
+    pub value: Option<f32>,
 }
 
 impl Serialize for Prediction {
@@ -68,6 +77,9 @@ impl Serialize for Prediction {
         m.serialize_entry("row", &self.row)?;
         if let Some(id) = &self.id {
             m.serialize_entry("id", id)?;
+        }
+        if let Some(v) = self.value {
+            m.serialize_entry("value", &v)?;
         }
         m.serialize_entry("label", &self.label)?;
         m.serialize_entry("score", &self.score)?;
@@ -132,6 +144,31 @@ impl LoadedRun {
         }
         let predictor = Predictor::new(&weights, head, backend)?;
         let native = load_native(&folder, &plugin)?;
+        let layout = indus_data::csv_layout(&plugin)?;
+        let lookups = plugin
+            .data
+            .source
+            .joins
+            .iter()
+            .map(|j| {
+                let name = crate::job::lookup_file(&j.file);
+                let bytes = folder.read(&name)?;
+                Ok(LookupTable::parse(
+                    &j.file,
+                    &j.on,
+                    &dir.join(&name).display().to_string(),
+                    bytes,
+                    layout,
+                )?)
+            })
+            .collect::<Result<Vec<_>, RuntimeError>>()?;
+        let catalog = match folder.read(crate::recommend::CATALOG) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
+                RuntimeError::run_folder(dir, format!("catalog.json is damaged: {e}"))
+            })?),
+            Err(_) if primary_head(&plugin).task != indus_spec::Task::UserItem => None,
+            Err(e) => return Err(e),
+        };
         Ok(LoadedRun {
             folder,
             scenario,
@@ -141,6 +178,8 @@ impl LoadedRun {
             classes,
             metrics,
             native,
+            lookups,
+            catalog,
         })
     }
 
@@ -250,6 +289,28 @@ impl LoadedRun {
     }
 
     fn decide(&self, rows: &RawTable, outputs: Vec<f32>) -> Vec<Prediction> {
+        if let Some(decision) = self.metrics.rating {
+            return outputs
+                .iter()
+                .enumerate()
+                .map(|(i, &o)| {
+                    let (rating, p) = decision.apply(o);
+                    let liked = p >= 0.5;
+                    Prediction {
+                        row: i + 1,
+                        id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
+                        label: self.classes[usize::from(liked)].clone(),
+                        score: if liked { p } else { 1.0 - p },
+                        probabilities: vec![
+                            (self.classes[0].clone(), 1.0 - p),
+                            (self.classes[1].clone(), p),
+                        ],
+                        outputs: Vec::new(),
+                        value: Some(rating),
+                    }
+                })
+                .collect();
+        }
         let probs = class_columns(self.predictor.head(), outputs);
         let k = self.classes.len();
         let decided = predict_classes(&probs, k, self.metrics.threshold);
@@ -268,13 +329,42 @@ impl LoadedRun {
                     .zip(p.iter().copied())
                     .collect(),
                 outputs: Vec::new(),
+                value: None,
             })
             .collect()
+    }
+
+    /// The `k` items with the highest predicted rating for `user` among
+    /// those the user did not rate in training.
+    pub fn recommend(&self, user: &str, k: usize) -> Result<Vec<Recommendation>, RuntimeError> {
+        let (Some(catalog), Some(decision)) = (&self.catalog, self.metrics.rating) else {
+            return Err(RuntimeError::Invalid(format!(
+                "scenario `{}` has a {} head, and recommendations need a user_item head",
+                self.scenario.name,
+                primary_head(&self.plugin).task.as_str()
+            )));
+        };
+        let (rows, keys) = catalog.candidates(user.trim())?;
+        let scores = self.predictor.predict(&self.prepare(&rows)?)?;
+        Ok(crate::recommend::top_indices(&scores, k)
+            .into_iter()
+            .enumerate()
+            .map(|(rank, i)| {
+                let (rating, p) = decision.apply(scores[i]);
+                Recommendation {
+                    rank: rank + 1,
+                    item: keys[i].clone(),
+                    rating,
+                    liked_probability: p,
+                }
+            })
+            .collect())
     }
 
     /// Why each row got its label: integrated-gradient attributions of the
     /// decided class's probability, added up per source column.
     pub fn explain(&self, rows: &RawTable, steps: usize) -> Result<Vec<Explanation>, RuntimeError> {
+        self.check_explainable()?;
         let x = self.prepare(rows)?;
         let predictions = self.decide(rows, self.predictor.predict(&x)?);
         let class_of = |label: &str| self.classes.iter().position(|c| c == label).unwrap_or(0);
@@ -317,8 +407,39 @@ impl LoadedRun {
             .collect())
     }
 
+    /// Integrated gradients walk each input from a baseline to its value;
+    /// an embedded id is a table row, not a quantity that can be walked.
+    fn check_explainable(&self) -> Result<(), RuntimeError> {
+        match self.preprocessor.embedding_slots().first() {
+            None => Ok(()),
+            Some(_) => Err(RuntimeError::Invalid(format!(
+                "scenario `{}` looks up learned vectors for ids (encoding: embedding); explanations by integrated gradients need numeric or one-hot inputs only",
+                self.scenario.name
+            ))),
+        }
+    }
+
     /// Metrics on labelled rows.
     pub fn evaluate(&self, rows: &RawTable) -> Result<ClassificationMetrics, RuntimeError> {
+        if let (Some(decision), Some(truth)) = (self.metrics.rating, &rows.values) {
+            let outputs = self.predictor.predict(&self.prepare(rows)?)?;
+            let mut probs = Vec::with_capacity(outputs.len() * 2);
+            for &o in &outputs {
+                let p = decision.apply(o).1;
+                probs.extend([1.0 - p, p]);
+            }
+            let decided = predict_classes(&probs, 2, Some(0.5));
+            let labels: Vec<u32> = truth
+                .iter()
+                .map(|&t| u32::from(f64::from(t) >= decision.liked_at))
+                .collect();
+            return Ok(classification_metrics_for(
+                &probs,
+                &decided,
+                &labels,
+                &self.classes,
+            ));
+        }
         let labels = rows.labels.as_ref().ok_or_else(|| {
             RuntimeError::Invalid(format!(
                 "the input has no `{}` column to evaluate against",
@@ -381,7 +502,7 @@ impl LoadedRun {
             .baselines
             .first()
             .map_or_else(|| "accuracy".to_string(), |b| b.metric.clone());
-        let value = self.metrics.test.value(&name);
+        let value = self.metrics.value(&name);
         (name, value)
     }
 

@@ -145,6 +145,7 @@ impl From<RuntimeError> for ApiError {
         match e {
             RuntimeError::Data(d) => d.into(),
             RuntimeError::Invalid(m) => ApiError::unprocessable(m),
+            RuntimeError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
             other => ApiError::internal(other.to_string()),
         }
     }

@@ -83,10 +83,46 @@ pub struct ExplainResponse {
 /// A request for recommendations.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RecommendRequest {
-    /// The user to recommend for.
-    pub user: String,
-    /// How many items (default 10).
+    /// The user to recommend for, as in the user column (`"196"` or `196`).
+    #[schema(value_type = String, example = "196")]
+    pub user: Key,
+    /// How many items (1–1000, default 10).
     pub k: Option<usize>,
+}
+
+/// A user or item key given as a JSON string or number.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Key {
+    /// `"196"`.
+    Text(String),
+    /// `196`.
+    Number(serde_json::Number),
+}
+
+impl Key {
+    fn text(&self) -> String {
+        match self {
+            Key::Text(s) => s.trim().to_string(),
+            Key::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// Top-k items for one user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecommendResponse {
+    /// Scenario name.
+    pub scenario: String,
+    /// Run that answered.
+    pub run_id: String,
+    /// The user.
+    pub user: String,
+    /// Items the user rated in training, left out of the list.
+    pub excluded_seen: usize,
+    /// Best first.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<indus_runtime::Recommendation>,
 }
 
 /// A scenario's headline metric next to its published baseline.
@@ -308,22 +344,34 @@ pub async fn explain(
 #[utoipa::path(post, path = "/v1/scenarios/{name}/recommend", tag = "inference",
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     request_body = RecommendRequest,
-    responses((status = 404, body = ErrorBody),
-              (status = 422, description = "The scenario has no recommendation head", body = ErrorBody)))]
+    responses((status = 200, body = RecommendResponse),
+              (status = 404, description = "Unknown scenario or user", body = ErrorBody),
+              (status = 422, description = "The scenario has no recommendation head, or k is out of range", body = ErrorBody)))]
 pub async fn recommend(
     State(s): State<AppState>,
     Path(name): Path<String>,
     ApiJson(req): ApiJson<RecommendRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecommendResponse>, ApiError> {
+    let k = req.k.unwrap_or(10);
+    if !(1..=1000).contains(&k) {
+        return Err(ApiError::unprocessable(format!(
+            "k must be between 1 and 1000, got {k}"
+        )));
+    }
     let served = s.served(&name)?;
-    let head = primary_head(&served.run.plugin);
-    Err(ApiError::unprocessable(format!(
-        "cannot recommend {} items for user `{}`: scenario `{name}` has a {} head `{}`, and recommendations need a user_item head",
-        req.k.unwrap_or(10),
-        req.user,
-        head.task.as_str(),
-        head.name
-    )))
+    let user = req.user.text();
+    let run = served.run.clone();
+    let who = user.clone();
+    let items = tokio::task::spawn_blocking(move || run.recommend(&who, k))
+        .await
+        .map_err(|e| ApiError::internal(format!("recommendation task failed: {e}")))??;
+    Ok(Json(RecommendResponse {
+        scenario: name,
+        run_id: served.run.folder.record.run_id.clone(),
+        excluded_seen: served.run.catalog.as_ref().map_or(0, |c| c.seen(&user)),
+        user,
+        items,
+    }))
 }
 
 /// Checks the row count and validates every row against the plugin schema.
@@ -346,11 +394,12 @@ pub(crate) fn validate_rows(
             ),
         ));
     }
-    let numbered: Vec<(usize, Value)> = rows
+    let mut numbered: Vec<(usize, Value)> = rows
         .into_iter()
         .enumerate()
         .map(|(i, v)| (i + 1, v))
         .collect();
+    indus_data::fill_json_rows(&run.lookups, "request", &mut numbered)?;
     Ok(rows_from_json(&run.plugin, "request", &numbered)?)
 }
 

@@ -166,12 +166,67 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 "`shape` and `max_value` only apply to `type: image`".into(),
             ));
         }
+        if c.encoding == Encoding::Embedding {
+            if c.role != ColumnRole::Feature
+                || !matches!(c.kind, ColumnType::Category | ColumnType::Integer)
+            {
+                return Err((
+                    format!("{at}.encoding"),
+                    "only category and integer feature columns can be embedded".into(),
+                ));
+            }
+            if c.embedding_dim.is_none() {
+                return Err((
+                    format!("{at}.embedding_dim"),
+                    "an embedded column needs `embedding_dim` (e.g. 16 or 32)".into(),
+                ));
+            }
+            if c.nullable {
+                return Err((
+                    format!("{at}.nullable"),
+                    "an embedded column cannot be nullable; unseen values already share one vector"
+                        .into(),
+                ));
+            }
+        } else if c.embedding_dim.is_some() || c.max_vocabulary.is_some() {
+            return Err((
+                format!("{at}.embedding_dim"),
+                "`embedding_dim` and `max_vocabulary` only apply to `encoding: embedding`".into(),
+            ));
+        }
         if let Some([lo, hi]) = c.range
             && (lo.is_nan() || hi.is_nan() || lo > hi)
         {
             return Err((
                 format!("{at}.range"),
                 format!("expected [min, max] with min <= max, got [{lo}, {hi}]"),
+            ));
+        }
+    }
+    if !m.data.source.joins.is_empty() && !m.data.source.header {
+        return Err((
+            "data.source.joins".into(),
+            "joined tables are matched by column name: the files need a header row".into(),
+        ));
+    }
+    for (i, j) in m.data.source.joins.iter().enumerate() {
+        let at = format!("data.source.joins[{i}]");
+        if !m.data.source.files.contains_key(&j.file) {
+            return Err((
+                format!("{at}.file"),
+                format!("no file with role `{}` in data.source.files", j.file),
+            ));
+        }
+        if matches!(j.file.as_str(), "train" | "test") {
+            return Err((
+                format!("{at}.file"),
+                "join a lookup table, not the train or test file".into(),
+            ));
+        }
+        if !m.data.columns.iter().any(|c| c.name == j.on) {
+            return Err((
+                format!("{at}.on"),
+                format!("the key `{}` is not a declared column", j.on),
             ));
         }
     }
@@ -245,6 +300,7 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 ));
             }
         }
+        check_user_item(m, h, &at)?;
         let needs_classes = matches!(h.task, Task::Multiclass | Task::Multilabel);
         match (&h.classes, needs_classes) {
             (None, true) => {
@@ -258,6 +314,66 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// A user_item head names two embedded feature columns and a numeric
+/// target; other heads name neither.
+fn check_user_item(m: &PluginManifest, h: &HeadSpec, at: &str) -> Result<(), Problem> {
+    if h.task != Task::UserItem {
+        if h.user.is_some() || h.item.is_some() || h.liked_at.is_some() {
+            return Err((
+                format!("{at}.user"),
+                "`user`, `item` and `liked_at` only apply to `task: user_item`".into(),
+            ));
+        }
+        return Ok(());
+    }
+    for (field, name) in [("user", &h.user), ("item", &h.item)] {
+        let Some(name) = name else {
+            return Err((
+                format!("{at}.{field}"),
+                format!("a user_item head names its {field} column"),
+            ));
+        };
+        let embedded = m.data.columns.iter().any(|c| {
+            &c.name == name && c.role == ColumnRole::Feature && c.encoding == Encoding::Embedding
+        });
+        if !embedded {
+            return Err((
+                format!("{at}.{field}"),
+                format!("`{name}` must be a feature column with `encoding: embedding`"),
+            ));
+        }
+    }
+    if h.user == h.item {
+        return Err((
+            format!("{at}.item"),
+            "user and item must be different columns".into(),
+        ));
+    }
+    if h.liked_at.is_none_or(|v| !v.is_finite()) {
+        return Err((
+            format!("{at}.liked_at"),
+            "a user_item head sets `liked_at`, the rating that counts as liked (e.g. 4)".into(),
+        ));
+    }
+    let numeric =
+        m.data.columns.iter().any(|c| {
+            c.name == h.target && matches!(c.kind, ColumnType::Number | ColumnType::Integer)
+        });
+    if !numeric {
+        return Err((
+            format!("{at}.target"),
+            "a user_item head predicts a numeric rating column".into(),
+        ));
+    }
+    if m.heads.len() > 1 {
+        return Err((
+            "heads".into(),
+            "a user_item head is the plugin's only head".into(),
+        ));
     }
     Ok(())
 }
@@ -321,6 +437,22 @@ fn check_scenario(s: &Scenario) -> Result<(), Problem> {
         return Err((
             "data.test_fraction".into(),
             "choose either `folds` (cross-validation) or `test_fraction` (one holdout)".into(),
+        ));
+    }
+    if s.data.split_column.is_some() && (s.data.folds.is_some() || s.data.test_fraction.is_some()) {
+        return Err((
+            "data.split_column".into(),
+            "choose one of `split_column`, `folds` and `test_fraction`".into(),
+        ));
+    }
+    if s.data
+        .split_column
+        .as_ref()
+        .is_some_and(|c| c.test.is_empty())
+    {
+        return Err((
+            "data.split_column.test".into(),
+            "list the values that mark test rows".into(),
         ));
     }
     if s.training.early_stopping.is_some() && s.data.validation_fraction.get() == 0.0 {

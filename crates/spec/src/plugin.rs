@@ -92,10 +92,26 @@ pub struct SourceSpec {
     /// columns are the declared (non-derived) columns, in order.
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub header: bool,
+    /// Tables joined onto every row by a key (e.g. user and item details
+    /// onto ratings), in order. Each names a CSV in `files` (same delimiter
+    /// and encoding, with a header) and the key column both tables share.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joins: Vec<JoinSpec>,
     /// Base URLs tried in order when a file is neither in the data directory
     /// nor in the cache. Empty means the data must be supplied locally.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<String>,
+}
+
+/// A lookup table joined onto the main rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinSpec {
+    /// The table's role in `files` (e.g. `users`).
+    pub file: String,
+    /// Key column present in both the main rows and the table; each key
+    /// appears at most once in the table, and every main row must find one.
+    pub on: String,
 }
 
 /// One file of a data set.
@@ -189,6 +205,30 @@ pub struct ColumnSpec {
     /// Scaling of a numeric feature (fitted on the training rows).
     #[serde(default, skip_serializing_if = "is_default")]
     pub normalization: Normalization,
+    /// How a category or integer id feature becomes model inputs: one input
+    /// per value, or a learned vector (for thousands of users or products,
+    /// where one-hot inputs would swamp the network).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub encoding: Encoding,
+    /// `encoding: embedding`: length of each learned vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_dim: Option<Count>,
+    /// `encoding: embedding`: keep only the most frequent training values;
+    /// the rest, and values never seen in training, share one vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_vocabulary: Option<Count>,
+}
+
+/// Encoding of a category or id feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// One 0/1 input per declared value.
+    #[default]
+    OneHot,
+    /// A learned vector of `embedding_dim` values per value seen in
+    /// training, with one shared vector for unseen values.
+    Embedding,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -307,6 +347,18 @@ pub struct HeadSpec {
     /// Classifier heads: weighting of each class in the loss.
     #[serde(default, skip_serializing_if = "is_default")]
     pub class_weighting: ClassWeighting,
+    /// `task: user_item`: the user column (an embedded feature); top-k
+    /// recommendations are made per value of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `task: user_item`: the item column (an embedded feature) ranked for
+    /// each user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// `task: user_item`: the rating at or above which a user counts as
+    /// liking an item, for the liked/not-liked view and hit rate / NDCG.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liked_at: Option<f64>,
 }
 
 /// How much each class counts in a classifier's loss.

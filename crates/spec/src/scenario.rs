@@ -61,6 +61,21 @@ pub struct ScenarioData {
     /// trained on every row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folds: Option<Count>,
+    /// For data sets that mark their official split in a column (a
+    /// `role: split` column): the rows whose value is listed form the test
+    /// split, every other row trains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_column: Option<SplitColumn>,
+}
+
+/// The test split named by a column's values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitColumn {
+    /// A column of the plugin with `role: split`.
+    pub name: String,
+    /// The values (as written in the file) that put a row in the test split.
+    pub test: Vec<String>,
 }
 
 /// Hidden-layer activation.

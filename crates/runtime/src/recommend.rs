@@ -1,0 +1,267 @@
+//! What a recommender needs besides its network: for every user and item
+//! seen in training, the part of an input row that belongs to them (the id
+//! and its joined side columns), and which items each user already rated,
+//! so that a top-k list can be built for any known user without a client
+//! sending side features, and never repeats what the user has seen.
+
+use crate::RuntimeError;
+use indus_data::{LookupTable, RawTable, feature_columns};
+use indus_spec::{ColumnType, HeadSpec, PluginManifest};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// File name of a run's catalog.
+pub const CATALOG: &str = "catalog.json";
+
+/// Users and items known from the training rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    /// The head's user column.
+    pub user_column: String,
+    /// The head's item column.
+    pub item_column: String,
+    /// Raw-row positions filled from the user's part.
+    user_positions: Vec<usize>,
+    /// Raw-row positions filled from the item's part.
+    item_positions: Vec<usize>,
+    /// Values per raw row.
+    width: usize,
+    /// User key → values at `user_positions`.
+    users: BTreeMap<String, Vec<f32>>,
+    /// Item key → values at `item_positions`.
+    items: BTreeMap<String, Vec<f32>>,
+    /// User key → items rated in training.
+    seen: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The text form of a raw value of `column` (category name or number), as
+/// users type it in requests.
+pub(crate) fn key_text(c: &indus_spec::ColumnSpec, v: f32) -> String {
+    match c.kind {
+        ColumnType::Category => c
+            .values
+            .as_ref()
+            .and_then(|vals| vals.get(v as usize))
+            .cloned()
+            .unwrap_or_else(|| indus_data::OTHER.to_string()),
+        _ => format!("{v}"),
+    }
+}
+
+impl Catalog {
+    /// Collects users, items and seen pairs from the training rows. Every
+    /// feature column must belong to the user (its id or a column of a
+    /// table joined on it) or to the item; a context column such as a
+    /// timestamp has no value for an item the user never met.
+    pub fn build(
+        plugin: &PluginManifest,
+        head: &HeadSpec,
+        lookups: &[LookupTable],
+        train: &RawTable,
+    ) -> Result<Catalog, RuntimeError> {
+        let (Some(user_column), Some(item_column)) = (&head.user, &head.item) else {
+            return Err(RuntimeError::Invalid(format!(
+                "head `{}` names no user and item columns",
+                head.name
+            )));
+        };
+        let owner_of = |name: &str| -> Option<bool> {
+            if name == user_column {
+                return Some(true);
+            }
+            if name == item_column {
+                return Some(false);
+            }
+            lookups
+                .iter()
+                .find(|t| t.columns().iter().any(|c| c == name))
+                .and_then(|t| {
+                    if &t.on == user_column {
+                        Some(true)
+                    } else if &t.on == item_column {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                })
+        };
+        let (mut user_positions, mut item_positions) = (Vec::new(), Vec::new());
+        let (mut user_at, mut item_at) = (0, 0);
+        let mut at = 0;
+        for c in feature_columns(plugin) {
+            let positions = at..at + c.width();
+            match owner_of(&c.name) {
+                Some(true) => user_positions.extend(positions),
+                Some(false) => item_positions.extend(positions),
+                None => {
+                    return Err(RuntimeError::Invalid(format!(
+                        "plugin `{}`: feature `{}` belongs to neither the user (`{user_column}`) nor the item (`{item_column}`); a recommender ranks items for a user, so every feature must come from one of them (the id or a table joined on it)",
+                        plugin.name, c.name
+                    )));
+                }
+            }
+            if c.name == *user_column {
+                user_at = at;
+            }
+            if c.name == *item_column {
+                item_at = at;
+            }
+            at += c.width();
+        }
+        let column = |name: &str| {
+            plugin
+                .data
+                .columns
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| RuntimeError::Invalid(format!("no column `{name}`")))
+        };
+        let (user_spec, item_spec) = (column(user_column)?, column(item_column)?);
+        let mut catalog = Catalog {
+            user_column: user_column.clone(),
+            item_column: item_column.clone(),
+            user_positions,
+            item_positions,
+            width: train.width,
+            users: BTreeMap::new(),
+            items: BTreeMap::new(),
+            seen: BTreeMap::new(),
+        };
+        for row in train.features.chunks_exact(train.width.max(1)) {
+            let user = key_text(user_spec, row[user_at]);
+            let item = key_text(item_spec, row[item_at]);
+            let pick = |positions: &[usize]| positions.iter().map(|&p| row[p]).collect();
+            catalog
+                .users
+                .entry(user.clone())
+                .or_insert_with(|| pick(&catalog.user_positions));
+            catalog
+                .items
+                .entry(item.clone())
+                .or_insert_with(|| pick(&catalog.item_positions));
+            catalog.seen.entry(user).or_default().insert(item);
+        }
+        Ok(catalog)
+    }
+
+    /// Number of known users and items.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.users.len(), self.items.len())
+    }
+
+    /// Items the user rated in training.
+    pub fn seen(&self, user: &str) -> usize {
+        self.seen.get(user).map_or(0, BTreeSet::len)
+    }
+
+    /// Input rows pairing `user` with every known item they have not rated
+    /// in training, and those items' keys in the same order.
+    pub fn candidates(&self, user: &str) -> Result<(RawTable, Vec<String>), RuntimeError> {
+        let profile = self.users.get(user).ok_or_else(|| {
+            RuntimeError::NotFound(format!(
+                "user `{user}` is not among the {} users seen in training; recommendations need a user the model has learned",
+                self.users.len()
+            ))
+        })?;
+        let seen = self.seen.get(user);
+        let mut features = Vec::with_capacity(self.items.len() * self.width);
+        let mut keys = Vec::with_capacity(self.items.len());
+        let mut row = vec![0.0f32; self.width];
+        for (p, v) in self.user_positions.iter().zip(profile) {
+            row[*p] = *v;
+        }
+        for (item, values) in &self.items {
+            if seen.is_some_and(|s| s.contains(item)) {
+                continue;
+            }
+            for (p, v) in self.item_positions.iter().zip(values) {
+                row[*p] = *v;
+            }
+            features.extend_from_slice(&row);
+            keys.push(item.clone());
+        }
+        Ok((
+            RawTable {
+                features,
+                width: self.width,
+                ..Default::default()
+            },
+            keys,
+        ))
+    }
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// 1-based position in the list.
+    pub rank: usize,
+    /// The item's key, as in the item column.
+    pub item: String,
+    /// The predicted rating.
+    pub rating: f32,
+    /// Probability that the user likes the item (rating at or above the
+    /// head's `liked_at`), calibrated on held-out rows.
+    pub liked_probability: f32,
+}
+
+/// Indices of the `k` largest scores, best first (ties: lower index first).
+pub fn top_indices(scores: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order.truncate(k);
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indus_spec::parse_plugin;
+    use std::path::Path;
+
+    fn plugin(extra: &str) -> PluginManifest {
+        parse_plugin(
+            Path::new("p.yaml"),
+            &format!("name: p\nindustry: t\ndescription: t\ndata:\n  source: {{format: csv, dataset: p, files: {{train: {{name: t.csv}}}}}}\n  columns:\n    - {{name: user, type: integer, role: feature, encoding: embedding, embedding_dim: 4}}\n    - {{name: item, type: integer, role: feature, encoding: embedding, embedding_dim: 4}}\n{extra}    - {{name: r, type: number, role: target}}\nheads:\n  - {{name: r, task: user_item, target: r, user: user, item: item, liked_at: 4}}\n"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn candidates_skip_seen_items_and_carry_each_side() {
+        let p = plugin("");
+        let train = RawTable {
+            features: vec![1.0, 10.0, 1.0, 11.0, 2.0, 12.0],
+            width: 2,
+            ..Default::default()
+        };
+        let c = Catalog::build(&p, &p.heads[0], &[], &train).unwrap();
+        assert_eq!(c.sizes(), (2, 3));
+        let (rows, keys) = c.candidates("1").unwrap();
+        assert_eq!(keys, ["12"]);
+        assert_eq!(rows.features, [1.0, 12.0]);
+        let (_, keys) = c.candidates("2").unwrap();
+        assert_eq!(keys, ["10", "11"]);
+        let err = c.candidates("3").unwrap_err().to_string();
+        assert!(err.contains("user `3`"), "{err}");
+    }
+
+    #[test]
+    fn a_context_feature_is_refused_with_its_name() {
+        let p = plugin("    - {name: hour, type: number, role: feature}\n");
+        let train = RawTable {
+            features: vec![1.0, 10.0, 7.0],
+            width: 3,
+            ..Default::default()
+        };
+        let err = Catalog::build(&p, &p.heads[0], &[], &train)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`hour`"), "{err}");
+    }
+
+    #[test]
+    fn top_indices_are_best_first() {
+        assert_eq!(top_indices(&[0.1, 0.9, 0.5, 0.9], 3), [1, 3, 2]);
+    }
+}
