@@ -663,12 +663,12 @@ mod tests {
         let taste: Vec<f32> = (0..30).map(|_| rng.random_range(-1.0..1.0)).collect();
         let quality: Vec<f32> = (0..20).map(|_| rng.random_range(-1.0..1.0)).collect();
         let (mut x, mut y) = (Vec::new(), Vec::new());
-        for u in 0..30 {
-            for i in 0..20 {
+        for (u, t) in taste.iter().enumerate() {
+            for (i, q) in quality.iter().enumerate() {
                 // Inputs: a constant plain value, then the two table rows (0 is
                 // the unseen row, so ids start at 1).
                 x.extend([0.5, (u + 1) as f32, (i + 1) as f32]);
-                y.push(3.0 + taste[u] + quality[i]);
+                y.push(3.0 + t + q);
             }
         }
         let set = TrainSet {
