@@ -888,6 +888,54 @@ fn movielens_ratings_join_users_and_items_and_rank_unseen_items() {
     assert!(err.contains("row 2") && err.contains("4000"), "{err}");
 }
 
+#[test]
+fn an_autoencoder_learns_normal_traffic_and_flags_attacks_it_never_saw() {
+    let v = run_with_data("security-anomaly.yaml", "3");
+    let m = &v["metrics"];
+    // Only the 13,449 normal connections of the training file are learned.
+    assert_eq!(
+        m["rows"]["train"].as_u64().unwrap() + m["rows"]["validation"].as_u64().unwrap(),
+        13449
+    );
+    assert_eq!(m["rows"]["test"], 22544);
+    assert_eq!(m["anomaly"]["percentile"], 95.0);
+    let ranking = &m["test"]["ranking"];
+    let auc = ranking["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.85, "unsupervised ROC-AUC {auc} on KDDTest+");
+    assert!(ranking["tpr_at_1pct_fpr"].as_f64().unwrap() > 0.05);
+    // Normal test traffic mostly stays under a threshold set at the 95th
+    // percentile of normal validation rows.
+    let normal_recall = m["test"]["per_class"][0]["recall"].as_f64().unwrap();
+    assert!(normal_recall > 0.85, "normal recall {normal_recall}");
+}
+
+#[test]
+fn a_scenario_naming_a_missing_head_lists_the_heads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/security-anomaly.yaml"))
+        .unwrap()
+        .replace("head: anomaly", "head: anomalous");
+    let plugin = tmp.path().join("plugins/security-anomaly");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
+    std::fs::copy(
+        repo().join("plugins/security-anomaly/plugin.yaml"),
+        plugin.join("plugin.yaml"),
+    )
+    .unwrap();
+    let scenario = tmp.path().join("scenarios/missing-head.yaml");
+    std::fs::write(&scenario, text).unwrap();
+    let out = indus(
+        &["run", scenario.to_str().unwrap(), "--runs-dir", "runs"],
+        tmp.path(),
+    );
+    let err = fails(&out);
+    assert!(
+        err.contains("head") && err.contains("anomalous") && err.contains("attack, anomaly"),
+        "{err}"
+    );
+}
+
 /// Runs a shipped scenario against the shared data folder for `epochs`
 /// epochs and returns `indus run --json`'s output.
 fn run_with_data(scenario: &str, epochs: &str) -> Value {

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Every shipped scenario with the flags that keep its run small.
-const SCENARIOS: [(&str, &[&str]); 7] = [
+const SCENARIOS: [(&str, &[&str]); 8] = [
     (
         "mnist",
         &[
@@ -50,6 +50,17 @@ const SCENARIOS: [(&str, &[&str]); 7] = [
         ],
     ),
     ("medical-imaging", &["--test-limit", "200", "--epochs", "1"]),
+    (
+        "security-anomaly",
+        &[
+            "--train-limit",
+            "3000",
+            "--test-limit",
+            "500",
+            "--epochs",
+            "1",
+        ],
+    ),
     (
         "retail-recommendation",
         &["--train-limit", "30000", "--epochs", "2"],
@@ -221,6 +232,11 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
             // Integrated gradients cannot walk an embedded id.
             assert_eq!(s, 422, "{name}: {explained}");
             assert!(explained["error"].as_str().unwrap().contains("embedding"));
+        } else if name == "security-anomaly" {
+            // The verdict is a reconstruction error, not one output.
+            assert_eq!(s, 422, "{name}: {explained}");
+            assert!(explained["error"].as_str().unwrap().contains("autoencoder"));
+            assert!(predicted["predictions"][0]["value"].as_f64().unwrap() >= 0.0);
         } else {
             assert_eq!(s, 200, "{name}: {explained}");
             assert_eq!(explained["explanations"].as_array().unwrap().len(), 2);
@@ -304,7 +320,11 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
     for (name, _) in SCENARIOS {
         // Five rows through predict, five through the OIP infer (and the
         // recommender's one-row prediction).
-        let rows = if name == "retail-recommendation" { 11 } else { 10 };
+        let rows = if name == "retail-recommendation" {
+            11
+        } else {
+            10
+        };
         assert!(
             metrics.contains(&format!(
                 "indus_rows_predicted_total{{scenario=\"{name}\"}} {rows}"

@@ -59,6 +59,18 @@ pub fn print_run(s: &RunSummary) {
             k.k, k.users, k.hit_rate, k.ndcg, k.recall, k.protocol
         );
     }
+    if let Some(a) = &m.anomaly {
+        println!(
+            "alarm threshold: reconstruction error {:.4} (the {}th percentile of normal validation rows)",
+            a.threshold, a.percentile
+        );
+        if let Some(r) = &m.test.ranking {
+            println!(
+                "detection rate at 1 % false alarms: {:.4}",
+                r.tpr_at_1pct_fpr
+            );
+        }
+    }
     if let Some(r) = &m.rating {
         println!(
             "the table below is the liked (rating >= {}) vs not-liked view of the predicted rating",

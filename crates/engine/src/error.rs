@@ -12,14 +12,6 @@ pub enum EngineError {
         /// What is missing and how to fix it.
         reason: String,
     },
-    /// A head's task is declared but not trained by this engine version.
-    #[error("head `{head}`: task `{task}` is not supported by the engine yet")]
-    UnsupportedTask {
-        /// Head name.
-        head: String,
-        /// Task name.
-        task: String,
-    },
     /// Inputs, targets and the network disagree on sizes.
     #[error("shape mismatch: {0}")]
     Shape(String),

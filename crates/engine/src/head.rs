@@ -22,6 +22,12 @@ pub enum Head {
         /// Number of labels.
         labels: usize,
     },
+    /// An autoencoder: the outputs reproduce the `width` model inputs, with
+    /// squared error; a large error marks a row unlike the training rows.
+    Reconstruction {
+        /// Model inputs per row (set once preprocessing is fitted).
+        width: usize,
+    },
     /// Real-valued outputs with squared or Huber loss.
     Regression {
         /// Values per row.
@@ -70,10 +76,6 @@ impl Head {
     /// Maps a manifest head to an engine head.
     pub fn from_spec(spec: &HeadSpec) -> Result<Head, EngineError> {
         let classes = spec.classes.as_ref().map_or(0, Vec::len);
-        let unsupported = || EngineError::UnsupportedTask {
-            head: spec.name.to_string(),
-            task: format!("{:?}", spec.task).to_lowercase(),
-        };
         Ok(match spec.task {
             Task::Multiclass => Head::Multiclass { classes },
             Task::Binary => Head::Binary,
@@ -84,7 +86,8 @@ impl Head {
                 outputs: 1,
                 huber: spec.effective_loss() == LossKind::Huber,
             },
-            Task::Reconstruction => return Err(unsupported()),
+            // The width is the preprocessed input width, known after fitting.
+            Task::Reconstruction => Head::Reconstruction { width: 0 },
         })
     }
 
@@ -95,6 +98,7 @@ impl Head {
             Head::Binary => 1,
             Head::Multilabel { labels } => labels,
             Head::Regression { outputs, .. } => outputs,
+            Head::Reconstruction { width } => width,
         }
     }
 
@@ -130,7 +134,7 @@ impl Head {
                 )))
             }
             (
-                Head::Multilabel { .. } | Head::Regression { .. },
+                Head::Multilabel { .. } | Head::Regression { .. } | Head::Reconstruction { .. },
                 Targets::Values { values, width },
             ) if *width == self.outputs() => Ok(DeviceTargets::Values(Tensor::from_data(
                 TensorData::new(values.clone(), [values.len() / width, *width]),
@@ -182,6 +186,9 @@ impl Head {
                     _ => loss.mean(),
                 }
             }
+            (Head::Reconstruction { .. }, BatchTargets::Values(y)) => {
+                (logits - y.clone()).powf_scalar(2.0).mean()
+            }
             (Head::Regression { huber, .. }, BatchTargets::Values(y)) => {
                 let diff = logits - y.clone();
                 if *huber {
@@ -203,7 +210,7 @@ impl Head {
         match self {
             Head::Multiclass { .. } => activation::softmax(logits, 1),
             Head::Binary | Head::Multilabel { .. } => activation::sigmoid(logits),
-            Head::Regression { .. } => logits,
+            Head::Regression { .. } | Head::Reconstruction { .. } => logits,
         }
     }
 }

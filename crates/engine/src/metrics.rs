@@ -192,6 +192,11 @@ pub struct RankingMetrics {
     /// Kolmogorov–Smirnov statistic: the largest gap between the score
     /// distributions of positives and negatives (a credit-scoring staple).
     pub ks: f64,
+    /// Share of positives caught at a threshold that flags at most 1 % of
+    /// negatives (detection rate at 1 % false positives): what an alarm
+    /// system can promise when analysts can only triage a few false alarms.
+    #[serde(default)]
+    pub tpr_at_1pct_fpr: f64,
     /// ROC curve points `[false-positive rate, true-positive rate]` from the
     /// strictest threshold to the loosest (at most [`CURVE_POINTS`] + 1).
     #[serde(default)]
@@ -232,6 +237,7 @@ pub fn ranking_metrics(scores: &[f32], positive: &[bool]) -> Option<RankingMetri
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let (mut tp, mut fp) = (0usize, 0usize);
     let (mut auc, mut ap, mut ks) = (0.0f64, 0.0f64, 0.0f64);
+    let mut tpr_at_1pct = 0.0f64;
     let mut roc = vec![[0.0, 0.0]];
     let mut pr = Vec::new();
     let mut i = 0;
@@ -254,6 +260,9 @@ pub fn ranking_metrics(scores: &[f32], positive: &[bool]) -> Option<RankingMetri
             ap += (dtp as f64 / n_pos as f64) * (tp as f64 / (tp + fp) as f64);
         }
         ks = ks.max((tp as f64 / n_pos as f64 - fp as f64 / n_neg as f64).abs());
+        if fp as f64 <= 0.01 * n_neg as f64 {
+            tpr_at_1pct = tp as f64 / n_pos as f64;
+        }
         roc.push([fp as f64 / n_neg as f64, tp as f64 / n_pos as f64]);
         pr.push([tp as f64 / n_pos as f64, tp as f64 / (tp + fp) as f64]);
         i = j;
@@ -262,6 +271,7 @@ pub fn ranking_metrics(scores: &[f32], positive: &[bool]) -> Option<RankingMetri
         roc_auc: auc / (n_pos as f64 * n_neg as f64),
         pr_auc: ap,
         ks,
+        tpr_at_1pct_fpr: tpr_at_1pct,
         roc_curve: thin(roc, CURVE_POINTS),
         pr_curve: thin(pr, CURVE_POINTS),
     })
@@ -349,6 +359,28 @@ mod tests {
         assert!((m.macro_f1 - expected_f1).abs() < 1e-12);
         let ll = -((0.8f64).ln() + (0.3f64).ln() + (0.8f64).ln() + (0.6f64).ln()) / 4.0;
         assert!((m.log_loss - ll).abs() < 1e-6);
+    }
+
+    #[test]
+    fn detection_rate_allows_at_most_one_percent_false_alarms() {
+        // 100 negatives scored 0.00 … 0.99: one false alarm is allowed.
+        let mut scores: Vec<f32> = (0..100).map(|i| i as f32 / 100.0).collect();
+        let mut positive = vec![false; 100];
+        scores.extend([2.0; 5]);
+        positive.extend([true; 5]);
+        // Five more positives just under the top negative: caught at 1 %.
+        let mut caught = scores.clone();
+        caught.extend([0.985; 5]);
+        let mut p = positive.clone();
+        p.extend([true; 5]);
+        assert_eq!(ranking_metrics(&caught, &p).unwrap().tpr_at_1pct_fpr, 1.0);
+        // Under the two top negatives: catching them costs 2 % false alarms.
+        scores.extend([0.975; 5]);
+        positive.extend([true; 5]);
+        assert_eq!(
+            ranking_metrics(&scores, &positive).unwrap().tpr_at_1pct_fpr,
+            0.5
+        );
     }
 
     #[test]

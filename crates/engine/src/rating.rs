@@ -177,8 +177,8 @@ mod tests {
         let m = regression_metrics(&[2.0, 2.0, 3.0, 6.0], &[1.0, 3.0, 3.0, 4.0]);
         assert!((m.rmse - (6.0f64 / 4.0).sqrt()).abs() < 1e-12);
         assert!((m.mae - 1.0).abs() < 1e-12);
-        // Truth mean 2.75, total sum of squares 1.5625+0.0625+0.0625+1.5625 = 3.25.
-        assert!((m.r2 - (1.0 - 6.0 / 3.25)).abs() < 1e-12);
+        // Truth mean 2.75, total sum of squares 3.0625+0.0625+0.0625+1.5625 = 4.75.
+        assert!((m.r2 - (1.0 - 6.0 / 4.75)).abs() < 1e-12);
         assert_eq!(m.rows, 4);
     }
 

@@ -85,6 +85,48 @@ pub struct RunMetrics {
     /// classification numbers in `test` are of that view).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<RatingDecision>,
+    /// Reconstruction heads: the error above which a row is an anomaly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<AnomalyDecision>,
+}
+
+/// How an autoencoder's reconstruction error becomes an alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyDecision {
+    /// Mean squared reconstruction error at or above which a row is
+    /// flagged.
+    pub threshold: f32,
+    /// The percentile of normal validation rows' errors it was set at.
+    pub percentile: f64,
+}
+
+impl AnomalyDecision {
+    /// A score in [0, 1) rising with the error, 0.5 at the threshold:
+    /// `error / (error + threshold)`. It ranks rows like the error does
+    /// (ROC-AUC is the error's), but it is not a calibrated probability.
+    pub fn score(&self, error: f32) -> f32 {
+        let e = error.max(0.0);
+        e / (e + self.threshold.max(f32::MIN_POSITIVE))
+    }
+}
+
+/// Mean squared difference between each row of `x` and its reconstruction.
+pub(crate) fn reconstruction_errors(x: &[f32], reconstructed: &[f32], width: usize) -> Vec<f32> {
+    x.chunks_exact(width.max(1))
+        .zip(reconstructed.chunks_exact(width.max(1)))
+        .map(|(a, b)| a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum::<f32>() / width as f32)
+        .collect()
+}
+
+/// The value below which `percentile` % of `values` fall (nearest rank).
+fn percentile_of(values: &[f32], percentile: f64) -> f32 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((percentile / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 impl RunMetrics {
@@ -205,6 +247,8 @@ struct Fitted {
     threshold: Option<f32>,
     /// Rating heads: clipping and calibration.
     rating: Option<RatingDecision>,
+    /// Reconstruction heads: the alarm threshold.
+    anomaly: Option<AnomalyDecision>,
     rows_train: usize,
     rows_validation: usize,
 }
@@ -229,6 +273,15 @@ impl Fitted {
     /// Scores labelled raw rows with this model and its decision threshold.
     fn score(&self, rows: RawTable, classes: usize) -> Result<Scored, RuntimeError> {
         let x = self.preprocessor.transform(&rows);
+        if let Some(decision) = self.anomaly {
+            let errors =
+                reconstruction_errors(&x, &self.predictor.predict(&x)?, self.head.outputs());
+            return Ok(score_anomalies(
+                decision,
+                &errors,
+                rows.labels.unwrap_or_default(),
+            ));
+        }
         if let Some(decision) = self.rating {
             return Ok(score_ratings(
                 decision,
@@ -266,6 +319,27 @@ fn score_ratings(decision: RatingDecision, outputs: &[f32], truth: Vec<f32>) -> 
         predicted,
         labels,
         values: Some((ratings, truth)),
+    }
+}
+
+/// Reconstruction errors as a normal / anomaly classification.
+fn score_anomalies(decision: AnomalyDecision, errors: &[f32], labels: Vec<u32>) -> Scored {
+    let probs: Vec<f32> = errors
+        .iter()
+        .flat_map(|&e| {
+            let s = decision.score(e);
+            [1.0 - s, s]
+        })
+        .collect();
+    let predicted = errors
+        .iter()
+        .map(|&e| usize::from(e >= decision.threshold))
+        .collect();
+    Scored {
+        probs,
+        predicted,
+        labels,
+        values: None,
     }
 }
 
@@ -338,27 +412,63 @@ fn fit_once(
     official_validation: Option<RawTable>,
     observer: &mut dyn TrainObserver,
 ) -> Result<Fitted, RuntimeError> {
+    // An autoencoder learns what normal rows look like: it never sees the
+    // anomalies it will be asked to flag.
+    let reconstruction = matches!(head, Head::Reconstruction { .. });
+    let (rows, official_validation) = if reconstruction {
+        let normal = |t: RawTable| {
+            let keep: Vec<usize> = (0..t.len())
+                .filter(|&i| t.labels.as_ref().is_some_and(|l| l[i] == 0))
+                .collect();
+            t.select(&keep)
+        };
+        (normal(rows), official_validation.map(normal))
+    } else {
+        (rows, official_validation)
+    };
     let (train_rows, val_rows) = match official_validation {
         Some(v) if scenario.data.validation_fraction.get() == 0.0 => (rows, Some(v)),
         _ => stratified_split(rows, scenario.data.validation_fraction.get(), scenario.seed),
     };
     let (rows_train, rows_validation) =
         (train_rows.len(), val_rows.as_ref().map_or(0, RawTable::len));
+    if train_rows.is_empty() {
+        return Err(RuntimeError::Invalid(format!(
+            "no training rows left for head `{}` (an autoencoder trains on rows labelled `{}` only)",
+            primary_head(plugin).name,
+            classes.first().map_or("", String::as_str)
+        )));
+    }
     let preprocessor = Preprocessor::fit(plugin, &train_rows);
+    let head = match head {
+        Head::Reconstruction { .. } => Head::Reconstruction {
+            width: preprocessor.output_width(),
+        },
+        other => other,
+    };
     // Each raw table is dropped once transformed: MNIST's raw training
     // pixels alone are ~190 MB as f32.
     let numeric = indus_data::numeric_target(plugin).is_some();
-    let to_set = |t: RawTable| TrainSet {
-        x: preprocessor.transform(&t),
-        width: preprocessor.output_width(),
-        targets: if numeric {
+    let to_set = |t: RawTable| {
+        let x = preprocessor.transform(&t);
+        let targets = if reconstruction {
+            Targets::Values {
+                values: x.clone(),
+                width: preprocessor.output_width(),
+            }
+        } else if numeric {
             Targets::Values {
                 values: t.values.unwrap_or_default(),
                 width: 1,
             }
         } else {
             Targets::Classes(t.labels.unwrap_or_default())
-        },
+        };
+        TrainSet {
+            x,
+            width: preprocessor.output_width(),
+            targets,
+        }
     };
     let embeddings: Vec<EmbeddingShape> = preprocessor
         .embedding_slots()
@@ -391,6 +501,36 @@ fn fit_once(
     };
     let outcome = indus_engine::train(&request, observer)?;
     let predictor = Predictor::new(outcome.chosen(), head, backend)?;
+    if reconstruction {
+        // The alarm threshold: a high percentile of normal rows' errors on
+        // the validation rows (the training rows when there are none).
+        let on = val_set.as_ref().unwrap_or(&train_set);
+        let errors = reconstruction_errors(&on.x, &predictor.predict(&on.x)?, head.outputs());
+        let percentile = primary_head(plugin).threshold_percentile.unwrap_or(99.0);
+        let decision = AnomalyDecision {
+            threshold: percentile_of(&errors, percentile),
+            percentile,
+        };
+        let validation = match &val_set {
+            Some(v) => {
+                let errors = reconstruction_errors(&v.x, &predictor.predict(&v.x)?, head.outputs());
+                Some(score_anomalies(decision, &errors, vec![0; errors.len()]).metrics(classes))
+            }
+            None => None,
+        };
+        return Ok(Fitted {
+            preprocessor,
+            outcome,
+            predictor,
+            head,
+            validation,
+            threshold: None,
+            rating: None,
+            anomaly: Some(decision),
+            rows_train,
+            rows_validation,
+        });
+    }
     if numeric {
         // Calibrate "liked" on the validation rows (the training rows when
         // there are none), then report validation in the same terms.
@@ -417,6 +557,7 @@ fn fit_once(
             validation,
             threshold: Some(0.5),
             rating: Some(decision),
+            anomaly: None,
             rows_train,
             rows_validation,
         });
@@ -450,6 +591,7 @@ fn fit_once(
         validation,
         threshold,
         rating: None,
+        anomaly: None,
         rows_train,
         rows_validation,
     })
@@ -790,6 +932,7 @@ pub fn run_scenario(
         validation,
         threshold,
         rating,
+        anomaly,
         rows_train,
         rows_validation,
         ..
@@ -822,6 +965,7 @@ pub fn run_scenario(
         regression,
         top_k,
         rating,
+        anomaly,
     };
     let environment = Environment {
         indus_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -967,7 +1111,9 @@ pub(crate) fn class_names(
         return Ok(LIKED_CLASSES.iter().map(|c| c.to_string()).collect());
     }
     match head {
-        Head::Multiclass { .. } => Ok(primary_head(plugin).classes.clone().unwrap_or_default()),
+        Head::Multiclass { .. } | Head::Reconstruction { .. } => {
+            Ok(primary_head(plugin).classes.clone().unwrap_or_default())
+        }
         Head::Binary => Ok(primary_head(plugin)
             .classes
             .clone()
@@ -1012,6 +1158,24 @@ pub(crate) fn read_weights(folder: &crate::RunFolder) -> Result<MlpWeights, Runt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anomaly_threshold_is_a_percentile_of_normal_errors() {
+        let errors: Vec<f32> = (1..=200).map(|i| i as f32).collect();
+        assert_eq!(percentile_of(&errors, 99.0), 198.0);
+        assert_eq!(percentile_of(&errors, 50.0), 100.0);
+        let d = AnomalyDecision {
+            threshold: 198.0,
+            percentile: 99.0,
+        };
+        assert_eq!(d.score(198.0), 0.5);
+        assert!(d.score(10.0) < d.score(300.0));
+        // Two rows: one reproduced exactly, one off by 2 in both inputs.
+        assert_eq!(
+            reconstruction_errors(&[1.0, 1.0, 0.0, 0.0], &[1.0, 1.0, 2.0, 2.0], 2),
+            [0.0, 4.0]
+        );
+    }
 
     #[test]
     fn balanced_weights_make_every_class_count_the_same() {

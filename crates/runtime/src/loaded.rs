@@ -129,7 +129,12 @@ impl LoadedRun {
             })?;
         let metrics: RunMetrics = serde_json::from_str(&text("metrics.json")?)
             .map_err(|e| RuntimeError::run_folder(dir, format!("metrics.json is damaged: {e}")))?;
-        let head = Head::from_spec(primary_head(&plugin))?;
+        let head = match Head::from_spec(primary_head(&plugin))? {
+            Head::Reconstruction { .. } => Head::Reconstruction {
+                width: preprocessor.output_width(),
+            },
+            other => other,
+        };
         let classes = class_names(&plugin, head)?;
         let weights = read_weights(&folder)?;
         if weights.inputs() != preprocessor.output_width() {
@@ -219,7 +224,10 @@ impl LoadedRun {
         rows: &RawTable,
         outputs: Vec<f32>,
     ) -> Result<Vec<Prediction>, RuntimeError> {
-        let mut predictions = self.decide(rows, outputs);
+        let mut predictions = match self.metrics.anomaly {
+            Some(decision) => self.flag(rows, &outputs, decision)?,
+            None => self.decide(rows, outputs),
+        };
         if let Some(native) = &self.native
             && native.has_postprocess()
         {
@@ -246,6 +254,7 @@ impl LoadedRun {
             .collect();
         let mut columns = crate::hooks::prediction_columns(&self.classes, &probs, &decided);
         if self.plugin.native.as_ref().is_some_and(|s| s.attributions) {
+            self.check_explainable()?;
             // Attributions of the positive class (binary) or of the decided one.
             let x = self.prepare(rows)?;
             let head = self.predictor.head();
@@ -334,6 +343,38 @@ impl LoadedRun {
             .collect()
     }
 
+    /// Anomaly verdicts from an autoencoder's reconstructions of `rows`.
+    fn flag(
+        &self,
+        rows: &RawTable,
+        reconstructed: &[f32],
+        decision: crate::job::AnomalyDecision,
+    ) -> Result<Vec<Prediction>, RuntimeError> {
+        let x = self.prepare(rows)?;
+        let errors =
+            crate::job::reconstruction_errors(&x, reconstructed, self.preprocessor.output_width());
+        Ok(errors
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| {
+                let s = decision.score(e);
+                let anomaly = e >= decision.threshold;
+                Prediction {
+                    row: i + 1,
+                    id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
+                    label: self.classes[usize::from(anomaly)].clone(),
+                    score: if anomaly { s } else { 1.0 - s },
+                    probabilities: vec![
+                        (self.classes[0].clone(), 1.0 - s),
+                        (self.classes[1].clone(), s),
+                    ],
+                    outputs: Vec::new(),
+                    value: Some(e),
+                }
+            })
+            .collect())
+    }
+
     /// The `k` items with the highest predicted rating for `user` among
     /// those the user did not rate in training.
     pub fn recommend(&self, user: &str, k: usize) -> Result<Vec<Recommendation>, RuntimeError> {
@@ -410,6 +451,12 @@ impl LoadedRun {
     /// Integrated gradients walk each input from a baseline to its value;
     /// an embedded id is a table row, not a quantity that can be walked.
     fn check_explainable(&self) -> Result<(), RuntimeError> {
+        if self.metrics.anomaly.is_some() {
+            return Err(RuntimeError::Invalid(format!(
+                "scenario `{}` is an autoencoder: its verdict is the reconstruction error (`value`), which integrated gradients of one output do not explain",
+                self.scenario.name
+            )));
+        }
         match self.preprocessor.embedding_slots().first() {
             None => Ok(()),
             Some(_) => Err(RuntimeError::Invalid(format!(
@@ -421,6 +468,29 @@ impl LoadedRun {
 
     /// Metrics on labelled rows.
     pub fn evaluate(&self, rows: &RawTable) -> Result<ClassificationMetrics, RuntimeError> {
+        if self.metrics.anomaly.is_some() {
+            let labels = rows.labels.as_ref().ok_or_else(|| {
+                RuntimeError::Invalid(format!(
+                    "the input has no `{}` column to evaluate against",
+                    primary_head(&self.plugin).target
+                ))
+            })?;
+            let predictions = self.predict(rows)?;
+            let probs: Vec<f32> = predictions
+                .iter()
+                .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
+                .collect();
+            let decided: Vec<usize> = predictions
+                .iter()
+                .map(|p| usize::from(p.label == self.classes[1]))
+                .collect();
+            return Ok(classification_metrics_for(
+                &probs,
+                &decided,
+                labels,
+                &self.classes,
+            ));
+        }
         if let (Some(decision), Some(truth)) = (self.metrics.rating, &rows.values) {
             let outputs = self.predictor.predict(&self.prepare(rows)?)?;
             let mut probs = Vec::with_capacity(outputs.len() * 2);

@@ -37,6 +37,33 @@ pub fn resolve_scenario(
         )
         .into());
     }
+    let mut plugin = plugin;
+    if let Some(head) = &scenario.head {
+        // The chosen head goes first: it is the one trained, saved with the
+        // run and served.
+        let at = plugin
+            .heads
+            .iter()
+            .position(|h| h.name == *head)
+            .ok_or_else(|| {
+                indus_spec::SpecError::field(
+                    scenario_file,
+                    "head",
+                    format!(
+                        "plugin `{}` has no head `{head}`; it has: {}",
+                        plugin.name,
+                        plugin
+                            .heads
+                            .iter()
+                            .map(|h| h.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+        let chosen = plugin.heads.remove(at);
+        plugin.heads.insert(0, chosen);
+    }
     Ok(ResolvedScenario {
         scenario_file: scenario_file.to_path_buf(),
         scenario,

@@ -301,6 +301,29 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
             }
         }
         check_user_item(m, h, &at)?;
+        match (h.task, h.threshold_percentile) {
+            (Task::Reconstruction, p) => {
+                if p.is_some_and(|p| !(50.0..100.0).contains(&p)) {
+                    return Err((
+                        format!("{at}.threshold_percentile"),
+                        "expected a percentile in [50, 100), e.g. 99".into(),
+                    ));
+                }
+                if h.classes.as_ref().is_none_or(|c| c.len() != 2) {
+                    return Err((
+                        format!("{at}.classes"),
+                        "a reconstruction head lists `[normal, anomaly]` labels of its target: it trains on the normal rows and is scored on both".into(),
+                    ));
+                }
+            }
+            (_, Some(_)) => {
+                return Err((
+                    format!("{at}.threshold_percentile"),
+                    "`threshold_percentile` only applies to `task: reconstruction`".into(),
+                ));
+            }
+            _ => {}
+        }
         let needs_classes = matches!(h.task, Task::Multiclass | Task::Multilabel);
         match (&h.classes, needs_classes) {
             (None, true) => {

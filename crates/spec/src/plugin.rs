@@ -355,6 +355,11 @@ pub struct HeadSpec {
     /// each user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
+    /// `task: reconstruction`: the share (in percent) of normal validation
+    /// rows whose reconstruction error stays under the alarm threshold, e.g.
+    /// 99 for about 1 % false alarms (default 99).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_percentile: Option<f64>,
     /// `task: user_item`: the rating at or above which a user counts as
     /// liking an item, for the liked/not-liked view and hit rate / NDCG.
     #[serde(default, skip_serializing_if = "Option::is_none")]

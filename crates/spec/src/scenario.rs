@@ -17,6 +17,10 @@ pub struct Scenario {
     /// What this variant is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Which of the plugin's heads to train (default: its first), e.g. a
+    /// supervised and an unsupervised view of the same traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<Name>,
     /// Which slice of the plugin's data to use.
     #[serde(default)]
     pub data: ScenarioData,

@@ -216,3 +216,90 @@ fn derived_columns_need_native_hooks_and_a_number() {
     .to_string();
     assert!(err.contains("only numeric feature columns"), "{err}");
 }
+
+const RATINGS: &str = "\
+name: shop
+industry: retail
+description: ratings
+data:
+  source:
+    format: csv
+    dataset: shop
+    files: {train: {name: r.csv}, users: {name: u.csv}}
+    joins: [{file: users, on: user}]
+  columns:
+    - {name: user, type: integer, role: feature, encoding: embedding, embedding_dim: 8}
+    - {name: item, type: integer, role: feature, encoding: embedding, embedding_dim: 8}
+    - {name: age, type: number, role: feature}
+    - {name: stars, type: number, role: target}
+heads:
+  - {name: stars, task: user_item, target: stars, user: user, item: item, liked_at: 4}
+";
+
+fn plugin_message(text: &str) -> String {
+    parse_plugin(Path::new("plugins/shop/plugin.yaml"), text)
+        .expect_err("should be rejected")
+        .to_string()
+}
+
+#[test]
+fn a_recommender_manifest_with_joins_and_embeddings_parses() {
+    let p = parse_plugin(Path::new("p.yaml"), RATINGS).unwrap();
+    assert_eq!(p.data.columns[0].encoding, Encoding::Embedding);
+    assert_eq!(p.data.source.joins[0].on, "user");
+}
+
+#[test]
+fn recommender_mistakes_name_the_field() {
+    let m = plugin_message(&RATINGS.replace(
+        ", embedding_dim: 8}\n    - {name: item",
+        "}\n    - {name: item",
+    ));
+    assert!(m.contains("data.columns[0].embedding_dim"), "{m}");
+    let m = plugin_message(&RATINGS.replace(", liked_at: 4", ""));
+    assert!(m.contains("heads[0].liked_at"), "{m}");
+    let m = plugin_message(&RATINGS.replace("item: item,", "item: age,"));
+    assert!(
+        m.contains("heads[0].item") && m.contains("encoding: embedding"),
+        "{m}"
+    );
+    let m = plugin_message(&RATINGS.replace("{file: users, on: user}", "{file: people, on: user}"));
+    assert!(
+        m.contains("data.source.joins[0].file") && m.contains("people"),
+        "{m}"
+    );
+    let m = plugin_message(&RATINGS.replace("on: user}", "on: customer}"));
+    assert!(
+        m.contains("data.source.joins[0].on") && m.contains("customer"),
+        "{m}"
+    );
+}
+
+#[test]
+fn an_autoencoder_head_needs_its_normal_and_anomaly_labels() {
+    let text = RATINGS
+        .replace("encoding: embedding, embedding_dim: 8", "")
+        .replace(
+            "  - {name: stars, task: user_item, target: stars, user: user, item: item, liked_at: 4}",
+            "  - {name: odd, task: reconstruction, target: stars, threshold_percentile: 99}",
+        );
+    let m = plugin_message(&text);
+    assert!(
+        m.contains("heads[0].classes") && m.contains("[normal, anomaly]"),
+        "{m}"
+    );
+    let m = plugin_message(&text.replace(
+        "threshold_percentile: 99",
+        "classes: [a, b], threshold_percentile: 100",
+    ));
+    assert!(m.contains("heads[0].threshold_percentile"), "{m}");
+}
+
+#[test]
+fn a_split_column_excludes_folds() {
+    let m = message(&SCENARIO.replace(
+        "seed: 1",
+        "seed: 1\ndata:\n  folds: 5\n  split_column: {name: fold, test: [\"1\"]}",
+    ));
+    assert!(m.contains("data.split_column"), "{m}");
+}
