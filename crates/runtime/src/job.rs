@@ -1082,8 +1082,10 @@ fn evaluate_top_k(
         &relevant,
         TOP_K,
         &format!(
-            "for each test user with a test rating >= {}: rank all {items} items seen in training minus those the user rated in training; relevant = the user's test items rated >= {}",
-            decision.liked_at, decision.liked_at
+            "for each test user with a test rating >= {}: rank all {items} items with at least {} training ratings, minus those the user rated in training; relevant = the user's test items rated >= {}",
+            decision.liked_at,
+            catalog.min_item_ratings(),
+            decision.liked_at
         ),
     ))
 }

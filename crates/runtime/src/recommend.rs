@@ -32,6 +32,12 @@ pub struct Catalog {
     items: BTreeMap<String, Vec<f32>>,
     /// User key → items rated in training.
     seen: BTreeMap<String, BTreeSet<String>>,
+    /// Item key → ratings in training.
+    #[serde(default)]
+    item_ratings: BTreeMap<String, usize>,
+    /// Items with fewer training ratings are never recommended.
+    #[serde(default)]
+    min_item_ratings: usize,
 }
 
 /// The text form of a raw value of `column` (category name or number), as
@@ -126,6 +132,8 @@ impl Catalog {
             users: BTreeMap::new(),
             items: BTreeMap::new(),
             seen: BTreeMap::new(),
+            item_ratings: BTreeMap::new(),
+            min_item_ratings: head.min_item_ratings.map_or(1, |c| c.get()),
         };
         for row in train.features.chunks_exact(train.width.max(1)) {
             let user = key_text(user_spec, row[user_at]);
@@ -139,14 +147,27 @@ impl Catalog {
                 .items
                 .entry(item.clone())
                 .or_insert_with(|| pick(&catalog.item_positions));
+            *catalog.item_ratings.entry(item.clone()).or_default() += 1;
             catalog.seen.entry(user).or_default().insert(item);
         }
         Ok(catalog)
     }
 
-    /// Number of known users and items.
+    /// Number of known users and of items that can be recommended.
     pub fn sizes(&self) -> (usize, usize) {
-        (self.users.len(), self.items.len())
+        (self.users.len(), self.recommendable().count())
+    }
+
+    /// The items with enough training ratings, with their raw values.
+    fn recommendable(&self) -> impl Iterator<Item = (&String, &Vec<f32>)> {
+        self.items.iter().filter(|(item, _)| {
+            self.item_ratings.get(*item).copied().unwrap_or(0) >= self.min_item_ratings
+        })
+    }
+
+    /// The least number of training ratings an item needs to be listed.
+    pub fn min_item_ratings(&self) -> usize {
+        self.min_item_ratings
     }
 
     /// Items the user rated in training.
@@ -170,7 +191,7 @@ impl Catalog {
         for (p, v) in self.user_positions.iter().zip(profile) {
             row[*p] = *v;
         }
-        for (item, values) in &self.items {
+        for (item, values) in self.recommendable() {
             if seen.is_some_and(|s| s.contains(item)) {
                 continue;
             }
@@ -237,6 +258,16 @@ mod tests {
         };
         let c = Catalog::build(&p, &p.heads[0], &[], &train).unwrap();
         assert_eq!(c.sizes(), (2, 3));
+        let mut strict = p.clone();
+        strict.heads[0].min_item_ratings = Some(indus_spec::Count::try_from(2).unwrap());
+        let train2 = RawTable {
+            features: vec![1.0, 10.0, 2.0, 10.0, 2.0, 12.0, 3.0, 11.0],
+            width: 2,
+            ..Default::default()
+        };
+        let c2 = Catalog::build(&strict, &strict.heads[0], &[], &train2).unwrap();
+        // Only item 10 has two ratings; user 3 has not rated it.
+        assert_eq!(c2.candidates("3").unwrap().1, ["10"]);
         let (rows, keys) = c.candidates("1").unwrap();
         assert_eq!(keys, ["12"]);
         assert_eq!(rows.features, [1.0, 12.0]);

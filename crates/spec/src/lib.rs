@@ -345,10 +345,10 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
 /// target; other heads name neither.
 fn check_user_item(m: &PluginManifest, h: &HeadSpec, at: &str) -> Result<(), Problem> {
     if h.task != Task::UserItem {
-        if h.user.is_some() || h.item.is_some() || h.liked_at.is_some() {
+        if h.user.is_some() || h.item.is_some() || h.liked_at.is_some() || h.min_item_ratings.is_some() {
             return Err((
                 format!("{at}.user"),
-                "`user`, `item` and `liked_at` only apply to `task: user_item`".into(),
+                "`user`, `item`, `liked_at` and `min_item_ratings` only apply to `task: user_item`".into(),
             ));
         }
         return Ok(());

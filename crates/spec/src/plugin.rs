@@ -360,6 +360,12 @@ pub struct HeadSpec {
     /// 99 for about 1 % false alarms (default 99).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold_percentile: Option<f64>,
+    /// `task: user_item`: recommend only items with at least this many
+    /// training ratings (default 1). A vector learned from one or two
+    /// ratings is mostly noise, and such items would crowd the top of
+    /// every list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_item_ratings: Option<Count>,
     /// `task: user_item`: the rating at or above which a user counts as
     /// liking an item, for the liked/not-liked view and hit rate / NDCG.
     #[serde(default, skip_serializing_if = "Option::is_none")]
