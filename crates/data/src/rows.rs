@@ -313,19 +313,17 @@ pub fn rows_from_csv(
             table.values = Some(values);
         }
     }
-    if let Some(c) = manifest
+    for c in manifest
         .data
         .columns
         .iter()
-        .find(|c| c.role == ColumnRole::Split)
-        && df.column(&c.name).is_ok()
+        .filter(|c| c.role == ColumnRole::Split && df.column(&c.name).is_ok())
     {
-        table.split = Some(
-            text_column(&c.name, "the split")?
-                .into_iter()
-                .map(|v| v.unwrap_or_default().trim().to_string())
-                .collect(),
-        );
+        let values = text_column(&c.name, "a split column")?
+            .into_iter()
+            .map(|v| v.unwrap_or_default().trim().to_string())
+            .collect();
+        table.splits.push((c.name.clone(), values));
     }
     if let Some((t, classes)) = target_classes(manifest) {
         let present = df.column(&t.name).is_ok();

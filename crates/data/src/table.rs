@@ -17,11 +17,19 @@ pub struct RawTable {
     /// Target values per row, for heads that predict a number (ratings,
     /// amounts), when the input carries the target.
     pub values: Option<Vec<f32>>,
-    /// The text of the `role: split` column per row, when the data has one.
-    pub split: Option<Vec<String>>,
+    /// Each `role: split` column present in the data, with its text per row.
+    pub splits: Vec<(String, Vec<String>)>,
 }
 
 impl RawTable {
+    /// The text of the `role: split` column `name` per row, if read.
+    pub fn split_column(&self, name: &str) -> Option<&[String]> {
+        self.splits
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.features.len().checked_div(self.width).unwrap_or(0)
@@ -45,7 +53,7 @@ impl RawTable {
         if let Some(v) = &mut self.values {
             v.truncate(n);
         }
-        if let Some(s) = &mut self.split {
+        for (_, s) in &mut self.splits {
             s.truncate(n);
         }
     }
@@ -71,10 +79,16 @@ impl RawTable {
                 .values
                 .as_ref()
                 .map(|v| indices.iter().map(|&i| v[i]).collect()),
-            split: self
-                .split
-                .as_ref()
-                .map(|s| indices.iter().map(|&i| s[i].clone()).collect()),
+            splits: self
+                .splits
+                .iter()
+                .map(|(name, s)| {
+                    (
+                        name.clone(),
+                        indices.iter().map(|&i| s[i].clone()).collect(),
+                    )
+                })
+                .collect(),
         }
     }
 

@@ -746,7 +746,7 @@ pub fn run_scenario(
     let official_validation = data.validation;
     let mut evaluation_note = "official test split".to_string();
     if let Some(split) = &scenario.data.split_column {
-        let marks = data.train.split.clone().ok_or_else(|| {
+        let marks = data.train.split_column(&split.name).map(<[String]>::to_vec).ok_or_else(|| {
             RuntimeError::Invalid(format!(
                 "data.split_column: plugin `{}` has no `role: split` column named `{}` in its data",
                 plugin.name, split.name
@@ -774,6 +774,21 @@ pub fn run_scenario(
             "official split: rows with `{}` in {:?} are the test rows",
             split.name, split.test
         );
+    }
+    if let Some(split) = &scenario.data.time_split {
+        if data.test.is_some() {
+            return Err(RuntimeError::Invalid(
+                "data.time_split: the plugin already has an official test file".into(),
+            ));
+        }
+        let (train, test) = time_ordered_split(&data.train, split, plugin)?;
+        evaluation_note = format!(
+            "time-ordered: the latest {:.0} % of rows by `{}` are the test rows",
+            split.test_fraction.get() * 100.0,
+            split.column
+        );
+        data.test = Some(test);
+        data.train = train;
     }
     // A recommender remembers what each training user rated, and is scored
     // on lists over the items they did not.
@@ -1015,6 +1030,59 @@ pub fn run_scenario(
     })
 }
 
+/// Splits off the latest rows by the time column as the test split (ties
+/// keep file order; every row of the cut-off time goes to the same side).
+fn time_ordered_split(
+    table: &RawTable,
+    split: &indus_spec::TimeSplit,
+    plugin: &indus_spec::PluginManifest,
+) -> Result<(RawTable, RawTable), RuntimeError> {
+    let is_split_column = plugin
+        .data
+        .columns
+        .iter()
+        .any(|c| c.name == split.column && c.role == indus_spec::ColumnRole::Split);
+    let marks = table
+        .split_column(&split.column)
+        .filter(|_| is_split_column)
+        .ok_or_else(|| {
+            RuntimeError::Invalid(format!(
+                "data.time_split: plugin `{}` has no `role: split` column named `{}`",
+                plugin.name, split.column
+            ))
+        })?;
+    let mut times = Vec::with_capacity(marks.len());
+    for (row, text) in marks.iter().enumerate() {
+        let t: f64 = text.parse().map_err(|_| {
+            indus_data::DataError::row(
+                &format!("column `{}`", split.column),
+                row + 1,
+                Some(&split.column),
+                format!("`{text}` is not a number; a time split needs numeric times"),
+            )
+        })?;
+        times.push(t);
+    }
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by(|&a, &b| times[a].total_cmp(&times[b]).then(a.cmp(&b)));
+    let mut cut = ((1.0 - split.test_fraction.get()) * order.len() as f64).round() as usize;
+    // Rows stamped with the same time as the first test row are test rows too.
+    while cut > 0 && cut < order.len() && times[order[cut - 1]] == times[order[cut]] {
+        cut -= 1;
+    }
+    if cut == 0 || cut == order.len() {
+        return Err(RuntimeError::Invalid(format!(
+            "data.time_split: `{}` leaves no rows on one side of the cut",
+            split.column
+        )));
+    }
+    let mut train_idx = order[..cut].to_vec();
+    let mut test_idx = order[cut..].to_vec();
+    train_idx.sort_unstable();
+    test_idx.sort_unstable();
+    Ok((table.select(&train_idx), table.select(&test_idx)))
+}
+
 /// List length of the top-k evaluation.
 const TOP_K: usize = 10;
 
@@ -1160,6 +1228,46 @@ pub(crate) fn read_weights(folder: &crate::RunFolder) -> Result<MlpWeights, Runt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn time_split_tests_on_the_latest_rows_and_keeps_ties_together() {
+        let plugin = indus_spec::parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: x, type: number, role: feature}\n    - {name: t, type: integer, role: split}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
+        )
+        .unwrap();
+        let table = RawTable {
+            features: (0..6).map(|i| i as f32).collect(),
+            width: 1,
+            splits: vec![(
+                "t".into(),
+                ["50", "10", "40", "40", "20", "30"]
+                    .map(String::from)
+                    .to_vec(),
+            )],
+            ..Default::default()
+        };
+        let split = indus_spec::TimeSplit {
+            column: "t".into(),
+            test_fraction: indus_spec::Fraction::try_from(0.4).unwrap(),
+        };
+        let (train, test) = time_ordered_split(&table, &split, &plugin).unwrap();
+        // Times 10, 20, 30 train; 40, 40, 50 test (the cut at 4 of 6 rows
+        // would split the two rows at time 40, so both go to test).
+        assert_eq!(train.features, [1.0, 4.0, 5.0]);
+        assert_eq!(test.features, [0.0, 2.0, 3.0]);
+        let bad = RawTable {
+            splits: vec![("t".into(), vec!["1".into(), "soon".into()])],
+            features: vec![0.0, 1.0],
+            width: 1,
+            ..Default::default()
+        };
+        let err = time_ordered_split(&bad, &split, &plugin)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 2") && err.contains("soon"), "{err}");
+    }
 
     #[test]
     fn anomaly_threshold_is_a_percentile_of_normal_errors() {

@@ -345,10 +345,15 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
 /// target; other heads name neither.
 fn check_user_item(m: &PluginManifest, h: &HeadSpec, at: &str) -> Result<(), Problem> {
     if h.task != Task::UserItem {
-        if h.user.is_some() || h.item.is_some() || h.liked_at.is_some() || h.min_item_ratings.is_some() {
+        if h.user.is_some()
+            || h.item.is_some()
+            || h.liked_at.is_some()
+            || h.min_item_ratings.is_some()
+        {
             return Err((
                 format!("{at}.user"),
-                "`user`, `item`, `liked_at` and `min_item_ratings` only apply to `task: user_item`".into(),
+                "`user`, `item`, `liked_at` and `min_item_ratings` only apply to `task: user_item`"
+                    .into(),
             ));
         }
         return Ok(());
@@ -462,10 +467,31 @@ fn check_scenario(s: &Scenario) -> Result<(), Problem> {
             "choose either `folds` (cross-validation) or `test_fraction` (one holdout)".into(),
         ));
     }
-    if s.data.split_column.is_some() && (s.data.folds.is_some() || s.data.test_fraction.is_some()) {
+    let ways = [
+        s.data.split_column.is_some(),
+        s.data.time_split.is_some(),
+        s.data.folds.is_some(),
+        s.data.test_fraction.is_some(),
+    ];
+    if ways.iter().filter(|&&w| w).count() > 1 {
+        let field = if s.data.time_split.is_some() {
+            "data.time_split"
+        } else {
+            "data.split_column"
+        };
         return Err((
-            "data.split_column".into(),
-            "choose one of `split_column`, `folds` and `test_fraction`".into(),
+            field.into(),
+            "choose one of `split_column`, `time_split`, `folds` and `test_fraction`".into(),
+        ));
+    }
+    if s.data
+        .time_split
+        .as_ref()
+        .is_some_and(|t| t.test_fraction.get() <= 0.0 || t.test_fraction.get() >= 1.0)
+    {
+        return Err((
+            "data.time_split.test_fraction".into(),
+            "expected a share strictly between 0 and 1, e.g. 0.2".into(),
         ));
     }
     if s.data

@@ -70,6 +70,21 @@ pub struct ScenarioData {
     /// split, every other row trains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_column: Option<SplitColumn>,
+    /// Time-ordered evaluation: the latest rows by a time column (a
+    /// `role: split` column of numbers, e.g. unix seconds) are the test
+    /// split, so the model is scored on the future of what it learned from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_split: Option<TimeSplit>,
+}
+
+/// The latest share of rows, by a time column, held out for testing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSplit {
+    /// A numeric column of the plugin with `role: split`.
+    pub column: String,
+    /// Share of the rows, the latest ones, used as the test split.
+    pub test_fraction: Fraction,
 }
 
 /// The test split named by a column's values.
