@@ -893,7 +893,10 @@ fn a_time_split_tests_on_the_latest_ratings() {
     let v = run_with_data("retail-recommendation-time.yaml", "2");
     let m = &v["metrics"];
     assert!(
-        m["evaluation"].as_str().unwrap().starts_with("time-ordered"),
+        m["evaluation"]
+            .as_str()
+            .unwrap()
+            .starts_with("time-ordered"),
         "{}",
         m["evaluation"]
     );
