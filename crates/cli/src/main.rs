@@ -229,6 +229,7 @@ enum FormatArg {
     Csv,
     Jsonl,
     Idx,
+    Parquet,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -321,9 +322,10 @@ fn row_format(path: &Path, explicit: Option<FormatArg>) -> Result<RowFormat> {
         Some(FormatArg::Csv) => Ok(RowFormat::Csv),
         Some(FormatArg::Jsonl) => Ok(RowFormat::JsonLines),
         Some(FormatArg::Idx) => Ok(RowFormat::Idx),
+        Some(FormatArg::Parquet) => Ok(RowFormat::Parquet),
         None => RowFormat::from_path(path).with_context(|| {
             format!(
-                "{}: cannot tell the format from the name; pass --format csv|jsonl|idx",
+                "{}: cannot tell the format from the name; pass --format csv|jsonl|idx|parquet",
                 path.display()
             )
         }),

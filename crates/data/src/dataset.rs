@@ -6,7 +6,7 @@ use crate::fetch::{DataLocations, fetch};
 use crate::idx::{IdxArray, parse_idx};
 use crate::join::LookupTable;
 use crate::npz::read_npz_array;
-use crate::rows::{CsvLayout, rows_from_csv};
+use crate::rows::{CsvLayout, rows_from_csv, rows_from_parquet};
 use crate::table::{RawTable, feature_columns, primary_head};
 use indus_spec::{ColumnType, PluginManifest, SourceFormat, TextEncoding};
 use rand::SeedableRng;
@@ -197,6 +197,21 @@ fn load_split(
                 &file.path.display().to_string(),
                 file.bytes,
                 layout,
+                true,
+                lookups,
+            )?;
+            files.push(file.path);
+            table
+        }
+        SourceFormat::Parquet => {
+            if !source.files.contains_key(prefix) {
+                return Ok(None);
+            }
+            let file = fetch(locations, source, prefix)?;
+            let table = rows_from_parquet(
+                manifest,
+                &file.path.display().to_string(),
+                file.bytes,
                 true,
                 lookups,
             )?;

@@ -23,6 +23,6 @@ pub use npz::read_npz_array;
 pub use preprocess::{EmbeddingSlot, FittedColumn, OTHER, Preprocessor};
 pub use rows::{
     CsvLayout, RowFormat, class_index, numeric_target, read_rows, rows_from_csv, rows_from_json,
-    target_classes,
+    rows_from_parquet, target_classes,
 };
 pub use table::{RawTable, feature_columns, primary_head, raw_width};

@@ -64,6 +64,9 @@ pub enum SourceFormat {
     Idx,
     /// Delimited text with a header row (UTF-8).
     Csv,
+    /// Apache Parquet files (`train` and optionally `test`), read column
+    /// by column with the same checks as CSV; joined tables stay CSV.
+    Parquet,
     /// A NumPy `.npz` archive in the MedMNIST layout (`train_images`,
     /// `train_labels`, `val_*`, `test_*`; unsigned bytes).
     Npz,
