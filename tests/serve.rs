@@ -267,6 +267,10 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
         assert_eq!(server.get(&format!("/v2/models/{name}/ready")).0, 200);
 
         if recommender {
+            // Side columns come from the joined tables: only the keys are required.
+            let required = schema["required"].as_array().unwrap();
+            assert!(required.contains(&json!("user_id")) && required.contains(&json!("item_id")));
+            assert!(!required.contains(&json!("age")), "{schema}");
             let user = rows[0]["user_id"].clone();
             let (s, list) = server.post(
                 &format!("/v1/scenarios/{name}/recommend"),

@@ -213,7 +213,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             html,
             r#"<details id="s-{name}" class="scenario" data-name="{name}"><summary><b>{name}</b> — {industry}, {task}; {eval}</summary>
 <p>{desc}</p>
-<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights), {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>
+<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights), {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}
 <div class="charts"><figure>{confusion}</figure><figure>{roc}</figure><figure>{pr}</figure></div>
 <div class="scroll" tabindex="0" role="region" aria-label="Per-class metrics of {name}"><table class="per-class"><thead><tr><th scope="col">Class</th><th scope="col">Precision</th><th scope="col">Recall</th><th scope="col">F1</th><th scope="col">Support</th></tr></thead><tbody>"#,
             name = esc(v.name),
@@ -247,6 +247,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
                         .join(", ")
                 )
             },
+            head_notes = head_notes(m),
             confusion = charts::confusion(&r.classes, &m.test.confusion),
             roc = charts::unit_curve(
                 "ROC curve",
@@ -468,3 +469,49 @@ const LIVE_JS: &str = r#"
   }));
 })();
 "#;
+
+/// What rating and anomaly heads report beyond the classification view:
+/// rating error, top-k lists, the alarm threshold.
+fn head_notes(m: &indus_runtime::RunMetrics) -> String {
+    let mut out = String::new();
+    if let Some(r) = &m.regression {
+        let _ = write!(
+            out,
+            "<p>Predicted rating on {} test rows: RMSE {:.4}, MAE {:.4}, R² {:.4}.",
+            r.rows, r.rmse, r.mae, r.r2
+        );
+        if let Some(d) = &m.rating {
+            let _ = write!(
+                out,
+                " The charts below show the liked (rating ≥ {}) view.",
+                d.liked_at
+            );
+        }
+        out.push_str("</p>");
+    }
+    if let Some(k) = &m.top_k {
+        let _ = write!(
+            out,
+            "<p>Top-{} lists for {} test users: hit rate {:.4}, NDCG {:.4}, recall {:.4}. <small>{}</small></p>",
+            k.k,
+            k.users,
+            k.hit_rate,
+            k.ndcg,
+            k.recall,
+            esc(&k.protocol)
+        );
+    }
+    if let Some(a) = &m.anomaly {
+        let _ = write!(
+            out,
+            "<p>Autoencoder trained on normal rows; alarm at reconstruction error {:.4} (the {}th percentile of normal validation rows){}.</p>",
+            a.threshold,
+            a.percentile,
+            m.test.ranking.as_ref().map_or(String::new(), |r| format!(
+                "; detection rate at 1 % false alarms {:.4}",
+                r.tpr_at_1pct_fpr
+            ))
+        );
+    }
+    out
+}

@@ -306,6 +306,17 @@ fn fit_number(
     let fill = match missing {
         Missing::Mean => mean,
         Missing::Zero => 0.0,
+        Missing::Mode => {
+            let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
+            for v in present {
+                *counts.entry(v.to_bits()).or_default() += 1;
+            }
+            counts
+                .into_iter()
+                .map(|(bits, n)| (f64::from_bits(bits), n))
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)))
+                .map_or(0.0, |(v, _)| v)
+        }
         Missing::Median => {
             let mut sorted = present.to_vec();
             sorted.sort_by(f64::total_cmp);
@@ -362,6 +373,16 @@ mod tests {
         };
         let p = Preprocessor::fit(&plugin, &train);
         assert_eq!(p.output_width(), 5);
+        // The most frequent value fills a gap with `missing: mode` (smallest on ties).
+        let FittedColumn::Number { fill, .. } = fit_number(
+            "m",
+            &[2.0, 5.0, 5.0, 2.0, 7.0],
+            Missing::Mode,
+            Normalization::None,
+        ) else {
+            unreachable!()
+        };
+        assert_eq!(fill, 2.0);
         assert_eq!(p.input_names(), ["x", "m", "k=a", "k=b", "k=c"]);
         let out = p.transform(&train);
         // x: mean 2, std 1 over the present values; the missing one is filled with the mean.

@@ -6,7 +6,9 @@ use crate::DataError;
 use crate::idx::read_idx;
 use crate::join::{LookupTable, fill_json_rows};
 use crate::table::{RawTable, feature_columns, is_numeric};
-use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, Task, UnknownValues};
+use indus_spec::{
+    ColumnRole, ColumnSpec, ColumnType, ExtraColumns, PluginManifest, Task, UnknownValues,
+};
 use polars::prelude::*;
 use std::path::Path;
 
@@ -265,6 +267,31 @@ fn rows_from_frame(
         source_name: source_name.to_string(),
         message,
     };
+    if manifest.data.extra_columns == ExtraColumns::Error {
+        let declared: Vec<String> = manifest
+            .data
+            .columns
+            .iter()
+            .flat_map(csv_field_names)
+            .collect();
+        let extra: Vec<String> = df
+            .get_column_names()
+            .into_iter()
+            .map(|c| c.to_string())
+            .filter(|c| !declared.contains(c))
+            .collect();
+        if !extra.is_empty() {
+            return Err(schema_error(format!(
+                "undeclared column{} {} (the plugin sets `data.extra_columns: error`; declare them, with `role: ignore` to skip them)",
+                if extra.len() > 1 { "s" } else { "" },
+                extra
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     for table in joins {
         table.join_onto(&mut df, source_name)?;
     }
@@ -878,6 +905,21 @@ mod tests {
         assert_eq!(back.features[..2], t.features[..2]);
         assert!(back.features[2].is_nan());
         assert_eq!(back.labels, t.labels);
+    }
+
+    #[test]
+    fn undeclared_columns_are_refused_when_the_plugin_says_so() {
+        let csv = b"amount,kind,y,amount_eur,note\n10,b,bad,9,x\n".to_vec();
+        let mut strict = plugin();
+        assert!(rows_from_csv(&strict, "t.csv", csv.clone(), CsvLayout::INPUT, true, &[]).is_ok());
+        strict.data.extra_columns = ExtraColumns::Error;
+        let err = rows_from_csv(&strict, "t.csv", csv, CsvLayout::INPUT, true, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.csv") && err.contains("`amount_eur`, `note`"),
+            "{err}"
+        );
     }
 
     #[test]

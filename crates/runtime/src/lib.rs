@@ -15,8 +15,8 @@ mod run_folder;
 
 pub use error::RuntimeError;
 pub use job::{
-    CrossValidation, EXAMPLES, Environment, RowCounts, RunMetrics, RunOptions, RunSummary, WEIGHTS,
-    run_scenario,
+    AnomalyDecision, CrossValidation, EXAMPLES, Environment, RatingDecision, RowCounts, RunMetrics,
+    RunOptions, RunSummary, WEIGHTS, run_scenario,
 };
 pub use loaded::{Attribution, Explanation, LoadedRun, Prediction, resolve_run};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};

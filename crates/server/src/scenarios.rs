@@ -254,7 +254,13 @@ pub async fn schema(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let served = s.served(&name)?;
-    Ok(Json(row_schema(&name, &served.run.plugin)))
+    let looked_up: Vec<String> = served
+        .run
+        .lookups
+        .iter()
+        .flat_map(|t| t.columns().iter().cloned())
+        .collect();
+    Ok(Json(row_schema(&name, &served.run.plugin, &looked_up)))
 }
 
 /// Real rows from the run's held-out split, ready to send to predict.
@@ -448,9 +454,10 @@ fn headline(run: &LoadedRun) -> Headline {
 }
 
 /// JSON Schema (2020-12) of one input row: every feature column with its
-/// type and constraints, required unless nullable; the id and target
-/// columns are accepted, other keys ignored.
-pub fn row_schema(scenario: &str, plugin: &PluginManifest) -> Value {
+/// type and constraints, required unless nullable or `looked_up` (filled
+/// from a joined table by key); the id and target columns are accepted,
+/// other keys ignored.
+pub fn row_schema(scenario: &str, plugin: &PluginManifest, looked_up: &[String]) -> Value {
     let mut properties = serde_json::Map::new();
     let mut required = Vec::new();
     for c in &plugin.data.columns {
@@ -469,7 +476,7 @@ pub fn row_schema(scenario: &str, plugin: &PluginManifest) -> Value {
                 Value::String(format!("{:?} column ({:?})", c.role, c.kind).to_lowercase()),
             );
         }
-        if c.role == ColumnRole::Feature && !c.nullable {
+        if c.role == ColumnRole::Feature && !c.nullable && !looked_up.contains(&c.name) {
             required.push(Value::String(c.name.clone()));
         }
         properties.insert(c.name.clone(), p);

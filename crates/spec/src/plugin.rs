@@ -54,6 +54,22 @@ pub struct DataSpec {
     pub source: SourceSpec,
     /// Every column of one input row, in order.
     pub columns: Vec<ColumnSpec>,
+    /// What a data file column that the schema does not declare means:
+    /// nothing (`ignore`), or a mistake worth stopping for (`error`), e.g.
+    /// when an export changed and a renamed column would otherwise be lost.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub extra_columns: ExtraColumns,
+}
+
+/// Policy for undeclared columns in data files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtraColumns {
+    /// Read past them.
+    #[default]
+    Ignore,
+    /// Refuse the file, naming every undeclared column.
+    Error,
 }
 
 /// File format of a data source.
@@ -249,6 +265,8 @@ pub enum Missing {
     Median,
     /// Zero.
     Zero,
+    /// The most frequent training value (smallest on ties).
+    Mode,
 }
 
 /// Scaling of numeric features.
