@@ -304,19 +304,7 @@ impl LoadedRun {
                 .enumerate()
                 .map(|(i, &o)| {
                     let (rating, p) = decision.apply(o);
-                    let liked = p >= 0.5;
-                    Prediction {
-                        row: i + 1,
-                        id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
-                        label: self.classes[usize::from(liked)].clone(),
-                        score: if liked { p } else { 1.0 - p },
-                        probabilities: vec![
-                            (self.classes[0].clone(), 1.0 - p),
-                            (self.classes[1].clone(), p),
-                        ],
-                        outputs: Vec::new(),
-                        value: Some(rating),
-                    }
+                    self.two_class(rows, i, p >= 0.5, p, rating)
                 })
                 .collect();
         }
@@ -343,6 +331,24 @@ impl LoadedRun {
             .collect()
     }
 
+    /// The prediction of row `i` for a head whose number (`value`: a
+    /// rating, a reconstruction error) decides between its two classes;
+    /// `p` is the score of the second class.
+    fn two_class(&self, rows: &RawTable, i: usize, second: bool, p: f32, value: f32) -> Prediction {
+        Prediction {
+            row: i + 1,
+            id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
+            label: self.classes[usize::from(second)].clone(),
+            score: if second { p } else { 1.0 - p },
+            probabilities: vec![
+                (self.classes[0].clone(), 1.0 - p),
+                (self.classes[1].clone(), p),
+            ],
+            outputs: Vec::new(),
+            value: Some(value),
+        }
+    }
+
     /// Anomaly verdicts from an autoencoder's reconstructions of `rows`.
     fn flag(
         &self,
@@ -356,22 +362,7 @@ impl LoadedRun {
         Ok(errors
             .iter()
             .enumerate()
-            .map(|(i, &e)| {
-                let s = decision.score(e);
-                let anomaly = e >= decision.threshold;
-                Prediction {
-                    row: i + 1,
-                    id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
-                    label: self.classes[usize::from(anomaly)].clone(),
-                    score: if anomaly { s } else { 1.0 - s },
-                    probabilities: vec![
-                        (self.classes[0].clone(), 1.0 - s),
-                        (self.classes[1].clone(), s),
-                    ],
-                    outputs: Vec::new(),
-                    value: Some(e),
-                }
-            })
+            .map(|(i, &e)| self.two_class(rows, i, e >= decision.threshold, decision.score(e), e))
             .collect())
     }
 
@@ -468,13 +459,18 @@ impl LoadedRun {
 
     /// Metrics on labelled rows.
     pub fn evaluate(&self, rows: &RawTable) -> Result<ClassificationMetrics, RuntimeError> {
-        if self.metrics.anomaly.is_some() {
-            let labels = rows.labels.as_ref().ok_or_else(|| {
-                RuntimeError::Invalid(format!(
-                    "the input has no `{}` column to evaluate against",
-                    primary_head(&self.plugin).target
-                ))
-            })?;
+        // Rating and anomaly heads: the two-class view their predictions give.
+        let truth = match (self.metrics.rating, &rows.values, &rows.labels) {
+            (Some(d), Some(values), _) => Some(
+                values
+                    .iter()
+                    .map(|&t| u32::from(f64::from(t) >= d.liked_at))
+                    .collect::<Vec<u32>>(),
+            ),
+            (None, _, Some(labels)) if self.metrics.anomaly.is_some() => Some(labels.clone()),
+            _ => None,
+        };
+        if let Some(labels) = truth {
             let predictions = self.predict(rows)?;
             let probs: Vec<f32> = predictions
                 .iter()
@@ -483,25 +479,6 @@ impl LoadedRun {
             let decided: Vec<usize> = predictions
                 .iter()
                 .map(|p| usize::from(p.label == self.classes[1]))
-                .collect();
-            return Ok(classification_metrics_for(
-                &probs,
-                &decided,
-                labels,
-                &self.classes,
-            ));
-        }
-        if let (Some(decision), Some(truth)) = (self.metrics.rating, &rows.values) {
-            let outputs = self.predictor.predict(&self.prepare(rows)?)?;
-            let mut probs = Vec::with_capacity(outputs.len() * 2);
-            for &o in &outputs {
-                let p = decision.apply(o).1;
-                probs.extend([1.0 - p, p]);
-            }
-            let decided = predict_classes(&probs, 2, Some(0.5));
-            let labels: Vec<u32> = truth
-                .iter()
-                .map(|&t| u32::from(f64::from(t) >= decision.liked_at))
                 .collect();
             return Ok(classification_metrics_for(
                 &probs,
