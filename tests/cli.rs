@@ -889,6 +889,34 @@ fn movielens_ratings_join_users_and_items_and_rank_unseen_items() {
 }
 
 #[test]
+fn a_training_split_without_some_class_is_refused_by_name() {
+    // The first five MNIST training images are the digits 5, 0, 4, 1, 9.
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/mnist.yaml");
+    let data = data_dir();
+    let args = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--runs-dir",
+        "runs",
+        "--train-limit",
+        "5",
+        "--test-limit",
+        "10",
+        "--epochs",
+        "1",
+    ];
+    let err = fails(&indus(&args, tmp.path()));
+    assert!(
+        err.contains("no training rows") && err.contains("`2`, `3`, `6`, `7`, `8`"),
+        "{err}"
+    );
+    assert_eq!(runs_written(tmp.path()), 0, "nothing is written");
+}
+
+#[test]
 fn a_time_split_tests_on_the_latest_ratings() {
     let v = run_with_data("retail-recommendation-time.yaml", "2");
     let m = &v["metrics"];

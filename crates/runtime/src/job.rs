@@ -439,6 +439,35 @@ fn fit_once(
             classes.first().map_or("", String::as_str)
         )));
     }
+    if !reconstruction && let Some(labels) = &train_rows.labels {
+        let mut counts = vec![0usize; classes.len()];
+        for &l in labels {
+            if let Some(c) = counts.get_mut(l as usize) {
+                *c += 1;
+            }
+        }
+        let missing: Vec<&str> = classes
+            .iter()
+            .zip(&counts)
+            .filter(|(_, n)| **n == 0)
+            .map(|(c, _)| c.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(RuntimeError::Invalid(format!(
+                "head `{}`: class{} {} {} no training rows after the split ({} training rows); the model could never predict {}. Use more rows, or fewer held out",
+                primary_head(plugin).name,
+                if missing.len() > 1 { "es" } else { "" },
+                missing
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if missing.len() > 1 { "have" } else { "has" },
+                train_rows.len(),
+                if missing.len() > 1 { "them" } else { "it" },
+            )));
+        }
+    }
     let preprocessor = Preprocessor::fit(plugin, &train_rows);
     let head = match head {
         Head::Reconstruction { .. } => Head::Reconstruction {
