@@ -1,35 +1,57 @@
 #!/usr/bin/env bash
-# Before/after of the manufacturing-fault plugin's native derived features:
-# the shipped scenario (with the hook's eight geometry and luminosity
-# columns) against the same plugin with those columns and the hook removed,
-# same folds, same seeds. Prints one line per seed and the mean.
+# Before/after of a plugin's native derived features: the shipped scenario
+# (with the hook's derived columns) against the same plugin with those
+# columns and the native hooks removed, same folds, same seeds. Prints the
+# cross-validated metric per seed, the paired difference, and the means.
 #
-#   benches/derived_features.sh              # seeds 7 1 2
-#   SEEDS="7" INDUS=target/release/indus benches/derived_features.sh
+#   benches/derived_features.sh                     # manufacturing-fault, accuracy, seeds 7 1 2
+#   SCENARIO=credit-scoring SEEDS="7 1 2 3 4 5" benches/derived_features.sh   # ROC-AUC
+#   INDUS=target/debug/indus benches/derived_features.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCENARIO=${SCENARIO:-manufacturing-fault}
 SEEDS=${SEEDS:-"7 1 2"}
+case "$SCENARIO" in
+  credit-scoring) METRIC=${METRIC:-roc_auc} ;;
+  *) METRIC=${METRIC:-accuracy} ;;
+esac
 INDUS=${INDUS:-${CARGO_TARGET_DIR:-$ROOT/target}/release/indus}
 export INDUS_DATA_DIR=${INDUS_DATA_DIR:-$ROOT/../shared/data}
 [ -x "$INDUS" ] || cargo build --release --workspace --manifest-path "$ROOT/Cargo.toml"
+PLUGIN=$(sed -n 's/^plugin: *//p' "$ROOT/scenarios/$SCENARIO.yaml")
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 
 # The "before" project: the plugin without derived columns or native hooks.
-mkdir -p "$WORK/before/plugins/manufacturing-fault" "$WORK/before/scenarios"
-python3 - "$ROOT/plugins/manufacturing-fault/plugin.yaml" "$WORK/before/plugins/manufacturing-fault/plugin.yaml" <<'PY'
+mkdir -p "$WORK/before/plugins/$PLUGIN" "$WORK/before/scenarios"
+[ -d "$ROOT/plugins/$PLUGIN/data" ] && cp -r "$ROOT/plugins/$PLUGIN/data" "$WORK/before/plugins/$PLUGIN/"
+python3 - "$ROOT/plugins/$PLUGIN/plugin.yaml" "$WORK/before/plugins/$PLUGIN/plugin.yaml" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-text = re.sub(r"    - name: [a-z_]+\n(      [^\n]*\n)*?      derived: true\n(      [^\n]*\n)*", "", text)
-text = re.sub(r"# Native hooks:[^\n]*\nnative:\n(  [^\n]*\n)*", "", text)
-assert "derived" not in text and "native:" not in text
+text = re.sub(r"    - name: [a-z_]+[^\n]*\n(      [^\n]*\n)*?      derived: true\n(      [^\n]*\n)*", "", text)
+text = re.sub(r"\nnative:\n(  [^\n]*\n)*", "\n", text)
+assert "derived: true" not in text and "\nnative:" not in text
 open(sys.argv[2], "w").write(text)
 PY
-cp "$ROOT/scenarios/manufacturing-fault.yaml" "$WORK/before/scenarios/"
+cp "$ROOT/scenarios/$SCENARIO.yaml" "$WORK/before/scenarios/"
 
-summary() { python3 -c 'import json,sys; m=json.load(sys.stdin)["metrics"]; cv=m["cross_validation"]; print("%.4f ± %.4f, %.4f" % (cv["mean"]["accuracy"], cv["std"]["accuracy"], cv["mean"]["macro_f1"]))'; }
-echo "seed | before: accuracy ± std, macro F1 | after (derived features): accuracy ± std, macro F1"
+metric() { python3 -c 'import json,sys; cv=json.load(sys.stdin)["metrics"]["cross_validation"]; k=sys.argv[1]; print("%.4f %.4f" % (cv["mean"][k], cv["std"][k]))' "$METRIC"; }
+echo "$SCENARIO, $METRIC (mean ± std of folds): seed | without derived columns | with | difference"
 for seed in $SEEDS; do
-  b=$("$INDUS" run "$WORK/before/scenarios/manufacturing-fault.yaml" --runs-dir "$WORK/runs-b" --seed "$seed" --json 2>/dev/null | summary)
-  a=$("$INDUS" run "$ROOT/scenarios/manufacturing-fault.yaml" --runs-dir "$WORK/runs-a" --seed "$seed" --json 2>/dev/null | summary)
-  echo "$seed | $b | $a"
+  b=$("$INDUS" run "$WORK/before/scenarios/$SCENARIO.yaml" --runs-dir "$WORK/runs-b" --seed "$seed" --json 2>/dev/null | metric)
+  a=$(cd "$ROOT" && "$INDUS" run "scenarios/$SCENARIO.yaml" --runs-dir "$WORK/runs-a" --seed "$seed" --json 2>/dev/null | metric)
+  echo "$seed $b $a" >> "$WORK/results"
 done
+python3 - "$WORK/results" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+diffs = []
+for seed, b, bs, a, as_ in rows:
+    d = float(a) - float(b)
+    diffs.append(d)
+    print(f"{seed} | {b} ± {bs} | {a} ± {as_} | {d:+.4f}")
+n = len(rows)
+mb = sum(float(r[1]) for r in rows) / n
+ma = sum(float(r[3]) for r in rows) / n
+up = sum(d > 0 for d in diffs)
+print(f"mean | {mb:.4f} | {ma:.4f} | {ma - mb:+.4f} (higher with derived columns for {up} of {n} seeds)")
+PY

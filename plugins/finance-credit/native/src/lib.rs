@@ -1,4 +1,7 @@
-//! Native hooks of the `finance-credit` plugin. `postprocess` turns the
+//! Native hooks of the `finance-credit` plugin. `derive_features` adds
+//! three affordability columns (monthly payment, an income estimate from the
+//! instalment rate, loan length against age) that a small network does not
+//! find from 1,000 rows by itself. `postprocess` turns the
 //! model's probability of a bad risk into scorecard points (the usual
 //! "points to double the odds" scaling, configurable in `plugin.yaml`) and
 //! names the top reasons behind each applicant's risk: the columns whose
@@ -84,6 +87,39 @@ impl Plugin for FinanceCredit {
         };
         let reasons = number(config, "reasons", 3.0)? as usize;
         Ok(FinanceCredit { scaling, reasons })
+    }
+
+    fn derive_features(&self, rows: &Table) -> Result<Columns, String> {
+        let amount = rows.f64("credit_amount")?;
+        let months = rows.f64("duration_in_month")?;
+        let age = rows.f64("age_in_years")?;
+        let rate = rows.f64("installment_rate_in_percentage_of_disposable_income")?;
+        let per_month: Vec<f64> = amount
+            .iter()
+            .zip(&months)
+            .map(|(a, m)| (a / m.max(1.0)).ln_1p())
+            .collect();
+        // The instalment rate is a share of disposable income (1-4): the
+        // monthly payment divided by it estimates that income.
+        let income: Vec<f64> = amount
+            .iter()
+            .zip(&months)
+            .zip(&rate)
+            .map(|((a, m), r)| (a / m.max(1.0) / r.max(1.0)).ln_1p())
+            .collect();
+        let years_to_repay_per_age: Vec<f64> = months
+            .iter()
+            .zip(&age)
+            .map(|(m, a)| m / 12.0 / a.max(18.0))
+            .collect();
+        Ok(vec![
+            ("log_monthly_payment".into(), Column::F64(per_month)),
+            ("log_income_estimate".into(), Column::F64(income)),
+            (
+                "loan_years_per_age".into(),
+                Column::F64(years_to_repay_per_age),
+            ),
+        ])
     }
 
     fn postprocess(&self, predictions: &Table, _rows: &Table) -> Result<Columns, String> {

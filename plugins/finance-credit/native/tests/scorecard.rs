@@ -66,3 +66,33 @@ fn policy_metrics_count_approvals_and_bad_risks_among_them() {
     assert_eq!(m[0], ("approval_rate".to_string(), 0.75));
     assert!((m[1].1 - 1.0 / 3.0).abs() < 1e-12, "{m:?}");
 }
+
+#[test]
+fn affordability_columns_are_computed_from_amount_duration_rate_and_age() {
+    let plugin = FinanceCredit::new(&json!({})).unwrap();
+    let rows = Table::from_columns(
+        &vec![
+            ("credit_amount".into(), Column::F64(vec![1200.0, 5000.0])),
+            ("duration_in_month".into(), Column::F64(vec![12.0, 0.0])),
+            (
+                "installment_rate_in_percentage_of_disposable_income".into(),
+                Column::F64(vec![4.0, 2.0]),
+            ),
+            ("age_in_years".into(), Column::F64(vec![40.0, 16.0])),
+        ],
+        2,
+    )
+    .unwrap();
+    let out = plugin.derive_features(&rows).unwrap();
+    let col = |name: &str| match &out.iter().find(|(n, _)| n == name).unwrap().1 {
+        Column::F64(v) => v.clone(),
+        _ => panic!("{name} is not numeric"),
+    };
+    // 1200 over 12 months is 100 a month; at rate 4, an income of ~25.
+    assert_eq!(col("log_monthly_payment")[0], 101f64.ln());
+    assert_eq!(col("log_income_estimate")[0], 26f64.ln());
+    assert_eq!(col("loan_years_per_age")[0], 1.0 / 40.0);
+    // A zero duration counts as one month; an age under 18 as 18.
+    assert_eq!(col("log_monthly_payment")[1], 5001f64.ln());
+    assert_eq!(col("loan_years_per_age")[1], 0.0);
+}
