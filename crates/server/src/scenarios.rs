@@ -476,6 +476,9 @@ pub fn row_schema(scenario: &str, plugin: &PluginManifest, looked_up: &[String])
                 Value::String(format!("{:?} column ({:?})", c.role, c.kind).to_lowercase()),
             );
         }
+        if c.derived {
+            continue; // computed by the plugin's native hook, never sent
+        }
         if c.role == ColumnRole::Feature && !c.nullable && !looked_up.contains(&c.name) {
             required.push(Value::String(c.name.clone()));
         }

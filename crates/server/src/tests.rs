@@ -256,6 +256,8 @@ async fn listing_detail_and_row_schema_describe_the_scenario() {
             .contains(&json!("car (new)"))
     );
     assert_eq!(schema["required"].as_array().unwrap().len(), 20);
+    // Columns the native hook derives are not part of a request row.
+    assert!(schema["properties"]["log_monthly_payment"].is_null());
 }
 
 #[tokio::test]
@@ -271,7 +273,8 @@ async fn explanations_add_up_to_the_score_change() {
     assert_eq!(s, StatusCode::OK, "{body}");
     for e in body["explanations"].as_array().unwrap() {
         let attributions = e["attributions"].as_array().unwrap();
-        assert_eq!(attributions.len(), 20);
+        // 20 input columns and the 3 the native hook derives from them.
+        assert_eq!(attributions.len(), 23);
         let total: f64 = attributions
             .iter()
             .map(|a| a["value"].as_f64().unwrap())

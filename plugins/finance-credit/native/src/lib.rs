@@ -73,6 +73,9 @@ fn reason(column: &str) -> String {
         "number_of_people_being_liable_to_provide_maintenance_for" => "dependants",
         "telephone" => "telephone on record",
         "foreign_worker" => "foreign worker status",
+        "log_monthly_payment" => "monthly payment",
+        "log_income_estimate" => "income implied by the instalment rate",
+        "loan_years_per_age" => "loan length for the applicant's age",
         other => other,
     };
     text.to_string()
