@@ -29,6 +29,9 @@ pub struct LoadedData {
     pub files: Vec<PathBuf>,
     /// Lookup tables joined onto the rows, kept for serving.
     pub lookups: Vec<LookupTable>,
+    /// Rows left out for a missing value in a `missing: drop` column
+    /// (training, test and validation together).
+    pub dropped_rows: usize,
 }
 
 /// Row caps for quick experiments and tests.
@@ -74,12 +77,18 @@ pub fn load_dataset(
         &mut files,
         &lookups,
     )?;
+    let (mut train, mut test, mut validation) = (train, test, validation);
+    let mut dropped_rows = crate::table::drop_missing(manifest, &mut train);
+    for t in [test.as_mut(), validation.as_mut()].into_iter().flatten() {
+        dropped_rows += crate::table::drop_missing(manifest, t);
+    }
     Ok(LoadedData {
         train,
         test,
         validation,
         files,
         lookups,
+        dropped_rows,
     })
 }
 

@@ -25,4 +25,6 @@ pub use rows::{
     CsvLayout, RowFormat, class_index, numeric_target, read_rows, rows_from_csv, rows_from_json,
     rows_from_parquet, target_classes,
 };
-pub use table::{RawTable, feature_columns, primary_head, raw_width};
+pub use table::{
+    RawTable, drop_missing, feature_columns, primary_head, raw_width, rows_missing_required,
+};

@@ -134,7 +134,13 @@ impl Preprocessor {
                         .map(|r| train.features[r * train.width + offset] as f64)
                         .filter(|v| v.is_finite())
                         .collect();
-                    fit_number(&c.name, &present, c.missing, c.normalization)
+                    let mut fitted = fit_number(&c.name, &present, c.missing, c.normalization);
+                    if let (FittedColumn::Number { fill, .. }, Some(v)) =
+                        (&mut fitted, c.fill_value)
+                    {
+                        *fill = v as f32;
+                    }
+                    fitted
                 }
             };
             offset += fitted.raw_width();
@@ -305,7 +311,9 @@ fn fit_number(
     let mean = present.iter().sum::<f64>() / n;
     let fill = match missing {
         Missing::Mean => mean,
-        Missing::Zero => 0.0,
+        // Constant: the column's fill_value, set by the caller. Drop: rows
+        // with the value missing never reach the model.
+        Missing::Zero | Missing::Constant | Missing::Drop => 0.0,
         Missing::Mode => {
             let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
             for v in present {
@@ -373,6 +381,36 @@ mod tests {
         };
         let p = Preprocessor::fit(&plugin, &train);
         assert_eq!(p.output_width(), 5);
+        // `missing: constant` fills with the declared value.
+        let constant = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: x, type: number, role: feature, nullable: true, missing: constant, fill_value: -1, normalization: none}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
+        )
+        .unwrap();
+        let t = RawTable {
+            features: vec![3.0, f32::NAN],
+            width: 1,
+            ..Default::default()
+        };
+        assert_eq!(Preprocessor::fit(&constant, &t).transform(&t), [3.0, -1.0]);
+        // Rows missing a `missing: drop` value are left out, named by row.
+        let drop = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: x, type: number, role: feature, nullable: true, missing: drop}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
+        )
+        .unwrap();
+        let mut t = RawTable {
+            features: vec![3.0, f32::NAN, 5.0, f32::NAN],
+            width: 1,
+            labels: Some(vec![0, 1, 1, 0]),
+            ..Default::default()
+        };
+        assert_eq!(
+            crate::rows_missing_required(&drop, &t),
+            [(1, "x".to_string()), (3, "x".to_string())]
+        );
+        assert_eq!(crate::drop_missing(&drop, &mut t), 2);
+        assert_eq!((t.features, t.labels), (vec![3.0, 5.0], Some(vec![0, 1])));
         // The most frequent value fills a gap with `missing: mode` (smallest on ties).
         let FittedColumn::Number { fill, .. } = fit_number(
             "m",

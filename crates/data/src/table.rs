@@ -150,6 +150,46 @@ impl RawTable {
     }
 }
 
+/// Rows (0-based) with a missing value in a `missing: drop` column, each
+/// with the first such column's name.
+pub fn rows_missing_required(manifest: &PluginManifest, table: &RawTable) -> Vec<(usize, String)> {
+    let mut at = 0;
+    let mut positions = Vec::new();
+    for c in feature_columns(manifest) {
+        if c.missing == indus_spec::Missing::Drop && !c.derived {
+            positions.push((at, c.name.clone()));
+        }
+        at += c.width();
+    }
+    if positions.is_empty() {
+        return Vec::new();
+    }
+    table
+        .features
+        .chunks_exact(table.width.max(1))
+        .enumerate()
+        .filter_map(|(r, row)| {
+            positions
+                .iter()
+                .find(|(p, _)| row[*p].is_nan())
+                .map(|(_, name)| (r, name.clone()))
+        })
+        .collect()
+}
+
+/// Leaves out the rows with a missing value in a `missing: drop` column;
+/// returns how many went.
+pub fn drop_missing(manifest: &PluginManifest, table: &mut RawTable) -> usize {
+    let gone = rows_missing_required(manifest, table);
+    if gone.is_empty() {
+        return 0;
+    }
+    let drop: std::collections::HashSet<usize> = gone.iter().map(|(r, _)| *r).collect();
+    let keep: Vec<usize> = (0..table.len()).filter(|r| !drop.contains(r)).collect();
+    *table = table.select(&keep);
+    gone.len()
+}
+
 /// The feature columns of a manifest, in the order their values appear in a
 /// [`RawTable`] row.
 pub fn feature_columns(manifest: &PluginManifest) -> Vec<&ColumnSpec> {

@@ -771,6 +771,12 @@ pub fn run_scenario(
     for f in &data.files {
         log(&format!("data: {}", f.display()));
     }
+    if data.dropped_rows > 0 {
+        log(&format!(
+            "left out {} rows with a missing value in a `missing: drop` column",
+            data.dropped_rows
+        ));
+    }
     let data_files = data.files.clone();
     let official_validation = data.validation;
     let mut evaluation_note = "official test split".to_string();

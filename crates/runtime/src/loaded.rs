@@ -206,6 +206,21 @@ impl LoadedRun {
                 rows.width, self.plugin.name
             )));
         }
+        let missing = indus_data::rows_missing_required(&self.plugin, rows);
+        if !missing.is_empty() {
+            let problems = missing
+                .into_iter()
+                .map(|(r, column)| {
+                    indus_data::DataError::row(
+                        "input",
+                        r + 1,
+                        Some(&column),
+                        "missing value; this column drops incomplete rows (`missing: drop`), so send a value",
+                    )
+                })
+                .collect();
+            return Err(indus_data::DataError::rows("input", problems, 50).into());
+        }
         match &self.native {
             Some(native) if crate::hooks::has_derived(&self.plugin) => {
                 let mut rows = rows.clone();

@@ -139,6 +139,27 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 ));
             }
         }
+        match (c.missing, c.fill_value) {
+            (Missing::Constant, Some(v)) if !v.is_finite() => {
+                return Err((
+                    format!("{at}.fill_value"),
+                    "expected a finite number".into(),
+                ));
+            }
+            (Missing::Constant, None) => {
+                return Err((
+                    format!("{at}.fill_value"),
+                    "`missing: constant` needs `fill_value`".into(),
+                ));
+            }
+            (Missing::Constant, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err((
+                    format!("{at}.fill_value"),
+                    "`fill_value` only applies to `missing: constant`".into(),
+                ));
+            }
+        }
         if c.unknown_values == UnknownValues::Bucket && c.kind != ColumnType::Category {
             return Err((
                 format!("{at}.unknown_values"),

@@ -221,6 +221,9 @@ pub struct ColumnSpec {
     /// training rows).
     #[serde(default, skip_serializing_if = "is_default")]
     pub missing: Missing,
+    /// `missing: constant`: the value a missing cell becomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_value: Option<f64>,
     /// Scaling of a numeric feature (fitted on the training rows).
     #[serde(default, skip_serializing_if = "is_default")]
     pub normalization: Normalization,
@@ -267,6 +270,11 @@ pub enum Missing {
     Zero,
     /// The most frequent training value (smallest on ties).
     Mode,
+    /// The column's `fill_value`.
+    Constant,
+    /// Leave out training and test rows with the value missing; a request
+    /// without it is refused with its row number.
+    Drop,
 }
 
 /// Scaling of numeric features.

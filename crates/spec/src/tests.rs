@@ -303,3 +303,18 @@ fn a_split_column_excludes_folds() {
     ));
     assert!(m.contains("data.split_column"), "{m}");
 }
+
+#[test]
+fn a_constant_fill_needs_its_value() {
+    let text = RATINGS.replace(
+        "    - {name: age, type: number, role: feature}",
+        "    - {name: age, type: number, role: feature, nullable: true, missing: constant}",
+    );
+    let m = plugin_message(&text);
+    assert!(m.contains("data.columns[2].fill_value"), "{m}");
+    let m = plugin_message(&RATINGS.replace(
+        "    - {name: age, type: number, role: feature}",
+        "    - {name: age, type: number, role: feature, fill_value: 3}",
+    ));
+    assert!(m.contains("only applies to `missing: constant`"), "{m}");
+}
