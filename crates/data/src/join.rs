@@ -4,7 +4,7 @@
 //! names only a user and an item gets the same side features training saw.
 
 use crate::DataError;
-use crate::rows::{CsvLayout, read_text_csv};
+use crate::rows::{CsvLayout, json_text, read_text_csv};
 use polars::prelude::*;
 use std::collections::HashMap;
 
@@ -196,11 +196,12 @@ impl LookupTable {
         &self,
         obj: &mut serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), String> {
-        let key = match obj.get(&self.on) {
-            Some(serde_json::Value::String(s)) => s.trim().to_string(),
-            Some(serde_json::Value::Number(n)) => n.to_string(),
-            _ => return Err(format!("missing `{}`, the key of {}", self.on, self.file)),
-        };
+        let key = obj
+            .get(&self.on)
+            .and_then(|v| json_text(v).ok().flatten())
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| format!("missing `{}`, the key of {}", self.on, self.file))?;
         let Some(row) = self.row(&key) else {
             return Err(format!(
                 "`{}` = `{key}` has no match in {}",

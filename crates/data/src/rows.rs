@@ -706,7 +706,7 @@ fn check_number(c: &ColumnSpec, v: f64) -> Result<f32, String> {
 }
 
 /// A JSON scalar as text (`null` → `None`), so JSON and CSV share one parser.
-fn json_text(v: &serde_json::Value) -> Result<Option<String>, String> {
+pub(crate) fn json_text(v: &serde_json::Value) -> Result<Option<String>, String> {
     match v {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::String(s) => Ok(Some(s.clone())),

@@ -1132,25 +1132,7 @@ fn evaluate_top_k(
     decision: RatingDecision,
     test: &RawTable,
 ) -> Result<TopKMetrics, RuntimeError> {
-    let head = primary_head(plugin);
-    let cols = indus_data::feature_columns(plugin);
-    let position = |name: &Option<String>| {
-        let mut at = 0;
-        for c in &cols {
-            if Some(&c.name) == name.as_ref() {
-                return Some((at, *c));
-            }
-            at += c.width();
-        }
-        None
-    };
-    let (Some((user_at, user_col)), Some((item_at, item_col))) =
-        (position(&head.user), position(&head.item))
-    else {
-        return Err(RuntimeError::Invalid(
-            "user or item column not found".into(),
-        ));
-    };
+    let pair = crate::recommend::PairKeys::new(plugin, primary_head(plugin))?;
     let truth = test.values.as_deref().unwrap_or_default();
     let mut liked: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (r, row) in test.features.chunks_exact(test.width.max(1)).enumerate() {
@@ -1158,10 +1140,8 @@ fn evaluate_top_k(
             .get(r)
             .is_some_and(|&t| f64::from(t) >= decision.liked_at)
         {
-            liked
-                .entry(crate::recommend::key_text(user_col, row[user_at]))
-                .or_default()
-                .push(crate::recommend::key_text(item_col, row[item_at]));
+            let (user, item) = pair.keys(row);
+            liked.entry(user).or_default().push(item);
         }
     }
     let (mut lists, mut relevant) = (Vec::new(), Vec::new());

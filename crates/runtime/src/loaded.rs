@@ -259,14 +259,7 @@ impl LoadedRun {
     ) -> Result<(), RuntimeError> {
         use indus_plugin::Column;
         let n = predictions.len();
-        let probs: Vec<f32> = predictions
-            .iter()
-            .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
-            .collect();
-        let decided: Vec<usize> = predictions
-            .iter()
-            .map(|p| self.classes.iter().position(|c| *c == p.label).unwrap_or(0))
-            .collect();
+        let (probs, decided) = self.probabilities_and_classes(predictions);
         let mut columns = crate::hooks::prediction_columns(&self.classes, &probs, &decided);
         if self.plugin.native.as_ref().is_some_and(|s| s.attributions) {
             self.check_explainable()?;
@@ -344,6 +337,20 @@ impl LoadedRun {
                 value: None,
             })
             .collect()
+    }
+
+    /// Predictions back as row-major class probabilities and the index of
+    /// each decided class, as metrics and hooks take them.
+    fn probabilities_and_classes(&self, predictions: &[Prediction]) -> (Vec<f32>, Vec<usize>) {
+        let probs = predictions
+            .iter()
+            .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
+            .collect();
+        let decided = predictions
+            .iter()
+            .map(|p| self.classes.iter().position(|c| *c == p.label).unwrap_or(0))
+            .collect();
+        (probs, decided)
     }
 
     /// The prediction of row `i` for a head whose number (`value`: a
@@ -486,15 +493,7 @@ impl LoadedRun {
             _ => None,
         };
         if let Some(labels) = truth {
-            let predictions = self.predict(rows)?;
-            let probs: Vec<f32> = predictions
-                .iter()
-                .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
-                .collect();
-            let decided: Vec<usize> = predictions
-                .iter()
-                .map(|p| usize::from(p.label == self.classes[1]))
-                .collect();
+            let (probs, decided) = self.probabilities_and_classes(&self.predict(rows)?);
             return Ok(classification_metrics_for(
                 &probs,
                 &decided,

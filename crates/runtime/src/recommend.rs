@@ -6,7 +6,7 @@
 
 use crate::RuntimeError;
 use indus_data::{LookupTable, RawTable, feature_columns};
-use indus_spec::{ColumnType, HeadSpec, PluginManifest};
+use indus_spec::{ColumnSpec, ColumnType, HeadSpec, PluginManifest};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,9 +40,46 @@ pub struct Catalog {
     min_item_ratings: usize,
 }
 
+/// Where the user and item ids sit in a raw row, to read them as keys.
+pub(crate) struct PairKeys<'a> {
+    user: (usize, &'a ColumnSpec),
+    item: (usize, &'a ColumnSpec),
+}
+
+impl<'a> PairKeys<'a> {
+    /// The positions of a user_item head's two columns.
+    pub(crate) fn new(plugin: &'a PluginManifest, head: &HeadSpec) -> Result<Self, RuntimeError> {
+        let position = |name: &Option<String>| {
+            let mut at = 0;
+            for c in feature_columns(plugin) {
+                if Some(&c.name) == name.as_ref() {
+                    return Some((at, c));
+                }
+                at += c.width();
+            }
+            None
+        };
+        match (position(&head.user), position(&head.item)) {
+            (Some(user), Some(item)) => Ok(PairKeys { user, item }),
+            _ => Err(RuntimeError::Invalid(format!(
+                "head `{}` needs its `user` and `item` among the feature columns",
+                head.name
+            ))),
+        }
+    }
+
+    /// The user and item keys of a raw row.
+    pub(crate) fn keys(&self, row: &[f32]) -> (String, String) {
+        (
+            key_text(self.user.1, row[self.user.0]),
+            key_text(self.item.1, row[self.item.0]),
+        )
+    }
+}
+
 /// The text form of a raw value of `column` (category name or number), as
 /// users type it in requests.
-pub(crate) fn key_text(c: &indus_spec::ColumnSpec, v: f32) -> String {
+fn key_text(c: &ColumnSpec, v: f32) -> String {
     match c.kind {
         ColumnType::Category => c
             .values
@@ -91,8 +128,8 @@ impl Catalog {
                     }
                 })
         };
+        let pair = PairKeys::new(plugin, head)?;
         let (mut user_positions, mut item_positions) = (Vec::new(), Vec::new());
-        let (mut user_at, mut item_at) = (0, 0);
         let mut at = 0;
         for c in feature_columns(plugin) {
             let positions = at..at + c.width();
@@ -106,23 +143,8 @@ impl Catalog {
                     )));
                 }
             }
-            if c.name == *user_column {
-                user_at = at;
-            }
-            if c.name == *item_column {
-                item_at = at;
-            }
             at += c.width();
         }
-        let column = |name: &str| {
-            plugin
-                .data
-                .columns
-                .iter()
-                .find(|c| c.name == name)
-                .ok_or_else(|| RuntimeError::Invalid(format!("no column `{name}`")))
-        };
-        let (user_spec, item_spec) = (column(user_column)?, column(item_column)?);
         let mut catalog = Catalog {
             user_column: user_column.clone(),
             item_column: item_column.clone(),
@@ -136,8 +158,7 @@ impl Catalog {
             min_item_ratings: head.min_item_ratings.map_or(1, |c| c.get()),
         };
         for row in train.features.chunks_exact(train.width.max(1)) {
-            let user = key_text(user_spec, row[user_at]);
-            let item = key_text(item_spec, row[item_at]);
+            let (user, item) = pair.keys(row);
             let pick = |positions: &[usize]| positions.iter().map(|&p| row[p]).collect();
             catalog
                 .users
