@@ -985,6 +985,176 @@ fn a_scenario_naming_a_missing_head_lists_the_heads() {
     );
 }
 
+#[test]
+fn heads_on_one_trunk_are_each_scored_and_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/predictive-maintenance.yaml");
+    let dir = data_dir();
+    let args = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--runs-dir",
+        "runs",
+        "--epochs",
+        "12",
+        "--json",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    let v: Value = serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap();
+    let m = &v["metrics"];
+    assert_eq!(m["head"], "failure");
+    assert_eq!(m["rows"]["test"], 2000, "20 % of 10,000 machines held out");
+    let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.85, "failure ROC-AUC {auc}");
+    let heads = m["auxiliary_heads"].as_array().unwrap();
+    let names: Vec<&str> = heads.iter().map(|h| h["head"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["heat_dissipation", "power", "overstrain", "tool_wear"]
+    );
+    for h in &heads[..3] {
+        // Each mode head reads its own column: a head that learned nothing
+        // (or read another head's outputs) ranks near 0.5.
+        let auc = h["test"]["ranking"]["roc_auc"].as_f64().unwrap();
+        assert!(auc > 0.9, "{}: ROC-AUC {auc}", h["head"]);
+        assert_eq!(h["loss_weight"], 0.5);
+        assert_eq!(h["test"]["rows"], 2000);
+    }
+
+    // Every prediction answers for every head.
+    let rows = tmp.path().join("machines.csv");
+    let text = std::fs::read_to_string(dir.join("manufacturing/ai4i2020_SYNTHETIC.csv")).unwrap();
+    let some: Vec<&str> = text.lines().take(4).collect();
+    std::fs::write(&rows, some.join("\n")).unwrap();
+    let out = ok(&indus(
+        &[
+            "predict",
+            "predictive-maintenance",
+            "--runs-dir",
+            "runs",
+            "--input",
+            rows.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let first: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let answers = first["heads"].as_object().unwrap();
+    assert_eq!(answers.len(), 4);
+    let p = answers["overstrain"]["probabilities"].as_object().unwrap();
+    let sum: f64 = p.values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "probabilities sum to {sum}");
+
+    // An autoencoder cannot share the trunk: refused, naming the head.
+    let text = std::fs::read_to_string(repo().join("scenarios/security-anomaly.yaml"))
+        .unwrap()
+        .replace("head: anomaly", "heads: [{name: attack}, {name: anomaly}]");
+    let plugin = tmp.path().join("plugins/security-anomaly");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
+    std::fs::copy(
+        repo().join("plugins/security-anomaly/plugin.yaml"),
+        plugin.join("plugin.yaml"),
+    )
+    .unwrap();
+    let scenario = tmp.path().join("scenarios/joint.yaml");
+    std::fs::write(&scenario, text).unwrap();
+    let err = fails(&indus(
+        &["run", scenario.to_str().unwrap(), "--runs-dir", "runs"],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("heads[1]") && err.contains("`anomaly`") && err.contains("reconstruction"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_ensemble_keeps_every_network_and_answers_with_their_average() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plugin = tmp.path().join("plugins/security-anomaly");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
+    std::fs::copy(
+        repo().join("plugins/security-anomaly/plugin.yaml"),
+        plugin.join("plugin.yaml"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/security-intrusion.yaml")).unwrap();
+    let run = |name: &str, networks: usize| -> Value {
+        let scenario = tmp.path().join(format!("scenarios/{name}.yaml"));
+        let text = text
+            .replace("name: security-intrusion", &format!("name: {name}"))
+            .replace(
+                "  init: he_uniform",
+                &format!("  init: he_uniform\n  ensemble: {networks}"),
+            );
+        std::fs::write(&scenario, text).unwrap();
+        let data = data_dir();
+        let args = [
+            "run",
+            scenario.to_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--epochs",
+            "2",
+            "--test-limit",
+            "3000",
+            "--json",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ];
+        serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap()
+    };
+    let single = run("one", 1);
+    let three = run("three", 3);
+    assert_eq!(
+        three["metrics"]["parameters"].as_u64().unwrap(),
+        3 * single["metrics"]["parameters"].as_u64().unwrap()
+    );
+    let dir = PathBuf::from(three["run_dir"].as_str().unwrap());
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        tmp.path().join(dir)
+    };
+    for f in [
+        "weights.safetensors",
+        "member-2.safetensors",
+        "member-3.safetensors",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} kept in the run");
+    }
+    assert_ne!(
+        single["metrics"]["test"]["ranking"]["roc_auc"],
+        three["metrics"]["test"]["ranking"]["roc_auc"],
+        "the first network alone is not the ensemble"
+    );
+    // The reloaded run answers with the same averaged probabilities as the
+    // run that trained it.
+    let out = ok(&indus(
+        &[
+            "eval",
+            dir.to_str().unwrap(),
+            "--test-limit",
+            "3000",
+            "--json",
+            "--data-dir",
+            data_dir().to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let eval: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        eval["metrics"]["confusion"],
+        three["metrics"]["test"]["confusion"]
+    );
+    assert_eq!(
+        eval["metrics"]["log_loss"],
+        three["metrics"]["test"]["log_loss"]
+    );
+}
+
 /// Runs a shipped scenario against the shared data folder for `epochs`
 /// epochs and returns `indus run --json`'s output.
 fn run_with_data(scenario: &str, epochs: &str) -> Value {

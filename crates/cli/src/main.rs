@@ -424,6 +424,20 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         for k in &extra {
             write!(text, ",{}", csv_field(k))?;
         }
+        // Heads trained beside the primary one: `<head>:label`, then one
+        // probability per class (or `<head>:value`).
+        if let Some(first) = predictions.first() {
+            for (head, answer) in &first.heads {
+                if answer.value.is_some() {
+                    write!(text, ",{}", csv_field(&format!("{head}:value")))?;
+                } else {
+                    write!(text, ",{}", csv_field(&format!("{head}:label")))?;
+                    for (c, _) in &answer.probabilities {
+                        write!(text, ",{}", csv_field(&format!("{head}:p_{c}")))?;
+                    }
+                }
+            }
+        }
         writeln!(text)?;
         for p in &predictions {
             write!(
@@ -450,6 +464,17 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
                     other => other.to_string(),
                 };
                 write!(text, ",{}", csv_field(&cell))?;
+            }
+            for (_, answer) in &p.heads {
+                match (answer.value, &answer.label) {
+                    (Some(v), _) => write!(text, ",{v}")?,
+                    (None, label) => {
+                        write!(text, ",{}", csv_field(label.as_deref().unwrap_or("")))?;
+                        for (_, v) in &answer.probabilities {
+                            write!(text, ",{v}")?;
+                        }
+                    }
+                }
             }
             writeln!(text)?;
         }

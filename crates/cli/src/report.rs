@@ -78,6 +78,34 @@ pub fn print_run(s: &RunSummary) {
         );
     }
     print_metrics(&m.test);
+    if !m.auxiliary_heads.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED).set_header([
+            "head on the same trunk",
+            "loss weight",
+            "accuracy",
+            "balanced acc.",
+            "ROC-AUC",
+            "RMSE",
+        ]);
+        let cell = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+        for a in &m.auxiliary_heads {
+            t.add_row([
+                format!("{} ({})", a.head, a.task),
+                format!("{}", a.loss_weight),
+                cell(a.test.as_ref().map(|c| c.accuracy)),
+                cell(a.test.as_ref().map(|c| c.balanced_accuracy)),
+                cell(
+                    a.test
+                        .as_ref()
+                        .and_then(|c| c.ranking.as_ref())
+                        .map(|r| r.roc_auc),
+                ),
+                cell(a.regression.as_ref().map(|r| r.rmse)),
+            ]);
+        }
+        println!("heads trained with `{}` (same test rows):\n{t}", m.head);
+    }
     println!("run folder: {}", s.dir.display());
 }
 

@@ -462,7 +462,8 @@ const LIVE_JS: &str = r#"
     try {
       const p = (await json(`/v1/scenarios/${name}/predict`, post({ rows: [row] }))).predictions[0];
       const probs = Object.entries(p.probabilities).map(([k, v]) => `${k}: ${v.toFixed(3)}`).join(", ");
-      out.innerHTML = `<p class="prediction"><b>${p.label}</b> (probability ${p.score.toFixed(3)}) — ${probs}</p><figure class="explanation">Explaining…</figure>`;
+      const heads = Object.entries(p.heads || {}).map(([h, a]) => a.value !== undefined ? `${h}: ${a.value.toFixed(3)}` : `${h}: <b>${a.label}</b> (${a.score.toFixed(3)})`).join("; ");
+      out.innerHTML = `<p class="prediction"><b>${p.label}</b> (probability ${p.score.toFixed(3)}) — ${probs}</p>${heads ? `<p class="prediction">${heads}</p>` : ""}<figure class="explanation">Explaining…</figure>`;
       const r = await fetch(`/dashboard/scenarios/${name}/explain.svg`, post({ rows: [row] }));
       out.querySelector(".explanation").innerHTML = await r.text();
     } catch (err) { out.textContent = "Error: " + err.message; }
@@ -470,8 +471,9 @@ const LIVE_JS: &str = r#"
 })();
 "#;
 
-/// What rating and anomaly heads report beyond the classification view:
-/// rating error, top-k lists, the alarm threshold.
+/// What rating and anomaly heads report beyond the classification view
+/// (rating error, top-k lists, the alarm threshold), and the heads trained
+/// beside the primary one.
 fn head_notes(m: &indus_runtime::RunMetrics) -> String {
     let mut out = String::new();
     if let Some(r) = &m.regression {
@@ -512,6 +514,33 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
                 r.tpr_at_1pct_fpr
             ))
         );
+    }
+    if !m.auxiliary_heads.is_empty() {
+        let _ = write!(
+            out,
+            "<table class=\"heads\"><caption>Heads trained with <b>{}</b> on the same trunk, same test rows</caption><tr><th>head</th><th>loss weight</th><th>accuracy</th><th>balanced accuracy</th><th>ROC-AUC</th><th>RMSE</th></tr>",
+            esc(&m.head)
+        );
+        let cell = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+        for a in &m.auxiliary_heads {
+            let _ = write!(
+                out,
+                "<tr><td>{} <small>({})</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&a.head),
+                esc(&a.task),
+                a.loss_weight,
+                cell(a.test.as_ref().map(|c| c.accuracy)),
+                cell(a.test.as_ref().map(|c| c.balanced_accuracy)),
+                cell(
+                    a.test
+                        .as_ref()
+                        .and_then(|c| c.ranking.as_ref())
+                        .map(|r| r.roc_auc)
+                ),
+                cell(a.regression.as_ref().map(|r| r.rmse)),
+            );
+        }
+        out.push_str("</table>");
     }
     out
 }

@@ -22,9 +22,10 @@ pub use join::{LookupTable, fill_json_rows};
 pub use npz::read_npz_array;
 pub use preprocess::{EmbeddingSlot, FittedColumn, OTHER, Preprocessor};
 pub use rows::{
-    CsvLayout, RowFormat, class_index, numeric_target, read_rows, rows_from_csv, rows_from_json,
-    rows_from_parquet, target_classes,
+    CsvLayout, RowFormat, class_index, head_classes, numeric_target, read_rows, rows_from_csv,
+    rows_from_json, rows_from_parquet, target_classes,
 };
 pub use table::{
-    RawTable, drop_missing, feature_columns, primary_head, raw_width, rows_missing_required,
+    HeadTargets, RawTable, drop_missing, feature_columns, primary_head, raw_width,
+    rows_missing_required,
 };

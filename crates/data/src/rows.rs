@@ -5,9 +5,9 @@
 use crate::DataError;
 use crate::idx::read_idx;
 use crate::join::{LookupTable, fill_json_rows};
-use crate::table::{RawTable, feature_columns, is_numeric};
+use crate::table::{HeadTargets, RawTable, feature_columns, is_numeric};
 use indus_spec::{
-    ColumnRole, ColumnSpec, ColumnType, ExtraColumns, PluginManifest, Task, UnknownValues,
+    ColumnRole, ColumnSpec, ColumnType, ExtraColumns, HeadSpec, PluginManifest, Task, UnknownValues,
 };
 use polars::prelude::*;
 use std::path::Path;
@@ -129,17 +129,26 @@ pub fn read_rows(
 /// (a binary head without `classes` uses `0` and `1`).
 pub fn target_classes(manifest: &PluginManifest) -> Option<(&ColumnSpec, Vec<String>)> {
     let head = manifest.heads.first()?;
-    let classes = match (&head.classes, head.task) {
-        (Some(c), _) => c.clone(),
-        (None, Task::Binary) => vec!["0".into(), "1".into()],
-        (None, _) => return None,
-    };
+    if head.classes.is_none() && head.task != Task::Binary {
+        return None;
+    }
+    let classes = head_classes(head);
     let column = manifest
         .data
         .columns
         .iter()
         .find(|c| c.name == head.target)?;
     Some((column, classes))
+}
+
+/// A classifier head's labels in output order (`0` and `1` for a binary
+/// head that names none).
+pub fn head_classes(head: &HeadSpec) -> Vec<String> {
+    match (&head.classes, head.task) {
+        (Some(c), _) => c.clone(),
+        (None, Task::Binary) => vec!["0".into(), "1".into()],
+        (None, _) => Vec::new(),
+    }
 }
 
 /// Reads CSV bytes with every column as text (cells are parsed and
@@ -426,6 +435,60 @@ fn rows_from_frame(
             }
             table.labels = Some(labels);
         }
+    }
+    for head in manifest.heads.iter().skip(1) {
+        let present = df.column(&head.target).is_ok();
+        if !present && !require_target {
+            continue;
+        }
+        let column = manifest.data.columns.iter().find(|c| c.name == head.target);
+        let cells = text_column(&head.target, &format!("the target of head `{}`", head.name))?;
+        let mut problems_here = Vec::new();
+        let targets = match (head.task, column) {
+            (Task::Regression, Some(c)) => {
+                let mut values = Vec::with_capacity(n);
+                for (row, cell) in cells.iter().enumerate() {
+                    let parsed = match cell.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                        None => Err("missing target value".to_string()),
+                        Some(text) => text
+                            .parse::<f64>()
+                            .map_err(|_| format!("`{text}` is not a number"))
+                            .and_then(|v| check_number(c, v)),
+                    };
+                    values.push(parsed.unwrap_or_else(|m| {
+                        problems_here.push((row, m));
+                        0.0
+                    }));
+                }
+                HeadTargets::Values(values)
+            }
+            _ => {
+                let classes = head_classes(head);
+                let mut labels = Vec::with_capacity(n);
+                for (row, cell) in cells.iter().enumerate() {
+                    let label = cell
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .ok_or_else(|| "missing label".to_string())
+                        .and_then(|cell| class_index(&classes, cell));
+                    labels.push(label.unwrap_or_else(|m| {
+                        problems_here.push((row, m));
+                        0
+                    }));
+                }
+                HeadTargets::Classes(labels)
+            }
+        };
+        for (row, m) in problems_here {
+            cell_problems.push(DataError::row(
+                source_name,
+                row + 1,
+                Some(&head.target),
+                format!("{m} (head `{}`)", head.name),
+            ));
+        }
+        table.head_targets.push((head.name.to_string(), targets));
     }
     if let Some(c) = manifest
         .data
@@ -755,6 +818,62 @@ mod tests {
         assert_eq!(t.features[..2], [10.0, 1.0]);
         assert!(t.features[2].is_nan());
         assert_eq!(t.labels, Some(vec![1, 0]));
+    }
+
+    #[test]
+    fn every_further_head_reads_its_own_target_column() {
+        let p = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: x, type: number, role: feature}\n    - {name: y, type: category, role: target}\n    - {name: mode, type: category, role: target}\n    - {name: hours, type: number, role: target, range: [0, 100]}\nheads:\n  - {name: y, task: binary, target: y, classes: [ok, failed]}\n  - {name: mode, task: multiclass, target: mode, classes: [none, heat, power]}\n  - {name: hours, task: regression, target: hours}\n",
+        )
+        .unwrap();
+        let read = |csv: &str, require: bool| {
+            rows_from_csv(
+                &p,
+                "t.csv",
+                csv.as_bytes().to_vec(),
+                CsvLayout::INPUT,
+                require,
+                &[],
+            )
+        };
+        let t = read("x,y,mode,hours\n1,ok,none,40\n2,failed,power,3.5\n", true).unwrap();
+        assert_eq!(t.labels, Some(vec![0, 1]));
+        assert_eq!(
+            t.head_target("mode"),
+            Some(&HeadTargets::Classes(vec![0, 2]))
+        );
+        assert_eq!(
+            t.head_target("hours"),
+            Some(&HeadTargets::Values(vec![40.0, 3.5]))
+        );
+        let picked = t.select(&[1]);
+        assert_eq!(
+            picked.head_target("mode"),
+            Some(&HeadTargets::Classes(vec![2]))
+        );
+
+        // Bad targets of further heads are reported with the rest, by row,
+        // column and head.
+        let err = read("x,y,mode,hours\n1,ok,steam,40\n2,failed,power,300\n", true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("row 1") && err.contains("`mode`") && err.contains("steam"),
+            "{err}"
+        );
+        assert!(
+            err.contains("row 2") && err.contains("`hours`") && err.contains("head `hours`"),
+            "{err}"
+        );
+        // Training data must carry them; rows to predict need not.
+        let err = read("x,y,mode\n1,ok,none\n", true).unwrap_err().to_string();
+        assert!(
+            err.contains("hours") && err.contains("head `hours`"),
+            "{err}"
+        );
+        let t = read("x\n1\n", false).unwrap();
+        assert!(t.head_targets.is_empty());
     }
 
     #[test]

@@ -19,6 +19,36 @@ pub struct RawTable {
     pub values: Option<Vec<f32>>,
     /// Each `role: split` column present in the data, with its text per row.
     pub splits: Vec<(String, Vec<String>)>,
+    /// Targets of the heads after the first (trained on the same trunk),
+    /// by head name, for those whose target column the input carries.
+    pub head_targets: Vec<(String, HeadTargets)>,
+}
+
+/// What a head after the first learns from, one entry per row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeadTargets {
+    /// Class index per row (binary and multiclass heads).
+    Classes(Vec<u32>),
+    /// Value per row (regression heads).
+    Values(Vec<f32>),
+}
+
+impl HeadTargets {
+    fn truncate(&mut self, n: usize) {
+        match self {
+            HeadTargets::Classes(c) => c.truncate(n),
+            HeadTargets::Values(v) => v.truncate(n),
+        }
+    }
+
+    fn select(&self, indices: &[usize]) -> HeadTargets {
+        match self {
+            HeadTargets::Classes(c) => {
+                HeadTargets::Classes(indices.iter().map(|&i| c[i]).collect())
+            }
+            HeadTargets::Values(v) => HeadTargets::Values(indices.iter().map(|&i| v[i]).collect()),
+        }
+    }
 }
 
 impl RawTable {
@@ -56,6 +86,17 @@ impl RawTable {
         for (_, s) in &mut self.splits {
             s.truncate(n);
         }
+        for (_, t) in &mut self.head_targets {
+            t.truncate(n);
+        }
+    }
+
+    /// The targets of head `name` (a head after the first), if read.
+    pub fn head_target(&self, name: &str) -> Option<&HeadTargets> {
+        self.head_targets
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
     }
 
     /// Builds a table from the rows at `indices` (in that order).
@@ -88,6 +129,11 @@ impl RawTable {
                         indices.iter().map(|&i| s[i].clone()).collect(),
                     )
                 })
+                .collect(),
+            head_targets: self
+                .head_targets
+                .iter()
+                .map(|(name, t)| (name.clone(), t.select(indices)))
                 .collect(),
         }
     }

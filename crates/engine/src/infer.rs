@@ -25,7 +25,13 @@ pub(crate) fn forward_outputs<B: Backend>(
         let rows = chunk.len() / width;
         let input =
             Tensor::<B, 2>::from_data(TensorData::new(chunk.to_vec(), [rows, width]), device);
-        let y = head.activate(model.forward(input, None));
+        let mut y = model.forward(input, None);
+        if y.dims()[1] != head.outputs() {
+            // A model trained with auxiliary heads: `head` owns the first
+            // columns.
+            y = y.narrow(1, 0, head.outputs());
+        }
+        let y = head.activate(y);
         out.extend(
             y.into_data()
                 .convert::<f32>()
@@ -43,10 +49,11 @@ enum Loaded {
     Cuda(Mlp<burn::backend::Cuda>),
 }
 
-/// A trained network ready to answer requests.
+/// A trained network (or an ensemble of networks of the same shape) ready
+/// to answer requests.
 pub struct Predictor {
-    loaded: Loaded,
-    weights: MlpWeights,
+    members: Vec<Loaded>,
+    weights: Vec<MlpWeights>,
     head: Head,
     inputs: usize,
 }
@@ -58,15 +65,41 @@ impl Predictor {
         head: Head,
         backend: BackendKind,
     ) -> Result<Predictor, EngineError> {
-        if weights.outputs() != head.outputs() {
-            return Err(EngineError::Shape(format!(
-                "weights give {} outputs, the head needs {}",
-                weights.outputs(),
-                head.outputs()
-            )));
+        Predictor::ensemble(std::slice::from_ref(weights), head, backend)
+    }
+
+    /// Builds networks whose activated outputs are averaged: probabilities
+    /// for classifiers, values for regression and reconstruction.
+    pub fn ensemble(
+        members: &[MlpWeights],
+        head: Head,
+        backend: BackendKind,
+    ) -> Result<Predictor, EngineError> {
+        let Some(first) = members.first() else {
+            return Err(EngineError::Shape(
+                "an ensemble needs at least one network".into(),
+            ));
+        };
+        for (i, weights) in members.iter().enumerate() {
+            if weights.outputs() != head.outputs() {
+                return Err(EngineError::Shape(format!(
+                    "network {}: weights give {} outputs, the head needs {}",
+                    i + 1,
+                    weights.outputs(),
+                    head.outputs()
+                )));
+            }
+            if weights.inputs() != first.inputs() {
+                return Err(EngineError::Shape(format!(
+                    "network {} takes {} inputs, network 1 takes {}",
+                    i + 1,
+                    weights.inputs(),
+                    first.inputs()
+                )));
+            }
         }
         crate::backend::probe(backend)?;
-        let loaded = match backend {
+        let build = |weights: &MlpWeights| match backend {
             BackendKind::Flex => Loaded::Flex(Mlp::from_weights(weights, 0.0, &Default::default())),
             BackendKind::Ndarray => {
                 Loaded::Ndarray(Mlp::from_weights(weights, 0.0, &Default::default()))
@@ -77,10 +110,10 @@ impl Predictor {
             BackendKind::Cuda => unreachable!("probe rejects cuda without the feature"),
         };
         Ok(Predictor {
-            loaded,
-            weights: weights.clone(),
+            members: members.iter().map(build).collect(),
+            weights: members.to_vec(),
             head,
-            inputs: weights.inputs(),
+            inputs: first.inputs(),
         })
     }
 
@@ -89,9 +122,8 @@ impl Predictor {
         self.inputs
     }
 
-    /// The weights it was built from (explanations rebuild the network on
-    /// an autodiff backend from them).
-    pub fn weights(&self) -> &MlpWeights {
+    /// The weights of each network it averages (one unless an ensemble).
+    pub fn members(&self) -> &[MlpWeights] {
         &self.weights
     }
 
@@ -109,13 +141,104 @@ impl Predictor {
                 self.inputs
             )));
         }
-        Ok(match &self.loaded {
+        let one = |loaded: &Loaded| match loaded {
             Loaded::Flex(m) => forward_outputs(m, self.head, x, self.inputs, &Default::default()),
             Loaded::Ndarray(m) => {
                 forward_outputs(m, self.head, x, self.inputs, &Default::default())
             }
             #[cfg(feature = "cuda")]
             Loaded::Cuda(m) => forward_outputs(m, self.head, x, self.inputs, &Default::default()),
-        })
+        };
+        let mut sum = one(&self.members[0]);
+        if self.members.len() > 1 {
+            for member in &self.members[1..] {
+                for (s, v) in sum.iter_mut().zip(one(member)) {
+                    *s += v;
+                }
+            }
+            let n = self.members.len() as f32;
+            sum.iter_mut().for_each(|s| *s /= n);
+        }
+        Ok(sum)
+    }
+
+    /// Integrated-gradient attributions of the averaged output: the mean of
+    /// each network's (the gradient of a mean is the mean of gradients).
+    pub fn integrated_gradients(
+        &self,
+        x: &[f32],
+        classes: &[usize],
+        steps: usize,
+    ) -> Result<Vec<f32>, EngineError> {
+        let mut sum =
+            crate::explain::integrated_gradients(&self.weights[0], self.head, x, classes, steps)?;
+        if self.weights.len() > 1 {
+            for w in &self.weights[1..] {
+                let a = crate::explain::integrated_gradients(w, self.head, x, classes, steps)?;
+                for (s, v) in sum.iter_mut().zip(a) {
+                    *s += v;
+                }
+            }
+            let n = self.weights.len() as f32;
+            sum.iter_mut().for_each(|s| *s /= n);
+        }
+        Ok(sum)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::DenseWeights;
+    use indus_spec::Activation;
+
+    /// One input, no hidden layer, one sigmoid output: `sigmoid(w * x + b)`.
+    fn logistic(w: f32, b: f32) -> MlpWeights {
+        MlpWeights {
+            hidden: Vec::new(),
+            norms: Vec::new(),
+            output: DenseWeights {
+                inputs: 1,
+                outputs: 1,
+                weight: vec![w],
+                bias: vec![b],
+            },
+            activation: Activation::Relu,
+            embeddings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_ensemble_averages_its_members_probabilities() {
+        let (a, b) = (logistic(2.0, 0.0), logistic(-1.0, 1.0));
+        let x = [0.5f32, -3.0];
+        let p = |w: &MlpWeights| {
+            Predictor::new(w, Head::Binary, BackendKind::Flex)
+                .unwrap()
+                .predict(&x)
+                .unwrap()
+        };
+        let both = Predictor::ensemble(&[a.clone(), b.clone()], Head::Binary, BackendKind::Flex)
+            .unwrap()
+            .predict(&x)
+            .unwrap();
+        let (pa, pb) = (p(&a), p(&b));
+        for i in 0..2 {
+            assert!(
+                (both[i] - (pa[i] + pb[i]) / 2.0).abs() < 1e-6,
+                "{both:?} {pa:?} {pb:?}"
+            );
+        }
+        let wide = MlpWeights {
+            output: DenseWeights {
+                inputs: 1,
+                outputs: 2,
+                weight: vec![1.0, 1.0],
+                bias: vec![0.0, 0.0],
+            },
+            ..a.clone()
+        };
+        assert!(Predictor::ensemble(&[a, wide], Head::Binary, BackendKind::Flex).is_err());
+        assert!(Predictor::ensemble(&[], Head::Binary, BackendKind::Flex).is_err());
     }
 }

@@ -26,7 +26,9 @@ pub use head::{Head, Targets};
 pub use infer::Predictor;
 pub use model::EmbeddingShape;
 pub use schedule::learning_rate;
-pub use train::{EpochRecord, Silent, TrainObserver, TrainOutcome, TrainRequest, TrainSet, train};
+pub use train::{
+    AuxiliaryHead, EpochRecord, Silent, TrainObserver, TrainOutcome, TrainRequest, TrainSet, train,
+};
 pub use weights::{DenseWeights, EmbeddingWeights, MlpWeights, NormWeights};
 
 /// Version of burn this engine is built against (recorded in every run).

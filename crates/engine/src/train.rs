@@ -61,6 +61,36 @@ pub struct TrainRequest<'a> {
     pub class_weights: Option<&'a [f32]>,
     /// Inputs that are indices into learned tables (users, items).
     pub embeddings: &'a [EmbeddingShape],
+    /// Weight of `head`'s loss when auxiliary heads share the trunk.
+    pub loss_weight: f32,
+    /// Further heads trained on the same trunk: their outputs follow
+    /// `head`'s in the output layer, in this order, and their weighted
+    /// losses are added to `head`'s. The best epoch is still chosen by
+    /// `head` alone, the one the scenario is about.
+    pub auxiliary: &'a [AuxiliaryHead<'a>],
+}
+
+/// A head that shares the trunk with the primary head of a [`TrainRequest`].
+#[derive(Debug, Clone, Copy)]
+pub struct AuxiliaryHead<'a> {
+    /// What it predicts.
+    pub head: Head,
+    /// Weight of its loss in the sum.
+    pub loss_weight: f32,
+    /// Its targets for the training rows, row-aligned with them.
+    pub train: &'a Targets,
+}
+
+impl TrainRequest<'_> {
+    /// Width of the shared output layer: every head's outputs side by side.
+    pub fn output_width(&self) -> usize {
+        self.head.outputs()
+            + self
+                .auxiliary
+                .iter()
+                .map(|a| a.head.outputs())
+                .sum::<usize>()
+    }
 }
 
 /// One epoch of the learning curve.
@@ -197,6 +227,23 @@ fn check_request(req: &TrainRequest<'_>) -> Result<(), EngineError> {
         Ok(())
     };
     check(req.train, "training rows")?;
+    for (i, a) in req.auxiliary.iter().enumerate() {
+        if a.train.len() != req.train.rows() {
+            return Err(EngineError::Shape(format!(
+                "auxiliary head {}: {} targets for {} training rows",
+                i + 1,
+                a.train.len(),
+                req.train.rows()
+            )));
+        }
+        if !(a.loss_weight.is_finite() && a.loss_weight > 0.0) {
+            return Err(EngineError::Shape(format!(
+                "auxiliary head {}: loss weight {} is not a positive number",
+                i + 1,
+                a.loss_weight
+            )));
+        }
+    }
     if let Some(v) = req.validation {
         check(v, "validation rows")?;
         if v.width != req.train.width {
@@ -269,30 +316,50 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
         req.model,
         train.width,
         req.embeddings,
-        req.head.outputs(),
+        req.output_width(),
         &mut init_rng,
         device,
     );
-    if let (Head::Regression { outputs, .. }, Targets::Values { values, .. }) =
-        (req.head, &train.targets)
+    // Regression outputs start from the mean target, as a rating model
+    // would predict with no other information, instead of from zero.
+    let heads: Vec<(Head, &Targets)> = std::iter::once((req.head, &train.targets))
+        .chain(req.auxiliary.iter().map(|a| (a.head, a.train)))
+        .collect();
+    if heads
+        .iter()
+        .any(|(h, _)| matches!(h, Head::Regression { .. }))
     {
-        // Start from the mean target, as a rating model would predict with
-        // no other information, instead of from zero.
         let mut weights = model.to_weights();
-        for (o, bias) in weights.output.bias.iter_mut().enumerate() {
-            let column: Vec<f64> = values
-                .iter()
-                .skip(o)
-                .step_by(outputs)
-                .map(|&v| f64::from(v))
-                .collect();
-            *bias = (column.iter().sum::<f64>() / column.len().max(1) as f64) as f32;
+        let mut offset = 0;
+        for (head, targets) in &heads {
+            if let (Head::Regression { outputs, .. }, Targets::Values { values, .. }) =
+                (head, targets)
+            {
+                for o in 0..*outputs {
+                    let column: Vec<f64> = values
+                        .iter()
+                        .skip(o)
+                        .step_by(*outputs)
+                        .map(|&v| f64::from(v))
+                        .collect();
+                    weights.output.bias[offset + o] =
+                        (column.iter().sum::<f64>() / column.len().max(1) as f64) as f32;
+                }
+            }
+            offset += head.outputs();
         }
         model = Mlp::from_weights(&weights, req.model.dropout.get(), device);
     }
     let x_all =
         Tensor::<B, 2>::from_data(TensorData::new(train.x.clone(), [n, train.width]), device);
     let y_all: DeviceTargets<B> = req.head.upload(&train.targets, device)?;
+    let mut aux_targets = Vec::with_capacity(req.auxiliary.len());
+    let mut offset = req.head.outputs();
+    for a in req.auxiliary {
+        aux_targets.push((a, offset, a.head.upload::<B>(a.train, device)?));
+        offset += a.head.outputs();
+    }
+    let joint = !req.auxiliary.is_empty();
 
     let is_multiclass = matches!(req.head, Head::Multiclass { .. });
     let class_weights = req
@@ -319,8 +386,14 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
             let ids: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
             let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [rows.len()]), device);
             let xb = x_all.clone().select(0, idx.clone());
+            let idx_all = idx.clone();
             let yb = y_all.select(idx);
-            let logits = model.forward(xb, Some(&mut dropout_rng));
+            let all = model.forward(xb, Some(&mut dropout_rng));
+            let logits = if joint {
+                all.clone().narrow(1, 0, req.head.outputs())
+            } else {
+                all.clone()
+            };
             if let (Head::Multiclass { .. }, crate::head::BatchTargets::Classes(y)) =
                 (&req.head, &yb)
             {
@@ -334,7 +407,17 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
                     .sum();
                 correct = correct + hits;
             }
-            let loss = req.head.loss(logits, &yb, class_weights.as_ref());
+            let mut loss = req.head.loss(logits, &yb, class_weights.as_ref());
+            if joint {
+                loss = loss.mul_scalar(req.loss_weight);
+                for (a, at, targets) in &aux_targets {
+                    let yb = targets.select(idx_all.clone());
+                    let part = a
+                        .head
+                        .loss(all.clone().narrow(1, *at, a.head.outputs()), &yb, None);
+                    loss = loss + part.mul_scalar(a.loss_weight);
+                }
+            }
             loss_sum = loss_sum + loss.clone().inner().mul_scalar(rows.len() as f32);
             seen += rows.len();
             if step % REPORT_EVERY == 0 {
@@ -558,6 +641,108 @@ mod tests {
     }
 
     #[test]
+    fn auxiliary_heads_share_the_trunk_and_each_gets_its_own_columns() {
+        let s = scenario("", "{hidden: [32, 32]}");
+        let data = rings(600, 1);
+        let Targets::Classes(rings) = &data.targets else {
+            unreachable!()
+        };
+        // Second question about the same points: the radius (a number) and
+        // whether the point is on the outer ring (yes / no).
+        let radius: Vec<f32> = data
+            .x
+            .chunks_exact(2)
+            .map(|p| (p[0] * p[0] + p[1] * p[1]).sqrt())
+            .collect();
+        let outer = Targets::Classes(rings.iter().map(|&c| u32::from(c == 2)).collect());
+        let radius_targets = Targets::Values {
+            values: radius.clone(),
+            width: 1,
+        };
+        let auxiliary = [
+            AuxiliaryHead {
+                head: Head::Binary,
+                loss_weight: 0.5,
+                train: &outer,
+            },
+            AuxiliaryHead {
+                head: Head::Regression {
+                    outputs: 1,
+                    huber: false,
+                },
+                loss_weight: 1.0,
+                train: &radius_targets,
+            },
+        ];
+        let mut req = request(
+            &s,
+            Head::Multiclass { classes: 3 },
+            s.seed,
+            BackendKind::Flex,
+            &data,
+            None,
+            None,
+        );
+        req.auxiliary = &auxiliary;
+        assert_eq!(req.output_width(), 5);
+        let out = train(&req, &mut Silent).unwrap();
+        assert_eq!(out.last.outputs(), 5);
+        let acc = out.history.last().unwrap().train_accuracy.unwrap();
+        assert!(acc > 0.95, "primary head accuracy {acc}");
+
+        // Each head served from its own columns of the shared output layer.
+        let primary = out.last.output_columns(0, 3).unwrap();
+        let p = crate::Predictor::new(&primary, Head::Multiclass { classes: 3 }, BackendKind::Flex)
+            .unwrap()
+            .predict(&data.x)
+            .unwrap();
+        let outer_p = crate::Predictor::new(
+            &out.last.output_columns(3, 1).unwrap(),
+            Head::Binary,
+            BackendKind::Flex,
+        )
+        .unwrap()
+        .predict(&data.x)
+        .unwrap();
+        let radius_p = crate::Predictor::new(
+            &out.last.output_columns(4, 1).unwrap(),
+            Head::Regression {
+                outputs: 1,
+                huber: false,
+            },
+            BackendKind::Flex,
+        )
+        .unwrap()
+        .predict(&data.x)
+        .unwrap();
+        let sums_to_one = p
+            .chunks_exact(3)
+            .all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        assert!(
+            sums_to_one,
+            "primary probabilities come from its 3 columns only"
+        );
+        let outer_right = outer_p
+            .iter()
+            .zip(rings)
+            .filter(|(q, c)| (**q >= 0.5) == (**c == 2))
+            .count() as f64
+            / rings.len() as f64;
+        assert!(outer_right > 0.95, "outer-ring head accuracy {outer_right}");
+        let rmse = (radius_p
+            .iter()
+            .zip(&radius)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>()
+            / radius.len() as f64)
+            .sqrt();
+        // Radii spread over 0.7..3.3 (std ~0.85): a head that learned
+        // nothing would sit near that.
+        assert!(rmse < 0.25, "radius head RMSE {rmse}");
+        assert!(out.last.output_columns(4, 2).is_err());
+    }
+
+    #[test]
     fn ndarray_backend_learns_too() {
         let s = scenario(
             "",
@@ -733,6 +918,8 @@ mod tests {
             validation,
             class_weights,
             embeddings: &[],
+            loss_weight: 1.0,
+            auxiliary: &[],
         }
     }
 

@@ -73,6 +73,34 @@ struct Header {
 }
 
 impl MlpWeights {
+    /// The same network with only output columns `offset..offset + width`:
+    /// one head of a model whose heads share the trunk, as a network of
+    /// its own for serving and explanations.
+    pub fn output_columns(&self, offset: usize, width: usize) -> Result<MlpWeights, EngineError> {
+        let out = &self.output;
+        if offset + width > out.outputs || width == 0 {
+            return Err(EngineError::Shape(format!(
+                "output columns {offset}..{} do not fit a layer of {} outputs",
+                offset + width,
+                out.outputs
+            )));
+        }
+        let weight = out
+            .weight
+            .chunks_exact(out.outputs)
+            .flat_map(|row| row[offset..offset + width].iter().copied())
+            .collect();
+        Ok(MlpWeights {
+            output: DenseWeights {
+                inputs: out.inputs,
+                outputs: width,
+                weight,
+                bias: out.bias[offset..offset + width].to_vec(),
+            },
+            ..self.clone()
+        })
+    }
+
     /// Model inputs the network expects per row: plain values plus one
     /// index per embedded input.
     pub fn inputs(&self) -> usize {

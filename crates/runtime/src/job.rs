@@ -3,6 +3,9 @@
 //! and an atomically written run folder.
 
 use crate::RuntimeError;
+use crate::auxiliary::{
+    AuxiliaryMetrics, AuxiliaryModel, AuxiliaryScores, auxiliary_specs, targets_of,
+};
 use crate::project::ResolvedScenario;
 use crate::recommend::Catalog;
 use crate::run_folder::RunWriter;
@@ -88,6 +91,10 @@ pub struct RunMetrics {
     /// Reconstruction heads: the error above which a row is an anomaly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<AnomalyDecision>,
+    /// Heads trained beside `head` on the same trunk, each with its metrics
+    /// on the same test rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auxiliary_heads: Vec<AuxiliaryMetrics>,
 }
 
 /// How an autoencoder's reconstruction error becomes an alarm.
@@ -249,6 +256,10 @@ struct Fitted {
     rating: Option<RatingDecision>,
     /// Reconstruction heads: the alarm threshold.
     anomaly: Option<AnomalyDecision>,
+    /// Heads trained beside the primary one.
+    auxiliary: Vec<AuxiliaryModel>,
+    /// Every network's kept weights (the first is `outcome.chosen()`).
+    members: Vec<MlpWeights>,
     rows_train: usize,
     rows_validation: usize,
 }
@@ -261,6 +272,8 @@ struct Scored {
     labels: Vec<u32>,
     /// Rating heads: predicted and true values.
     values: Option<(Vec<f32>, Vec<f32>)>,
+    /// Each auxiliary head's predictions for the same rows.
+    auxiliary: Vec<AuxiliaryScores>,
 }
 
 impl Scored {
@@ -273,9 +286,24 @@ impl Fitted {
     /// Scores labelled raw rows with this model and its decision threshold.
     fn score(&self, rows: RawTable, classes: usize) -> Result<Scored, RuntimeError> {
         let x = self.preprocessor.transform(&rows);
+        let auxiliary = self
+            .auxiliary
+            .iter()
+            .map(|a| a.score(&x, &rows))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut scored = self.score_primary(rows, &x, classes)?;
+        scored.auxiliary = auxiliary;
+        Ok(scored)
+    }
+
+    fn score_primary(
+        &self,
+        rows: RawTable,
+        x: &[f32],
+        classes: usize,
+    ) -> Result<Scored, RuntimeError> {
         if let Some(decision) = self.anomaly {
-            let errors =
-                reconstruction_errors(&x, &self.predictor.predict(&x)?, self.head.outputs());
+            let errors = reconstruction_errors(x, &self.predictor.predict(x)?, self.head.outputs());
             return Ok(score_anomalies(
                 decision,
                 &errors,
@@ -285,17 +313,18 @@ impl Fitted {
         if let Some(decision) = self.rating {
             return Ok(score_ratings(
                 decision,
-                &self.predictor.predict(&x)?,
+                &self.predictor.predict(x)?,
                 rows.values.unwrap_or_default(),
             ));
         }
-        let probs = class_columns(self.head, self.predictor.predict(&x)?);
+        let probs = class_columns(self.head, self.predictor.predict(x)?);
         let predicted = predict_classes(&probs, classes, self.threshold);
         Ok(Scored {
             probs,
             predicted,
             labels: rows.labels.unwrap_or_default(),
             values: None,
+            auxiliary: Vec::new(),
         })
     }
 }
@@ -319,6 +348,7 @@ fn score_ratings(decision: RatingDecision, outputs: &[f32], truth: Vec<f32>) -> 
         predicted,
         labels,
         values: Some((ratings, truth)),
+        auxiliary: Vec::new(),
     }
 }
 
@@ -340,6 +370,7 @@ fn score_anomalies(decision: AnomalyDecision, errors: &[f32], labels: Vec<u32>) 
         predicted,
         labels,
         values: None,
+        auxiliary: Vec::new(),
     }
 }
 
@@ -508,6 +539,33 @@ fn fit_once(
             dim: s.dim,
         })
         .collect();
+    // Heads sharing the trunk read their own target columns.
+    let aux_specs = auxiliary_specs(plugin, scenario);
+    let aux_train = aux_specs
+        .iter()
+        .map(|spec| targets_of(spec, &train_rows))
+        .collect::<Result<Vec<_>, _>>()?;
+    let aux_validation = match &val_rows {
+        Some(v) => aux_specs
+            .iter()
+            .map(|spec| targets_of(spec, v).map(Some))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec![None; aux_specs.len()],
+    };
+    let aux_heads = aux_specs
+        .iter()
+        .map(Head::from_spec)
+        .collect::<Result<Vec<_>, _>>()?;
+    let auxiliary: Vec<indus_engine::AuxiliaryHead<'_>> = aux_specs
+        .iter()
+        .zip(&aux_heads)
+        .zip(&aux_train)
+        .map(|((spec, &head), train)| indus_engine::AuxiliaryHead {
+            head,
+            loss_weight: spec.loss_weight.get() as f32,
+            train,
+        })
+        .collect();
     let train_set = to_set(train_rows);
     let val_set = val_rows.map(to_set);
     let class_weights = match primary_head(plugin).class_weighting {
@@ -527,9 +585,44 @@ fn fit_once(
         validation: val_set.as_ref(),
         class_weights: class_weights.as_deref(),
         embeddings: &embeddings,
+        loss_weight: primary_head(plugin).loss_weight.get() as f32,
+        auxiliary: &auxiliary,
     };
     let outcome = indus_engine::train(&request, observer)?;
-    let predictor = Predictor::new(outcome.chosen(), head, backend)?;
+    // Further networks of an ensemble: same rows and preprocessing, their
+    // own initial weights, batch order and dropout.
+    let mut members = vec![outcome.chosen().clone()];
+    for m in 1..scenario.model.ensemble.get() {
+        let seeded = TrainRequest {
+            seed: member_seed(scenario.seed, m),
+            ..request
+        };
+        members.push(indus_engine::train(&seeded, observer)?.chosen().clone());
+    }
+    let primary_members = if auxiliary.is_empty() {
+        members.clone()
+    } else {
+        members
+            .iter()
+            .map(|w| w.output_columns(0, head.outputs()))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let predictor = Predictor::ensemble(&primary_members, head, backend)?;
+    let mut auxiliary = AuxiliaryModel::all(aux_specs, &members, head.outputs(), &[], backend)?;
+    for (model, validation) in auxiliary.iter_mut().zip(&aux_validation) {
+        let val_probs = match (&val_set, validation) {
+            (Some(v), Some(Targets::Classes(labels))) => Some((
+                class_columns(model.head, model.predictor.predict(&v.x)?),
+                labels.as_slice(),
+            )),
+            _ => None,
+        };
+        model.threshold = decide_threshold(
+            &model.spec,
+            model.head,
+            val_probs.as_ref().map(|(p, l)| (p.as_slice(), *l)),
+        )?;
+    }
     if reconstruction {
         // The alarm threshold: a high percentile of normal rows' errors on
         // the validation rows (the training rows when there are none).
@@ -556,6 +649,8 @@ fn fit_once(
             threshold: None,
             rating: None,
             anomaly: Some(decision),
+            auxiliary,
+            members,
             rows_train,
             rows_validation,
         });
@@ -587,6 +682,8 @@ fn fit_once(
             threshold: Some(0.5),
             rating: Some(decision),
             anomaly: None,
+            auxiliary,
+            members,
             rows_train,
             rows_validation,
         });
@@ -621,9 +718,23 @@ fn fit_once(
         threshold,
         rating: None,
         anomaly: None,
+        auxiliary,
+        members,
         rows_train,
         rows_validation,
     })
+}
+
+/// The seed of network `member` (0-based) of an ensemble: the scenario's
+/// own for the first, so `ensemble: 1` trains exactly what it always did.
+fn member_seed(seed: u64, member: usize) -> u64 {
+    seed.wrapping_add(1_000_003u64.wrapping_mul(member as u64))
+}
+
+/// File of network `member` (0-based, at least 1) of an ensemble; the
+/// first is [`WEIGHTS`].
+pub(crate) fn member_file(member: usize) -> String {
+    format!("member-{}.safetensors", member + 1)
 }
 
 /// Clipping and "liked" calibration of a rating head, from predictions of
@@ -877,13 +988,17 @@ pub fn run_scenario(
         Ok(m)
     };
     let mut regression = None;
-    let (fitted, test, evaluation, cv, test_rows) = match (scenario.data.folds, data.test) {
+    let (fitted, test, evaluation, cv, test_rows, aux_scores) = match (
+        scenario.data.folds,
+        data.test,
+    ) {
         (Some(k), official_test) => {
             let k = k.get();
             let folds = stratified_folds(&data.train, k, scenario.seed);
             let mut pooled_probs = vec![0.0f32; data.train.len() * classes.len()];
             let mut pooled_predicted = vec![0usize; data.train.len()];
             let mut per_fold = Vec::with_capacity(k);
+            let mut pooled_aux: Vec<AuxiliaryScores> = Vec::new();
             for (f, test_idx) in folds.iter().enumerate() {
                 log(&format!("fold {}/{k}: {} test rows", f + 1, test_idx.len()));
                 let in_test: std::collections::HashSet<usize> = test_idx.iter().copied().collect();
@@ -892,7 +1007,16 @@ pub fn run_scenario(
                     .collect();
                 let fold_fit = fit(data.train.select(&train_idx), None, observer)?;
                 let fold_test = data.train.select(test_idx);
-                let scored = fold_fit.score(fold_test, classes.len())?;
+                let mut scored = fold_fit.score(fold_test, classes.len())?;
+                // Pooled like the primary head's predictions (order does
+                // not change the pooled metrics).
+                if pooled_aux.is_empty() {
+                    pooled_aux = std::mem::take(&mut scored.auxiliary);
+                } else {
+                    for (pool, fold) in pooled_aux.iter_mut().zip(scored.auxiliary.drain(..)) {
+                        pool.extend(fold);
+                    }
+                }
                 for (i, row) in test_idx.iter().enumerate() {
                     let k = classes.len();
                     pooled_probs[row * k..(row + 1) * k]
@@ -910,7 +1034,8 @@ pub fn run_scenario(
             match official_test {
                 Some(t) => {
                     let n = t.len();
-                    let m = test_metrics(&final_fit.score(t, classes.len())?)?;
+                    let scored = final_fit.score(t, classes.len())?;
+                    let m = test_metrics(&scored)?;
                     (
                         final_fit,
                         m,
@@ -919,6 +1044,7 @@ pub fn run_scenario(
                         ),
                         Some(cv),
                         n,
+                        scored.auxiliary,
                     )
                 }
                 None => {
@@ -928,6 +1054,7 @@ pub fn run_scenario(
                         predicted: pooled_predicted,
                         labels,
                         values: None,
+                        auxiliary: Vec::new(),
                     })?;
                     (
                         final_fit,
@@ -937,6 +1064,7 @@ pub fn run_scenario(
                         ),
                         Some(cv),
                         n,
+                        pooled_aux,
                     )
                 }
             }
@@ -949,7 +1077,7 @@ pub fn run_scenario(
             if let Some((predicted, truth)) = &scored.values {
                 regression = Some(regression_metrics(predicted, truth));
             }
-            (fitted, m, evaluation_note, None, n)
+            (fitted, m, evaluation_note, None, n, scored.auxiliary)
         }
         (None, None) => {
             let fraction = scenario.data.test_fraction.map_or(0.2, |f| f.get());
@@ -960,13 +1088,14 @@ pub fn run_scenario(
             })?;
             let n = held.len();
             let fitted = fit(rest, official_validation, observer)?;
-            let m = test_metrics(&fitted.score(held, classes.len())?)?;
+            let scored = fitted.score(held, classes.len())?;
+            let m = test_metrics(&scored)?;
             let how = format!(
                 "stratified {:.0} % holdout (seed {})",
                 fraction * 100.0,
                 scenario.seed
             );
-            (fitted, m, how, None, n)
+            (fitted, m, how, None, n, scored.auxiliary)
         }
     };
     let top_k = match (&catalog, top_k_test, fitted.rating) {
@@ -976,6 +1105,12 @@ pub fn run_scenario(
         }
         _ => None,
     };
+    let auxiliary_heads = fitted
+        .auxiliary
+        .iter()
+        .zip(&aux_scores)
+        .map(|(model, scores)| model.metrics(scores))
+        .collect();
     let Fitted {
         preprocessor,
         outcome,
@@ -985,6 +1120,7 @@ pub fn run_scenario(
         anomaly,
         rows_train,
         rows_validation,
+        members,
         ..
     } = fitted;
     let chosen = outcome.chosen();
@@ -1006,7 +1142,7 @@ pub fn run_scenario(
         best_epoch: outcome.best_epoch,
         stopped_early: outcome.stopped_early,
         train_seconds: outcome.history.iter().map(|r| r.seconds).sum(),
-        parameters: chosen.parameter_count(),
+        parameters: members.iter().map(MlpWeights::parameter_count).sum(),
         evaluation,
         test,
         validation,
@@ -1016,6 +1152,7 @@ pub fn run_scenario(
         top_k,
         rating,
         anomaly,
+        auxiliary_heads,
     };
     let environment = Environment {
         indus_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -1032,6 +1169,9 @@ pub fn run_scenario(
     writer.write("scenario.yaml", to_yaml(scenario)?.as_bytes())?;
     writer.write("plugin.yaml", to_yaml(plugin)?.as_bytes())?;
     writer.write(WEIGHTS, &chosen.to_safetensors()?)?;
+    for (m, weights) in members.iter().enumerate().skip(1) {
+        writer.write(&member_file(m), &weights.to_safetensors()?)?;
+    }
     writer.write("last.safetensors", &outcome.last.to_safetensors()?)?;
     if let Some(best) = &outcome.best {
         writer.write("best.safetensors", &best.to_safetensors()?)?;
@@ -1231,13 +1371,26 @@ fn git_revision(dir: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Reads the chosen weights of a run folder (used by [`crate::LoadedRun`]).
-pub(crate) fn read_weights(folder: &crate::RunFolder) -> Result<MlpWeights, RuntimeError> {
-    let bytes = folder.read(WEIGHTS)?;
-    Ok(MlpWeights::from_safetensors(
-        &folder.dir.join(WEIGHTS),
-        &bytes,
-    )?)
+/// Reads the kept weights of every network of a run (one unless the
+/// scenario trains an ensemble of `networks`).
+pub(crate) fn read_weights(
+    folder: &crate::RunFolder,
+    networks: usize,
+) -> Result<Vec<MlpWeights>, RuntimeError> {
+    (0..networks.max(1))
+        .map(|m| {
+            let file = if m == 0 {
+                WEIGHTS.to_string()
+            } else {
+                member_file(m)
+            };
+            let bytes = folder.read(&file)?;
+            Ok(MlpWeights::from_safetensors(
+                &folder.dir.join(&file),
+                &bytes,
+            )?)
+        })
+        .collect()
 }
 
 #[cfg(test)]

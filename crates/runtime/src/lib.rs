@@ -5,6 +5,7 @@
 //! the same fitted preprocessing on both sides, so there is no train/serve
 //! skew.
 
+mod auxiliary;
 mod error;
 mod hooks;
 mod job;
@@ -13,6 +14,7 @@ mod project;
 mod recommend;
 mod run_folder;
 
+pub use auxiliary::{AuxiliaryMetrics, HeadAnswer};
 pub use error::RuntimeError;
 pub use job::{
     AnomalyDecision, CrossValidation, EXAMPLES, Environment, RatingDecision, RowCounts, RunMetrics,

@@ -2,6 +2,7 @@
 //! schema checks, the same fitted preprocessing and the same weights.
 
 use crate::RuntimeError;
+use crate::auxiliary::{AuxiliaryModel, HeadAnswer};
 use crate::job::{RunMetrics, class_columns, class_names, read_weights};
 use crate::recommend::{Catalog, Recommendation};
 use crate::run_folder::{RunFolder, list_runs};
@@ -38,6 +39,8 @@ pub struct LoadedRun {
     pub lookups: Vec<LookupTable>,
     /// Recommenders: users, items and what each user rated in training.
     pub catalog: Option<Catalog>,
+    /// Heads trained beside the primary one on the same trunk.
+    pub(crate) auxiliary: Vec<AuxiliaryModel>,
 }
 
 /// One answered row.
@@ -59,6 +62,8 @@ pub struct Prediction {
     /// Heads that predict a number (ratings): the predicted value, clipped
     /// to the target's declared range.
     pub value: Option<f32>,
+    /// Answers of the heads trained beside the primary one, by head name.
+    pub heads: Vec<(String, HeadAnswer)>,
 }
 
 impl Serialize for Prediction {
@@ -87,6 +92,9 @@ impl Serialize for Prediction {
         if !self.outputs.is_empty() {
             m.serialize_entry("outputs", &OrderedValues(&self.outputs))?;
         }
+        if !self.heads.is_empty() {
+            m.serialize_entry("heads", &OrderedHeads(&self.heads))?;
+        }
         m.end()
     }
 }
@@ -95,6 +103,19 @@ impl Serialize for Prediction {
 struct OrderedValues<'a>(&'a [(String, serde_json::Value)]);
 
 impl Serialize for OrderedValues<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// Head name → answer, as a JSON object in head order.
+struct OrderedHeads<'a>(&'a [(String, HeadAnswer)]);
+
+impl Serialize for OrderedHeads<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in self.0 {
@@ -136,18 +157,43 @@ impl LoadedRun {
             other => other,
         };
         let classes = class_names(&plugin, head)?;
-        let weights = read_weights(&folder)?;
-        if weights.inputs() != preprocessor.output_width() {
+        let members = read_weights(&folder, scenario.model.ensemble.get())?;
+        if let Some(w) = members
+            .iter()
+            .find(|w| w.inputs() != preprocessor.output_width())
+        {
             return Err(RuntimeError::run_folder(
                 dir,
                 format!(
                     "weights expect {} inputs but the preprocessing produces {}",
-                    weights.inputs(),
+                    w.inputs(),
                     preprocessor.output_width()
                 ),
             ));
         }
-        let predictor = Predictor::new(&weights, head, backend)?;
+        let aux_specs = crate::auxiliary::auxiliary_specs(&plugin, &scenario);
+        let predictor = if aux_specs.is_empty() {
+            Predictor::ensemble(&members, head, backend)?
+        } else {
+            let primary = members
+                .iter()
+                .map(|w| w.output_columns(0, head.outputs()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Predictor::ensemble(&primary, head, backend)?
+        };
+        let thresholds: Vec<Option<f32>> = aux_specs
+            .iter()
+            .map(|spec| {
+                metrics
+                    .auxiliary_heads
+                    .iter()
+                    .find(|m| m.head == spec.name.as_str())
+                    .and_then(|m| m.threshold)
+            })
+            .collect();
+        let auxiliary =
+            AuxiliaryModel::all(aux_specs, &members, head.outputs(), &thresholds, backend)
+                .map_err(|e| RuntimeError::run_folder(dir, e.to_string()))?;
         let native = load_native(&folder, &plugin)?;
         let layout = indus_data::csv_layout(&plugin)?;
         let lookups = plugin
@@ -185,6 +231,7 @@ impl LoadedRun {
             native,
             lookups,
             catalog,
+            auxiliary,
         })
     }
 
@@ -243,6 +290,14 @@ impl LoadedRun {
             Some(decision) => self.flag(rows, &outputs, decision)?,
             None => self.decide(rows, outputs),
         };
+        if !self.auxiliary.is_empty() {
+            let x = self.prepare(rows)?;
+            for model in &self.auxiliary {
+                for (p, a) in predictions.iter_mut().zip(model.answer(&x)?) {
+                    p.heads.push((model.spec.name.to_string(), a));
+                }
+            }
+        }
         if let Some(native) = &self.native
             && native.has_postprocess()
         {
@@ -270,13 +325,7 @@ impl LoadedRun {
                 indus_engine::Head::Binary => vec![1; n],
                 _ => decided,
             };
-            let attr = indus_engine::integrated_gradients(
-                self.predictor.weights(),
-                head,
-                &x,
-                &explained,
-                32,
-            )?;
+            let attr = self.predictor.integrated_gradients(&x, &explained, 32)?;
             let width = self.preprocessor.output_width().max(1);
             let mut offset = 0;
             for (name, w) in self.preprocessor.column_widths() {
@@ -335,6 +384,7 @@ impl LoadedRun {
                     .collect(),
                 outputs: Vec::new(),
                 value: None,
+                heads: Vec::new(),
             })
             .collect()
     }
@@ -368,6 +418,7 @@ impl LoadedRun {
             ],
             outputs: Vec::new(),
             value: Some(value),
+            heads: Vec::new(),
         }
     }
 
@@ -424,13 +475,7 @@ impl LoadedRun {
         let class_of = |label: &str| self.classes.iter().position(|c| c == label).unwrap_or(0);
         let classes: Vec<usize> = predictions.iter().map(|p| class_of(&p.label)).collect();
         let head = self.predictor.head();
-        let attributions = indus_engine::integrated_gradients(
-            self.predictor.weights(),
-            head,
-            &x,
-            &classes,
-            steps,
-        )?;
+        let attributions = self.predictor.integrated_gradients(&x, &classes, steps)?;
         let width = self.preprocessor.output_width();
         let baseline = class_columns(head, self.predictor.predict(&vec![0.0; width])?);
         let columns = self.preprocessor.column_widths();

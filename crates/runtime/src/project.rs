@@ -2,7 +2,7 @@
 //! plugins, scenarios and runs that `indus list` shows.
 
 use crate::RuntimeError;
-use indus_spec::{PluginManifest, Scenario, find_plugin, load_plugin, load_scenario};
+use indus_spec::{Name, PluginManifest, Scenario, find_plugin, load_plugin, load_scenario};
 use std::path::{Path, PathBuf};
 
 /// A scenario file resolved together with its plugin.
@@ -38,19 +38,17 @@ pub fn resolve_scenario(
         .into());
     }
     let mut plugin = plugin;
-    if let Some(head) = &scenario.head {
-        // The chosen head goes first: it is the one trained, saved with the
-        // run and served.
-        let at = plugin
+    let find = |name: &Name, field: String| -> Result<usize, RuntimeError> {
+        plugin
             .heads
             .iter()
-            .position(|h| h.name == *head)
+            .position(|h| h.name == *name)
             .ok_or_else(|| {
                 indus_spec::SpecError::field(
                     scenario_file,
-                    "head",
+                    &field,
                     format!(
-                        "plugin `{}` has no head `{head}`; it has: {}",
+                        "plugin `{}` has no head `{name}`; it has: {}",
                         plugin.name,
                         plugin
                             .heads
@@ -60,9 +58,29 @@ pub fn resolve_scenario(
                             .join(", ")
                     ),
                 )
-            })?;
-        let chosen = plugin.heads.remove(at);
-        plugin.heads.insert(0, chosen);
+                .into()
+            })
+    };
+    if let Some(head) = &scenario.head {
+        // The run's manifest keeps the heads its model has: the chosen one.
+        let at = find(head, "head".into())?;
+        plugin.heads = vec![plugin.heads.remove(at)];
+    } else if !scenario.heads.is_empty() {
+        // Exactly the listed heads, in order: the run's manifest then
+        // describes the outputs its model has.
+        let mut chosen = Vec::with_capacity(scenario.heads.len());
+        for (i, choice) in scenario.heads.iter().enumerate() {
+            let at = find(&choice.name, format!("heads[{i}].name"))?;
+            let mut head = plugin.heads[at].clone();
+            if let Some(w) = choice.loss_weight {
+                head.loss_weight = w;
+            }
+            chosen.push(head);
+        }
+        plugin.heads = chosen;
+        check_joint_heads(scenario_file, &plugin)?;
+    } else {
+        plugin.heads.truncate(1);
     }
     Ok(ResolvedScenario {
         scenario_file: scenario_file.to_path_buf(),
@@ -70,6 +88,29 @@ pub fn resolve_scenario(
         plugin_file,
         plugin,
     })
+}
+
+/// Heads that share a trunk each read one column of the same rows: class
+/// labels or a number. Autoencoders and recommenders shape the whole
+/// training set around themselves, so they train alone.
+fn check_joint_heads(scenario_file: &Path, plugin: &PluginManifest) -> Result<(), RuntimeError> {
+    use indus_spec::Task;
+    for (i, h) in plugin.heads.iter().enumerate() {
+        if !matches!(h.task, Task::Binary | Task::Multiclass | Task::Regression) {
+            return Err(indus_spec::SpecError::field(
+                scenario_file,
+                format!("heads[{i}]"),
+                format!(
+                    "head `{}` is a `{}` head; heads trained together must be binary, multiclass or regression (train it alone with `head: {}`)",
+                    h.name,
+                    h.task.as_str(),
+                    h.name
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// One entry of `indus list`.

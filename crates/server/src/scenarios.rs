@@ -36,6 +36,12 @@ pub struct PredictionDoc {
     pub score: f32,
     /// Probability per class, in class order.
     pub probabilities: BTreeMap<String, f32>,
+    /// Heads that predict a number (ratings): the predicted value.
+    pub value: Option<f32>,
+    /// Scenarios that train several heads on one trunk: the other heads'
+    /// answers by head name (`label`, `score`, `probabilities`, or `value`).
+    #[schema(value_type = Option<Object>)]
+    pub heads: Option<BTreeMap<String, Value>>,
 }
 
 /// Predictions in request order.

@@ -429,6 +429,20 @@ fn check_user_item(m: &PluginManifest, h: &HeadSpec, at: &str) -> Result<(), Pro
 
 /// Cross-field rules of a scenario.
 fn check_scenario(s: &Scenario) -> Result<(), Problem> {
+    if s.head.is_some() && !s.heads.is_empty() {
+        return Err((
+            "heads".into(),
+            "set either `head` (one head) or `heads` (several on one trunk), not both".into(),
+        ));
+    }
+    for (i, h) in s.heads.iter().enumerate() {
+        if s.heads[..i].iter().any(|o| o.name == h.name) {
+            return Err((
+                format!("heads[{i}].name"),
+                format!("head `{}` is listed twice", h.name),
+            ));
+        }
+    }
     let opt = &s.training.optimizer;
     if opt.kind != OptimizerKind::Sgd && (opt.momentum.is_some() || opt.nesterov) {
         return Err((

@@ -21,6 +21,13 @@ pub struct Scenario {
     /// supervised and an unsupervised view of the same traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<Name>,
+    /// Several of the plugin's heads trained together on one shared trunk
+    /// (instead of `head`): the first is the primary head (it picks the
+    /// best epoch, sets thresholds and is explained); every head is
+    /// evaluated and served. Related questions about the same rows (will
+    /// the machine fail, and how) then share what the trunk learns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<HeadChoice>,
     /// Which slice of the plugin's data to use.
     #[serde(default)]
     pub data: ScenarioData,
@@ -37,6 +44,18 @@ pub struct Scenario {
     pub fallback_to_cpu: bool,
     /// Seed for weight initialisation, shuffling, dropout and splits.
     pub seed: u64,
+}
+
+/// One head of a jointly trained scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeadChoice {
+    /// A head declared by the plugin.
+    pub name: Name,
+    /// Weight of this head's loss in the sum that is minimised (default:
+    /// the plugin's `loss_weight`, itself 1 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_weight: Option<Positive>,
 }
 
 /// Data selection for a scenario.
@@ -152,6 +171,21 @@ pub struct ModelSpec {
     /// Weight initialisation.
     #[serde(default)]
     pub init: Init,
+    /// Networks trained from different initial weights (and batch orders)
+    /// on the same rows, their outputs averaged when predicting. On small
+    /// data sets one network's result depends on its seed; the average of
+    /// a few is steadier and usually ranks better. Costs that many times
+    /// the training and prediction time (default 1).
+    #[serde(default = "one_network", skip_serializing_if = "is_one_network")]
+    pub ensemble: Count,
+}
+
+fn one_network() -> Count {
+    Count::try_from(1u64).expect("1 is a count")
+}
+
+fn is_one_network(c: &Count) -> bool {
+    c.get() == 1
 }
 
 /// Optimiser family.

@@ -318,3 +318,32 @@ fn a_constant_fill_needs_its_value() {
     ));
     assert!(m.contains("only applies to `missing: constant`"), "{m}");
 }
+
+#[test]
+fn heads_on_one_trunk_are_listed_once_each_and_not_beside_head() {
+    let s = scenario(&SCENARIO.replace(
+        "seed: 1",
+        "seed: 1\nheads:\n  - name: failure\n  - {name: overheating, loss_weight: 0.5}",
+    ))
+    .unwrap();
+    assert_eq!(s.heads.len(), 2);
+    assert_eq!(s.heads[1].loss_weight.map(|w| w.get()), Some(0.5));
+    let m = message(&SCENARIO.replace(
+        "seed: 1",
+        "seed: 1\nhead: failure\nheads: [{name: failure}, {name: overheating}]",
+    ));
+    assert!(m.contains("not both"), "{m}");
+    let m = message(&SCENARIO.replace(
+        "seed: 1",
+        "seed: 1\nheads: [{name: failure}, {name: failure}]",
+    ));
+    assert!(
+        m.contains("heads[1].name") && m.contains("listed twice"),
+        "{m}"
+    );
+    let m = message(&SCENARIO.replace(
+        "seed: 1",
+        "seed: 1\nheads: [{name: failure, loss_weight: 0}]",
+    ));
+    assert!(m.contains("loss_weight"), "{m}");
+}
