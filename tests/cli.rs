@@ -1155,6 +1155,122 @@ fn an_ensemble_keeps_every_network_and_answers_with_their_average() {
     );
 }
 
+#[test]
+fn a_regression_head_is_trained_scored_and_served_as_a_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plugin = tmp.path().join("plugins/wear");
+    std::fs::create_dir_all(plugin.join("data")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
+    // Hours until wear-out: 3 per unit of load plus 0.1 per degree, ±0.5.
+    let mut csv = String::from("load,temp,hours\n");
+    for i in 0..400 {
+        let load = (i % 10) as f64 + 0.5;
+        let temp = 20.0 + (i * 7 % 60) as f64;
+        let noise = ((i * 37 % 11) as f64 - 5.0) / 10.0;
+        csv.push_str(&format!(
+            "{load},{temp},{}\n",
+            3.0 * load + 0.1 * temp + noise
+        ));
+    }
+    std::fs::write(plugin.join("data/wear.csv"), &csv).unwrap();
+    std::fs::write(
+        plugin.join("plugin.yaml"),
+        "name: wear\nindustry: manufacturing\ndescription: Hours until wear-out\ndata:\n  source: {format: csv, dataset: wear, files: {train: {name: wear.csv}}}\n  columns:\n    - {name: load, type: number, role: feature}\n    - {name: temp, type: number, role: feature}\n    - {name: hours, type: number, role: target, range: [0, 100]}\nheads:\n  - {name: hours, task: regression, target: hours, loss: huber}\n",
+    )
+    .unwrap();
+    let scenario = tmp.path().join("scenarios/wear.yaml");
+    let text = "name: wear\nplugin: wear\nmodel: {hidden: [16]}\ntraining: {epochs: 60, batch_size: 16, optimizer: {kind: adam, learning_rate: 0.01}}\nseed: 1\n";
+    std::fs::write(&scenario, text).unwrap();
+    let run = |file: &Path| -> Value {
+        let out = ok(&indus(
+            &[
+                "run",
+                file.to_str().unwrap(),
+                "--runs-dir",
+                "runs",
+                "--json",
+            ],
+            tmp.path(),
+        ));
+        serde_json::from_str(&out).unwrap()
+    };
+    let v = run(&scenario);
+    let m = &v["metrics"];
+    assert!(m.get("test").is_none(), "no classification view: {m}");
+    assert_eq!(m["rows"]["test"], 80, "random 20 % holdout");
+    // The target spreads over ~8.6 hours (std); noise alone is ~0.3.
+    let rmse = m["regression"]["rmse"].as_f64().unwrap();
+    assert!(rmse < 1.0, "test RMSE {rmse}");
+    assert!(m["regression"]["r2"].as_f64().unwrap() > 0.98);
+
+    let input = tmp.path().join("in.csv");
+    std::fs::write(&input, "load,temp\n4,50\n").unwrap();
+    let out = ok(&indus(
+        &[
+            "predict",
+            "wear",
+            "--runs-dir",
+            "runs",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let p: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let hours = p["value"].as_f64().unwrap();
+    assert!(
+        (hours - 17.0).abs() < 1.5,
+        "{hours} hours for load 4 at 50 degrees"
+    );
+    assert!(p.get("label").is_none(), "{p}");
+    let csv_out = tmp.path().join("out.csv");
+    ok(&indus(
+        &[
+            "predict",
+            "wear",
+            "--runs-dir",
+            "runs",
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            csv_out.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let written = std::fs::read_to_string(&csv_out).unwrap();
+    assert!(written.starts_with("row,id,value\n"), "{written}");
+
+    let data = plugin.join("data/wear.csv");
+    let eval: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "eval",
+            "wear",
+            "--runs-dir",
+            "runs",
+            "--input",
+            data.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    assert_eq!(eval["regression"]["rows"], 400);
+    assert!(eval["regression"]["rmse"].as_f64().unwrap() < 1.0, "{eval}");
+
+    // Cross-validation reports RMSE, MAE and R² per fold.
+    let cv_file = tmp.path().join("scenarios/wear-cv.yaml");
+    std::fs::write(
+        &cv_file,
+        text.replace("name: wear\n", "name: wear-cv\n") + "data: {folds: 4}\n",
+    )
+    .unwrap();
+    let cv = run(&cv_file);
+    let cv = &cv["metrics"]["cross_validation"];
+    assert_eq!(cv["regression_folds"].as_array().unwrap().len(), 4);
+    let mean = cv["mean"]["rmse"].as_f64().unwrap();
+    assert!(mean < 1.0 && cv["std"]["rmse"].as_f64().is_some(), "{cv}");
+}
+
 /// Runs a shipped scenario against the shared data folder for `epochs`
 /// epochs and returns `indus run --json`'s output.
 fn run_with_data(scenario: &str, epochs: &str) -> Value {

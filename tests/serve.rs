@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Every shipped scenario with the flags that keep its run small.
-const SCENARIOS: [(&str, &[&str]); 8] = [
+const SCENARIOS: [(&str, &[&str]); 9] = [
     (
         "mnist",
         &[
@@ -65,6 +65,7 @@ const SCENARIOS: [(&str, &[&str]); 8] = [
         "retail-recommendation",
         &["--train-limit", "30000", "--epochs", "2"],
     ),
+    ("predictive-maintenance", &["--epochs", "2"]),
 ];
 
 /// A project folder with one finished run of every shipped scenario.

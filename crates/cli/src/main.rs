@@ -345,6 +345,23 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
             indus_data::load_test_split(&run.plugin, &locations, a.test_limit.map(|n| n as usize))?
         }
     };
+    if run.predicts_a_number() {
+        let r = run.evaluate_regression(&rows)?;
+        if a.json {
+            let out = serde_json::json!({ "run_dir": dir, "regression": r });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            println!(
+                "run {}\n{} rows: RMSE {:.4}, MAE {:.4}, R² {:.4}",
+                dir.display(),
+                r.rows,
+                r.rmse,
+                r.mae,
+                r.r2
+            );
+        }
+        return Ok(());
+    }
     let metrics = run.evaluate(&rows)?;
     if a.json {
         let out = serde_json::json!({ "run_dir": dir, "metrics": metrics });
@@ -410,7 +427,12 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         .is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
     if as_csv {
         let valued = predictions.iter().any(|p| p.value.is_some());
-        write!(text, "row,id,label,score")?;
+        // A regression head has no label or score, only its value.
+        let labelled = !run.classes.is_empty();
+        write!(text, "row,id")?;
+        if labelled {
+            write!(text, ",label,score")?;
+        }
         if valued {
             write!(text, ",value")?;
         }
@@ -442,12 +464,13 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         for p in &predictions {
             write!(
                 text,
-                "{},{},{},{}",
+                "{},{}",
                 p.row,
-                csv_field(p.id.as_deref().unwrap_or("")),
-                csv_field(&p.label),
-                p.score
+                csv_field(p.id.as_deref().unwrap_or(""))
             )?;
+            if labelled {
+                write!(text, ",{},{}", csv_field(&p.label), p.score)?;
+            }
             if valued {
                 write!(
                     text,
@@ -527,10 +550,17 @@ fn cmd_list(a: ListArgs) -> Result<()> {
                     .ok()
                     .and_then(|b| serde_json::from_slice::<indus_runtime::RunMetrics>(&b).ok())
                     .map(|m| {
-                        format!(
-                            "test accuracy {:.4}, macro F1 {:.4}, {} epochs on {}",
-                            m.test.accuracy, m.test.macro_f1, m.epochs_run, m.backend
-                        )
+                        let quality = match (&m.test, &m.regression) {
+                            (Some(t), _) => format!(
+                                "test accuracy {:.4}, macro F1 {:.4}",
+                                t.accuracy, t.macro_f1
+                            ),
+                            (None, Some(r)) => {
+                                format!("test RMSE {:.4}, R² {:.4}", r.rmse, r.r2)
+                            }
+                            (None, None) => "no test metrics".into(),
+                        };
+                        format!("{quality}, {} epochs on {}", m.epochs_run, m.backend)
                     })
                     .unwrap_or_else(|| "metrics.json unreadable".into());
                 indus_runtime::Listing {

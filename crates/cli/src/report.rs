@@ -35,13 +35,16 @@ pub fn print_run(s: &RunSummary) {
                 format!("{:.4}", cv.std.get(k).copied().unwrap_or(0.0)),
             ]);
         }
-        println!("{}-fold cross-validation:\n{t}", cv.folds.len());
+        println!("{}-fold cross-validation:\n{t}", cv.fold_count());
     }
     println!("evaluation: {}", m.evaluation);
     if let Some(t) = m.threshold {
         println!(
             "decision threshold: {t:.4} (probability of `{}`)",
-            m.test.per_class.last().map_or("", |c| c.label.as_str())
+            m.test
+                .as_ref()
+                .and_then(|t| t.per_class.last())
+                .map_or("", |c| c.label.as_str())
         );
     }
     if let Some(r) = &m.regression {
@@ -64,7 +67,7 @@ pub fn print_run(s: &RunSummary) {
             "alarm threshold: reconstruction error {:.4} (the {}th percentile of normal validation rows)",
             a.threshold, a.percentile
         );
-        if let Some(r) = &m.test.ranking {
+        if let Some(r) = m.test.as_ref().and_then(|t| t.ranking.as_ref()) {
             println!(
                 "detection rate at 1 % false alarms: {:.4}",
                 r.tpr_at_1pct_fpr
@@ -77,7 +80,9 @@ pub fn print_run(s: &RunSummary) {
             r.liked_at
         );
     }
-    print_metrics(&m.test);
+    if let Some(t) = &m.test {
+        print_metrics(t);
+    }
     if !m.auxiliary_heads.is_empty() {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED).set_header([

@@ -4,6 +4,7 @@
 use crate::charts::{self, CurveMetric};
 use crate::perf::Perf;
 use indus_engine::EpochRecord;
+use indus_engine::metrics::ClassificationMetrics;
 use indus_runtime::LoadedRun;
 use std::fmt::Write;
 
@@ -120,6 +121,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         let m = &r.metrics;
         let baseline = r.plugin.baselines.first();
         let (headline, value) = r.headline();
+        let t = m.test.as_ref();
         let cells = [
             esc(&r.plugin.industry),
             format!(r##"<a href="#s-{0}">{0}</a>"##, esc(v.name)),
@@ -134,12 +136,12 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             esc(&headline),
             num(value, 4),
             baseline.map_or("–".into(), |b| format!("{:.3}", b.value)),
-            num(Some(m.test.accuracy), 4),
-            num(Some(m.test.balanced_accuracy), 4),
-            num(Some(m.test.macro_f1), 4),
-            num(m.test.ranking.as_ref().map(|x| x.roc_auc), 4),
-            num(m.test.ranking.as_ref().map(|x| x.pr_auc), 4),
-            num(Some(m.test.log_loss), 4),
+            num(t.map(|t| t.accuracy), 4),
+            num(t.map(|t| t.balanced_accuracy), 4),
+            num(t.map(|t| t.macro_f1), 4),
+            num(t.and_then(|t| t.ranking.as_ref()).map(|x| x.roc_auc), 4),
+            num(t.and_then(|t| t.ranking.as_ref()).map(|x| x.pr_auc), 4),
+            num(t.map(|t| t.log_loss), 4),
             num(v.perf.map(|p| p.latency_p50_us), 1),
             num(v.perf.map(|p| p.throughput_rows_per_s), 0),
         ];
@@ -208,14 +210,11 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
     for v in views {
         let r = v.run;
         let m = &r.metrics;
-        let ranking = m.test.ranking.as_ref();
         let _ = write!(
             html,
             r#"<details id="s-{name}" class="scenario" data-name="{name}"><summary><b>{name}</b> — {industry}, {task}; {eval}</summary>
 <p>{desc}</p>
-<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights), {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}
-<div class="charts"><figure>{confusion}</figure><figure>{roc}</figure><figure>{pr}</figure></div>
-<div class="scroll" tabindex="0" role="region" aria-label="Per-class metrics of {name}"><table class="per-class"><thead><tr><th scope="col">Class</th><th scope="col">Precision</th><th scope="col">Recall</th><th scope="col">F1</th><th scope="col">Support</th></tr></thead><tbody>"#,
+<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights), {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}"#,
             name = esc(v.name),
             industry = esc(&r.plugin.industry),
             task = task(r),
@@ -234,48 +233,22 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
                 " Single-row latency p50 {:.1} µs; {:.0} rows/s in batches of 1,024.",
                 p.latency_p50_us, p.throughput_rows_per_s
             )),
-            custom = if m.test.custom.is_empty() {
-                String::new()
-            } else {
-                format!(
+            custom = match m.test.as_ref().map(|t| &t.custom) {
+                Some(custom) if !custom.is_empty() => format!(
                     " Plugin metrics: {}.",
-                    m.test
-                        .custom
+                    custom
                         .iter()
                         .map(|(k, v)| format!("{} {v:.4}", esc(k)))
                         .collect::<Vec<_>>()
                         .join(", ")
-                )
+                ),
+                _ => String::new(),
             },
             head_notes = head_notes(m),
-            confusion = charts::confusion(&r.classes, &m.test.confusion),
-            roc = charts::unit_curve(
-                "ROC curve",
-                "false-positive rate",
-                "true-positive rate",
-                ranking.map_or(&[][..], |x| &x.roc_curve),
-                true
-            ),
-            pr = charts::unit_curve(
-                "Precision–recall curve",
-                "recall",
-                "precision",
-                ranking.map_or(&[][..], |x| &x.pr_curve),
-                false
-            ),
         );
-        for c in &m.test.per_class {
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>",
-                esc(&c.label),
-                c.precision,
-                c.recall,
-                c.f1,
-                c.support
-            );
+        if let Some(test) = &m.test {
+            classification_panel(&mut html, v.name, &r.classes, test);
         }
-        html.push_str("</tbody></table></div>");
         if live {
             let _ = write!(
                 html,
@@ -471,6 +444,51 @@ const LIVE_JS: &str = r#"
 })();
 "#;
 
+/// Confusion matrix, ROC and PR curves and per-class table of a classifier
+/// (or of the classification view of a rating or anomaly head).
+fn classification_panel(
+    html: &mut String,
+    name: &str,
+    classes: &[String],
+    test: &ClassificationMetrics,
+) {
+    let ranking = test.ranking.as_ref();
+    let _ = write!(
+        html,
+        r#"
+<div class="charts"><figure>{confusion}</figure><figure>{roc}</figure><figure>{pr}</figure></div>
+<div class="scroll" tabindex="0" role="region" aria-label="Per-class metrics of {name}"><table class="per-class"><thead><tr><th scope="col">Class</th><th scope="col">Precision</th><th scope="col">Recall</th><th scope="col">F1</th><th scope="col">Support</th></tr></thead><tbody>"#,
+        name = esc(name),
+        confusion = charts::confusion(classes, &test.confusion),
+        roc = charts::unit_curve(
+            "ROC curve",
+            "false-positive rate",
+            "true-positive rate",
+            ranking.map_or(&[][..], |x| &x.roc_curve),
+            true
+        ),
+        pr = charts::unit_curve(
+            "Precision–recall curve",
+            "recall",
+            "precision",
+            ranking.map_or(&[][..], |x| &x.pr_curve),
+            false
+        ),
+    );
+    for c in &test.per_class {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>",
+            esc(&c.label),
+            c.precision,
+            c.recall,
+            c.f1,
+            c.support
+        );
+    }
+    html.push_str("</tbody></table></div>");
+}
+
 /// What rating and anomaly heads report beyond the classification view
 /// (rating error, top-k lists, the alarm threshold), and the heads trained
 /// beside the primary one.
@@ -479,8 +497,16 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
     if let Some(r) = &m.regression {
         let _ = write!(
             out,
-            "<p>Predicted rating on {} test rows: RMSE {:.4}, MAE {:.4}, R² {:.4}.",
-            r.rows, r.rmse, r.mae, r.r2
+            "<p>Predicted {} on {} test rows: RMSE {:.4}, MAE {:.4}, R² {:.4}.",
+            if m.rating.is_some() {
+                "rating"
+            } else {
+                "value"
+            },
+            r.rows,
+            r.rmse,
+            r.mae,
+            r.r2
         );
         if let Some(d) = &m.rating {
             let _ = write!(
@@ -509,10 +535,13 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
             "<p>Autoencoder trained on normal rows; alarm at reconstruction error {:.4} (the {}th percentile of normal validation rows){}.</p>",
             a.threshold,
             a.percentile,
-            m.test.ranking.as_ref().map_or(String::new(), |r| format!(
-                "; detection rate at 1 % false alarms {:.4}",
-                r.tpr_at_1pct_fpr
-            ))
+            m.test
+                .as_ref()
+                .and_then(|t| t.ranking.as_ref())
+                .map_or(String::new(), |r| format!(
+                    "; detection rate at 1 % false alarms {:.4}",
+                    r.tpr_at_1pct_fpr
+                ))
         );
     }
     if !m.auxiliary_heads.is_empty() {

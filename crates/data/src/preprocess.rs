@@ -2,17 +2,50 @@
 //! so `predict` and the server apply exactly the transform training saw.
 
 use crate::table::{RawTable, feature_columns};
-use indus_spec::{ColumnType, Encoding, Missing, Normalization, PluginManifest, UnknownValues};
+use indus_spec::{
+    ColumnType, Encoding, Missing, Normalization, PixelScaling, PluginManifest, UnknownValues,
+};
 use serde::{Deserialize, Serialize};
 
 /// Name of the shared input of category values outside the declared list.
 pub const OTHER: &str = "(other)";
 
+/// Mean and standard deviation (1 where constant) of each pixel position of
+/// the image at `offset` over the training rows, after dividing by `divisor`.
+fn pixel_statistics(
+    train: &RawTable,
+    offset: usize,
+    width: usize,
+    divisor: f32,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = train.len().max(1) as f64;
+    let mut sum = vec![0f64; width];
+    let mut sq = vec![0f64; width];
+    for row in train.features.chunks_exact(train.width.max(1)) {
+        for (i, &p) in row[offset..offset + width].iter().enumerate() {
+            let v = f64::from(p / divisor);
+            sum[i] += v;
+            sq[i] += v * v;
+        }
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, m)| {
+            let sd = (q / n - m * m).max(0.0).sqrt();
+            if sd > 1e-6 { sd as f32 } else { 1.0 }
+        })
+        .collect();
+    (mean.into_iter().map(|m| m as f32).collect(), std)
+}
+
 /// How one feature column is turned into model inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FittedColumn {
-    /// Pixels divided by the declared maximum, giving values in [0, 1].
+    /// Pixels divided by the declared maximum, giving values in [0, 1];
+    /// with `pixel_scaling: z_score`, then standardised per pixel position.
     Image {
         /// Column name.
         name: String,
@@ -20,6 +53,13 @@ pub enum FittedColumn {
         width: usize,
         /// The declared maximum pixel value.
         divisor: f32,
+        /// Per-pixel training mean (of the divided values); empty unless
+        /// standardising.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mean: Vec<f32>,
+        /// Per-pixel training standard deviation (1 where it is 0).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        std: Vec<f32>,
     },
     /// A number: missing values filled, optionally `ln(1 + x)`, then
     /// `(x - shift) / scale`.
@@ -103,11 +143,21 @@ impl Preprocessor {
         let mut columns = Vec::new();
         for c in feature_columns(manifest) {
             let fitted = match c.kind {
-                ColumnType::Image => FittedColumn::Image {
-                    name: c.name.clone(),
-                    width: c.width(),
-                    divisor: c.max_value.map_or(1.0, |m| m.get() as f32),
-                },
+                ColumnType::Image => {
+                    let (width, divisor) = (c.width(), c.max_value.map_or(1.0, |m| m.get() as f32));
+                    let (mean, std) = if c.pixel_scaling == PixelScaling::ZScore {
+                        pixel_statistics(train, offset, width, divisor)
+                    } else {
+                        (Vec::new(), Vec::new())
+                    };
+                    FittedColumn::Image {
+                        name: c.name.clone(),
+                        width,
+                        divisor,
+                        mean,
+                        std,
+                    }
+                }
                 _ if c.encoding == Encoding::Embedding => {
                     let raw: Vec<f32> = (0..train.len())
                         .map(|r| train.features[r * train.width + offset])
@@ -198,8 +248,23 @@ impl Preprocessor {
             let mut offset = 0;
             for c in &self.columns {
                 match c {
-                    FittedColumn::Image { width, divisor, .. } => {
-                        out.extend(row[offset..offset + width].iter().map(|p| p / divisor));
+                    FittedColumn::Image {
+                        width,
+                        divisor,
+                        mean,
+                        std,
+                        ..
+                    } => {
+                        let pixels = row[offset..offset + width].iter().map(|p| p / divisor);
+                        if mean.is_empty() {
+                            out.extend(pixels);
+                        } else {
+                            out.extend(
+                                pixels
+                                    .zip(mean.iter().zip(std))
+                                    .map(|(p, (m, s))| (p - m) / s),
+                            );
+                        }
                     }
                     FittedColumn::Number {
                         fill,
@@ -436,6 +501,43 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(p.transform(&test)[..2], [3.0, 1.5]);
+    }
+
+    #[test]
+    fn pixels_standardised_per_position_on_training_images() {
+        let plugin = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: npz, dataset: p, files: {}}\n  columns:\n    - {name: img, type: image, role: feature, shape: [1, 3], max_value: 255, pixel_scaling: z_score}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
+        )
+        .unwrap();
+        // Pixel 0 varies, pixel 1 is constant (no division by zero), pixel 2
+        // is twice pixel 0.
+        let train = RawTable {
+            features: vec![0.0, 51.0, 0.0, 102.0, 51.0, 204.0],
+            width: 3,
+            ..Default::default()
+        };
+        let p = Preprocessor::fit(&plugin, &train);
+        let x = p.transform(&train);
+        assert_eq!(x.len(), 6);
+        for (got, want) in x.iter().zip([-1.0, 0.0, -1.0, 1.0, 0.0, 1.0]) {
+            assert!((got - want).abs() < 1e-5, "{x:?}");
+        }
+        // A new image uses the training statistics, and a saved
+        // preprocessor transforms identically.
+        let new = RawTable {
+            features: vec![51.0, 0.0, 255.0],
+            width: 3,
+            ..Default::default()
+        };
+        let saved: Preprocessor =
+            serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(saved.transform(&new), p.transform(&new));
+        let y = p.transform(&new);
+        assert!(
+            (y[0] - 0.0).abs() < 1e-5 && (y[1] + 0.2).abs() < 1e-5,
+            "{y:?}"
+        );
     }
 
     #[test]

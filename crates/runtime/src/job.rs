@@ -65,9 +65,12 @@ pub struct RunMetrics {
     /// How `test` was obtained (official split, holdout, cross-validation).
     #[serde(default)]
     pub evaluation: String,
-    /// Metrics on the held-out test rows (for cross-validation without an
-    /// official test file: on the pooled out-of-fold predictions).
-    pub test: ClassificationMetrics,
+    /// Classification metrics on the held-out test rows (for
+    /// cross-validation without an official test file: on the pooled
+    /// out-of-fold predictions). Absent for a regression head, whose
+    /// numbers are in `regression`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<ClassificationMetrics>,
     /// Metrics on the validation rows, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation: Option<ClassificationMetrics>,
@@ -141,7 +144,7 @@ impl RunMetrics {
     /// plugin metrics first, then `rmse`, `mae`, `r2`, then `hit_rate`,
     /// `ndcg`, `recall` of the top-k lists.
     pub fn value(&self, name: &str) -> Option<f64> {
-        self.test.value(name).or_else(|| {
+        self.test.as_ref().and_then(|t| t.value(name)).or_else(|| {
             let r = self.regression.as_ref();
             let k = self.top_k.as_ref();
             match name {
@@ -184,10 +187,15 @@ impl RatingDecision {
 /// mean ± standard deviation of the headline numbers across folds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrossValidation {
-    /// Metrics of each fold's held-out rows.
+    /// Classification metrics of each fold's held-out rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub folds: Vec<ClassificationMetrics>,
-    /// Metrics of all out-of-fold predictions together.
-    pub pooled: ClassificationMetrics,
+    /// Regression heads: the error on each fold's held-out rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regression_folds: Vec<RegressionMetrics>,
+    /// Classification metrics of all out-of-fold predictions together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled: Option<ClassificationMetrics>,
     /// Mean across folds, by metric name.
     pub mean: std::collections::BTreeMap<String, f64>,
     /// Sample standard deviation across folds, by metric name.
@@ -195,9 +203,12 @@ pub struct CrossValidation {
 }
 
 impl CrossValidation {
+    /// Number of folds.
+    pub fn fold_count(&self) -> usize {
+        self.folds.len().max(self.regression_folds.len())
+    }
+
     fn summarise(folds: Vec<ClassificationMetrics>, pooled: ClassificationMetrics) -> Self {
-        let mut mean = std::collections::BTreeMap::new();
-        let mut std = std::collections::BTreeMap::new();
         let headline = |m: &ClassificationMetrics| {
             let mut v = vec![
                 ("accuracy", m.accuracy),
@@ -210,37 +221,60 @@ impl CrossValidation {
             }
             v
         };
-        let names: Vec<&str> = folds
-            .first()
-            .map(|m| headline(m).into_iter().map(|(k, _)| k).collect())
-            .unwrap_or_default();
-        for name in names {
-            let values: Vec<f64> = folds
-                .iter()
-                .filter_map(|m| {
-                    headline(m)
-                        .into_iter()
-                        .find(|(k, _)| *k == name)
-                        .map(|(_, v)| v)
-                })
-                .collect();
-            let n = values.len() as f64;
-            let m = values.iter().sum::<f64>() / n;
-            let var = if values.len() > 1 {
-                values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)
-            } else {
-                0.0
-            };
-            mean.insert(name.to_string(), m);
-            std.insert(name.to_string(), var.sqrt());
-        }
+        let (mean, std) = mean_and_std(folds.iter().map(headline).collect());
         CrossValidation {
             folds,
-            pooled,
+            regression_folds: Vec::new(),
+            pooled: Some(pooled),
             mean,
             std,
         }
     }
+
+    fn summarise_regression(folds: Vec<RegressionMetrics>) -> Self {
+        let (mean, std) = mean_and_std(
+            folds
+                .iter()
+                .map(|r| vec![("rmse", r.rmse), ("mae", r.mae), ("r2", r.r2)])
+                .collect(),
+        );
+        CrossValidation {
+            folds: Vec::new(),
+            regression_folds: folds,
+            pooled: None,
+            mean,
+            std,
+        }
+    }
+}
+
+type Summary = std::collections::BTreeMap<String, f64>;
+
+/// Mean and sample standard deviation of each named number across folds
+/// (names from the first fold).
+fn mean_and_std(folds: Vec<Vec<(&str, f64)>>) -> (Summary, Summary) {
+    let mut mean = Summary::new();
+    let mut std = Summary::new();
+    let names: Vec<&str> = folds
+        .first()
+        .map(|f| f.iter().map(|(k, _)| *k).collect())
+        .unwrap_or_default();
+    for name in names {
+        let values: Vec<f64> = folds
+            .iter()
+            .filter_map(|f| f.iter().find(|(k, _)| *k == name).map(|(_, v)| *v))
+            .collect();
+        let n = values.len() as f64;
+        let m = values.iter().sum::<f64>() / n;
+        let var = if values.len() > 1 {
+            values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        mean.insert(name.to_string(), m);
+        std.insert(name.to_string(), var.sqrt());
+    }
+    (mean, std)
 }
 
 /// One trained model with the preprocessing fitted for it.
@@ -316,6 +350,15 @@ impl Fitted {
                 &self.predictor.predict(x)?,
                 rows.values.unwrap_or_default(),
             ));
+        }
+        if let Head::Regression { .. } = self.head {
+            return Ok(Scored {
+                probs: Vec::new(),
+                predicted: Vec::new(),
+                labels: Vec::new(),
+                values: Some((self.predictor.predict(x)?, rows.values.unwrap_or_default())),
+                auxiliary: Vec::new(),
+            });
         }
         let probs = class_columns(self.head, self.predictor.predict(x)?);
         let predicted = predict_classes(&probs, classes, self.threshold);
@@ -655,6 +698,23 @@ fn fit_once(
             rows_validation,
         });
     }
+    if numeric && primary_head(plugin).task == indus_spec::Task::Regression {
+        // A plain number: no decision to make, its error is the metric.
+        return Ok(Fitted {
+            preprocessor,
+            outcome,
+            predictor,
+            head,
+            validation: None,
+            threshold: None,
+            rating: None,
+            anomaly: None,
+            auxiliary,
+            members,
+            rows_train,
+            rows_validation,
+        });
+    }
     if numeric {
         // Calibrate "liked" on the validation rows (the training rows when
         // there are none), then report validation in the same terms.
@@ -977,7 +1037,11 @@ pub fn run_scenario(
     };
 
     // Held-out metrics, plus the plugin's own when it has a metrics hook.
-    let test_metrics = |s: &Scored| -> Result<ClassificationMetrics, RuntimeError> {
+    let plain_regression = head_spec.task == indus_spec::Task::Regression;
+    let test_metrics = |s: &Scored| -> Result<Option<ClassificationMetrics>, RuntimeError> {
+        if plain_regression {
+            return Ok(None);
+        }
         let mut m = s.metrics(&classes);
         if let Some(n) = &native
             && n.has_metrics()
@@ -985,7 +1049,7 @@ pub fn run_scenario(
             m.custom =
                 crate::hooks::custom_metrics(n, &classes, &s.probs, &s.predicted, &s.labels)?;
         }
-        Ok(m)
+        Ok(Some(m))
     };
     let mut regression = None;
     let (fitted, test, evaluation, cv, test_rows, aux_scores) = match (
@@ -998,6 +1062,8 @@ pub fn run_scenario(
             let mut pooled_probs = vec![0.0f32; data.train.len() * classes.len()];
             let mut pooled_predicted = vec![0usize; data.train.len()];
             let mut per_fold = Vec::with_capacity(k);
+            let mut regression_folds = Vec::new();
+            let (mut pooled_values, mut pooled_truth) = (Vec::new(), Vec::new());
             let mut pooled_aux: Vec<AuxiliaryScores> = Vec::new();
             for (f, test_idx) in folds.iter().enumerate() {
                 log(&format!("fold {}/{k}: {} test rows", f + 1, test_idx.len()));
@@ -1017,6 +1083,13 @@ pub fn run_scenario(
                         pool.extend(fold);
                     }
                 }
+                if plain_regression {
+                    let (predicted, truth) = scored.values.unwrap_or_default();
+                    regression_folds.push(regression_metrics(&predicted, &truth));
+                    pooled_values.extend(predicted);
+                    pooled_truth.extend(truth);
+                    continue;
+                }
                 for (i, row) in test_idx.iter().enumerate() {
                     let k = classes.len();
                     pooled_probs[row * k..(row + 1) * k]
@@ -1026,16 +1099,25 @@ pub fn run_scenario(
                 per_fold.push(scored.metrics(&classes));
             }
             let labels = data.train.labels.clone().unwrap_or_default();
-            let pooled =
-                classification_metrics_for(&pooled_probs, &pooled_predicted, &labels, &classes);
-            log(&format!("final model on all {} rows", data.train.len()));
+            let rows = data.train.len();
+            log(&format!("final model on all {rows} rows"));
             let final_fit = fit(data.train, None, observer)?;
-            let cv = CrossValidation::summarise(per_fold, pooled);
+            let cv = if plain_regression {
+                regression = Some(regression_metrics(&pooled_values, &pooled_truth));
+                CrossValidation::summarise_regression(regression_folds)
+            } else {
+                let pooled =
+                    classification_metrics_for(&pooled_probs, &pooled_predicted, &labels, &classes);
+                CrossValidation::summarise(per_fold, pooled)
+            };
             match official_test {
                 Some(t) => {
                     let n = t.len();
                     let scored = final_fit.score(t, classes.len())?;
                     let m = test_metrics(&scored)?;
+                    if let Some((predicted, truth)) = &scored.values {
+                        regression = Some(regression_metrics(predicted, truth));
+                    }
                     (
                         final_fit,
                         m,
@@ -1048,7 +1130,7 @@ pub fn run_scenario(
                     )
                 }
                 None => {
-                    let n = labels.len();
+                    let n = rows;
                     let m = test_metrics(&Scored {
                         probs: pooled_probs,
                         predicted: pooled_predicted,
@@ -1060,7 +1142,8 @@ pub fn run_scenario(
                         final_fit,
                         m,
                         format!(
-                            "{k}-fold stratified cross-validation (out-of-fold predictions of every row)"
+                            "{k}-fold {}cross-validation (out-of-fold predictions of every row)",
+                            if plain_regression { "" } else { "stratified " }
                         ),
                         Some(cv),
                         n,
@@ -1090,8 +1173,16 @@ pub fn run_scenario(
             let fitted = fit(rest, official_validation, observer)?;
             let scored = fitted.score(held, classes.len())?;
             let m = test_metrics(&scored)?;
+            if let Some((predicted, truth)) = &scored.values {
+                regression = Some(regression_metrics(predicted, truth));
+            }
             let how = format!(
-                "stratified {:.0} % holdout (seed {})",
+                "{} {:.0} % holdout (seed {})",
+                if plain_regression {
+                    "random"
+                } else {
+                    "stratified"
+                },
                 fraction * 100.0,
                 scenario.seed
             );
@@ -1343,6 +1434,8 @@ pub(crate) fn class_names(
             .classes
             .clone()
             .unwrap_or_else(|| vec!["0".into(), "1".into()])),
+        // A number: no classes.
+        Head::Regression { .. } => Ok(Vec::new()),
         _ => Err(RuntimeError::Invalid(format!(
             "plugin `{}`: head `{}` is not a classifier; this version of the runtime evaluates classification heads only",
             plugin.name,

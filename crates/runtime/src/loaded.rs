@@ -8,6 +8,7 @@ use crate::recommend::{Catalog, Recommendation};
 use crate::run_folder::{RunFolder, list_runs};
 use indus_data::{LookupTable, Preprocessor, RawTable, primary_head, raw_width};
 use indus_engine::metrics::{ClassificationMetrics, classification_metrics_for, predict_classes};
+use indus_engine::rating::{RegressionMetrics, regression_metrics};
 use indus_engine::{Head, Predictor};
 use indus_plugin::NativePlugin;
 use indus_spec::{BackendKind, Name, PluginManifest, Scenario, parse_plugin, parse_scenario};
@@ -86,9 +87,12 @@ impl Serialize for Prediction {
         if let Some(v) = self.value {
             m.serialize_entry("value", &v)?;
         }
-        m.serialize_entry("label", &self.label)?;
-        m.serialize_entry("score", &self.score)?;
-        m.serialize_entry("probabilities", &Ordered(&self.probabilities))?;
+        // A regression head has no classes: its answer is `value` alone.
+        if !self.probabilities.is_empty() {
+            m.serialize_entry("label", &self.label)?;
+            m.serialize_entry("score", &self.score)?;
+            m.serialize_entry("probabilities", &Ordered(&self.probabilities))?;
+        }
         if !self.outputs.is_empty() {
             m.serialize_entry("outputs", &OrderedValues(&self.outputs))?;
         }
@@ -355,6 +359,23 @@ impl LoadedRun {
     }
 
     fn decide(&self, rows: &RawTable, outputs: Vec<f32>) -> Vec<Prediction> {
+        if self.classes.is_empty() {
+            // A regression head: the number is the answer.
+            return outputs
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| Prediction {
+                    row: i + 1,
+                    id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
+                    label: String::new(),
+                    score: v,
+                    probabilities: Vec::new(),
+                    outputs: Vec::new(),
+                    value: Some(v),
+                    heads: Vec::new(),
+                })
+                .collect();
+        }
         if let Some(decision) = self.metrics.rating {
             return outputs
                 .iter()
@@ -524,8 +545,36 @@ impl LoadedRun {
         }
     }
 
+    /// True when the run's head predicts a plain number (regression), so
+    /// [`Self::evaluate_regression`] applies rather than [`Self::evaluate`].
+    pub fn predicts_a_number(&self) -> bool {
+        self.classes.is_empty()
+    }
+
+    /// RMSE, MAE and R² on rows whose target values are known.
+    pub fn evaluate_regression(&self, rows: &RawTable) -> Result<RegressionMetrics, RuntimeError> {
+        let truth = rows.values.as_ref().ok_or_else(|| {
+            RuntimeError::Invalid(format!(
+                "the input has no `{}` column to evaluate against",
+                primary_head(&self.plugin).target
+            ))
+        })?;
+        let predicted: Vec<f32> = self
+            .predict(rows)?
+            .iter()
+            .map(|p| p.value.unwrap_or(f32::NAN))
+            .collect();
+        Ok(regression_metrics(&predicted, truth))
+    }
+
     /// Metrics on labelled rows.
     pub fn evaluate(&self, rows: &RawTable) -> Result<ClassificationMetrics, RuntimeError> {
+        if self.predicts_a_number() {
+            return Err(RuntimeError::Invalid(format!(
+                "scenario `{}` predicts a number; it is evaluated by RMSE, MAE and R²",
+                self.scenario.name
+            )));
+        }
         // Rating and anomaly heads: the two-class view their predictions give.
         let truth = match (self.metrics.rating, &rows.values, &rows.labels) {
             (Some(d), Some(values), _) => Some(
@@ -603,11 +652,16 @@ impl LoadedRun {
     /// The headline metric: the one of the plugin's first published
     /// baseline (accuracy without one), with its held-out value.
     pub fn headline(&self) -> (String, Option<f64>) {
-        let name = self
-            .plugin
-            .baselines
-            .first()
-            .map_or_else(|| "accuracy".to_string(), |b| b.metric.clone());
+        let name = self.plugin.baselines.first().map_or_else(
+            || {
+                if self.metrics.test.is_some() {
+                    "accuracy".to_string()
+                } else {
+                    "rmse".to_string()
+                }
+            },
+            |b| b.metric.clone(),
+        );
         let value = self.metrics.value(&name);
         (name, value)
     }

@@ -182,11 +182,16 @@ pub async fn model_metadata(
         versions: vec![run.folder.record.run_id.clone()],
         platform: "indus-mlp".into(),
         inputs,
-        outputs: vec![
-            tensor("label", "BYTES", vec![-1]),
-            tensor("score", "FP32", vec![-1]),
-            tensor("probabilities", "FP32", vec![-1, k]),
-        ],
+        outputs: if k == 0 {
+            // A regression head answers with a number only.
+            vec![tensor("value", "FP32", vec![-1])]
+        } else {
+            vec![
+                tensor("label", "BYTES", vec![-1]),
+                tensor("score", "FP32", vec![-1]),
+                tensor("probabilities", "FP32", vec![-1, k]),
+            ]
+        },
     }))
 }
 
@@ -214,17 +219,35 @@ pub async fn infer(
             .as_ref()
             .is_none_or(|list| list.iter().any(|r| r.name == o))
     };
+    let names: &[&str] = if k == 0 {
+        &["value"]
+    } else {
+        &["label", "score", "probabilities"]
+    };
     if let Some(list) = &req.outputs
-        && let Some(bad) = list
-            .iter()
-            .find(|r| !["label", "score", "probabilities"].contains(&r.name.as_str()))
+        && let Some(bad) = list.iter().find(|r| !names.contains(&r.name.as_str()))
     {
         return Err(ApiError::bad_request(format!(
-            "unknown output `{}`; this model has label, score and probabilities",
-            bad.name
+            "unknown output `{}`; this model has {}",
+            bad.name,
+            names.join(", ")
         )));
     }
+    let wanted = |o: &str| names.contains(&o) && wanted(o);
     let mut outputs = Vec::new();
+    if wanted("value") {
+        outputs.push(InferOutput {
+            name: "value".into(),
+            shape: vec![n],
+            datatype: "FP32".into(),
+            data: json!(
+                predictions
+                    .iter()
+                    .map(|p| p.value.unwrap_or(f32::NAN))
+                    .collect::<Vec<_>>()
+            ),
+        });
+    }
     if wanted("label") {
         outputs.push(InferOutput {
             name: "label".into(),

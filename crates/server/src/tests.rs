@@ -536,3 +536,99 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A project with a regression plugin (hours until wear-out from load and
+/// temperature, a known linear law plus noise) and one finished run.
+fn regression_project() -> PathBuf {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let plugin = dir.join("plugins/wear");
+    std::fs::create_dir_all(plugin.join("data")).unwrap();
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    let mut csv = String::from("load,temp,hours\n");
+    for i in 0..300 {
+        let load = (i % 10) as f64;
+        let temp = 20.0 + (i * 7 % 60) as f64;
+        let noise = ((i * 37 % 11) as f64 - 5.0) / 10.0;
+        csv.push_str(&format!(
+            "{load},{temp},{}\n",
+            3.0 * load + 0.1 * temp + noise
+        ));
+    }
+    std::fs::write(plugin.join("data/wear.csv"), csv).unwrap();
+    std::fs::write(
+        plugin.join("plugin.yaml"),
+        "name: wear\nindustry: manufacturing\ndescription: Hours until wear-out\ndata:\n  source: {format: csv, dataset: wear, files: {train: {name: wear.csv}}}\n  columns:\n    - {name: load, type: number, role: feature}\n    - {name: temp, type: number, role: feature}\n    - {name: hours, type: number, role: target}\nheads:\n  - {name: hours, task: regression, target: hours}\n",
+    )
+    .unwrap();
+    let scenario = dir.join("scenarios/wear.yaml");
+    std::fs::write(
+        &scenario,
+        "name: wear\nplugin: wear\nmodel: {hidden: [16]}\ntraining: {epochs: 60, batch_size: 16, optimizer: {kind: adam, learning_rate: 0.01}}\nseed: 1\n",
+    )
+    .unwrap();
+    let resolved = resolve_scenario(&scenario, &[]).unwrap();
+    let options = RunOptions {
+        data_dir: None,
+        runs_root: dir.join("runs"),
+    };
+    run_scenario(&resolved, &options, &mut indus_engine::Silent, &mut |_| {}).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_regression_scenario_answers_with_numbers_on_every_endpoint() {
+    let dir = regression_project();
+    let app = app_with(ServerConfig {
+        project_root: dir.clone(),
+        runs_dir: dir.join("runs"),
+        ..config()
+    });
+    let rows = json!({"rows": [{"load": 4, "temp": 50}, {"load": 9, "temp": 20}]});
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/wear/predict",
+        Some(rows.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let p = &body["predictions"];
+    // 3·load + 0.1·temp: 17 and 29 hours.
+    for (row, want) in [(0, 17.0), (1, 29.0)] {
+        let got = p[row]["value"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() < 2.0,
+            "row {row}: {got} hours, expected about {want}"
+        );
+        assert!(p[row].get("label").is_none() && p[row].get("probabilities").is_none());
+    }
+    let (status, body) = call(&app, "POST", "/v1/scenarios/wear/explain", Some(rows)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Row 2 (load 9, temp 20): load, far above its mean, moves the
+    // predicted hours far more than temperature does.
+    let attr = &body["explanations"][1]["attributions"];
+    assert_eq!(attr[0]["column"], "load");
+    let (load, temp) = (
+        attr[0]["value"].as_f64().unwrap(),
+        attr[1]["value"].as_f64().unwrap(),
+    );
+    assert!(
+        load > 5.0 && load.abs() > 3.0 * temp.abs(),
+        "load {load}, temp {temp}"
+    );
+    let (status, meta) = call(&app, "GET", "/v2/models/wear", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(meta["outputs"][0]["name"], "value");
+    let infer = json!({"inputs": [
+        {"name": "load", "shape": [1], "datatype": "FP32", "data": [4]},
+        {"name": "temp", "shape": [1], "datatype": "FP32", "data": [50]}
+    ]});
+    let (status, out) = call(&app, "POST", "/v2/models/wear/infer", Some(infer.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out["outputs"][0]["name"], "value");
+    let mut wrong = infer;
+    wrong["outputs"] = json!([{"name": "label"}]);
+    let (status, out) = call(&app, "POST", "/v2/models/wear/infer", Some(wrong)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(out["error"].to_string().contains("value"), "{out}");
+}

@@ -181,10 +181,14 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 "a category feature lists its allowed values".into(),
             ));
         }
-        if c.kind != ColumnType::Image && (c.shape.is_some() || c.max_value.is_some()) {
+        if c.kind != ColumnType::Image
+            && (c.shape.is_some()
+                || c.max_value.is_some()
+                || c.pixel_scaling != PixelScaling::MaxValue)
+        {
             return Err((
                 format!("{at}.shape"),
-                "`shape` and `max_value` only apply to `type: image`".into(),
+                "`shape`, `max_value` and `pixel_scaling` only apply to `type: image`".into(),
             ));
         }
         if c.encoding == Encoding::Embedding {

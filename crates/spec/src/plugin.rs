@@ -199,6 +199,9 @@ pub struct ColumnSpec {
     /// the model sees values in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_value: Option<Positive>,
+    /// Images: how pixels become model inputs once divided by `max_value`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pixel_scaling: PixelScaling,
     /// For categories: the allowed values, in a fixed order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
@@ -290,6 +293,20 @@ pub enum Normalization {
     Log1p,
     /// Leave the value as it is.
     None,
+}
+
+/// How an image's pixels are scaled for the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PixelScaling {
+    /// Divided by `max_value`: inputs in [0, 1].
+    #[default]
+    MaxValue,
+    /// Then, per pixel position, minus the training images' mean and over
+    /// their standard deviation. For photographs whose useful contrast sits
+    /// in a narrow band (ultrasound, X-ray), every pixel then counts on the
+    /// same scale; a one-layer network gains most from it.
+    ZScore,
 }
 
 impl ColumnSpec {
