@@ -27,8 +27,8 @@ fn one_reading_gets_its_power_heat_margin_and_strain() {
         other => panic!("{other:?}"),
     };
     assert_eq!(out.len(), DERIVED.len());
-    // 40 Nm at 1,500 rpm: 40 × 1500 × 2π / 60 = 6,283 W.
-    assert!((get("power_kw") - 6.283_185).abs() < 1e-5);
+    // 40 Nm at 1,500 rpm: 40 × 1500 × 2π / 60 W = 2π kW.
+    assert!((get("power_kw") - std::f64::consts::TAU).abs() < 1e-9);
     assert_eq!(get("heat_margin_k"), 8.5);
     assert_eq!(get("tool_strain"), 8.0);
 }
