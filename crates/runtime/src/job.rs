@@ -58,7 +58,8 @@ pub struct RunMetrics {
     pub best_epoch: Option<usize>,
     /// True when early stopping ended training.
     pub stopped_early: bool,
-    /// Seconds spent in optimisation steps (validation excluded).
+    /// Seconds spent in optimisation steps (validation excluded), every
+    /// network of an ensemble included.
     pub train_seconds: f64,
     /// Trainable parameters.
     pub parameters: usize,
@@ -294,6 +295,8 @@ struct Fitted {
     auxiliary: Vec<AuxiliaryModel>,
     /// Every network's kept weights (the first is `outcome.chosen()`).
     members: Vec<MlpWeights>,
+    /// Optimisation seconds of the networks after the first.
+    other_members_seconds: f64,
     rows_train: usize,
     rows_validation: usize,
 }
@@ -635,12 +638,15 @@ fn fit_once(
     // Further networks of an ensemble: same rows and preprocessing, their
     // own initial weights, batch order and dropout.
     let mut members = vec![outcome.chosen().clone()];
+    let mut other_members_seconds = 0.0;
     for m in 1..scenario.model.ensemble.get() {
         let seeded = TrainRequest {
             seed: member_seed(scenario.seed, m),
             ..request
         };
-        members.push(indus_engine::train(&seeded, observer)?.chosen().clone());
+        let member = indus_engine::train(&seeded, observer)?;
+        other_members_seconds += member.history.iter().map(|r| r.seconds).sum::<f64>();
+        members.push(member.chosen().clone());
     }
     let primary_members = if auxiliary.is_empty() {
         members.clone()
@@ -694,6 +700,7 @@ fn fit_once(
             anomaly: Some(decision),
             auxiliary,
             members,
+            other_members_seconds,
             rows_train,
             rows_validation,
         });
@@ -711,6 +718,7 @@ fn fit_once(
             anomaly: None,
             auxiliary,
             members,
+            other_members_seconds,
             rows_train,
             rows_validation,
         });
@@ -744,6 +752,7 @@ fn fit_once(
             anomaly: None,
             auxiliary,
             members,
+            other_members_seconds,
             rows_train,
             rows_validation,
         });
@@ -780,6 +789,7 @@ fn fit_once(
         anomaly: None,
         auxiliary,
         members,
+        other_members_seconds,
         rows_train,
         rows_validation,
     })
@@ -1212,6 +1222,7 @@ pub fn run_scenario(
         rows_train,
         rows_validation,
         members,
+        other_members_seconds,
         ..
     } = fitted;
     let chosen = outcome.chosen();
@@ -1232,7 +1243,8 @@ pub fn run_scenario(
         epochs_run: outcome.history.len(),
         best_epoch: outcome.best_epoch,
         stopped_early: outcome.stopped_early,
-        train_seconds: outcome.history.iter().map(|r| r.seconds).sum(),
+        train_seconds: outcome.history.iter().map(|r| r.seconds).sum::<f64>()
+            + other_members_seconds,
         parameters: members.iter().map(MlpWeights::parameter_count).sum(),
         evaluation,
         test,
