@@ -792,19 +792,7 @@ fn breast_ultrasound_uses_the_official_medmnist_splits() {
 fn movielens_ratings_join_users_and_items_and_rank_unseen_items() {
     let tmp = tempfile::tempdir().unwrap();
     let scenario = repo().join("scenarios/retail-recommendation.yaml");
-    let dir = data_dir();
-    let args = [
-        "run",
-        scenario.to_str().unwrap(),
-        "--runs-dir",
-        "runs",
-        "--epochs",
-        "4",
-        "--json",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ];
-    let v: Value = serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap();
+    let v = run_json(tmp.path(), &scenario, &["--epochs", "4"]);
     let m = &v["metrics"];
     assert_eq!(m["rows"]["test"], 20000, "official u1 test ratings");
     assert_eq!(
@@ -964,14 +952,7 @@ fn a_scenario_naming_a_missing_head_lists_the_heads() {
     let text = std::fs::read_to_string(repo().join("scenarios/security-anomaly.yaml"))
         .unwrap()
         .replace("head: anomaly", "head: anomalous");
-    let plugin = tmp.path().join("plugins/security-anomaly");
-    std::fs::create_dir_all(&plugin).unwrap();
-    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
-    std::fs::copy(
-        repo().join("plugins/security-anomaly/plugin.yaml"),
-        plugin.join("plugin.yaml"),
-    )
-    .unwrap();
+    project_with_plugin(tmp.path(), "security-anomaly");
     let scenario = tmp.path().join("scenarios/missing-head.yaml");
     std::fs::write(&scenario, text).unwrap();
     let out = indus(
@@ -989,19 +970,7 @@ fn a_scenario_naming_a_missing_head_lists_the_heads() {
 fn heads_on_one_trunk_are_each_scored_and_served() {
     let tmp = tempfile::tempdir().unwrap();
     let scenario = repo().join("scenarios/predictive-maintenance.yaml");
-    let dir = data_dir();
-    let args = [
-        "run",
-        scenario.to_str().unwrap(),
-        "--runs-dir",
-        "runs",
-        "--epochs",
-        "12",
-        "--json",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ];
-    let v: Value = serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap();
+    let v = run_json(tmp.path(), &scenario, &["--epochs", "12"]);
     let m = &v["metrics"];
     assert_eq!(m["head"], "failure");
     assert_eq!(m["rows"]["test"], 2000, "20 % of 10,000 machines held out");
@@ -1024,7 +993,8 @@ fn heads_on_one_trunk_are_each_scored_and_served() {
 
     // Every prediction answers for every head.
     let rows = tmp.path().join("machines.csv");
-    let text = std::fs::read_to_string(dir.join("manufacturing/ai4i2020_SYNTHETIC.csv")).unwrap();
+    let text =
+        std::fs::read_to_string(data_dir().join("manufacturing/ai4i2020_SYNTHETIC.csv")).unwrap();
     let some: Vec<&str> = text.lines().take(4).collect();
     std::fs::write(&rows, some.join("\n")).unwrap();
     let out = ok(&indus(
@@ -1049,14 +1019,7 @@ fn heads_on_one_trunk_are_each_scored_and_served() {
     let text = std::fs::read_to_string(repo().join("scenarios/security-anomaly.yaml"))
         .unwrap()
         .replace("head: anomaly", "heads: [{name: attack}, {name: anomaly}]");
-    let plugin = tmp.path().join("plugins/security-anomaly");
-    std::fs::create_dir_all(&plugin).unwrap();
-    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
-    std::fs::copy(
-        repo().join("plugins/security-anomaly/plugin.yaml"),
-        plugin.join("plugin.yaml"),
-    )
-    .unwrap();
+    project_with_plugin(tmp.path(), "security-anomaly");
     let scenario = tmp.path().join("scenarios/joint.yaml");
     std::fs::write(&scenario, text).unwrap();
     let err = fails(&indus(
@@ -1072,14 +1035,7 @@ fn heads_on_one_trunk_are_each_scored_and_served() {
 #[test]
 fn an_ensemble_keeps_every_network_and_answers_with_their_average() {
     let tmp = tempfile::tempdir().unwrap();
-    let plugin = tmp.path().join("plugins/security-anomaly");
-    std::fs::create_dir_all(&plugin).unwrap();
-    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
-    std::fs::copy(
-        repo().join("plugins/security-anomaly/plugin.yaml"),
-        plugin.join("plugin.yaml"),
-    )
-    .unwrap();
+    project_with_plugin(tmp.path(), "security-anomaly");
     let text = std::fs::read_to_string(repo().join("scenarios/security-intrusion.yaml")).unwrap();
     let run = |name: &str, networks: usize| -> Value {
         let scenario = tmp.path().join(format!("scenarios/{name}.yaml"));
@@ -1090,21 +1046,11 @@ fn an_ensemble_keeps_every_network_and_answers_with_their_average() {
                 &format!("  init: he_uniform\n  ensemble: {networks}"),
             );
         std::fs::write(&scenario, text).unwrap();
-        let data = data_dir();
-        let args = [
-            "run",
-            scenario.to_str().unwrap(),
-            "--runs-dir",
-            "runs",
-            "--epochs",
-            "2",
-            "--test-limit",
-            "3000",
-            "--json",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ];
-        serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap()
+        run_json(
+            tmp.path(),
+            &scenario,
+            &["--epochs", "2", "--test-limit", "3000"],
+        )
     };
     let single = run("one", 1);
     let three = run("three", 3);
@@ -1276,19 +1222,37 @@ fn a_regression_head_is_trained_scored_and_served_as_a_number() {
 fn run_with_data(scenario: &str, epochs: &str) -> Value {
     let tmp = tempfile::tempdir().unwrap();
     let scenario = repo().join("scenarios").join(scenario);
-    let dir = data_dir();
-    let args = [
+    run_json(tmp.path(), &scenario, &["--epochs", epochs])
+}
+
+/// `indus run SCENARIO --runs-dir runs --json` in `dir` with the shared
+/// data folder and `extra` flags; its JSON output.
+fn run_json(dir: &Path, scenario: &Path, extra: &[&str]) -> Value {
+    let data = data_dir();
+    let mut args = vec![
         "run",
         scenario.to_str().unwrap(),
         "--runs-dir",
         "runs",
-        "--epochs",
-        epochs,
         "--json",
         "--data-dir",
-        dir.to_str().unwrap(),
+        data.to_str().unwrap(),
     ];
-    serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap()
+    args.extend_from_slice(extra);
+    serde_json::from_str(&ok(&indus(&args, dir))).unwrap()
+}
+
+/// A project in `dir` with a copy of the shipped plugin `name` and an empty
+/// `scenarios/` folder, for scenario files written by a test.
+fn project_with_plugin(dir: &Path, name: &str) {
+    let plugin = dir.join("plugins").join(name);
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::copy(
+        repo().join("plugins").join(name).join("plugin.yaml"),
+        plugin.join("plugin.yaml"),
+    )
+    .unwrap();
 }
 
 #[test]

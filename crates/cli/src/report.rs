@@ -95,19 +95,12 @@ pub fn print_run(s: &RunSummary) {
         ]);
         let cell = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
         for a in &m.auxiliary_heads {
-            t.add_row([
+            let mut row = vec![
                 format!("{} ({})", a.head, a.task),
-                format!("{}", a.loss_weight),
-                cell(a.test.as_ref().map(|c| c.accuracy)),
-                cell(a.test.as_ref().map(|c| c.balanced_accuracy)),
-                cell(
-                    a.test
-                        .as_ref()
-                        .and_then(|c| c.ranking.as_ref())
-                        .map(|r| r.roc_auc),
-                ),
-                cell(a.regression.as_ref().map(|r| r.rmse)),
-            ]);
+                a.loss_weight.to_string(),
+            ];
+            row.extend(a.summary().map(cell));
+            t.add_row(row);
         }
         println!("heads trained with `{}` (same test rows):\n{t}", m.head);
     }

@@ -552,21 +552,16 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
         );
         let cell = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
         for a in &m.auxiliary_heads {
+            let numbers: String = a
+                .summary()
+                .map(|v| format!("<td>{}</td>", cell(v)))
+                .concat();
             let _ = write!(
                 out,
-                "<tr><td>{} <small>({})</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{} <small>({})</small></td><td>{}</td>{numbers}</tr>",
                 esc(&a.head),
                 esc(&a.task),
                 a.loss_weight,
-                cell(a.test.as_ref().map(|c| c.accuracy)),
-                cell(a.test.as_ref().map(|c| c.balanced_accuracy)),
-                cell(
-                    a.test
-                        .as_ref()
-                        .and_then(|c| c.ranking.as_ref())
-                        .map(|r| r.roc_auc)
-                ),
-                cell(a.regression.as_ref().map(|r| r.rmse)),
             );
         }
         out.push_str("</table>");

@@ -199,6 +199,17 @@ pub fn numeric_target(manifest: &PluginManifest) -> Option<&ColumnSpec> {
     manifest.data.columns.iter().find(|c| c.name == head.target)
 }
 
+/// A numeric target cell, checked against its column's declared range.
+fn target_number(column: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
+    match cell.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Err("missing target value".to_string()),
+        Some(text) => text
+            .parse::<f64>()
+            .map_err(|_| format!("`{text}` is not a number"))
+            .and_then(|v| check_number(column, v)),
+    }
+}
+
 /// Parses CSV bytes into checked rows. With `require_target`, a missing
 /// target column or label is an error (training data); otherwise labels are
 /// kept only when the column is present (inputs to predict or evaluate).
@@ -385,14 +396,7 @@ fn rows_from_frame(
             let cells = text_column(&t.name, "the target")?;
             let mut values = Vec::with_capacity(n);
             for (row, cell) in cells.iter().enumerate() {
-                let parsed = match cell.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                    None => Err("missing target value".to_string()),
-                    Some(text) => text
-                        .parse::<f64>()
-                        .map_err(|_| format!("`{text}` is not a number"))
-                        .and_then(|v| check_number(t, v)),
-                };
-                match parsed {
+                match target_number(t, cell.as_deref()) {
                     Ok(v) => values.push(v),
                     Err(m) => {
                         cell_problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
@@ -448,14 +452,7 @@ fn rows_from_frame(
             (Task::Regression, Some(c)) => {
                 let mut values = Vec::with_capacity(n);
                 for (row, cell) in cells.iter().enumerate() {
-                    let parsed = match cell.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                        None => Err("missing target value".to_string()),
-                        Some(text) => text
-                            .parse::<f64>()
-                            .map_err(|_| format!("`{text}` is not a number"))
-                            .and_then(|v| check_number(c, v)),
-                    };
-                    values.push(parsed.unwrap_or_else(|m| {
+                    values.push(target_number(c, cell.as_deref()).unwrap_or_else(|m| {
                         problems_here.push((row, m));
                         0.0
                     }));

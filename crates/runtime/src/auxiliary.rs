@@ -121,6 +121,20 @@ pub struct AuxiliaryMetrics {
     pub regression: Option<RegressionMetrics>,
 }
 
+impl AuxiliaryMetrics {
+    /// The numbers a summary table shows for this head: accuracy, balanced
+    /// accuracy and ROC-AUC (classifiers), RMSE (regression).
+    pub fn summary(&self) -> [Option<f64>; 4] {
+        let t = self.test.as_ref();
+        [
+            t.map(|c| c.accuracy),
+            t.map(|c| c.balanced_accuracy),
+            t.and_then(|c| c.ranking.as_ref()).map(|r| r.roc_auc),
+            self.regression.as_ref().map(|r| r.rmse),
+        ]
+    }
+}
+
 /// One auxiliary head's answer for one row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeadAnswer {
@@ -139,12 +153,7 @@ pub struct HeadAnswer {
 }
 
 fn ordered<S: serde::Serializer>(pairs: &[(String, f32)], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(Some(pairs.len()))?;
-    for (k, v) in pairs {
-        m.serialize_entry(k, v)?;
-    }
-    m.end()
+    crate::loaded::OrderedMap(pairs).serialize(s)
 }
 
 impl AuxiliaryModel {

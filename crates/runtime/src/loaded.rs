@@ -69,16 +69,6 @@ pub struct Prediction {
 
 impl Serialize for Prediction {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Ordered<'a>(&'a [(String, f32)]);
-        impl Serialize for Ordered<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut m = s.serialize_map(Some(self.0.len()))?;
-                for (k, v) in self.0 {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
-        }
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("row", &self.row)?;
         if let Some(id) = &self.id {
@@ -91,35 +81,23 @@ impl Serialize for Prediction {
         if !self.probabilities.is_empty() {
             m.serialize_entry("label", &self.label)?;
             m.serialize_entry("score", &self.score)?;
-            m.serialize_entry("probabilities", &Ordered(&self.probabilities))?;
+            m.serialize_entry("probabilities", &OrderedMap(&self.probabilities))?;
         }
         if !self.outputs.is_empty() {
-            m.serialize_entry("outputs", &OrderedValues(&self.outputs))?;
+            m.serialize_entry("outputs", &OrderedMap(&self.outputs))?;
         }
         if !self.heads.is_empty() {
-            m.serialize_entry("heads", &OrderedHeads(&self.heads))?;
+            m.serialize_entry("heads", &OrderedMap(&self.heads))?;
         }
         m.end()
     }
 }
 
-/// Name → value pairs serialized as a JSON object in their order.
-struct OrderedValues<'a>(&'a [(String, serde_json::Value)]);
+/// Name → value pairs serialized as a JSON object in their order (class
+/// order, hook order, head order), which a map type would not keep.
+pub(crate) struct OrderedMap<'a, V>(pub &'a [(String, V)]);
 
-impl Serialize for OrderedValues<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-/// Head name → answer, as a JSON object in head order.
-struct OrderedHeads<'a>(&'a [(String, HeadAnswer)]);
-
-impl Serialize for OrderedHeads<'_> {
+impl<V: Serialize> Serialize for OrderedMap<'_, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in self.0 {
