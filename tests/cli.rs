@@ -1217,6 +1217,107 @@ fn a_regression_head_is_trained_scored_and_served_as_a_number() {
     assert!(mean < 1.0 && cv["std"]["rmse"].as_f64().is_some(), "{cv}");
 }
 
+#[test]
+fn a_multilabel_head_gives_each_row_any_number_of_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plugin = tmp.path().join("plugins/alarms");
+    std::fs::create_dir_all(plugin.join("data")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
+    // `heat` when the temperature is high, `vibration` when the vibration
+    // is: rows carry neither, either or both.
+    let mut csv = String::from("temperature,vibration,alarms\n");
+    for i in 0..600 {
+        let (t, v) = ((i * 37 % 100) as f64 / 100.0, (i * 61 % 100) as f64 / 100.0);
+        let mut labels = Vec::new();
+        if t > 0.6 {
+            labels.push("heat");
+        }
+        if v > 0.7 {
+            labels.push("vibration");
+        }
+        csv.push_str(&format!("{t},{v},{}\n", labels.join("|")));
+    }
+    std::fs::write(plugin.join("data/alarms.csv"), &csv).unwrap();
+    std::fs::write(
+        plugin.join("plugin.yaml"),
+        "name: alarms\nindustry: manufacturing\ndescription: Which alarms a reading raises\ndata:\n  source: {format: csv, dataset: alarms, files: {train: {name: alarms.csv}}}\n  columns:\n    - {name: temperature, type: number, role: feature}\n    - {name: vibration, type: number, role: feature}\n    - {name: alarms, type: category, role: target, nullable: true}\nheads:\n  - {name: alarms, task: multilabel, target: alarms, classes: [heat, vibration]}\n",
+    )
+    .unwrap();
+    let scenario = tmp.path().join("scenarios/alarms.yaml");
+    let text = "name: alarms\nplugin: alarms\nmodel: {hidden: [16]}\ntraining: {epochs: 60, batch_size: 16, optimizer: {kind: adam, learning_rate: 0.01}}\nseed: 1\n";
+    std::fs::write(&scenario, text).unwrap();
+    let v = run_json(tmp.path(), &scenario, &[]);
+    let m = &v["metrics"]["multilabel"];
+    assert_eq!(m["rows"], 120, "random 20 % holdout");
+    // Two thresholds on two inputs: near-perfect, where guessing "no
+    // alarm" everywhere scores a micro F1 of 0.
+    let micro = m["micro_f1"].as_f64().unwrap();
+    assert!(micro > 0.9, "micro F1 {micro}");
+    assert_eq!(m["per_label"][1]["label"], "vibration");
+
+    let input = tmp.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "temperature,vibration\n0.9,0.95\n0.1,0.1\n0.9,0.1\n",
+    )
+    .unwrap();
+    let out = ok(&indus(
+        &[
+            "predict",
+            "alarms",
+            "--runs-dir",
+            "runs",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let labels: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["label"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(labels, ["heat|vibration", "", "heat"]);
+
+    let data = plugin.join("data/alarms.csv");
+    let eval: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "eval",
+            "alarms",
+            "--runs-dir",
+            "runs",
+            "--input",
+            data.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    assert!(
+        eval["multilabel"]["micro_f1"].as_f64().unwrap() > 0.9,
+        "{eval}"
+    );
+
+    // A label outside the declared ones is refused by row.
+    std::fs::write(&data, "temperature,vibration,alarms\n0.5,0.5,heat|smoke\n").unwrap();
+    let err = fails(&indus(
+        &[
+            "eval",
+            "alarms",
+            "--runs-dir",
+            "runs",
+            "--input",
+            data.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert!(err.contains("row 1") && err.contains("smoke"), "{err}");
+}
+
 /// Runs a shipped scenario against the shared data folder for `epochs`
 /// epochs and returns `indus run --json`'s output.
 fn run_with_data(scenario: &str, epochs: &str) -> Value {

@@ -345,6 +345,17 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
             indus_data::load_test_split(&run.plugin, &locations, a.test_limit.map(|n| n as usize))?
         }
     };
+    if run.is_multilabel() {
+        let m = run.evaluate_multilabel(&rows)?;
+        if a.json {
+            let out = serde_json::json!({ "run_dir": dir, "multilabel": m });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            println!("run {}", dir.display());
+            report::print_multilabel(&m);
+        }
+        return Ok(());
+    }
     if run.predicts_a_number() {
         let r = run.evaluate_regression(&rows)?;
         if a.json {

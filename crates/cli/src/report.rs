@@ -2,6 +2,7 @@
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indus_engine::metrics::ClassificationMetrics;
+use indus_engine::multilabel::MultilabelMetrics;
 use indus_runtime::RunSummary;
 
 pub fn print_run(s: &RunSummary) {
@@ -82,6 +83,9 @@ pub fn print_run(s: &RunSummary) {
     }
     if let Some(t) = &m.test {
         print_metrics(t);
+    }
+    if let Some(ml) = &m.multilabel {
+        print_multilabel(ml);
     }
     if !m.auxiliary_heads.is_empty() {
         let mut t = Table::new();
@@ -173,4 +177,32 @@ pub fn print_metrics(m: &ClassificationMetrics) {
             .collect();
         println!("plugin metrics: {}", shown.join(", "));
     }
+}
+
+/// Pooled numbers and one row per label of a multilabel head.
+pub fn print_multilabel(m: &MultilabelMetrics) {
+    println!(
+        "{} rows: subset accuracy {:.4}, Hamming loss {:.4}, micro F1 {:.4}, macro F1 {:.4}",
+        m.rows, m.subset_accuracy, m.hamming_loss, m.micro_f1, m.macro_f1
+    );
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "label",
+        "precision",
+        "recall",
+        "F1",
+        "support",
+        "ROC-AUC",
+    ]);
+    for l in &m.per_label {
+        t.add_row([
+            l.label.clone(),
+            format!("{:.4}", l.precision),
+            format!("{:.4}", l.recall),
+            format!("{:.4}", l.f1),
+            l.support.to_string(),
+            l.roc_auc.map_or("—".into(), |v| format!("{v:.4}")),
+        ]);
+    }
+    println!("{t}");
 }

@@ -544,6 +544,26 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
                 ))
         );
     }
+    if let Some(ml) = &m.multilabel {
+        let _ = write!(
+            out,
+            "<p>Each label decided on its own at 0.5, on {} test rows: subset accuracy {:.4}, Hamming loss {:.4}, micro F1 {:.4}, macro F1 {:.4}.</p><table class=\"heads\"><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th><th>support</th><th>ROC-AUC</th></tr>",
+            ml.rows, ml.subset_accuracy, ml.hamming_loss, ml.micro_f1, ml.macro_f1
+        );
+        for l in &ml.per_label {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td></tr>",
+                esc(&l.label),
+                l.precision,
+                l.recall,
+                l.f1,
+                l.support,
+                l.roc_auc.map_or("—".into(), |v| format!("{v:.4}"))
+            );
+        }
+        out.push_str("</table>");
+    }
     if !m.auxiliary_heads.is_empty() {
         let _ = write!(
             out,

@@ -419,7 +419,43 @@ fn rows_from_frame(
             .collect();
         table.splits.push((c.name.clone(), values));
     }
-    if let Some((t, classes)) = target_classes(manifest) {
+    let multilabel = manifest
+        .heads
+        .first()
+        .filter(|h| h.task == Task::Multilabel);
+    if let Some(head) = multilabel {
+        let present = df.column(&head.target).is_ok();
+        if present || require_target {
+            let cells = text_column(&head.target, "the target")?;
+            let classes = head_classes(head);
+            let separator = head.label_separator.as_deref().unwrap_or("|");
+            let mut sets = Vec::with_capacity(n);
+            for (row, cell) in cells.iter().enumerate() {
+                let mut set = Vec::new();
+                for part in cell
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(separator)
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
+                    match class_index(&classes, part) {
+                        Ok(l) if !set.contains(&l) => set.push(l),
+                        Ok(_) => {}
+                        Err(m) => cell_problems.push(DataError::row(
+                            source_name,
+                            row + 1,
+                            Some(&head.target),
+                            m,
+                        )),
+                    }
+                }
+                set.sort_unstable();
+                sets.push(set);
+            }
+            table.label_sets = Some(sets);
+        }
+    } else if let Some((t, classes)) = target_classes(manifest) {
         let present = df.column(&t.name).is_ok();
         if present || require_target {
             let cells = text_column(&t.name, "the target")?;

@@ -22,6 +22,9 @@ pub struct RawTable {
     /// Targets of the heads after the first (trained on the same trunk),
     /// by head name, for those whose target column the input carries.
     pub head_targets: Vec<(String, HeadTargets)>,
+    /// Multilabel heads: the label indices each row carries, when the input
+    /// carries the target.
+    pub label_sets: Option<Vec<Vec<u32>>>,
 }
 
 /// What a head after the first learns from, one entry per row.
@@ -31,6 +34,23 @@ pub enum HeadTargets {
     Classes(Vec<u32>),
     /// Value per row (regression heads).
     Values(Vec<f32>),
+}
+
+impl RawTable {
+    /// Multilabel targets as 0/1 values, `labels` per row, row-major.
+    pub fn multi_hot(&self, labels: usize) -> Option<Vec<f32>> {
+        self.label_sets.as_ref().map(|sets| {
+            let mut out = vec![0.0; sets.len() * labels];
+            for (r, set) in sets.iter().enumerate() {
+                for &l in set {
+                    if let Some(v) = out.get_mut(r * labels + l as usize) {
+                        *v = 1.0;
+                    }
+                }
+            }
+            out
+        })
+    }
 }
 
 impl HeadTargets {
@@ -89,6 +109,9 @@ impl RawTable {
         for (_, t) in &mut self.head_targets {
             t.truncate(n);
         }
+        if let Some(sets) = &mut self.label_sets {
+            sets.truncate(n);
+        }
     }
 
     /// The targets of head `name` (a head after the first), if read.
@@ -135,6 +158,10 @@ impl RawTable {
                 .iter()
                 .map(|(name, t)| (name.clone(), t.select(indices)))
                 .collect(),
+            label_sets: self
+                .label_sets
+                .as_ref()
+                .map(|sets| indices.iter().map(|&i| sets[i].clone()).collect()),
         }
     }
 

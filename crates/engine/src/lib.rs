@@ -14,6 +14,7 @@ mod head;
 mod infer;
 pub mod metrics;
 mod model;
+pub mod multilabel;
 pub mod rating;
 mod schedule;
 mod train;

@@ -17,6 +17,7 @@ use indus_engine::metrics::{
     ClassificationMetrics, ThresholdRule, binary_to_two_columns, choose_threshold,
     classification_metrics_for, predict_classes,
 };
+use indus_engine::multilabel::{MultilabelMetrics, multilabel_metrics};
 use indus_engine::rating::{
     RegressionMetrics, TopKMetrics, fit_logistic, logistic, regression_metrics, top_k_metrics,
 };
@@ -95,6 +96,10 @@ pub struct RunMetrics {
     /// Reconstruction heads: the error above which a row is an anomaly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anomaly: Option<AnomalyDecision>,
+    /// Multilabel heads: per-label and pooled metrics on the test rows
+    /// (instead of `test`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multilabel: Option<MultilabelMetrics>,
     /// Heads trained beside `head` on the same trunk, each with its metrics
     /// on the same test rows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -145,19 +150,23 @@ impl RunMetrics {
     /// plugin metrics first, then `rmse`, `mae`, `r2`, then `hit_rate`,
     /// `ndcg`, `recall` of the top-k lists.
     pub fn value(&self, name: &str) -> Option<f64> {
-        self.test.as_ref().and_then(|t| t.value(name)).or_else(|| {
-            let r = self.regression.as_ref();
-            let k = self.top_k.as_ref();
-            match name {
-                "rmse" => r.map(|r| r.rmse),
-                "mae" => r.map(|r| r.mae),
-                "r2" => r.map(|r| r.r2),
-                "hit_rate" => k.map(|k| k.hit_rate),
-                "ndcg" => k.map(|k| k.ndcg),
-                "recall" => k.map(|k| k.recall),
-                _ => None,
-            }
-        })
+        self.test
+            .as_ref()
+            .and_then(|t| t.value(name))
+            .or_else(|| self.multilabel.as_ref().and_then(|m| m.value(name)))
+            .or_else(|| {
+                let r = self.regression.as_ref();
+                let k = self.top_k.as_ref();
+                match name {
+                    "rmse" => r.map(|r| r.rmse),
+                    "mae" => r.map(|r| r.mae),
+                    "r2" => r.map(|r| r.r2),
+                    "hit_rate" => k.map(|k| k.hit_rate),
+                    "ndcg" => k.map(|k| k.ndcg),
+                    "recall" => k.map(|k| k.recall),
+                    _ => None,
+                }
+            })
     }
 }
 
@@ -311,6 +320,9 @@ struct Scored {
     values: Option<(Vec<f32>, Vec<f32>)>,
     /// Each auxiliary head's predictions for the same rows.
     auxiliary: Vec<AuxiliaryScores>,
+    /// Multilabel heads: the rows' labels as 0/1 values (`probs` holds one
+    /// independent probability per label).
+    multi_hot: Option<Vec<f32>>,
 }
 
 impl Scored {
@@ -361,6 +373,17 @@ impl Fitted {
                 labels: Vec::new(),
                 values: Some((self.predictor.predict(x)?, rows.values.unwrap_or_default())),
                 auxiliary: Vec::new(),
+                multi_hot: None,
+            });
+        }
+        if let Head::Multilabel { labels } = self.head {
+            return Ok(Scored {
+                probs: self.predictor.predict(x)?,
+                predicted: Vec::new(),
+                labels: Vec::new(),
+                values: None,
+                auxiliary: Vec::new(),
+                multi_hot: Some(rows.multi_hot(labels).unwrap_or_default()),
             });
         }
         let probs = class_columns(self.head, self.predictor.predict(x)?);
@@ -371,6 +394,7 @@ impl Fitted {
             labels: rows.labels.unwrap_or_default(),
             values: None,
             auxiliary: Vec::new(),
+            multi_hot: None,
         })
     }
 }
@@ -395,6 +419,7 @@ fn score_ratings(decision: RatingDecision, outputs: &[f32], truth: Vec<f32>) -> 
         labels,
         values: Some((ratings, truth)),
         auxiliary: Vec::new(),
+        multi_hot: None,
     }
 }
 
@@ -417,6 +442,7 @@ fn score_anomalies(decision: AnomalyDecision, errors: &[f32], labels: Vec<u32>) 
         labels,
         values: None,
         auxiliary: Vec::new(),
+        multi_hot: None,
     }
 }
 
@@ -566,6 +592,11 @@ fn fit_once(
             Targets::Values {
                 values: t.values.unwrap_or_default(),
                 width: 1,
+            }
+        } else if let Head::Multilabel { labels } = head {
+            Targets::Values {
+                values: t.multi_hot(labels).unwrap_or_default(),
+                width: labels,
             }
         } else {
             Targets::Classes(t.labels.unwrap_or_default())
@@ -749,6 +780,24 @@ fn fit_once(
             validation,
             threshold: Some(0.5),
             rating: Some(decision),
+            anomaly: None,
+            auxiliary,
+            members,
+            other_members_seconds,
+            rows_train,
+            rows_validation,
+        });
+    }
+    if let Head::Multilabel { .. } = head {
+        // Every label is decided at 0.5 on its own: nothing to calibrate.
+        return Ok(Fitted {
+            preprocessor,
+            outcome,
+            predictor,
+            head,
+            validation: None,
+            threshold: None,
+            rating: None,
             anomaly: None,
             auxiliary,
             members,
@@ -1048,8 +1097,16 @@ pub fn run_scenario(
 
     // Held-out metrics, plus the plugin's own when it has a metrics hook.
     let plain_regression = head_spec.task == indus_spec::Task::Regression;
+    let multilabel_head = head_spec.task == indus_spec::Task::Multilabel;
+    if multilabel_head && scenario.data.folds.is_some() {
+        return Err(RuntimeError::Invalid(format!(
+            "scenario `{}`: multilabel heads are evaluated on a holdout or an official test split; cross-validation (data.folds) is not supported for them yet",
+            scenario.name
+        )));
+    }
+    let mut multilabel = None;
     let test_metrics = |s: &Scored| -> Result<Option<ClassificationMetrics>, RuntimeError> {
-        if plain_regression {
+        if plain_regression || s.multi_hot.is_some() {
             return Ok(None);
         }
         let mut m = s.metrics(&classes);
@@ -1147,6 +1204,7 @@ pub fn run_scenario(
                         labels,
                         values: None,
                         auxiliary: Vec::new(),
+                        multi_hot: None,
                     })?;
                     (
                         final_fit,
@@ -1170,6 +1228,9 @@ pub fn run_scenario(
             if let Some((predicted, truth)) = &scored.values {
                 regression = Some(regression_metrics(predicted, truth));
             }
+            if let Some(truth) = &scored.multi_hot {
+                multilabel = Some(multilabel_metrics(&scored.probs, truth, &classes));
+            }
             (fitted, m, evaluation_note, None, n, scored.auxiliary)
         }
         (None, None) => {
@@ -1185,6 +1246,9 @@ pub fn run_scenario(
             let m = test_metrics(&scored)?;
             if let Some((predicted, truth)) = &scored.values {
                 regression = Some(regression_metrics(predicted, truth));
+            }
+            if let Some(truth) = &scored.multi_hot {
+                multilabel = Some(multilabel_metrics(&scored.probs, truth, &classes));
             }
             let how = format!(
                 "{} {:.0} % holdout (seed {})",
@@ -1255,6 +1319,7 @@ pub fn run_scenario(
         top_k,
         rating,
         anomaly,
+        multilabel,
         auxiliary_heads,
     };
     let environment = Environment {
@@ -1430,7 +1495,8 @@ fn to_yaml<T: Serialize>(value: &T) -> Result<String, RuntimeError> {
         .map_err(|e| RuntimeError::Invalid(format!("cannot encode YAML: {e}")))
 }
 
-/// Class labels of a classifier head, in output order.
+/// Class (or label) names of the primary head in output order; empty for a
+/// head that predicts a number.
 pub(crate) fn class_names(
     plugin: &indus_spec::PluginManifest,
     head: Head,
@@ -1438,22 +1504,16 @@ pub(crate) fn class_names(
     if primary_head(plugin).task == indus_spec::Task::UserItem {
         return Ok(LIKED_CLASSES.iter().map(|c| c.to_string()).collect());
     }
-    match head {
-        Head::Multiclass { .. } | Head::Reconstruction { .. } => {
-            Ok(primary_head(plugin).classes.clone().unwrap_or_default())
+    Ok(match head {
+        Head::Multiclass { .. } | Head::Reconstruction { .. } | Head::Multilabel { .. } => {
+            primary_head(plugin).classes.clone().unwrap_or_default()
         }
-        Head::Binary => Ok(primary_head(plugin)
+        Head::Binary => primary_head(plugin)
             .classes
             .clone()
-            .unwrap_or_else(|| vec!["0".into(), "1".into()])),
-        // A number: no classes.
-        Head::Regression { .. } => Ok(Vec::new()),
-        _ => Err(RuntimeError::Invalid(format!(
-            "plugin `{}`: head `{}` is not a classifier; this version of the runtime evaluates classification heads only",
-            plugin.name,
-            primary_head(plugin).name
-        ))),
-    }
+            .unwrap_or_else(|| vec!["0".into(), "1".into()]),
+        Head::Regression { .. } => Vec::new(),
+    })
 }
 
 /// Head outputs as one probability column per class.

@@ -8,6 +8,7 @@ use crate::recommend::{Catalog, Recommendation};
 use crate::run_folder::{RunFolder, list_runs};
 use indus_data::{LookupTable, Preprocessor, RawTable, primary_head, raw_width};
 use indus_engine::metrics::{ClassificationMetrics, classification_metrics_for, predict_classes};
+use indus_engine::multilabel::{MultilabelMetrics, multilabel_metrics};
 use indus_engine::rating::{RegressionMetrics, regression_metrics};
 use indus_engine::{Head, Predictor};
 use indus_plugin::NativePlugin;
@@ -337,6 +338,42 @@ impl LoadedRun {
     }
 
     fn decide(&self, rows: &RawTable, outputs: Vec<f32>) -> Vec<Prediction> {
+        if let indus_engine::Head::Multilabel { labels } = self.predictor.head() {
+            // Each label on its own at 0.5; `label` lists the chosen ones.
+            let separator = primary_head(&self.plugin)
+                .label_separator
+                .as_deref()
+                .unwrap_or("|");
+            return outputs
+                .chunks_exact(labels.max(1))
+                .enumerate()
+                .map(|(i, p)| {
+                    let chosen: Vec<&str> = self
+                        .classes
+                        .iter()
+                        .zip(p)
+                        .filter(|(_, v)| **v >= 0.5)
+                        .map(|(c, _)| c.as_str())
+                        .collect();
+                    Prediction {
+                        row: i + 1,
+                        id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
+                        label: chosen.join(separator),
+                        // How sure the least sure decision is.
+                        score: p.iter().map(|v| v.max(1.0 - v)).fold(1.0, f32::min),
+                        probabilities: self
+                            .classes
+                            .iter()
+                            .cloned()
+                            .zip(p.iter().copied())
+                            .collect(),
+                        outputs: Vec::new(),
+                        value: None,
+                        heads: Vec::new(),
+                    }
+                })
+                .collect();
+        }
         if self.classes.is_empty() {
             // A regression head: the number is the answer.
             return outputs
@@ -471,8 +508,19 @@ impl LoadedRun {
         self.check_explainable()?;
         let x = self.prepare(rows)?;
         let predictions = self.decide(rows, self.predictor.predict(&x)?);
-        let class_of = |label: &str| self.classes.iter().position(|c| c == label).unwrap_or(0);
-        let classes: Vec<usize> = predictions.iter().map(|p| class_of(&p.label)).collect();
+        let class_of = |p: &Prediction| {
+            if self.is_multilabel() {
+                // The most probable label is the one explained.
+                return p
+                    .probabilities
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.1.total_cmp(&b.1.1))
+                    .map_or(0, |(i, _)| i);
+            }
+            self.classes.iter().position(|c| *c == p.label).unwrap_or(0)
+        };
+        let classes: Vec<usize> = predictions.iter().map(class_of).collect();
         let head = self.predictor.head();
         let attributions = self.predictor.integrated_gradients(&x, &classes, steps)?;
         let width = self.preprocessor.output_width();
@@ -545,8 +593,32 @@ impl LoadedRun {
         Ok(regression_metrics(&predicted, truth))
     }
 
+    /// True when the run's head gives each row any number of labels, so
+    /// [`Self::evaluate_multilabel`] applies rather than [`Self::evaluate`].
+    pub fn is_multilabel(&self) -> bool {
+        matches!(self.predictor.head(), indus_engine::Head::Multilabel { .. })
+    }
+
+    /// Per-label and pooled metrics on rows whose labels are known.
+    pub fn evaluate_multilabel(&self, rows: &RawTable) -> Result<MultilabelMetrics, RuntimeError> {
+        let truth = rows.multi_hot(self.classes.len()).ok_or_else(|| {
+            RuntimeError::Invalid(format!(
+                "the input has no `{}` column to evaluate against",
+                primary_head(&self.plugin).target
+            ))
+        })?;
+        let probs = self.predictor.predict(&self.prepare(rows)?)?;
+        Ok(multilabel_metrics(&probs, &truth, &self.classes))
+    }
+
     /// Metrics on labelled rows.
     pub fn evaluate(&self, rows: &RawTable) -> Result<ClassificationMetrics, RuntimeError> {
+        if self.is_multilabel() {
+            return Err(RuntimeError::Invalid(format!(
+                "scenario `{}` has a multilabel head; it is evaluated per label",
+                self.scenario.name
+            )));
+        }
         if self.predicts_a_number() {
             return Err(RuntimeError::Invalid(format!(
                 "scenario `{}` predicts a number; it is evaluated by RMSE, MAE and R²",
@@ -632,11 +704,12 @@ impl LoadedRun {
     pub fn headline(&self) -> (String, Option<f64>) {
         let name = self.plugin.baselines.first().map_or_else(
             || {
-                if self.metrics.test.is_some() {
-                    "accuracy".to_string()
-                } else {
-                    "rmse".to_string()
+                match (&self.metrics.test, &self.metrics.multilabel) {
+                    (Some(_), _) => "accuracy",
+                    (None, Some(_)) => "micro_f1",
+                    (None, None) => "rmse",
                 }
+                .to_string()
             },
             |b| b.metric.clone(),
         );

@@ -381,6 +381,10 @@ pub struct HeadSpec {
     /// `bad`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// `task: multilabel`: what separates the labels in a target cell, e.g.
+    /// `heat|power` (default `|`); an empty cell is a row with no label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_separator: Option<String>,
     /// Training loss; defaults to the natural loss of the task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<LossKind>,
