@@ -991,6 +991,26 @@ fn heads_on_one_trunk_are_each_scored_and_served() {
         assert_eq!(h["test"]["rows"], 2000);
     }
 
+    // `eval` on labelled rows scores every head, with the same names.
+    let all_rows = data_dir().join("manufacturing/ai4i2020_SYNTHETIC.csv");
+    let eval: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "eval",
+            "predictive-maintenance",
+            "--runs-dir",
+            "runs",
+            "--input",
+            all_rows.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    assert_eq!(eval["metrics"]["rows"], 10000);
+    let heads = eval["auxiliary_heads"].as_array().unwrap();
+    assert_eq!(heads.len(), 4);
+    assert!(heads[0]["test"]["ranking"]["roc_auc"].as_f64().unwrap() > 0.9);
+
     // Every prediction answers for every head.
     let rows = tmp.path().join("machines.csv");
     let text =

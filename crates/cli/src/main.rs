@@ -374,12 +374,17 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         return Ok(());
     }
     let metrics = run.evaluate(&rows)?;
+    let auxiliary = run.evaluate_auxiliary(&rows)?;
     if a.json {
-        let out = serde_json::json!({ "run_dir": dir, "metrics": metrics });
+        let mut out = serde_json::json!({ "run_dir": dir, "metrics": metrics });
+        if !auxiliary.is_empty() {
+            out["auxiliary_heads"] = serde_json::to_value(&auxiliary)?;
+        }
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("run {}", dir.display());
         report::print_metrics(&metrics);
+        report::print_auxiliary(&auxiliary, &run.metrics.head);
     }
     Ok(())
 }

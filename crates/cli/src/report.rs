@@ -87,27 +87,7 @@ pub fn print_run(s: &RunSummary) {
     if let Some(ml) = &m.multilabel {
         print_multilabel(ml);
     }
-    if !m.auxiliary_heads.is_empty() {
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED).set_header([
-            "head on the same trunk",
-            "loss weight",
-            "accuracy",
-            "balanced acc.",
-            "ROC-AUC",
-            "RMSE",
-        ]);
-        let cell = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
-        for a in &m.auxiliary_heads {
-            let mut row = vec![
-                format!("{} ({})", a.head, a.task),
-                a.loss_weight.to_string(),
-            ];
-            row.extend(a.summary().map(cell));
-            t.add_row(row);
-        }
-        println!("heads trained with `{}` (same test rows):\n{t}", m.head);
-    }
+    print_auxiliary(&m.auxiliary_heads, &m.head);
     println!("run folder: {}", s.dir.display());
 }
 
@@ -205,4 +185,30 @@ pub fn print_multilabel(m: &MultilabelMetrics) {
         ]);
     }
     println!("{t}");
+}
+
+/// One row per head trained beside `primary` on the same trunk.
+pub fn print_auxiliary(heads: &[indus_runtime::AuxiliaryMetrics], primary: &str) {
+    if heads.is_empty() {
+        return;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "head on the same trunk",
+        "loss weight",
+        "accuracy",
+        "balanced acc.",
+        "ROC-AUC",
+        "RMSE",
+    ]);
+    let cell = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+    for a in heads {
+        let mut row = vec![
+            format!("{} ({})", a.head, a.task),
+            a.loss_weight.to_string(),
+        ];
+        row.extend(a.summary().map(cell));
+        t.add_row(row);
+    }
+    println!("heads trained with `{primary}` (same rows):\n{t}");
 }

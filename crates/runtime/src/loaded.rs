@@ -593,6 +593,23 @@ impl LoadedRun {
         Ok(regression_metrics(&predicted, truth))
     }
 
+    /// Metrics of each head trained beside the primary one, on labelled
+    /// rows that carry those heads' target columns (empty for a run with
+    /// one head).
+    pub fn evaluate_auxiliary(
+        &self,
+        rows: &RawTable,
+    ) -> Result<Vec<crate::AuxiliaryMetrics>, RuntimeError> {
+        if self.auxiliary.is_empty() {
+            return Ok(Vec::new());
+        }
+        let x = self.prepare(rows)?;
+        self.auxiliary
+            .iter()
+            .map(|model| Ok(model.metrics(&model.score(&x, rows)?)))
+            .collect()
+    }
+
     /// True when the run's head gives each row any number of labels, so
     /// [`Self::evaluate_multilabel`] applies rather than [`Self::evaluate`].
     pub fn is_multilabel(&self) -> bool {
