@@ -278,10 +278,13 @@ description: A small MLP on the scaffolded sample data.
 data:
   test_fraction: 0.2           # held-out rows for the reported metrics
   validation_fraction: 0.2     # of the rest: early stopping and the threshold
+# Several heads of the plugin on one shared trunk, with loss weights:
+# heads: [{name: failure}, {name: other_head, loss_weight: 0.5}]
 model:
   hidden: [32, 16]
   activation: relu
   dropout: 0.1
+  # ensemble: 5                # average five networks: steadier on small data
 training:
   epochs: 60
   batch_size: 32
