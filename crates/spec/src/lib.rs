@@ -362,6 +362,34 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
             }
             _ => {}
         }
+        match (&h.label_separator, h.task) {
+            (Some(_), task) if task != Task::Multilabel => {
+                return Err((
+                    format!("{at}.label_separator"),
+                    "`label_separator` only applies to `task: multilabel`".into(),
+                ));
+            }
+            (Some(sep), _) if sep.trim().is_empty() => {
+                return Err((
+                    format!("{at}.label_separator"),
+                    "the separator must hold a visible character, e.g. `|` or `;`".into(),
+                ));
+            }
+            (Some(sep), _) => {
+                if let Some(c) = h
+                    .classes
+                    .iter()
+                    .flatten()
+                    .find(|c| c.contains(sep.as_str()))
+                {
+                    return Err((
+                        format!("{at}.label_separator"),
+                        format!("class `{c}` contains the separator `{sep}`"),
+                    ));
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

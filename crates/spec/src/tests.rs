@@ -347,3 +347,30 @@ fn heads_on_one_trunk_are_listed_once_each_and_not_beside_head() {
     ));
     assert!(m.contains("loss_weight"), "{m}");
 }
+
+#[test]
+fn a_label_separator_is_visible_and_only_for_multilabel_heads() {
+    let plugin = |head: &str| {
+        format!(
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {{format: csv, dataset: p, files: {{train: {{name: t.csv}}}}}}\n  columns:\n    - {{name: x, type: number, role: feature}}\n    - {{name: y, type: category, role: target}}\nheads:\n  - {head}\n"
+        )
+    };
+    let ok =
+        plugin("{name: y, task: multilabel, target: y, classes: [a, b], label_separator: ';'}");
+    assert!(parse_plugin(Path::new("plugins/p/plugin.yaml"), &ok).is_ok());
+    let m = plugin_message(&plugin(
+        "{name: y, task: multilabel, target: y, classes: [a, b], label_separator: ' '}",
+    ));
+    assert!(
+        m.contains("heads[0].label_separator") && m.contains("visible"),
+        "{m}"
+    );
+    let m = plugin_message(&plugin(
+        "{name: y, task: multilabel, target: y, classes: ['a;b', c], label_separator: ';'}",
+    ));
+    assert!(m.contains("`a;b`"), "{m}");
+    let m = plugin_message(&plugin(
+        "{name: y, task: binary, target: y, label_separator: '|'}",
+    ));
+    assert!(m.contains("only applies to `task: multilabel`"), "{m}");
+}
