@@ -79,6 +79,8 @@ pub struct AuxiliaryHead<'a> {
     pub loss_weight: f32,
     /// Its targets for the training rows, row-aligned with them.
     pub train: &'a Targets,
+    /// Per-class loss weights of a classifier head, like the primary's.
+    pub class_weights: Option<&'a [f32]>,
 }
 
 impl TrainRequest<'_> {
@@ -356,7 +358,10 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
     let mut aux_targets = Vec::with_capacity(req.auxiliary.len());
     let mut offset = req.head.outputs();
     for a in req.auxiliary {
-        aux_targets.push((a, offset, a.head.upload::<B>(a.train, device)?));
+        let weights = a
+            .class_weights
+            .map(|w| Tensor::<B, 1>::from_data(TensorData::new(w.to_vec(), [w.len()]), device));
+        aux_targets.push((a, offset, a.head.upload::<B>(a.train, device)?, weights));
         offset += a.head.outputs();
     }
     let joint = !req.auxiliary.is_empty();
@@ -410,11 +415,13 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
             let mut loss = req.head.loss(logits, &yb, class_weights.as_ref());
             if joint {
                 loss = loss.mul_scalar(req.loss_weight);
-                for (a, at, targets) in &aux_targets {
+                for (a, at, targets, weights) in &aux_targets {
                     let yb = targets.select(idx_all.clone());
-                    let part = a
-                        .head
-                        .loss(all.clone().narrow(1, *at, a.head.outputs()), &yb, None);
+                    let part = a.head.loss(
+                        all.clone().narrow(1, *at, a.head.outputs()),
+                        &yb,
+                        weights.as_ref(),
+                    );
                     loss = loss + part.mul_scalar(a.loss_weight);
                 }
             }
@@ -664,6 +671,7 @@ mod tests {
                 head: Head::Binary,
                 loss_weight: 0.5,
                 train: &outer,
+                class_weights: None,
             },
             AuxiliaryHead {
                 head: Head::Regression {
@@ -672,6 +680,7 @@ mod tests {
                 },
                 loss_weight: 1.0,
                 train: &radius_targets,
+                class_weights: None,
             },
         ];
         let mut req = request(
@@ -832,10 +841,55 @@ mod tests {
             hits as f64 / 100.0
         };
         let plain = recall(None);
-        let balanced = recall(Some(&[1000.0 / (2.0 * 900.0), 1000.0 / (2.0 * 100.0)]));
+        let weights = [1000.0 / (2.0 * 900.0), 1000.0 / (2.0 * 100.0)];
+        let balanced = recall(Some(&weights));
         assert!(
             balanced > plain + 0.2,
             "minority recall {plain} -> {balanced}"
+        );
+
+        // The same holds for an auxiliary head on a shared trunk, whose
+        // class weights are its own: here the rare class is the auxiliary
+        // head's, the primary head learns an easy regression beside it.
+        let rare = Targets::Classes(labels.clone());
+        let easy = TrainSet {
+            targets: Targets::Values {
+                values: data.x.iter().map(|v| 2.0 * v).collect(),
+                width: 1,
+            },
+            ..data.clone()
+        };
+        let aux_recall = |weights: Option<&[f32]>| {
+            let auxiliary = [AuxiliaryHead {
+                head: Head::Multiclass { classes: 2 },
+                loss_weight: 1.0,
+                train: &rare,
+                class_weights: weights,
+            }];
+            let primary = Head::Regression {
+                outputs: 1,
+                huber: false,
+            };
+            let mut req = request(&s, primary, 1, BackendKind::Flex, &easy, None, None);
+            req.auxiliary = &auxiliary;
+            let out = train(&req, &mut Silent).unwrap();
+            let own = out.last.output_columns(1, 2).unwrap();
+            let p = crate::Predictor::new(&own, Head::Multiclass { classes: 2 }, BackendKind::Flex)
+                .unwrap()
+                .predict(&data.x)
+                .unwrap();
+            let hits = p
+                .chunks(2)
+                .zip(&labels)
+                .filter(|(r, l)| **l == 1 && r[1] > r[0])
+                .count();
+            hits as f64 / 100.0
+        };
+        let plain = aux_recall(None);
+        let balanced = aux_recall(Some(&weights));
+        assert!(
+            balanced > plain + 0.2,
+            "auxiliary minority recall {plain} -> {balanced}"
         );
     }
 

@@ -633,15 +633,30 @@ fn fit_once(
         .iter()
         .map(Head::from_spec)
         .collect::<Result<Vec<_>, _>>()?;
+    let aux_class_weights: Vec<Option<Vec<f32>>> = aux_specs
+        .iter()
+        .zip(&aux_train)
+        .map(|(spec, targets)| match (spec.class_weighting, targets) {
+            (ClassWeighting::Balanced, Targets::Classes(labels)) => Some(balanced_weights(
+                labels,
+                indus_data::head_classes(spec).len(),
+            )),
+            _ => None,
+        })
+        .collect();
     let auxiliary: Vec<indus_engine::AuxiliaryHead<'_>> = aux_specs
         .iter()
         .zip(&aux_heads)
         .zip(&aux_train)
-        .map(|((spec, &head), train)| indus_engine::AuxiliaryHead {
-            head,
-            loss_weight: spec.loss_weight.get() as f32,
-            train,
-        })
+        .zip(&aux_class_weights)
+        .map(
+            |(((spec, &head), train), weights)| indus_engine::AuxiliaryHead {
+                head,
+                loss_weight: spec.loss_weight.get() as f32,
+                train,
+                class_weights: weights.as_deref(),
+            },
+        )
         .collect();
     let train_set = to_set(train_rows);
     let val_set = val_rows.map(to_set);
