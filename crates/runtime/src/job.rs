@@ -1267,7 +1267,7 @@ pub fn run_scenario(
             }
             let how = format!(
                 "{} {:.0} % holdout (seed {})",
-                if plain_regression {
+                if plain_regression || multilabel_head {
                     "random"
                 } else {
                     "stratified"
