@@ -1267,7 +1267,12 @@ fn a_multilabel_head_gives_each_row_any_number_of_labels() {
     let text = "name: alarms\nplugin: alarms\nmodel: {hidden: [16]}\ntraining: {epochs: 60, batch_size: 16, optimizer: {kind: adam, learning_rate: 0.01}}\nseed: 1\n";
     std::fs::write(&scenario, text).unwrap();
     let v = run_json(tmp.path(), &scenario, &[]);
-    assert!(v["metrics"]["evaluation"].as_str().unwrap().starts_with("random 20 % holdout"));
+    assert!(
+        v["metrics"]["evaluation"]
+            .as_str()
+            .unwrap()
+            .starts_with("random 20 % holdout")
+    );
     let m = &v["metrics"]["multilabel"];
     assert_eq!(m["rows"], 120);
     // Two thresholds on two inputs: near-perfect, where guessing "no
