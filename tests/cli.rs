@@ -1124,9 +1124,6 @@ fn an_ensemble_keeps_every_network_and_answers_with_their_average() {
 #[test]
 fn a_regression_head_is_trained_scored_and_served_as_a_number() {
     let tmp = tempfile::tempdir().unwrap();
-    let plugin = tmp.path().join("plugins/wear");
-    std::fs::create_dir_all(plugin.join("data")).unwrap();
-    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
     // Hours until wear-out: 3 per unit of load plus 0.1 per degree, ±0.5.
     let mut csv = String::from("load,temp,hours\n");
     for i in 0..400 {
@@ -1138,15 +1135,14 @@ fn a_regression_head_is_trained_scored_and_served_as_a_number() {
             3.0 * load + 0.1 * temp + noise
         ));
     }
-    std::fs::write(plugin.join("data/wear.csv"), &csv).unwrap();
-    std::fs::write(
-        plugin.join("plugin.yaml"),
-        "name: wear\nindustry: manufacturing\ndescription: Hours until wear-out\ndata:\n  source: {format: csv, dataset: wear, files: {train: {name: wear.csv}}}\n  columns:\n    - {name: load, type: number, role: feature}\n    - {name: temp, type: number, role: feature}\n    - {name: hours, type: number, role: target, range: [0, 100]}\nheads:\n  - {name: hours, task: regression, target: hours, loss: huber}\n",
-    )
-    .unwrap();
-    let scenario = tmp.path().join("scenarios/wear.yaml");
     let text = "name: wear\nplugin: wear\nmodel: {hidden: [16]}\ntraining: {epochs: 60, batch_size: 16, optimizer: {kind: adam, learning_rate: 0.01}}\nseed: 1\n";
-    std::fs::write(&scenario, text).unwrap();
+    let (plugin, scenario) = generated_plugin(
+        tmp.path(),
+        "wear",
+        "name: wear\nindustry: manufacturing\ndescription: Hours until wear-out\ndata:\n  source: {format: csv, dataset: wear, files: {train: {name: wear.csv}}}\n  columns:\n    - {name: load, type: number, role: feature}\n    - {name: temp, type: number, role: feature}\n    - {name: hours, type: number, role: target, range: [0, 100]}\nheads:\n  - {name: hours, task: regression, target: hours, loss: huber}\n",
+        &csv,
+        text,
+    );
     let run = |file: &Path| -> Value {
         let out = ok(&indus(
             &[
@@ -1206,20 +1202,7 @@ fn a_regression_head_is_trained_scored_and_served_as_a_number() {
     let written = std::fs::read_to_string(&csv_out).unwrap();
     assert!(written.starts_with("row,id,value\n"), "{written}");
 
-    let data = plugin.join("data/wear.csv");
-    let eval: Value = serde_json::from_str(&ok(&indus(
-        &[
-            "eval",
-            "wear",
-            "--runs-dir",
-            "runs",
-            "--input",
-            data.to_str().unwrap(),
-            "--json",
-        ],
-        tmp.path(),
-    )))
-    .unwrap();
+    let eval = eval_json(tmp.path(), "wear", &plugin.join("data/wear.csv"));
     assert_eq!(eval["regression"]["rows"], 400);
     assert!(eval["regression"]["rmse"].as_f64().unwrap() < 1.0, "{eval}");
 
@@ -1240,9 +1223,6 @@ fn a_regression_head_is_trained_scored_and_served_as_a_number() {
 #[test]
 fn a_multilabel_head_gives_each_row_any_number_of_labels() {
     let tmp = tempfile::tempdir().unwrap();
-    let plugin = tmp.path().join("plugins/alarms");
-    std::fs::create_dir_all(plugin.join("data")).unwrap();
-    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
     // `heat` when the temperature is high, `vibration` when the vibration
     // is: rows carry neither, either or both.
     let mut csv = String::from("temperature,vibration,alarms\n");
@@ -1257,15 +1237,13 @@ fn a_multilabel_head_gives_each_row_any_number_of_labels() {
         }
         csv.push_str(&format!("{t},{v},{}\n", labels.join("|")));
     }
-    std::fs::write(plugin.join("data/alarms.csv"), &csv).unwrap();
-    std::fs::write(
-        plugin.join("plugin.yaml"),
+    let (plugin, scenario) = generated_plugin(
+        tmp.path(),
+        "alarms",
         "name: alarms\nindustry: manufacturing\ndescription: Which alarms a reading raises\ndata:\n  source: {format: csv, dataset: alarms, files: {train: {name: alarms.csv}}}\n  columns:\n    - {name: temperature, type: number, role: feature}\n    - {name: vibration, type: number, role: feature}\n    - {name: alarms, type: category, role: target, nullable: true}\nheads:\n  - {name: alarms, task: multilabel, target: alarms, classes: [heat, vibration]}\n",
-    )
-    .unwrap();
-    let scenario = tmp.path().join("scenarios/alarms.yaml");
-    let text = "name: alarms\nplugin: alarms\nmodel: {hidden: [16]}\ntraining: {epochs: 60, batch_size: 16, optimizer: {kind: adam, learning_rate: 0.01}}\nseed: 1\n";
-    std::fs::write(&scenario, text).unwrap();
+        &csv,
+        "name: alarms\nplugin: alarms\nmodel: {hidden: [16]}\ntraining: {epochs: 60, batch_size: 16, optimizer: {kind: adam, learning_rate: 0.01}}\nseed: 1\n",
+    );
     let v = run_json(tmp.path(), &scenario, &[]);
     assert!(
         v["metrics"]["evaluation"]
@@ -1310,19 +1288,7 @@ fn a_multilabel_head_gives_each_row_any_number_of_labels() {
     assert_eq!(labels, ["heat|vibration", "", "heat"]);
 
     let data = plugin.join("data/alarms.csv");
-    let eval: Value = serde_json::from_str(&ok(&indus(
-        &[
-            "eval",
-            "alarms",
-            "--runs-dir",
-            "runs",
-            "--input",
-            data.to_str().unwrap(),
-            "--json",
-        ],
-        tmp.path(),
-    )))
-    .unwrap();
+    let eval = eval_json(tmp.path(), "alarms", &data);
     assert!(
         eval["multilabel"]["micro_f1"].as_f64().unwrap() > 0.9,
         "{eval}"
@@ -1367,6 +1333,42 @@ fn run_json(dir: &Path, scenario: &Path, extra: &[&str]) -> Value {
     ];
     args.extend_from_slice(extra);
     serde_json::from_str(&ok(&indus(&args, dir))).unwrap()
+}
+
+/// `indus eval RUN --input FILE --json` in `dir` (runs under `runs/`).
+fn eval_json(dir: &Path, run: &str, input: &Path) -> Value {
+    let out = ok(&indus(
+        &[
+            "eval",
+            run,
+            "--runs-dir",
+            "runs",
+            "--input",
+            input.to_str().unwrap(),
+            "--json",
+        ],
+        dir,
+    ));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// A plugin `name` written into `dir` with its data file `data/<name>.csv`,
+/// and `scenarios/<name>.yaml`; returns the plugin folder and the scenario.
+fn generated_plugin(
+    dir: &Path,
+    name: &str,
+    manifest: &str,
+    csv: &str,
+    scenario: &str,
+) -> (PathBuf, PathBuf) {
+    let plugin = dir.join("plugins").join(name);
+    std::fs::create_dir_all(plugin.join("data")).unwrap();
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::write(plugin.join(format!("data/{name}.csv")), csv).unwrap();
+    std::fs::write(plugin.join("plugin.yaml"), manifest).unwrap();
+    let file = dir.join("scenarios").join(format!("{name}.yaml"));
+    std::fs::write(&file, scenario).unwrap();
+    (plugin, file)
 }
 
 /// A project in `dir` with a copy of the shipped plugin `name` and an empty

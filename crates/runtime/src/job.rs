@@ -718,145 +718,136 @@ fn fit_once(
             val_probs.as_ref().map(|(p, l)| (p.as_slice(), *l)),
         )?;
     }
-    if reconstruction {
-        // The alarm threshold: a high percentile of normal rows' errors on
-        // the validation rows (the training rows when there are none).
-        let on = val_set.as_ref().unwrap_or(&train_set);
-        let errors = reconstruction_errors(&on.x, &predictor.predict(&on.x)?, head.outputs());
-        let percentile = primary_head(plugin).threshold_percentile.unwrap_or(99.0);
-        let decision = AnomalyDecision {
-            threshold: percentile_of(&errors, percentile),
-            percentile,
-        };
-        let validation = match &val_set {
-            Some(v) => {
-                let errors = reconstruction_errors(&v.x, &predictor.predict(&v.x)?, head.outputs());
-                Some(score_anomalies(decision, &errors, vec![0; errors.len()]).metrics(classes))
-            }
-            None => None,
-        };
-        return Ok(Fitted {
-            preprocessor,
-            outcome,
-            predictor,
-            head,
-            validation,
-            threshold: None,
-            rating: None,
-            anomaly: Some(decision),
-            auxiliary,
-            members,
-            other_members_seconds,
-            rows_train,
-            rows_validation,
-        });
-    }
-    if numeric && primary_head(plugin).task == indus_spec::Task::Regression {
-        // A plain number: no decision to make, its error is the metric.
-        return Ok(Fitted {
-            preprocessor,
-            outcome,
-            predictor,
-            head,
-            validation: None,
-            threshold: None,
-            rating: None,
-            anomaly: None,
-            auxiliary,
-            members,
-            other_members_seconds,
-            rows_train,
-            rows_validation,
-        });
-    }
-    if numeric {
-        // Calibrate "liked" on the validation rows (the training rows when
-        // there are none), then report validation in the same terms.
-        let calibrate_on = val_set.as_ref().unwrap_or(&train_set);
-        let Targets::Values { values, .. } = &calibrate_on.targets else {
-            unreachable!("numeric targets")
-        };
-        let decision = rating_decision(plugin, &predictor.predict(&calibrate_on.x)?, values)?;
-        let validation = match &val_set {
-            Some(v) => {
-                let Targets::Values { values, .. } = &v.targets else {
-                    unreachable!("numeric targets")
-                };
-                let scored = score_ratings(decision, &predictor.predict(&v.x)?, values.clone());
-                Some(scored.metrics(classes))
-            }
-            None => None,
-        };
-        return Ok(Fitted {
-            preprocessor,
-            outcome,
-            predictor,
-            head,
-            validation,
-            threshold: Some(0.5),
-            rating: Some(decision),
-            anomaly: None,
-            auxiliary,
-            members,
-            other_members_seconds,
-            rows_train,
-            rows_validation,
-        });
-    }
-    if let Head::Multilabel { .. } = head {
-        // Every label is decided at 0.5 on its own: nothing to calibrate.
-        return Ok(Fitted {
-            preprocessor,
-            outcome,
-            predictor,
-            head,
-            validation: None,
-            threshold: None,
-            rating: None,
-            anomaly: None,
-            auxiliary,
-            members,
-            other_members_seconds,
-            rows_train,
-            rows_validation,
-        });
-    }
-    let val_probs = match &val_set {
-        Some(v) => {
-            let Targets::Classes(labels) = &v.targets else {
-                unreachable!("classification targets")
-            };
-            Some((
-                class_columns(head, predictor.predict(&v.x)?),
-                labels.as_slice(),
-            ))
-        }
-        None => None,
-    };
-    let threshold = decide_threshold(
-        primary_head(plugin),
+    let decisions = decide(
+        plugin,
         head,
-        val_probs.as_ref().map(|(p, l)| (p.as_slice(), *l)),
+        classes,
+        &predictor,
+        &train_set,
+        val_set.as_ref(),
     )?;
-    let validation = val_probs.map(|(probs, labels)| {
-        let predicted = predict_classes(&probs, classes.len(), threshold);
-        classification_metrics_for(&probs, &predicted, labels, classes)
-    });
     Ok(Fitted {
         preprocessor,
         outcome,
         predictor,
         head,
-        validation,
-        threshold,
-        rating: None,
-        anomaly: None,
+        validation: decisions.validation,
+        threshold: decisions.threshold,
+        rating: decisions.rating,
+        anomaly: decisions.anomaly,
         auxiliary,
         members,
         other_members_seconds,
         rows_train,
         rows_validation,
     })
+}
+
+/// How a trained model's outputs become decisions, and its validation
+/// metrics in those terms.
+#[derive(Default)]
+struct Decisions {
+    validation: Option<ClassificationMetrics>,
+    /// Binary heads (and the liked view of ratings): the threshold.
+    threshold: Option<f32>,
+    rating: Option<RatingDecision>,
+    anomaly: Option<AnomalyDecision>,
+}
+
+/// The primary head's decision rule, fitted on the validation rows (the
+/// training rows where a rule needs some and there are none).
+fn decide(
+    plugin: &indus_spec::PluginManifest,
+    head: Head,
+    classes: &[String],
+    predictor: &Predictor,
+    train_set: &TrainSet,
+    val_set: Option<&TrainSet>,
+) -> Result<Decisions, RuntimeError> {
+    match (head, primary_head(plugin).task) {
+        (Head::Reconstruction { .. }, _) => {
+            // The alarm threshold: a high percentile of normal rows' errors
+            // on the validation rows (the training rows when there are none).
+            let on = val_set.unwrap_or(train_set);
+            let errors = reconstruction_errors(&on.x, &predictor.predict(&on.x)?, head.outputs());
+            let percentile = primary_head(plugin).threshold_percentile.unwrap_or(99.0);
+            let decision = AnomalyDecision {
+                threshold: percentile_of(&errors, percentile),
+                percentile,
+            };
+            let validation = match val_set {
+                Some(v) => {
+                    let errors =
+                        reconstruction_errors(&v.x, &predictor.predict(&v.x)?, head.outputs());
+                    Some(score_anomalies(decision, &errors, vec![0; errors.len()]).metrics(classes))
+                }
+                None => None,
+            };
+            Ok(Decisions {
+                validation,
+                anomaly: Some(decision),
+                ..Decisions::default()
+            })
+        }
+        // A plain number: no decision to make, its error is the metric.
+        // Multilabel: every label is decided at 0.5 on its own.
+        (_, indus_spec::Task::Regression) | (Head::Multilabel { .. }, _) => {
+            Ok(Decisions::default())
+        }
+        (_, indus_spec::Task::UserItem) => {
+            // Calibrate "liked" on the validation rows (the training rows
+            // when there are none), then report validation in the same terms.
+            let calibrate_on = val_set.unwrap_or(train_set);
+            let Targets::Values { values, .. } = &calibrate_on.targets else {
+                unreachable!("numeric targets")
+            };
+            let decision = rating_decision(plugin, &predictor.predict(&calibrate_on.x)?, values)?;
+            let validation = match val_set {
+                Some(v) => {
+                    let Targets::Values { values, .. } = &v.targets else {
+                        unreachable!("numeric targets")
+                    };
+                    let scored = score_ratings(decision, &predictor.predict(&v.x)?, values.clone());
+                    Some(scored.metrics(classes))
+                }
+                None => None,
+            };
+            Ok(Decisions {
+                validation,
+                threshold: Some(0.5),
+                rating: Some(decision),
+                anomaly: None,
+            })
+        }
+        _ => {
+            let val_probs = match val_set {
+                Some(v) => {
+                    let Targets::Classes(labels) = &v.targets else {
+                        unreachable!("classification targets")
+                    };
+                    Some((
+                        class_columns(head, predictor.predict(&v.x)?),
+                        labels.as_slice(),
+                    ))
+                }
+                None => None,
+            };
+            let threshold = decide_threshold(
+                primary_head(plugin),
+                head,
+                val_probs.as_ref().map(|(p, l)| (p.as_slice(), *l)),
+            )?;
+            let validation = val_probs.map(|(probs, labels)| {
+                let predicted = predict_classes(&probs, classes.len(), threshold);
+                classification_metrics_for(&probs, &predicted, labels, classes)
+            });
+            Ok(Decisions {
+                validation,
+                threshold,
+                ..Decisions::default()
+            })
+        }
+    }
 }
 
 /// The seed of network `member` (0-based) of an ensemble: the scenario's
