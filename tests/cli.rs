@@ -1159,6 +1159,8 @@ fn a_regression_head_is_trained_scored_and_served_as_a_number() {
     let v = run(&scenario);
     let m = &v["metrics"];
     assert!(m.get("test").is_none(), "no classification view: {m}");
+    let listed = ok(&indus(&["list", "runs", "--runs-dir", "runs"], tmp.path()));
+    assert!(listed.contains("test RMSE"), "{listed}");
     assert_eq!(m["rows"]["test"], 80, "random 20 % holdout");
     // The target spreads over ~8.6 hours (std); noise alone is ~0.3.
     let rmse = m["regression"]["rmse"].as_f64().unwrap();
@@ -1286,6 +1288,8 @@ fn a_multilabel_head_gives_each_row_any_number_of_labels() {
         })
         .collect();
     assert_eq!(labels, ["heat|vibration", "", "heat"]);
+    let listed = ok(&indus(&["list", "runs", "--runs-dir", "runs"], tmp.path()));
+    assert!(listed.contains("test micro F1"), "{listed}");
 
     let data = plugin.join("data/alarms.csv");
     let eval = eval_json(tmp.path(), "alarms", &data);

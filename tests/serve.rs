@@ -337,6 +337,18 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
             "{name} missing from /metrics"
         );
     }
+    // The dashboard says how each model is built: an ensemble, extra heads.
+    let (status, page) = server.get("/");
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap_or_default().to_string();
+    assert!(
+        page.contains("in 5 networks whose outputs are averaged"),
+        "medical-imaging"
+    );
+    assert!(
+        page.contains("Heads trained with <b>failure</b>") && page.contains("heat_dissipation"),
+        "predictive-maintenance"
+    );
     assert_eq!(server.get("/v2/health/live").0, 200);
     assert_eq!(server.get("/health").0, 200);
 }

@@ -566,15 +566,19 @@ fn cmd_list(a: ListArgs) -> Result<()> {
                     .ok()
                     .and_then(|b| serde_json::from_slice::<indus_runtime::RunMetrics>(&b).ok())
                     .map(|m| {
-                        let quality = match (&m.test, &m.regression) {
-                            (Some(t), _) => format!(
+                        let quality = match (&m.test, &m.regression, &m.multilabel) {
+                            (Some(t), _, _) => format!(
                                 "test accuracy {:.4}, macro F1 {:.4}",
                                 t.accuracy, t.macro_f1
                             ),
-                            (None, Some(r)) => {
+                            (None, Some(r), _) => {
                                 format!("test RMSE {:.4}, R² {:.4}", r.rmse, r.r2)
                             }
-                            (None, None) => "no test metrics".into(),
+                            (None, None, Some(l)) => format!(
+                                "test micro F1 {:.4}, subset accuracy {:.4}",
+                                l.micro_f1, l.subset_accuracy
+                            ),
+                            (None, None, None) => "no test metrics".into(),
                         };
                         format!("{quality}, {} epochs on {}", m.epochs_run, m.backend)
                     })

@@ -214,7 +214,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             html,
             r#"<details id="s-{name}" class="scenario" data-name="{name}"><summary><b>{name}</b> — {industry}, {task}; {eval}</summary>
 <p>{desc}</p>
-<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights), {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}"#,
+<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights){networks}, {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}"#,
             name = esc(v.name),
             industry = esc(&r.plugin.industry),
             task = task(r),
@@ -223,6 +223,10 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             run_id = esc(&r.folder.record.run_id),
             params = m.parameters,
             kib = m.parameters as f64 * 4.0 / 1024.0,
+            networks = match r.scenario.model.ensemble.get() {
+                1 => String::new(),
+                n => format!(" in {n} networks whose outputs are averaged"),
+            },
             epochs = m.epochs_run,
             secs = m.train_seconds,
             backend = esc(&m.backend),
