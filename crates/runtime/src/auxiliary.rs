@@ -289,12 +289,7 @@ impl AuxiliaryModel {
             .map(|(p, d)| HeadAnswer {
                 label: Some(self.classes[d].clone()),
                 score: Some(p[d]),
-                probabilities: self
-                    .classes
-                    .iter()
-                    .cloned()
-                    .zip(p.iter().copied())
-                    .collect(),
+                probabilities: crate::loaded::named(&self.classes, p),
                 value: None,
             })
             .collect())

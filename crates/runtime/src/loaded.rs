@@ -108,6 +108,32 @@ impl<V: Serialize> Serialize for OrderedMap<'_, V> {
     }
 }
 
+impl Prediction {
+    /// Row `i` of `rows` (its 1-based number and id) with nothing decided
+    /// yet: the base every kind of head fills in.
+    fn for_row(rows: &RawTable, i: usize) -> Prediction {
+        Prediction {
+            row: i + 1,
+            id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
+            label: String::new(),
+            score: 0.0,
+            probabilities: Vec::new(),
+            outputs: Vec::new(),
+            value: None,
+            heads: Vec::new(),
+        }
+    }
+}
+
+/// `(class, probability)` pairs of one row, in class order.
+pub(crate) fn named(classes: &[String], probabilities: &[f32]) -> Vec<(String, f32)> {
+    classes
+        .iter()
+        .cloned()
+        .zip(probabilities.iter().copied())
+        .collect()
+}
+
 impl LoadedRun {
     /// Opens and verifies a run folder and builds its network on `backend`.
     pub fn open(dir: &Path, backend: BackendKind) -> Result<LoadedRun, RuntimeError> {
@@ -356,20 +382,11 @@ impl LoadedRun {
                         .map(|(c, _)| c.as_str())
                         .collect();
                     Prediction {
-                        row: i + 1,
-                        id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
                         label: chosen.join(separator),
                         // How sure the least sure decision is.
                         score: p.iter().map(|v| v.max(1.0 - v)).fold(1.0, f32::min),
-                        probabilities: self
-                            .classes
-                            .iter()
-                            .cloned()
-                            .zip(p.iter().copied())
-                            .collect(),
-                        outputs: Vec::new(),
-                        value: None,
-                        heads: Vec::new(),
+                        probabilities: named(&self.classes, p),
+                        ..Prediction::for_row(rows, i)
                     }
                 })
                 .collect();
@@ -380,14 +397,9 @@ impl LoadedRun {
                 .iter()
                 .enumerate()
                 .map(|(i, &v)| Prediction {
-                    row: i + 1,
-                    id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
-                    label: String::new(),
                     score: v,
-                    probabilities: Vec::new(),
-                    outputs: Vec::new(),
                     value: Some(v),
-                    heads: Vec::new(),
+                    ..Prediction::for_row(rows, i)
                 })
                 .collect();
         }
@@ -408,19 +420,10 @@ impl LoadedRun {
             .chunks_exact(k)
             .enumerate()
             .map(|(i, p)| Prediction {
-                row: i + 1,
-                id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
                 label: self.classes[decided[i]].clone(),
                 score: p[decided[i]],
-                probabilities: self
-                    .classes
-                    .iter()
-                    .cloned()
-                    .zip(p.iter().copied())
-                    .collect(),
-                outputs: Vec::new(),
-                value: None,
-                heads: Vec::new(),
+                probabilities: named(&self.classes, p),
+                ..Prediction::for_row(rows, i)
             })
             .collect()
     }
@@ -444,17 +447,11 @@ impl LoadedRun {
     /// `p` is the score of the second class.
     fn two_class(&self, rows: &RawTable, i: usize, second: bool, p: f32, value: f32) -> Prediction {
         Prediction {
-            row: i + 1,
-            id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
             label: self.classes[usize::from(second)].clone(),
             score: if second { p } else { 1.0 - p },
-            probabilities: vec![
-                (self.classes[0].clone(), 1.0 - p),
-                (self.classes[1].clone(), p),
-            ],
-            outputs: Vec::new(),
+            probabilities: named(&self.classes, &[1.0 - p, p]),
             value: Some(value),
-            heads: Vec::new(),
+            ..Prediction::for_row(rows, i)
         }
     }
 
