@@ -365,9 +365,10 @@ fn runs_written(p: &Path) -> usize {
     indus_runtime::list_runs(&p.join("runs"), None).len()
 }
 
-#[test]
-fn a_tiny_plugin_trains_end_to_end() {
-    let images: Vec<u8> = (0..40)
+/// `n` 2×2 images of two well-separated patterns (top row lit: class 0,
+/// bottom row lit: class 1), alternating, and their labels.
+fn two_patterns(n: usize) -> (Vec<u8>, Vec<u8>) {
+    let images = (0..n)
         .flat_map(|i| {
             if i % 2 == 0 {
                 [250, 250, 0, 0]
@@ -376,7 +377,12 @@ fn a_tiny_plugin_trains_end_to_end() {
             }
         })
         .collect();
-    let labels: Vec<u8> = (0..40).map(|i| (i % 2) as u8).collect();
+    (images, (0..n).map(|i| (i % 2) as u8).collect())
+}
+
+#[test]
+fn a_tiny_plugin_trains_end_to_end() {
+    let (images, labels) = two_patterns(40);
     let t = tiny_project(&images, 40, &labels);
     let out: Value = serde_json::from_str(&ok(&run_tiny(t.path(), &["--json"]))).unwrap();
     let test = &out["metrics"]["test"];
@@ -390,6 +396,71 @@ fn a_tiny_plugin_trains_end_to_end() {
     assert!(
         list.contains("tiny") && list.contains("test accuracy"),
         "{list}"
+    );
+}
+
+#[test]
+fn eval_all_tabulates_every_scenario_over_seeds_and_names_what_it_skipped() {
+    let (images, labels) = two_patterns(40);
+    let t = tiny_project(&images, 40, &labels);
+    let p = t.path();
+    // A second plugin whose data is not on this machine.
+    std::fs::create_dir_all(p.join("plugins/gone")).unwrap();
+    let manifest = std::fs::read_to_string(p.join("plugins/tiny/plugin.yaml")).unwrap();
+    std::fs::write(
+        p.join("plugins/gone/plugin.yaml"),
+        manifest
+            .replace("name: tiny", "name: gone")
+            .replace("dataset: tiny", "dataset: gone"),
+    )
+    .unwrap();
+    let scenario = std::fs::read_to_string(p.join("scenarios/tiny.yaml")).unwrap();
+    std::fs::write(
+        p.join("scenarios/gone.yaml"),
+        scenario.replace("tiny", "gone"),
+    )
+    .unwrap();
+    let tiny = p.join("scenarios/tiny.yaml");
+    let text = std::fs::read_to_string(&tiny).unwrap();
+    std::fs::write(&tiny, text + "target: {metric: accuracy, at_least: 0.9}\n").unwrap();
+    let args = [
+        "eval-all",
+        "--seeds",
+        "3,4",
+        "--data-dir",
+        "data",
+        "--runs-dir",
+        "runs",
+        "--out",
+        "results.md",
+    ];
+    ok(&indus(&args, p));
+    let page = std::fs::read_to_string(p.join("results.md")).unwrap();
+    assert!(page.contains("indus eval-all --seeds 3,4"), "{page}");
+    assert!(page.contains("| seeds 3, 4 |"), "{page}");
+    assert!(
+        page.contains("| `tiny` | official test split")
+            && page.contains("| accuracy | 1.0000 ± 0.0000 | ≥ 0.9: met | 1.0000, 1.0000 |"),
+        "both seeds separate the two patterns: {page}"
+    );
+    assert!(
+        page.contains("Targets met (judged on the mean over the seeds): 1 of 1."),
+        "{page}"
+    );
+    assert!(
+        page.contains("| `gone` | skipped: data set `gone` is not available"),
+        "{page}"
+    );
+    assert_eq!(
+        runs_written(p),
+        2,
+        "one run per seed of the scenario with data"
+    );
+
+    let err = fails(&indus(&["eval-all", "--only", "tiny,nosuch"], p));
+    assert!(
+        err.contains("no scenario `nosuch`") && err.contains("gone, tiny"),
+        "{err}"
     );
 }
 

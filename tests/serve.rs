@@ -349,6 +349,11 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
         page.contains("Heads trained with <b>failure</b>") && page.contains("heat_dissipation"),
         "predictive-maintenance"
     );
+    // Each scenario's own target, judged on this (sliced) run.
+    assert!(
+        page.contains("roc_auc ≥ 0.8: met") || page.contains("roc_auc ≥ 0.8: <b>not met</b>"),
+        "credit-scoring's target"
+    );
     assert_eq!(server.get("/v2/health/live").0, 200);
     assert_eq!(server.get("/health").0, 200);
 }

@@ -2,6 +2,7 @@
 //! and print the JSON Schema of its YAML files.
 
 mod bench;
+mod eval_all;
 mod export;
 mod progress;
 mod report;
@@ -36,6 +37,8 @@ enum Command {
     Run(RunArgs),
     /// Evaluate a saved run on its plugin's test split or on a labelled file.
     Eval(EvalArgs),
+    /// Train every scenario over a few seeds and write one Markdown table of the results.
+    EvalAll(eval_all::EvalAllArgs),
     /// Predict rows from a CSV, JSON-lines or IDX file with a saved run.
     Predict(PredictArgs),
     /// Top-k items for a user from a run of a recommendation scenario.
@@ -250,6 +253,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run(a) => cmd_run(a),
         Command::Eval(a) => cmd_eval(a),
+        Command::EvalAll(a) => eval_all::cmd_eval_all(a),
         Command::Predict(a) => cmd_predict(a),
         Command::Recommend(a) => cmd_recommend(a),
         Command::List(a) => cmd_list(a),

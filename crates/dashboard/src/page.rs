@@ -5,7 +5,7 @@ use crate::charts::{self, CurveMetric};
 use crate::perf::Perf;
 use indus_engine::EpochRecord;
 use indus_engine::metrics::ClassificationMetrics;
-use indus_runtime::LoadedRun;
+use indus_runtime::{LoadedRun, TargetStatus};
 use std::fmt::Write;
 
 /// One scenario on the page.
@@ -46,6 +46,19 @@ fn esc(s: &str) -> String {
 fn num(v: Option<f64>, digits: usize) -> String {
     v.filter(|x| x.is_finite())
         .map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// "roc_auc ≥ 0.8: met (0.8123)", with "not met" in bold; "–" without a target.
+fn target_cell(status: Option<TargetStatus>) -> String {
+    let Some(s) = status else {
+        return "–".into();
+    };
+    let verdict = match s.met {
+        Some(true) => "met",
+        Some(false) => "<b>not met</b>",
+        None => "not reported",
+    };
+    format!("{}: {verdict} ({})", esc(&s.bar), num(s.value, 4))
 }
 
 fn task(run: &LoadedRun) -> &'static str {
@@ -100,6 +113,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         ("Headline", "text"),
         ("Value", "num"),
         ("Baseline", "num"),
+        ("Target", "text"),
         ("Accuracy", "num"),
         ("Balanced acc.", "num"),
         ("Macro F1", "num"),
@@ -136,6 +150,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             esc(&headline),
             num(value, 4),
             baseline.map_or("–".into(), |b| format!("{:.3}", b.value)),
+            target_cell(r.target_status()),
             num(t.map(|t| t.accuracy), 4),
             num(t.map(|t| t.balanced_accuracy), 4),
             num(t.map(|t| t.macro_f1), 4),
@@ -152,7 +167,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         html.push_str("</tr>\n");
     }
     html.push_str("</tbody></table></div>\n");
-    html.push_str(r#"<p class="note">Headline: the metric of the plugin's first published baseline, on held-out rows (pooled out-of-fold rows for cross-validated scenarios). Speed: this machine, one CPU thread per call, on the scenario's example rows.</p>
+    html.push_str(r#"<p class="note">Headline: the metric of the plugin's first published baseline, on held-out rows (pooled out-of-fold rows for cross-validated scenarios). Target: the scenario's own bar (<code>target:</code> in its YAML), judged on the same rows or, for cross-validated scenarios, on the mean over the folds. Speed: this machine, one CPU thread per call, on the scenario's example rows.</p>
 </section>
 "#);
 
@@ -591,4 +606,31 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
         out.push_str("</table>");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_cell_says_met_or_not_met_with_the_value() {
+        let status = |value: Option<f64>, met: Option<bool>| TargetStatus {
+            bar: "roc_auc ≥ 0.8".into(),
+            value,
+            met,
+        };
+        assert_eq!(
+            target_cell(Some(status(Some(0.81234), Some(true)))),
+            "roc_auc ≥ 0.8: met (0.8123)"
+        );
+        assert_eq!(
+            target_cell(Some(status(Some(0.79), Some(false)))),
+            "roc_auc ≥ 0.8: <b>not met</b> (0.7900)"
+        );
+        assert_eq!(
+            target_cell(Some(status(None, None))),
+            "roc_auc ≥ 0.8: not reported (–)"
+        );
+        assert_eq!(target_cell(None), "–");
+    }
 }

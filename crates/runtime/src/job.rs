@@ -146,6 +146,15 @@ fn percentile_of(values: &[f32], percentile: f64) -> f32 {
 }
 
 impl RunMetrics {
+    /// A held-out metric as targets are stated: the mean over the folds
+    /// for cross-validated runs, else [`RunMetrics::value`].
+    pub fn held_out(&self, name: &str) -> Option<f64> {
+        self.cross_validation
+            .as_ref()
+            .and_then(|cv| cv.mean.get(name).copied())
+            .or_else(|| self.value(name))
+    }
+
     /// A held-out metric by its `metrics.json` name: classification and
     /// plugin metrics first, then `rmse`, `mae`, `r2`, then `hit_rate`,
     /// `ndcg`, `recall` of the top-k lists.

@@ -20,7 +20,7 @@ pub use job::{
     AnomalyDecision, CrossValidation, EXAMPLES, Environment, RatingDecision, RowCounts, RunMetrics,
     RunOptions, RunSummary, WEIGHTS, run_scenario,
 };
-pub use loaded::{Attribution, Explanation, LoadedRun, Prediction, resolve_run};
+pub use loaded::{Attribution, Explanation, LoadedRun, Prediction, TargetStatus, resolve_run};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
 pub use recommend::{Catalog, Recommendation};
 pub use run_folder::{

@@ -712,7 +712,31 @@ pub struct Explanation {
     pub inputs: Vec<f32>,
 }
 
+/// A scenario's target next to what one run measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TargetStatus {
+    /// The bar as a reader writes it, e.g. `roc_auc ≥ 0.8`.
+    pub bar: String,
+    /// This run's held-out value of the target's metric (absent when the
+    /// run does not report that metric).
+    pub value: Option<f64>,
+    /// Whether the value clears the bar.
+    pub met: Option<bool>,
+}
+
 impl LoadedRun {
+    /// The scenario's target and whether this run clears it (the mean over
+    /// folds for cross-validated runs).
+    pub fn target_status(&self) -> Option<TargetStatus> {
+        let target = self.scenario.target.as_ref()?;
+        let value = self.metrics.held_out(&target.metric);
+        Some(TargetStatus {
+            bar: target.describe(),
+            value,
+            met: value.map(|v| target.met_by(v)),
+        })
+    }
+
     /// The headline metric: the one of the plugin's first published
     /// baseline (accuracy without one), with its held-out value.
     pub fn headline(&self) -> (String, Option<f64>) {

@@ -461,6 +461,17 @@ fn check_user_item(m: &PluginManifest, h: &HeadSpec, at: &str) -> Result<(), Pro
 
 /// Cross-field rules of a scenario.
 fn check_scenario(s: &Scenario) -> Result<(), Problem> {
+    if let Some(t) = &s.target {
+        if t.at_least.is_some() == t.at_most.is_some() {
+            return Err((
+                "target".into(),
+                "set exactly one of `at_least` (scores such as accuracy) and `at_most` (errors such as rmse)".into(),
+            ));
+        }
+        if t.at_least.or(t.at_most).is_some_and(|v| !v.is_finite()) {
+            return Err(("target".into(), "the bar must be a finite number".into()));
+        }
+    }
     if s.head.is_some() && !s.heads.is_empty() {
         return Err((
             "heads".into(),

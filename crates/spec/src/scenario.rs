@@ -44,6 +44,43 @@ pub struct Scenario {
     pub fallback_to_cpu: bool,
     /// Seed for weight initialisation, shuffling, dropout and splits.
     pub seed: u64,
+    /// The bar a held-out metric must clear (a published baseline, or what
+    /// the business agreed to), so `indus eval-all` can say whether the
+    /// scenario is good enough instead of leaving it to a reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<QualityTarget>,
+}
+
+/// A held-out metric and the value it must reach: `at_least` for scores
+/// (accuracy, ROC-AUC), `at_most` for errors (RMSE); exactly one of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QualityTarget {
+    /// Metric name as in `metrics.json` (e.g. `roc_auc`, `accuracy`, `rmse`);
+    /// for cross-validated scenarios, the mean over the folds.
+    pub metric: String,
+    /// The metric must be at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    /// The metric must be at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+}
+
+impl QualityTarget {
+    /// Whether `value` clears the bar.
+    pub fn met_by(&self, value: f64) -> bool {
+        self.at_least.is_none_or(|b| value >= b) && self.at_most.is_none_or(|b| value <= b)
+    }
+
+    /// The bar as a reader writes it, e.g. `roc_auc ≥ 0.8`.
+    pub fn describe(&self) -> String {
+        match (self.at_least, self.at_most) {
+            (Some(b), _) => format!("{} ≥ {b}", self.metric),
+            (None, Some(b)) => format!("{} ≤ {b}", self.metric),
+            (None, None) => self.metric.clone(),
+        }
+    }
 }
 
 /// One head of a jointly trained scenario.

@@ -374,3 +374,28 @@ fn a_label_separator_is_visible_and_only_for_multilabel_heads() {
     ));
     assert!(m.contains("only applies to `task: multilabel`"), "{m}");
 }
+
+#[test]
+fn a_target_sets_one_direction_and_says_whether_a_value_meets_it() {
+    let s = scenario(&SCENARIO.replace(
+        "seed: 1",
+        "seed: 1\ntarget: {metric: roc_auc, at_least: 0.8}",
+    ))
+    .unwrap();
+    let t = s.target.unwrap();
+    assert!(t.met_by(0.8) && t.met_by(0.81) && !t.met_by(0.799));
+    assert_eq!(t.describe(), "roc_auc ≥ 0.8");
+    let rmse =
+        scenario(&SCENARIO.replace("seed: 1", "seed: 1\ntarget: {metric: rmse, at_most: 0.92}"))
+            .unwrap()
+            .target
+            .unwrap();
+    assert!(rmse.met_by(0.9165) && !rmse.met_by(0.93));
+    for both_or_none in ["{metric: rmse, at_most: 1, at_least: 0}", "{metric: rmse}"] {
+        let m = message(&SCENARIO.replace("seed: 1", &format!("seed: 1\ntarget: {both_or_none}")));
+        assert!(
+            m.contains("target") && m.contains("exactly one of `at_least`"),
+            "{m}"
+        );
+    }
+}
