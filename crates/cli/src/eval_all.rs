@@ -184,6 +184,15 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// The first run's evaluation note, read for all seeds: a holdout drawn
+/// with the run's seed is a different split for each of them.
+fn same_protocol(evaluation: &str, first_seed: u64) -> String {
+    one_line(evaluation).replace(
+        &format!("(seed {first_seed})"),
+        "(drawn with each run's seed)",
+    )
+}
+
 fn one_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().replace('|', "\\|")
 }
@@ -284,7 +293,7 @@ fn markdown(results: &[(String, Outcome)], seeds: &[u64]) -> String {
                     let (scenario, evaluation, time) = if i == 0 {
                         (
                             format!("`{name}`"),
-                            one_line(&first.evaluation),
+                            same_protocol(&first.evaluation, seeds[0]),
                             format!("{seconds:.1}"),
                         )
                     } else {
@@ -340,5 +349,9 @@ mod tests {
             "no scenario had a target: {page}"
         );
         assert!(page.contains("| `b` | **failed**: a \\| b | |"));
+        assert_eq!(
+            same_protocol("stratified 20 % holdout (seed 7)", 7),
+            "stratified 20 % holdout (drawn with each run's seed)"
+        );
     }
 }
