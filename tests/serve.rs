@@ -184,6 +184,11 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
     let mut expected: Vec<&str> = SCENARIOS.iter().map(|(n, _)| *n).collect();
     expected.sort();
     assert_eq!(names, expected);
+    let credit =
+        &list.as_array().unwrap()[names.iter().position(|n| *n == "credit-scoring").unwrap()];
+    assert_eq!(credit["target"]["bar"], "roc_auc ≥ 0.8", "{credit}");
+    let auc = credit["target"]["value"].as_f64().unwrap();
+    assert_eq!(credit["target"]["met"], auc >= 0.8, "{credit}");
     for name in names {
         let (s, detail) = server.get(&format!("/v1/scenarios/{name}"));
         assert_eq!(s, 200, "{name}: {detail}");

@@ -144,6 +144,19 @@ pub struct Headline {
     pub baseline_source: Option<String>,
 }
 
+/// The scenario's own bar (`target:` in its YAML) and whether the served
+/// run clears it, so a client can tell "good enough" without reading docs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetView {
+    /// The bar, e.g. `roc_auc ≥ 0.8`.
+    pub bar: String,
+    /// The served run's held-out value of that metric (the mean over the
+    /// folds for cross-validated scenarios).
+    pub value: Option<f64>,
+    /// Whether the value clears the bar.
+    pub met: Option<bool>,
+}
+
 /// One row of `GET /v1/scenarios`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScenarioSummary {
@@ -165,6 +178,9 @@ pub struct ScenarioSummary {
     pub evaluation: String,
     /// Headline metric and its baseline.
     pub headline: Headline,
+    /// The scenario's target, when it sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetView>,
     /// Trainable parameters.
     pub parameters: usize,
     /// Seconds of training.
@@ -440,6 +456,11 @@ fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {
         trained_at: run.folder.record.finished_at.clone(),
         evaluation: m.evaluation.clone(),
         headline: headline(run),
+        target: run.target_status().map(|s| TargetView {
+            bar: s.bar,
+            value: s.value,
+            met: s.met,
+        }),
         parameters: m.parameters,
         train_seconds: m.train_seconds,
         rows: serde_json::to_value(m.rows).unwrap_or(Value::Null),
