@@ -826,7 +826,9 @@ fn manufacturing_faults_train_from_the_data_directory() {
 
 #[test]
 fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
-    let v = run_with_data("security-intrusion.yaml", "3");
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/security-intrusion.yaml");
+    let v = run_json(tmp.path(), &scenario, &["--epochs", "3"]);
     let m = &v["metrics"];
     assert_eq!(m["evaluation"], "official test split");
     assert_eq!(
@@ -841,6 +843,21 @@ fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
     assert_eq!(m["rows"]["test"], 22544);
     let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
     assert!(auc > 0.85, "ROC-AUC {auc} on KDDTest+");
+    // The scenario scales every numeric column by its training quantiles
+    // (the plugin says log1p or z-score): the run records and reuses that.
+    let dir = tmp.path().join(v["run_dir"].as_str().unwrap());
+    let manifest = std::fs::read_to_string(dir.join("plugin.yaml")).unwrap();
+    assert!(!manifest.contains("log1p"), "{manifest}");
+    let preprocess: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("preprocess.json")).unwrap())
+            .unwrap();
+    let src_bytes = preprocess["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "src_bytes")
+        .unwrap();
+    assert_eq!(src_bytes["quantiles"].as_array().unwrap().len(), 101);
 }
 
 #[test]

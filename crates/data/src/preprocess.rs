@@ -62,7 +62,7 @@ pub enum FittedColumn {
         std: Vec<f32>,
     },
     /// A number: missing values filled, optionally `ln(1 + x)`, then
-    /// `(x - shift) / scale`.
+    /// `(x - shift) / scale`; or, with `quantiles`, its rank among them.
     Number {
         /// Column name.
         name: String,
@@ -74,6 +74,10 @@ pub enum FittedColumn {
         shift: f32,
         /// Divisor after shifting (training std or range; 1 for none).
         scale: f32,
+        /// `normalization: quantile`: the training values' 0th, 1st, …,
+        /// 100th percentiles; the input is the value's rank among them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        quantiles: Vec<f32>,
     },
     /// A category one-hot encoded over its declared values (a missing value
     /// of a nullable column encodes as all zeros).
@@ -271,6 +275,7 @@ impl Preprocessor {
                         log1p,
                         shift,
                         scale,
+                        quantiles,
                         ..
                     } => {
                         let v = if row[offset].is_finite() {
@@ -278,8 +283,12 @@ impl Preprocessor {
                         } else {
                             *fill
                         };
-                        let v = if *log1p { v.ln_1p() } else { v };
-                        out.push((v - shift) / scale);
+                        if quantiles.is_empty() {
+                            let v = if *log1p { v.ln_1p() } else { v };
+                            out.push((v - shift) / scale);
+                        } else {
+                            out.push(quantile_input(quantiles, v));
+                        }
                     }
                     FittedColumn::Embedding { keys, .. } => {
                         out.push(embedding_index(keys, row[offset]) as f32);
@@ -413,7 +422,7 @@ fn fit_number(
     let (shift, scale) = match normalization {
         Normalization::ZScore | Normalization::Log1p => (mean, nonzero(std)),
         Normalization::MinMax if lo.is_finite() => (lo, nonzero(hi - lo)),
-        Normalization::MinMax | Normalization::None => (0.0, 1.0),
+        Normalization::MinMax | Normalization::None | Normalization::Quantile => (0.0, 1.0),
     };
     FittedColumn::Number {
         name: name.to_string(),
@@ -421,7 +430,51 @@ fn fit_number(
         log1p,
         shift: shift as f32,
         scale: scale as f32,
+        quantiles: if normalization == Normalization::Quantile {
+            percentiles(&values)
+        } else {
+            Vec::new()
+        },
     }
+}
+
+/// The 0th, 1st, …, 100th percentiles of `values` (linear between order
+/// statistics); empty for no values.
+fn percentiles(values: &[f64]) -> Vec<f32> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return Vec::new();
+    };
+    (0..=100)
+        .map(|p| {
+            let at = last as f64 * p as f64 / 100.0;
+            let (i, frac) = (at.floor() as usize, at.fract());
+            let next = sorted[(i + 1).min(last)];
+            (sorted[i] + (next - sorted[i]) * frac) as f32
+        })
+        .collect()
+}
+
+/// Rank of `v` among `quantiles` (0 at the first, 1 at the last, linear in
+/// between; the middle of a run of equal quantiles, so a value shared by
+/// many training rows, such as 0 bytes, sits at the centre of its share),
+/// rescaled from [0, 1] to mean 0 and standard deviation 1.
+fn quantile_input(quantiles: &[f32], v: f32) -> f32 {
+    let last = quantiles.len().saturating_sub(1).max(1) as f32;
+    let first_ge = quantiles.partition_point(|&q| q < v);
+    let first_gt = quantiles.partition_point(|&q| q <= v);
+    let rank = if first_gt == 0 {
+        0.0
+    } else if first_ge == quantiles.len() {
+        last
+    } else if first_ge < first_gt {
+        (first_ge + first_gt - 1) as f32 / 2.0
+    } else {
+        let (lo, hi) = (quantiles[first_ge - 1], quantiles[first_ge]);
+        (first_ge - 1) as f32 + (v - lo) / (hi - lo)
+    };
+    (rank / last - 0.5) * 12f32.sqrt()
 }
 
 #[cfg(test)]
@@ -574,5 +627,61 @@ mod tests {
         // The preprocessing saved with a run reads back to the same transform.
         let back: Preprocessor = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back.transform(&test), x);
+    }
+
+    #[test]
+    fn quantile_inputs_rank_values_and_survive_spikes_and_outliers() {
+        let plugin = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: bytes, type: number, role: feature, normalization: quantile}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
+        )
+        .unwrap();
+        // 60 connections with no payload, then 40 with 1 … 40 000 bytes.
+        let mut bytes: Vec<f32> = vec![0.0; 60];
+        bytes.extend((1..=40).map(|i| (i * 1000) as f32));
+        let train = RawTable {
+            features: bytes.clone(),
+            width: 1,
+            ..Default::default()
+        };
+        let p = Preprocessor::fit(&plugin, &train);
+        let inputs = |v: &[f32]| {
+            p.transform(&RawTable {
+                features: v.to_vec(),
+                width: 1,
+                ..Default::default()
+            })
+        };
+        let half_range = 12f32.sqrt() / 2.0;
+        let x = inputs(&[0.0, 40_000.0, 1e12, -5.0, 20_500.0]);
+        // Zero bytes sits in the middle of its 60 % share (percentiles 0–59).
+        assert!(
+            (x[0] - (29.5 / 100.0 - 0.5) * 12f32.sqrt()).abs() < 1e-5,
+            "{x:?}"
+        );
+        // The largest training value and anything beyond it: the top end,
+        // not a z-score of thousands; below the smallest: the bottom end.
+        assert!((x[1] - half_range).abs() < 1e-5 && (x[2] - half_range).abs() < 1e-5);
+        assert!((x[3] + half_range).abs() < 1e-5);
+        // In between: the rank grows with the value.
+        assert!(x[0] < x[4] && x[4] < x[1], "{x:?}");
+        // Over the training rows: centred, unit-ish spread, order kept.
+        let t = inputs(&bytes);
+        let mean = t.iter().sum::<f32>() / t.len() as f32;
+        assert!(mean.abs() < 0.3, "mean {mean}");
+        assert!(t.windows(2).all(|w| w[0] <= w[1]));
+        // Saved with the run and read back: the same inputs.
+        let back: Preprocessor = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back.transform(&train), p.transform(&train));
+    }
+
+    #[test]
+    fn percentiles_interpolate_between_order_statistics() {
+        let values: Vec<f64> = (0..=200).map(f64::from).collect();
+        let q = percentiles(&values);
+        assert_eq!(q.len(), 101);
+        assert_eq!((q[0], q[50], q[100]), (0.0, 100.0, 200.0));
+        assert_eq!(percentiles(&[3.0, 1.0])[50], 2.0);
+        assert!(percentiles(&[]).is_empty());
     }
 }

@@ -38,6 +38,21 @@ pub fn resolve_scenario(
         .into());
     }
     let mut plugin = plugin;
+    if let Some(n) = scenario.data.normalization {
+        // The run's manifest records the scaling its model was fitted with.
+        for c in &mut plugin.data.columns {
+            let numeric = matches!(
+                c.kind,
+                indus_spec::ColumnType::Number | indus_spec::ColumnType::Integer
+            );
+            if numeric
+                && c.role == indus_spec::ColumnRole::Feature
+                && c.encoding != indus_spec::Encoding::Embedding
+            {
+                c.normalization = n;
+            }
+        }
+    }
     let find = |name: &Name, field: String| -> Result<usize, RuntimeError> {
         plugin
             .heads

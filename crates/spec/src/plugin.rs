@@ -291,6 +291,12 @@ pub enum Normalization {
     MinMax,
     /// `ln(1 + x)` then z-score: for long-tailed amounts (needs x > -1).
     Log1p,
+    /// The value's rank among the training values (101 quantiles, linear
+    /// in between), rescaled to mean 0 and standard deviation 1: for
+    /// counts and sizes whose tails or spikes (most rows 0, a few huge)
+    /// defeat a z-score, and for values outside the training range, which
+    /// land at the ends instead of far beyond them.
+    Quantile,
     /// Leave the value as it is.
     None,
 }

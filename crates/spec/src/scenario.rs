@@ -131,6 +131,13 @@ pub struct ScenarioData {
     /// split, so the model is scored on the future of what it learned from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_split: Option<TimeSplit>,
+    /// Scale every number and integer feature column this way instead of
+    /// as the plugin declares (embedded ids keep their lookup): one
+    /// scenario can try another scaling, e.g. `quantile` for a supervised
+    /// model, while another scenario of the same plugin keeps the
+    /// plugin's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<crate::Normalization>,
 }
 
 /// The latest share of rows, by a time column, held out for testing.
