@@ -480,16 +480,25 @@ fn quantile_input(quantiles: &[f32], v: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use indus_spec::parse_plugin;
+    use indus_spec::{PluginManifest, parse_plugin};
     use std::path::Path;
+
+    /// A plugin with these feature `columns` (YAML list items) and a binary target `y`.
+    fn binary_plugin(columns: &str) -> PluginManifest {
+        parse_plugin(
+            Path::new("p.yaml"),
+            &format!(
+                "name: p\nindustry: t\ndescription: t\ndata:\n  source: {{format: csv, dataset: p, files: {{train: {{name: t.csv}}}}}}\n  columns:\n{columns}    - {{name: y, type: category, role: target}}\nheads:\n  - {{name: y, task: binary, target: y}}\n"
+            ),
+        )
+        .unwrap()
+    }
 
     #[test]
     fn fitted_on_training_rows_only_and_one_hot_for_categories() {
-        let plugin = parse_plugin(
-            Path::new("p.yaml"),
-            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: x, type: number, role: feature, nullable: true}\n    - {name: m, type: number, role: feature, normalization: min_max}\n    - {name: k, type: category, role: feature, values: [a, b, c]}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
-        )
-        .unwrap();
+        let plugin = binary_plugin(
+            "    - {name: x, type: number, role: feature, nullable: true}\n    - {name: m, type: number, role: feature, normalization: min_max}\n    - {name: k, type: category, role: feature, values: [a, b, c]}\n",
+        );
         let train = RawTable {
             features: vec![1.0, 10.0, 0.0, 3.0, 20.0, 2.0, f32::NAN, 30.0, 1.0],
             width: 3,
@@ -500,11 +509,9 @@ mod tests {
         let p = Preprocessor::fit(&plugin, &train);
         assert_eq!(p.output_width(), 5);
         // `missing: constant` fills with the declared value.
-        let constant = parse_plugin(
-            Path::new("p.yaml"),
-            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: x, type: number, role: feature, nullable: true, missing: constant, fill_value: -1, normalization: none}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
-        )
-        .unwrap();
+        let constant = binary_plugin(
+            "    - {name: x, type: number, role: feature, nullable: true, missing: constant, fill_value: -1, normalization: none}\n",
+        );
         let t = RawTable {
             features: vec![3.0, f32::NAN],
             width: 1,
@@ -512,11 +519,9 @@ mod tests {
         };
         assert_eq!(Preprocessor::fit(&constant, &t).transform(&t), [3.0, -1.0]);
         // Rows missing a `missing: drop` value are left out, named by row.
-        let drop = parse_plugin(
-            Path::new("p.yaml"),
-            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: x, type: number, role: feature, nullable: true, missing: drop}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
-        )
-        .unwrap();
+        let drop = binary_plugin(
+            "    - {name: x, type: number, role: feature, nullable: true, missing: drop}\n",
+        );
         let mut t = RawTable {
             features: vec![3.0, f32::NAN, 5.0, f32::NAN],
             width: 1,
@@ -631,11 +636,9 @@ mod tests {
 
     #[test]
     fn quantile_inputs_rank_values_and_survive_spikes_and_outliers() {
-        let plugin = parse_plugin(
-            Path::new("p.yaml"),
-            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: bytes, type: number, role: feature, normalization: quantile}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y}\n",
-        )
-        .unwrap();
+        let plugin = binary_plugin(
+            "    - {name: bytes, type: number, role: feature, normalization: quantile}\n",
+        );
         // 60 connections with no payload, then 40 with 1 … 40 000 bytes.
         let mut bytes: Vec<f32> = vec![0.0; 60];
         bytes.extend((1..=40).map(|i| (i * 1000) as f32));
