@@ -114,7 +114,7 @@ fn evaluate(file: &Path, a: &EvalAllArgs) -> Outcome {
                     resolved.scenario.target.as_ref(),
                 )
                 .iter()
-                .filter_map(|n| value(&m, n).map(|v| format!("{n} {v:.4}")))
+                .filter_map(|n| m.held_out(n).map(|v| format!("{n} {v:.4}")))
                 .collect();
                 eprintln!(
                     "{} seed {seed}: {} ({:.1} s of training)",
@@ -163,14 +163,8 @@ fn reported_metrics(
             names.push(n.to_string());
         }
     }
-    names.retain(|n| value(m, n).is_some());
+    names.retain(|n| m.held_out(n).is_some());
     names
-}
-
-/// A held-out metric of one run: the mean over folds for cross-validated
-/// scenarios (what their targets are stated in), else the test split's.
-fn value(m: &RunMetrics, name: &str) -> Option<f64> {
-    m.held_out(name)
 }
 
 /// Mean and sample standard deviation (0 for one value).
@@ -253,7 +247,7 @@ fn markdown(results: &[(String, Outcome)], seeds: &[u64]) -> String {
                 let first = &runs[0];
                 let seconds = mean_std(&runs.iter().map(|r| r.train_seconds).collect::<Vec<_>>()).0;
                 if let Some(t) = target
-                    && value(first, &t.metric).is_none()
+                    && first.held_out(&t.metric).is_none()
                 {
                     let _ = writeln!(
                         page,
@@ -266,7 +260,7 @@ fn markdown(results: &[(String, Outcome)], seeds: &[u64]) -> String {
                     .iter()
                     .enumerate()
                 {
-                    let values: Vec<f64> = runs.iter().filter_map(|r| value(r, metric)).collect();
+                    let values: Vec<f64> = runs.iter().filter_map(|r| r.held_out(metric)).collect();
                     let (mean, std) = mean_std(&values);
                     let per_seed = values
                         .iter()
