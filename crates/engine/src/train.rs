@@ -818,6 +818,15 @@ mod tests {
             targets: Targets::Classes(labels.clone()),
         };
         let s = scenario("", "{hidden: [8]}");
+        // Share of the 100 minority rows whose class-1 output wins.
+        let minority_recall = |p: &[f32]| {
+            let hits = p
+                .chunks(2)
+                .zip(&labels)
+                .filter(|(r, l)| **l == 1 && r[1] > r[0])
+                .count();
+            hits as f64 / 100.0
+        };
         let recall = |weights: Option<&[f32]>| {
             let req = request(
                 &s,
@@ -833,12 +842,7 @@ mod tests {
                 .unwrap()
                 .predict(&data.x)
                 .unwrap();
-            let hits = p
-                .chunks(2)
-                .zip(&labels)
-                .filter(|(r, l)| **l == 1 && r[1] > r[0])
-                .count();
-            hits as f64 / 100.0
+            minority_recall(&p)
         };
         let plain = recall(None);
         let weights = [1000.0 / (2.0 * 900.0), 1000.0 / (2.0 * 100.0)];
@@ -878,12 +882,7 @@ mod tests {
                 .unwrap()
                 .predict(&data.x)
                 .unwrap();
-            let hits = p
-                .chunks(2)
-                .zip(&labels)
-                .filter(|(r, l)| **l == 1 && r[1] > r[0])
-                .count();
-            hits as f64 / 100.0
+            minority_recall(&p)
         };
         let plain = aux_recall(None);
         let balanced = aux_recall(Some(&weights));

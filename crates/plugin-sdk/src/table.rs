@@ -59,6 +59,15 @@ impl From<Vec<String>> for Column {
 /// Named columns a hook returns.
 pub type Columns = Vec<(String, Column)>;
 
+/// The numbers of column `name` among a hook's output (`None` when absent
+/// or not numbers), to check what a hook derived.
+pub fn f64_column<'a>(columns: &'a Columns, name: &str) -> Option<&'a [f64]> {
+    columns.iter().find_map(|(n, c)| match c {
+        Column::F64(v) if n == name => Some(v.as_slice()),
+        _ => None,
+    })
+}
+
 /// A batch of named columns, all of one length.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -94,6 +103,16 @@ impl Table {
         Ok(Table {
             array: StructArray::from(fields),
         })
+    }
+
+    /// One row of numbers by column name: the shortest way to feed a hook
+    /// a hand-checked example in a plugin's unit test.
+    pub fn from_numbers(row: &[(&str, f64)]) -> Result<Table, String> {
+        let columns: Columns = row
+            .iter()
+            .map(|(name, v)| (name.to_string(), Column::F64(vec![*v])))
+            .collect();
+        Table::from_columns(&columns, 1)
     }
 
     /// The first `n` rows (all when there are fewer).

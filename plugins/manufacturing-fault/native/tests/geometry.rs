@@ -1,37 +1,30 @@
 //! Derived features of one hand-made defect.
 
 use indus_plugin_sdk::serde_json::Value;
-use indus_plugin_sdk::{Column, Plugin, Table};
+use indus_plugin_sdk::{Plugin, Table, f64_column};
 use manufacturing_fault_native::{DERIVED, SteelGeometry};
 
 #[test]
 fn a_box_shaped_defect_gets_its_geometry() {
-    let col = |v: f64| Column::F64(vec![v]);
-    let rows = Table::from_columns(
-        &vec![
-            ("X_Minimum".into(), col(100.0)),
-            ("X_Maximum".into(), col(139.0)),
-            ("Y_Minimum".into(), col(2000.0)),
-            ("Y_Maximum".into(), col(2009.0)),
-            ("Pixels_Areas".into(), col(200.0)),
-            ("X_Perimeter".into(), col(40.0)),
-            ("Y_Perimeter".into(), col(10.0)),
-            ("Sum_of_Luminosity".into(), col(20000.0)),
-            ("Minimum_of_Luminosity".into(), col(60.0)),
-            ("Maximum_of_Luminosity".into(), col(130.0)),
-            ("Length_of_Conveyer".into(), col(1400.0)),
-        ],
-        1,
-    )
+    let rows = Table::from_numbers(&[
+        ("X_Minimum", 100.0),
+        ("X_Maximum", 139.0),
+        ("Y_Minimum", 2000.0),
+        ("Y_Maximum", 2009.0),
+        ("Pixels_Areas", 200.0),
+        ("X_Perimeter", 40.0),
+        ("Y_Perimeter", 10.0),
+        ("Sum_of_Luminosity", 20000.0),
+        ("Minimum_of_Luminosity", 60.0),
+        ("Maximum_of_Luminosity", 130.0),
+        ("Length_of_Conveyer", 1400.0),
+    ])
     .unwrap();
     let out = SteelGeometry::new(&Value::Null)
         .unwrap()
         .derive_features(&rows)
         .unwrap();
-    let get = |name: &str| match &out.iter().find(|(n, _)| n == name).unwrap().1 {
-        Column::F64(v) => v[0],
-        other => panic!("{other:?}"),
-    };
+    let get = |name: &str| f64_column(&out, name).unwrap()[0];
     assert_eq!(out.len(), DERIVED.len());
     assert_eq!(get("defect_width"), 39.0);
     assert_eq!(get("defect_height"), 9.0);
