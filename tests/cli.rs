@@ -848,6 +848,9 @@ fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
     let dir = tmp.path().join(v["run_dir"].as_str().unwrap());
     let manifest = std::fs::read_to_string(dir.join("plugin.yaml")).unwrap();
     assert!(!manifest.contains("log1p"), "{manifest}");
+    // It also leaves out the plugin's derived traffic columns
+    // (`exclude_features`): the model reads the file's 41 columns.
+    assert!(!manifest.contains("syn_errors_to_host"), "{manifest}");
     let preprocess: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("preprocess.json")).unwrap())
             .unwrap();
@@ -1015,7 +1018,9 @@ fn a_time_split_tests_on_the_latest_ratings() {
 
 #[test]
 fn an_autoencoder_learns_normal_traffic_and_flags_attacks_it_never_saw() {
-    let v = run_with_data("security-anomaly.yaml", "3");
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/security-anomaly.yaml");
+    let v = run_json(tmp.path(), &scenario, &["--epochs", "3"]);
     let m = &v["metrics"];
     // Only the 13,449 normal connections of the training file are learned.
     assert_eq!(
@@ -1032,6 +1037,20 @@ fn an_autoencoder_learns_normal_traffic_and_flags_attacks_it_never_saw() {
     // percentile of normal validation rows.
     let normal_recall = m["test"]["per_class"][0]["recall"].as_f64().unwrap();
     assert!(normal_recall > 0.85, "normal recall {normal_recall}");
+    // The native hook's derived traffic columns are among the inputs, fitted
+    // like any other column.
+    let dir = tmp.path().join(v["run_dir"].as_str().unwrap());
+    let preprocess: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("preprocess.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = preprocess["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(names.contains(&"syn_errors_to_host"), "{names:?}");
+    assert_eq!(names.len(), 51, "41 file columns and 10 derived: {names:?}");
 }
 
 #[test]

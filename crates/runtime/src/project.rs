@@ -38,6 +38,7 @@ pub fn resolve_scenario(
         .into());
     }
     let mut plugin = plugin;
+    exclude_features(scenario_file, &scenario, &mut plugin)?;
     if let Some(n) = scenario.data.normalization {
         // The run's manifest records the scaling its model was fitted with.
         for c in &mut plugin.data.columns {
@@ -103,6 +104,68 @@ pub fn resolve_scenario(
         plugin_file,
         plugin,
     })
+}
+
+/// Leaves the scenario's `data.exclude_features` out of the run's manifest:
+/// a declared column is read but ignored, a derived one is not asked of the
+/// hook. The run's manifest then lists exactly the model's inputs.
+fn exclude_features(
+    scenario_file: &Path,
+    scenario: &Scenario,
+    plugin: &mut PluginManifest,
+) -> Result<(), RuntimeError> {
+    use indus_spec::ColumnRole;
+    let excluded = &scenario.data.exclude_features;
+    for (i, name) in excluded.iter().enumerate() {
+        let known = plugin
+            .data
+            .columns
+            .iter()
+            .any(|c| c.name == *name && c.role == ColumnRole::Feature);
+        if !known {
+            return Err(indus_spec::SpecError::field(
+                scenario_file,
+                format!("data.exclude_features[{i}]"),
+                format!(
+                    "plugin `{}` has no feature column `{name}`; its features are: {}",
+                    plugin.name,
+                    plugin
+                        .data
+                        .columns
+                        .iter()
+                        .filter(|c| c.role == ColumnRole::Feature)
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .into());
+        }
+    }
+    let is_excluded = |c: &indus_spec::ColumnSpec| excluded.contains(&c.name);
+    plugin
+        .data
+        .columns
+        .retain(|c| !(c.derived && is_excluded(c)));
+    for c in &mut plugin.data.columns {
+        if is_excluded(c) {
+            c.role = ColumnRole::Ignore;
+        }
+    }
+    if !plugin
+        .data
+        .columns
+        .iter()
+        .any(|c| c.role == ColumnRole::Feature)
+    {
+        return Err(indus_spec::SpecError::field(
+            scenario_file,
+            "data.exclude_features",
+            format!("leaves plugin `{}` without a feature column", plugin.name),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Heads that share a trunk each read one column of the same rows: class
@@ -218,4 +281,86 @@ fn yaml_files(dir: &Path, manifests: bool) -> Vec<PathBuf> {
         }
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indus_spec::ColumnRole;
+
+    const PLUGIN: &str = "name: pumps
+industry: manufacturing
+description: test
+data:
+  source: {format: csv, dataset: pumps, files: {train: {name: pumps.csv}}}
+  columns:
+    - {name: pressure, type: number, role: feature}
+    - {name: flow, type: number, role: feature}
+    - {name: pressure_per_flow, type: number, role: feature, derived: true}
+    - {name: failed, type: category, role: target, values: [no, yes]}
+native:
+  library: pumps_native
+heads:
+  - {name: failure, task: binary, target: failed, classes: [no, yes]}
+";
+
+    /// Resolves a scenario of the `pumps` plugin whose `data:` section is `data`.
+    fn resolve(data: &str) -> Result<ResolvedScenario, RuntimeError> {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("plugins/pumps")).unwrap();
+        std::fs::create_dir_all(root.path().join("scenarios")).unwrap();
+        std::fs::write(root.path().join("plugins/pumps/plugin.yaml"), PLUGIN).unwrap();
+        let scenario = root.path().join("scenarios/pumps.yaml");
+        std::fs::write(
+            &scenario,
+            format!(
+                "name: pumps\nplugin: pumps\ndata: {data}\nmodel: {{hidden: [4]}}\n\
+                 training: {{epochs: 1, batch_size: 2, optimizer: {{kind: adam, learning_rate: 0.01}}}}\nseed: 1\n"
+            ),
+        )
+        .unwrap();
+        resolve_scenario(&scenario, &[])
+    }
+
+    #[test]
+    fn excluded_features_leave_the_runs_manifest() {
+        let r = resolve("{exclude_features: [flow, pressure_per_flow]}").unwrap();
+        let role = |name: &str| {
+            r.plugin
+                .data
+                .columns
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.role)
+        };
+        assert_eq!(role("pressure"), Some(ColumnRole::Feature));
+        // A file column is still read (and checked) but not fed to the model;
+        // a derived one is not asked of the hook at all.
+        assert_eq!(role("flow"), Some(ColumnRole::Ignore));
+        assert_eq!(role("pressure_per_flow"), None);
+    }
+
+    #[test]
+    fn excluding_an_unknown_column_or_every_feature_is_named() {
+        let err = resolve("{exclude_features: [flow, temperature]}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("data.exclude_features[1]")
+                && err.contains("`temperature`")
+                && err.contains("pressure, flow, pressure_per_flow"),
+            "{err}"
+        );
+        let err = resolve("{exclude_features: [failed]}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no feature column `failed`"), "{err}");
+        let err = resolve("{exclude_features: [pressure, flow, pressure_per_flow]}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("data.exclude_features") && err.contains("without a feature column"),
+            "{err}"
+        );
+    }
 }

@@ -138,6 +138,12 @@ pub struct ScenarioData {
     /// plugin's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<crate::Normalization>,
+    /// Feature columns of the plugin that this scenario leaves out of its
+    /// model (declared or derived): two scenarios of one plugin can use
+    /// different inputs, e.g. an autoencoder that gains from derived
+    /// columns beside a classifier that does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_features: Vec<String>,
 }
 
 /// The latest share of rows, by a time column, held out for testing.
