@@ -153,6 +153,9 @@ fn reported_metrics(
         &["rmse", "mae", "r2"]
     } else if m.multilabel.is_some() {
         &["micro_f1", "macro_f1", "hamming_loss"]
+    } else if m.anomaly.is_some() {
+        // An alarm's worth is read at few false alarms.
+        &["roc_auc", "tpr_at_1pct_fpr", "accuracy", "pr_auc"]
     } else if m.test.as_ref().is_some_and(|t| t.ranking.is_some()) {
         &["roc_auc", "accuracy", "pr_auc"]
     } else {
