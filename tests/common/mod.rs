@@ -26,11 +26,16 @@ pub fn data_dir() -> PathBuf {
     dir
 }
 
-/// Runs `indus` in `cwd`, offline, with no data or runs folder from the environment.
+/// Runs `indus` in `cwd`, offline, with no data or runs folder from the
+/// environment. The shipped plugins' native libraries are found beside the
+/// binary (cargo builds the workspace's libraries into the same folder), so
+/// a copy of a plugin in a temporary project loads them too.
 pub fn indus(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_indus"))
+    let exe = Path::new(env!("CARGO_BIN_EXE_indus"));
+    Command::new(exe)
         .args(args)
         .current_dir(cwd)
+        .env("INDUS_PLUGIN_PATH", exe.parent().unwrap_or(Path::new(".")))
         .env("INDUS_OFFLINE", "1")
         .env("INDUS_CACHE_DIR", cwd.join(".cache-none"))
         .env_remove("INDUS_DATA_DIR")

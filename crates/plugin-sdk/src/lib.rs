@@ -31,7 +31,7 @@ mod table;
 
 pub use arrow_array;
 pub use serde_json;
-pub use table::{Column, Columns, Table, f64_column};
+pub use table::{Column, Columns, Table, f64_column, numeric_columns};
 
 /// A native plugin. One instance is built from the manifest's `native.config`
 /// when the host loads the library, then shared by every call (from several

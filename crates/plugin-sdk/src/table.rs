@@ -68,6 +68,28 @@ pub fn f64_column<'a>(columns: &'a Columns, name: &str) -> Option<&'a [f64]> {
     })
 }
 
+/// Numeric columns named by `names`, filled row by row: `row(i)` gives
+/// row `i`'s values in the order of `names`. Most derived features are a
+/// formula over one row, and this keeps each formula next to its name's
+/// position instead of juggling one vector per column.
+pub fn numeric_columns<const N: usize>(
+    names: [&str; N],
+    rows: usize,
+    mut row: impl FnMut(usize) -> [f64; N],
+) -> Columns {
+    let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(rows); N];
+    for i in 0..rows {
+        for (column, v) in out.iter_mut().zip(row(i)) {
+            column.push(v);
+        }
+    }
+    names
+        .iter()
+        .zip(out)
+        .map(|(name, v)| (name.to_string(), Column::F64(v)))
+        .collect()
+}
+
 /// A batch of named columns, all of one length.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -221,6 +243,21 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_columns_are_filled_row_by_row_under_their_names() {
+        let area = [2.0, 3.0, 4.0];
+        let cols = numeric_columns(["double", "square"], 3, |i| {
+            [2.0 * area[i], area[i] * area[i]]
+        });
+        assert_eq!(f64_column(&cols, "double"), Some(&[4.0, 6.0, 8.0][..]));
+        assert_eq!(f64_column(&cols, "square"), Some(&[4.0, 9.0, 16.0][..]));
+        assert!(
+            numeric_columns(["none"], 0, |_| [1.0])
+                .iter()
+                .all(|(_, c)| c.len() == 0)
+        );
+    }
 
     #[test]
     fn columns_round_trip_through_a_table() {

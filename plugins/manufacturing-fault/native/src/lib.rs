@@ -5,7 +5,7 @@
 //! bounding box the defect fills and its mean brightness measurably helps
 //! (docs/scenarios.md has the before/after numbers).
 
-use indus_plugin_sdk::{Column, Columns, Plugin, Table, export_plugin};
+use indus_plugin_sdk::{Columns, Plugin, Table, export_plugin, numeric_columns};
 
 /// The derived columns, in the order `plugin.yaml` declares them.
 pub const DERIVED: [&str; 8] = [
@@ -43,14 +43,12 @@ impl Plugin for SteelGeometry {
             col("Maximum_of_Luminosity")?,
         );
         let conveyer = col("Length_of_Conveyer")?;
-        let n = rows.len();
-        let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(n); DERIVED.len()];
-        for i in 0..n {
+        Ok(numeric_columns(DERIVED, rows.len(), |i| {
             let w = (x1[i] - x0[i]).max(0.0);
             let h = (y1[i] - y0[i]).max(0.0);
             let a = area[i].max(1.0);
             let perimeter = (px[i] + py[i]).max(1.0);
-            let values = [
+            [
                 w,
                 h,
                 ((w + 1.0) / (h + 1.0)).ln(),
@@ -63,16 +61,8 @@ impl Plugin for SteelGeometry {
                 } else {
                     f64::NAN
                 },
-            ];
-            for (column, v) in out.iter_mut().zip(values) {
-                column.push(v);
-            }
-        }
-        Ok(DERIVED
-            .iter()
-            .zip(out)
-            .map(|(name, v)| (name.to_string(), Column::F64(v)))
-            .collect())
+            ]
+        }))
     }
 }
 

@@ -7,7 +7,7 @@
 //! direction of the payload make that explicit (docs/scenarios.md has the
 //! before/after numbers).
 
-use indus_plugin_sdk::{Column, Columns, Plugin, Table, export_plugin};
+use indus_plugin_sdk::{Columns, Plugin, Table, export_plugin, numeric_columns};
 
 /// The derived columns, in the order `plugin.yaml` declares them.
 pub const DERIVED: [&str; 10] = [
@@ -47,11 +47,9 @@ impl Plugin for ConnectionRates {
             col("dst_host_rerror_rate")?,
             col("dst_host_same_srv_rate")?,
         );
-        let n = rows.len();
-        let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(n); DERIVED.len()];
-        for i in 0..n {
+        Ok(numeric_columns(DERIVED, rows.len(), |i| {
             let (s, r) = (sent[i].max(0.0), received[i].max(0.0));
-            let values = [
+            [
                 ((s + r) / (duration[i].max(0.0) + 1.0)).ln_1p(),
                 r.ln_1p() - s.ln_1p(),
                 if s == 0.0 && r == 0.0 { 1.0 } else { 0.0 },
@@ -62,16 +60,8 @@ impl Plugin for ConnectionRates {
                 host_count[i] * host_serror[i],
                 host_count[i] * host_rerror[i],
                 host_count[i] * host_same_srv[i],
-            ];
-            for (column, v) in out.iter_mut().zip(values) {
-                column.push(v);
-            }
-        }
-        Ok(DERIVED
-            .iter()
-            .zip(out)
-            .map(|(name, v)| (name.to_string(), Column::F64(v)))
-            .collect())
+            ]
+        }))
     }
 }
 
