@@ -255,7 +255,7 @@ mod tests {
         assert!(
             numeric_columns(["none"], 0, |_| [1.0])
                 .iter()
-                .all(|(_, c)| c.len() == 0)
+                .all(|(_, c)| c.is_empty())
         );
     }
 
