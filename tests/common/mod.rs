@@ -27,15 +27,14 @@ pub fn data_dir() -> PathBuf {
 }
 
 /// Runs `indus` in `cwd`, offline, with no data or runs folder from the
-/// environment. The shipped plugins' native libraries are found beside the
-/// binary (cargo builds the workspace's libraries into the same folder), so
-/// a copy of a plugin in a temporary project loads them too.
+/// environment. Without `CARGO_TARGET_DIR` either: a copy of a shipped
+/// native plugin in a temporary project must find its library beside the
+/// binary, as it does for a user.
 pub fn indus(args: &[&str], cwd: &Path) -> Output {
-    let exe = Path::new(env!("CARGO_BIN_EXE_indus"));
-    Command::new(exe)
+    Command::new(env!("CARGO_BIN_EXE_indus"))
         .args(args)
         .current_dir(cwd)
-        .env("INDUS_PLUGIN_PATH", exe.parent().unwrap_or(Path::new(".")))
+        .env_remove("CARGO_TARGET_DIR")
         .env("INDUS_OFFLINE", "1")
         .env("INDUS_CACHE_DIR", cwd.join(".cache-none"))
         .env_remove("INDUS_DATA_DIR")

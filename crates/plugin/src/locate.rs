@@ -1,8 +1,11 @@
 //! Where a plugin's library is looked for, in order: `INDUS_PLUGIN_PATH`
 //! folders, the plugin's own folder, `native/target/{release,debug}` inside
-//! it, then `target/{release,debug}` (and their `deps/`, where `cargo test`
-//! leaves libraries) of `CARGO_TARGET_DIR` and of the enclosing workspace. The newest file found wins, so a fresh debug build is
-//! not shadowed by an old release one.
+//! it, the folder of the running `indus` binary (cargo builds the
+//! workspace's plugin libraries beside it, so a copy of a shipped plugin in
+//! another project still finds them), then `target/{release,debug}` (and
+//! their `deps/`, where `cargo test` leaves libraries) of `CARGO_TARGET_DIR`
+//! and of the enclosing workspace. The newest file found wins, so a fresh
+//! debug build is not shadowed by an old release one.
 
 use crate::PluginError;
 use std::path::{Path, PathBuf};
@@ -29,6 +32,12 @@ pub fn find_library(
     dirs.push(plugin_dir.to_path_buf());
     for profile in ["release", "debug"] {
         dirs.push(plugin_dir.join("native/target").join(profile));
+    }
+    if let Some(beside_binary) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        dirs.push(beside_binary);
     }
     if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
         for profile in ["release", "debug"] {
