@@ -1,8 +1,8 @@
 //! Where a plugin's library is looked for, in order: `INDUS_PLUGIN_PATH`
 //! folders, the plugin's own folder, `native/target/{release,debug}` inside
-//! it, the folder of the running `indus` binary (cargo builds the
-//! workspace's plugin libraries beside it, so a copy of a shipped plugin in
-//! another project still finds them), then `target/{release,debug}` (and
+//! it, the folder of the running `indus` binary and its `deps/` (cargo
+//! builds the workspace's plugin libraries there, so a copy of a shipped
+//! plugin in another project still finds them), then `target/{release,debug}` (and
 //! their `deps/`, where `cargo test` leaves libraries) of `CARGO_TARGET_DIR`
 //! and of the enclosing workspace. The newest file found wins, so a fresh
 //! debug build is not shadowed by an old release one.
@@ -37,6 +37,7 @@ pub fn find_library(
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf))
     {
+        dirs.push(beside_binary.join("deps"));
         dirs.push(beside_binary);
     }
     if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
