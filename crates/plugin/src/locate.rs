@@ -2,9 +2,9 @@
 //! folders, the plugin's own folder, `native/target/{release,debug}` inside
 //! it, the folder of the running `indus` binary and its `deps/` (cargo
 //! builds the workspace's plugin libraries there, so a copy of a shipped
-//! plugin in another project still finds them), then `target/{release,debug}` (and
-//! their `deps/`, where `cargo test` leaves libraries) of `CARGO_TARGET_DIR`
-//! and of the enclosing workspace. The newest file found wins, so a fresh
+//! plugin in another project still finds them), then `target/{release,debug}`
+//! (and their `deps/`, where `cargo test` leaves libraries) of
+//! `CARGO_TARGET_DIR` and of the enclosing workspace. The newest file found wins, so a fresh
 //! debug build is not shadowed by an old release one.
 
 use crate::PluginError;

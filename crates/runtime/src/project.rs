@@ -107,8 +107,8 @@ pub fn resolve_scenario(
 }
 
 /// Leaves the scenario's `data.exclude_features` out of the run's manifest:
-/// a declared column is read but ignored, a derived one is not asked of the
-/// hook. The run's manifest then lists exactly the model's inputs.
+/// a declared column becomes `role: ignore` (files may still hold it), a
+/// derived one is not asked of the hook. The run's manifest then lists exactly the model's inputs.
 fn exclude_features(
     scenario_file: &Path,
     scenario: &Scenario,
@@ -334,8 +334,8 @@ heads:
                 .map(|c| c.role)
         };
         assert_eq!(role("pressure"), Some(ColumnRole::Feature));
-        // A file column is still read (and checked) but not fed to the model;
-        // a derived one is not asked of the hook at all.
+        // A file column stays declared, as `ignore`, so files holding it
+        // still match; a derived one is not asked of the hook at all.
         assert_eq!(role("flow"), Some(ColumnRole::Ignore));
         assert_eq!(role("pressure_per_flow"), None);
     }
