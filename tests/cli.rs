@@ -861,6 +861,63 @@ fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
         .find(|c| c["name"] == "src_bytes")
         .unwrap();
     assert_eq!(src_bytes["quantiles"].as_array().unwrap().len(), 101);
+
+    // The novelty guard (an autoencoder of normal traffic) calls the
+    // connections it cannot reproduce attacks: KDDTest+ holds attack types
+    // the labels never showed, so the guarded decisions beat the
+    // classifier's own, which the run still reports.
+    let guard = &m["novelty_guard"];
+    let alone = guard["classifier_alone"]["accuracy"].as_f64().unwrap();
+    let guarded = m["test"]["accuracy"].as_f64().unwrap();
+    assert!(
+        guarded > alone + 0.03,
+        "accuracy {guarded} with the guard, {alone} without"
+    );
+    assert!(guard["overruled"].as_u64().unwrap() > 0);
+    assert_eq!(guard["normal_class"], "0");
+    assert_eq!(guard["flags"], "1");
+    assert!(dir.join("novelty-guard.safetensors").is_file());
+    // Reloaded, the run makes the same guarded decisions...
+    let eval: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "eval",
+            dir.to_str().unwrap(),
+            "--json",
+            "--data-dir",
+            data_dir().to_str().unwrap(),
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    assert_eq!(eval["metrics"]["confusion"], m["test"]["confusion"]);
+    // ...and says for each row how unusual it looked.
+    let input = data_dir().join("security/nsl_kdd_test_plus.csv");
+    let out = ok(&indus(
+        &[
+            "predict",
+            dir.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--limit",
+            "200",
+        ],
+        tmp.path(),
+    ));
+    let answers: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 200);
+    let threshold = guard["threshold"].as_f64().unwrap();
+    for a in &answers {
+        let n = &a["novelty"];
+        let flagged = n["error"].as_f64().unwrap() >= threshold;
+        assert_eq!(n["flagged"], flagged, "{a}");
+        if flagged {
+            assert_eq!(a["label"], "1", "{a}");
+        }
+    }
+    assert!(answers.iter().any(|a| a["novelty"]["flagged"] == true));
 }
 
 #[test]
@@ -1164,6 +1221,14 @@ fn an_ensemble_keeps_every_network_and_answers_with_their_average() {
     let tmp = tempfile::tempdir().unwrap();
     project_with_plugin(tmp.path(), "security-anomaly");
     let text = std::fs::read_to_string(repo().join("scenarios/security-intrusion.yaml")).unwrap();
+    // The classifier alone: the novelty guard's network would count in
+    // `parameters` once, not once per member.
+    let guard = text.find("novelty_guard:").unwrap();
+    let text = format!(
+        "{}{}",
+        &text[..guard],
+        &text[text.find("backend:").unwrap()..]
+    );
     let run = |name: &str, networks: usize| -> Value {
         let scenario = tmp.path().join(format!("scenarios/{name}.yaml"));
         let text = text

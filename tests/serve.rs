@@ -228,6 +228,17 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(predicted["predictions"], json!(from_cli), "{name}");
+        if name == "security-intrusion" {
+            // Its novelty guard's verdict comes with every answer.
+            let answers = predicted["predictions"].as_array().unwrap();
+            assert!(
+                answers.iter().all(
+                    |p| p["novelty"]["threshold"].as_f64().is_some_and(|t| t > 0.0)
+                        && p["novelty"]["flagged"].is_boolean()
+                ),
+                "{predicted}"
+            );
+        }
 
         let recommender = name == "retail-recommendation";
         let (s, explained) = server.post(

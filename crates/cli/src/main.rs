@@ -68,7 +68,7 @@ struct RunArgs {
     /// Where run folders are written.
     #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
     runs_dir: PathBuf,
-    /// Override the scenario's epochs.
+    /// Override the scenario's epochs (also its novelty guard's).
     #[arg(long)]
     epochs: Option<u64>,
     /// Override the scenario's seed.
@@ -289,7 +289,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     let mut resolved = resolve_scenario(&a.scenario, &[])?;
     let s = &mut resolved.scenario;
     if let Some(e) = a.epochs {
-        s.training.epochs = count(e, "epochs")?;
+        s.set_epochs(count(e, "epochs")?);
     }
     if let Some(seed) = a.seed {
         s.seed = seed;
@@ -480,6 +480,12 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
                 }
             }
         }
+        // A novelty guard's verdict: the row's reconstruction error and
+        // whether the guard gave it its class.
+        let guarded = predictions.iter().any(|p| p.novelty.is_some());
+        if guarded {
+            write!(text, ",novelty_error,novelty_flagged")?;
+        }
         writeln!(text)?;
         for p in &predictions {
             write!(
@@ -518,6 +524,9 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
                         }
                     }
                 }
+            }
+            if let Some(n) = &p.novelty {
+                write!(text, ",{},{}", n.error, n.flagged)?;
             }
             writeln!(text)?;
         }

@@ -455,7 +455,9 @@ const LIVE_JS: &str = r#"
       const p = (await json(`/v1/scenarios/${name}/predict`, post({ rows: [row] }))).predictions[0];
       const probs = Object.entries(p.probabilities).map(([k, v]) => `${k}: ${v.toFixed(3)}`).join(", ");
       const heads = Object.entries(p.heads || {}).map(([h, a]) => a.value !== undefined ? `${h}: ${a.value.toFixed(3)}` : `${h}: <b>${a.label}</b> (${a.score.toFixed(3)})`).join("; ");
-      out.innerHTML = `<p class="prediction"><b>${p.label}</b> (probability ${p.score.toFixed(3)}) — ${probs}</p>${heads ? `<p class="prediction">${heads}</p>` : ""}<figure class="explanation">Explaining…</figure>`;
+      const n = p.novelty;
+      const guard = n ? `<p class="prediction">Novelty guard: error ${n.error.toFixed(4)} against ${n.threshold.toFixed(4)} — ${n.flagged ? "<b>flagged</b>: the label is the guard's, the score its error ÷ (error + threshold)" : "usual"}</p>` : "";
+      out.innerHTML = `<p class="prediction"><b>${p.label}</b> (${n && n.flagged ? "guard score" : "probability"} ${p.score.toFixed(3)}) — ${probs}</p>${guard}${heads ? `<p class="prediction">${heads}</p>` : ""}<figure class="explanation">Explaining…</figure>`;
       const r = await fetch(`/dashboard/scenarios/${name}/explain.svg`, post({ rows: [row] }));
       out.querySelector(".explanation").innerHTML = await r.text();
     } catch (err) { out.textContent = "Error: " + err.message; }
@@ -561,6 +563,26 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
                     "; detection rate at 1 % false alarms {:.4}",
                     r.tpr_at_1pct_fpr
                 ))
+        );
+    }
+    if let Some(g) = &m.novelty_guard {
+        let _ = write!(
+            out,
+            "<p>Novelty guard: an autoencoder of <b>{}</b> rows gives <b>{}</b> to rows it cannot reproduce (error ≥ {:.4}, the {}th percentile of usual validation rows). On the test rows it flagged {} and changed {} decisions: accuracy {} with it, {:.4} from the classifier alone{}. ROC-AUC, PR-AUC and the curves are the classifier's probabilities.</p>",
+            esc(&g.normal_class),
+            esc(&g.flags),
+            g.threshold,
+            g.percentile,
+            g.flagged,
+            g.overruled,
+            m.test
+                .as_ref()
+                .map_or("–".to_string(), |t| format!("{:.4}", t.accuracy)),
+            g.classifier_alone.accuracy,
+            g.error_ranking.as_ref().map_or(String::new(), |r| format!(
+                "; the error alone ranks unusual rows with ROC-AUC {:.4}",
+                r.roc_auc
+            ))
         );
     }
     if let Some(ml) = &m.multilabel {

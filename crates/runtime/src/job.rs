@@ -6,6 +6,7 @@ use crate::RuntimeError;
 use crate::auxiliary::{
     AuxiliaryMetrics, AuxiliaryModel, AuxiliaryScores, auxiliary_specs, targets_of,
 };
+use crate::guard::{GUARD_WEIGHTS, GuardModel, GuardReport, GuardScores};
 use crate::project::ResolvedScenario;
 use crate::recommend::Catalog;
 use crate::run_folder::RunWriter;
@@ -104,6 +105,11 @@ pub struct RunMetrics {
     /// on the same test rows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auxiliary_heads: Vec<AuxiliaryMetrics>,
+    /// The novelty guard beside the classifier, when the scenario has one:
+    /// its threshold, and the classifier's own metrics without it (`test`
+    /// holds the guarded decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novelty_guard: Option<GuardReport>,
 }
 
 /// How an autoencoder's reconstruction error becomes an alarm.
@@ -135,7 +141,7 @@ pub(crate) fn reconstruction_errors(x: &[f32], reconstructed: &[f32], width: usi
 }
 
 /// The value below which `percentile` % of `values` fall (nearest rank).
-fn percentile_of(values: &[f32], percentile: f64) -> f32 {
+pub(crate) fn percentile_of(values: &[f32], percentile: f64) -> f32 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f32::total_cmp);
     if sorted.is_empty() {
@@ -313,6 +319,8 @@ struct Fitted {
     auxiliary: Vec<AuxiliaryModel>,
     /// Every network's kept weights (the first is `outcome.chosen()`).
     members: Vec<MlpWeights>,
+    /// The autoencoder that overrules the classifier on unusual rows.
+    guard: Option<GuardModel>,
     /// Optimisation seconds of the networks after the first.
     other_members_seconds: f64,
     rows_train: usize,
@@ -332,6 +340,8 @@ struct Scored {
     /// Multilabel heads: the rows' labels as 0/1 values (`probs` holds one
     /// independent probability per label).
     multi_hot: Option<Vec<f32>>,
+    /// With a novelty guard: its errors and the decisions it overruled.
+    guard: Option<GuardScores>,
 }
 
 impl Scored {
@@ -341,6 +351,14 @@ impl Scored {
 }
 
 impl Fitted {
+    /// The guard's report on held-out rows scored by this model's kind
+    /// (for cross-validation, the pooled folds: each fold's own guard
+    /// decided its rows; the threshold reported is the served model's).
+    fn guard_report(&self, scored: &Scored, classes: &[String]) -> Option<GuardReport> {
+        let (model, scores) = (self.guard.as_ref()?, scored.guard.as_ref()?);
+        Some(model.report(scores, &scored.probs, &scored.labels, classes))
+    }
+
     /// Scores labelled raw rows with this model and its decision threshold.
     fn score(&self, rows: RawTable, classes: usize) -> Result<Scored, RuntimeError> {
         let x = self.preprocessor.transform(&rows);
@@ -383,6 +401,7 @@ impl Fitted {
                 values: Some((self.predictor.predict(x)?, rows.values.unwrap_or_default())),
                 auxiliary: Vec::new(),
                 multi_hot: None,
+                guard: None,
             });
         }
         if let Head::Multilabel { labels } = self.head {
@@ -393,10 +412,15 @@ impl Fitted {
                 values: None,
                 auxiliary: Vec::new(),
                 multi_hot: Some(rows.multi_hot(labels).unwrap_or_default()),
+                guard: None,
             });
         }
         let probs = class_columns(self.head, self.predictor.predict(x)?);
-        let predicted = predict_classes(&probs, classes, self.threshold);
+        let mut predicted = predict_classes(&probs, classes, self.threshold);
+        let guard = match &self.guard {
+            Some(g) => Some(g.overrule(x, &mut predicted)?),
+            None => None,
+        };
         Ok(Scored {
             probs,
             predicted,
@@ -404,6 +428,7 @@ impl Fitted {
             values: None,
             auxiliary: Vec::new(),
             multi_hot: None,
+            guard,
         })
     }
 }
@@ -429,6 +454,7 @@ fn score_ratings(decision: RatingDecision, outputs: &[f32], truth: Vec<f32>) -> 
         values: Some((ratings, truth)),
         auxiliary: Vec::new(),
         multi_hot: None,
+        guard: None,
     }
 }
 
@@ -452,6 +478,7 @@ fn score_anomalies(decision: AnomalyDecision, errors: &[f32], labels: Vec<u32>) 
         values: None,
         auxiliary: Vec::new(),
         multi_hot: None,
+        guard: None,
     }
 }
 
@@ -735,6 +762,25 @@ fn fit_once(
         &train_set,
         val_set.as_ref(),
     )?;
+    let guard = match &scenario.novelty_guard {
+        Some(spec) => {
+            if !embeddings.is_empty() {
+                return Err(RuntimeError::Invalid(
+                    "novelty_guard: the guard reconstructs the model's inputs, and this plugin feeds learned embeddings (ids); it needs plain numeric and one-hot inputs".into(),
+                ));
+            }
+            Some(GuardModel::train(
+                spec,
+                primary_head(plugin),
+                &train_set,
+                val_set.as_ref(),
+                scenario.seed,
+                backend,
+                observer,
+            )?)
+        }
+        None => None,
+    };
     Ok(Fitted {
         preprocessor,
         outcome,
@@ -746,6 +792,7 @@ fn fit_once(
         anomaly: decisions.anomaly,
         auxiliary,
         members,
+        guard,
         other_members_seconds,
         rows_train,
         rows_validation,
@@ -1134,6 +1181,7 @@ pub fn run_scenario(
         Ok(Some(m))
     };
     let mut regression = None;
+    let novelty_guard;
     let (fitted, test, evaluation, cv, test_rows, aux_scores) = match (
         scenario.data.folds,
         data.test,
@@ -1147,6 +1195,11 @@ pub fn run_scenario(
             let mut regression_folds = Vec::new();
             let (mut pooled_values, mut pooled_truth) = (Vec::new(), Vec::new());
             let mut pooled_aux: Vec<AuxiliaryScores> = Vec::new();
+            let mut pooled_guard = scenario.novelty_guard.as_ref().map(|_| GuardScores {
+                unguarded: vec![0; data.train.len()],
+                errors: vec![0.0; data.train.len()],
+                fired: vec![false; data.train.len()],
+            });
             for (f, test_idx) in folds.iter().enumerate() {
                 log(&format!("fold {}/{k}: {} test rows", f + 1, test_idx.len()));
                 let in_test: std::collections::HashSet<usize> = test_idx.iter().copied().collect();
@@ -1177,6 +1230,11 @@ pub fn run_scenario(
                     pooled_probs[row * k..(row + 1) * k]
                         .copy_from_slice(&scored.probs[i * k..(i + 1) * k]);
                     pooled_predicted[*row] = scored.predicted[i];
+                    if let (Some(pool), Some(fold)) = (pooled_guard.as_mut(), &scored.guard) {
+                        pool.unguarded[*row] = fold.unguarded[i];
+                        pool.errors[*row] = fold.errors[i];
+                        pool.fired[*row] = fold.fired[i];
+                    }
                 }
                 per_fold.push(scored.metrics(&classes));
             }
@@ -1197,6 +1255,7 @@ pub fn run_scenario(
                     let n = t.len();
                     let scored = final_fit.score(t, classes.len())?;
                     let m = test_metrics(&scored)?;
+                    novelty_guard = final_fit.guard_report(&scored, &classes);
                     if let Some((predicted, truth)) = &scored.values {
                         regression = Some(regression_metrics(predicted, truth));
                     }
@@ -1213,14 +1272,17 @@ pub fn run_scenario(
                 }
                 None => {
                     let n = rows;
-                    let m = test_metrics(&Scored {
+                    let pooled = Scored {
                         probs: pooled_probs,
                         predicted: pooled_predicted,
                         labels,
                         values: None,
                         auxiliary: Vec::new(),
                         multi_hot: None,
-                    })?;
+                        guard: pooled_guard,
+                    };
+                    let m = test_metrics(&pooled)?;
+                    novelty_guard = final_fit.guard_report(&pooled, &classes);
                     (
                         final_fit,
                         m,
@@ -1240,6 +1302,7 @@ pub fn run_scenario(
             let fitted = fit(data.train, official_validation, observer)?;
             let scored = fitted.score(t, classes.len())?;
             let m = test_metrics(&scored)?;
+            novelty_guard = fitted.guard_report(&scored, &classes);
             if let Some((predicted, truth)) = &scored.values {
                 regression = Some(regression_metrics(predicted, truth));
             }
@@ -1259,6 +1322,7 @@ pub fn run_scenario(
             let fitted = fit(rest, official_validation, observer)?;
             let scored = fitted.score(held, classes.len())?;
             let m = test_metrics(&scored)?;
+            novelty_guard = fitted.guard_report(&scored, &classes);
             if let Some((predicted, truth)) = &scored.values {
                 regression = Some(regression_metrics(predicted, truth));
             }
@@ -1302,6 +1366,7 @@ pub fn run_scenario(
         rows_validation,
         members,
         other_members_seconds,
+        guard,
         ..
     } = fitted;
     let chosen = outcome.chosen();
@@ -1323,8 +1388,13 @@ pub fn run_scenario(
         best_epoch: outcome.best_epoch,
         stopped_early: outcome.stopped_early,
         train_seconds: outcome.history.iter().map(|r| r.seconds).sum::<f64>()
-            + other_members_seconds,
-        parameters: members.iter().map(MlpWeights::parameter_count).sum(),
+            + other_members_seconds
+            + guard.as_ref().map_or(0.0, |g| g.seconds),
+        parameters: members
+            .iter()
+            .map(MlpWeights::parameter_count)
+            .sum::<usize>()
+            + guard.as_ref().map_or(0, |g| g.weights.parameter_count()),
         evaluation,
         test,
         validation,
@@ -1336,6 +1406,7 @@ pub fn run_scenario(
         anomaly,
         multilabel,
         auxiliary_heads,
+        novelty_guard,
     };
     let environment = Environment {
         indus_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -1354,6 +1425,9 @@ pub fn run_scenario(
     writer.write(WEIGHTS, &chosen.to_safetensors()?)?;
     for (m, weights) in members.iter().enumerate().skip(1) {
         writer.write(&member_file(m), &weights.to_safetensors()?)?;
+    }
+    if let Some(g) = &guard {
+        writer.write(GUARD_WEIGHTS, &g.weights.to_safetensors()?)?;
     }
     writer.write("last.safetensors", &outcome.last.to_safetensors()?)?;
     if let Some(best) = &outcome.best {

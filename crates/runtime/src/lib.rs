@@ -7,6 +7,7 @@
 
 mod auxiliary;
 mod error;
+mod guard;
 mod hooks;
 mod job;
 mod loaded;
@@ -16,11 +17,14 @@ mod run_folder;
 
 pub use auxiliary::{AuxiliaryMetrics, HeadAnswer};
 pub use error::RuntimeError;
+pub use guard::GuardReport;
 pub use job::{
     AnomalyDecision, CrossValidation, EXAMPLES, Environment, RatingDecision, RowCounts, RunMetrics,
     RunOptions, RunSummary, WEIGHTS, run_scenario,
 };
-pub use loaded::{Attribution, Explanation, LoadedRun, Prediction, TargetStatus, resolve_run};
+pub use loaded::{
+    Attribution, Explanation, LoadedRun, Novelty, Prediction, TargetStatus, resolve_run,
+};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
 pub use recommend::{Catalog, Recommendation};
 pub use run_folder::{

@@ -3,6 +3,7 @@
 
 use crate::RuntimeError;
 use crate::auxiliary::{AuxiliaryModel, HeadAnswer};
+use crate::guard::GuardModel;
 use crate::job::{RunMetrics, class_columns, class_names, read_weights};
 use crate::recommend::{Catalog, Recommendation};
 use crate::run_folder::{RunFolder, list_runs};
@@ -43,6 +44,8 @@ pub struct LoadedRun {
     pub catalog: Option<Catalog>,
     /// Heads trained beside the primary one on the same trunk.
     pub(crate) auxiliary: Vec<AuxiliaryModel>,
+    /// The autoencoder that overrules the classifier on unusual rows.
+    pub(crate) guard: Option<GuardModel>,
 }
 
 /// One answered row.
@@ -66,6 +69,21 @@ pub struct Prediction {
     pub value: Option<f32>,
     /// Answers of the heads trained beside the primary one, by head name.
     pub heads: Vec<(String, HeadAnswer)>,
+    /// The novelty guard's verdict, when the run has one.
+    pub novelty: Option<Novelty>,
+}
+
+/// How unusual a row looked to a run's novelty guard.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Novelty {
+    /// The row's reconstruction error.
+    pub error: f32,
+    /// The error at or above which the guard fires.
+    pub threshold: f32,
+    /// Whether it fired: the row then gets the guard's class, whatever
+    /// `probabilities` (the classifier's) say, and `score` is the guard's
+    /// `error / (error + threshold)`.
+    pub flagged: bool,
 }
 
 impl Serialize for Prediction {
@@ -89,6 +107,9 @@ impl Serialize for Prediction {
         }
         if !self.heads.is_empty() {
             m.serialize_entry("heads", &OrderedMap(&self.heads))?;
+        }
+        if let Some(n) = &self.novelty {
+            m.serialize_entry("novelty", n)?;
         }
         m.end()
     }
@@ -121,6 +142,7 @@ impl Prediction {
             outputs: Vec::new(),
             value: None,
             heads: Vec::new(),
+            novelty: None,
         }
     }
 }
@@ -203,6 +225,16 @@ impl LoadedRun {
         let auxiliary =
             AuxiliaryModel::all(aux_specs, &members, head.outputs(), &thresholds, backend)
                 .map_err(|e| RuntimeError::run_folder(dir, e.to_string()))?;
+        let guard = match &metrics.novelty_guard {
+            Some(report) => Some(GuardModel::load(
+                &folder,
+                report,
+                &classes,
+                preprocessor.output_width(),
+                backend,
+            )?),
+            None => None,
+        };
         let native = load_native(&folder, &plugin)?;
         let layout = indus_data::csv_layout(&plugin)?;
         let lookups = plugin
@@ -241,6 +273,7 @@ impl LoadedRun {
             lookups,
             catalog,
             auxiliary,
+            guard,
         })
     }
 
@@ -299,6 +332,21 @@ impl LoadedRun {
             Some(decision) => self.flag(rows, &outputs, decision)?,
             None => self.decide(rows, outputs),
         };
+        if let Some(guard) = &self.guard {
+            let errors = guard.errors(&self.prepare(rows)?)?;
+            for (p, e) in predictions.iter_mut().zip(errors) {
+                let flagged = guard.fires(e);
+                if flagged {
+                    p.label = self.classes[guard.flags].clone();
+                    p.score = guard.score(e);
+                }
+                p.novelty = Some(Novelty {
+                    error: e,
+                    threshold: guard.threshold,
+                    flagged,
+                });
+            }
+        }
         if !self.auxiliary.is_empty() {
             let x = self.prepare(rows)?;
             for model in &self.auxiliary {
@@ -665,21 +713,17 @@ impl LoadedRun {
                 primary_head(&self.plugin).target
             ))
         })?;
-        let probs = self.probabilities(rows)?;
-        let decided = predict_classes(&probs, self.classes.len(), self.metrics.threshold);
+        let x = self.prepare(rows)?;
+        let probs = class_columns(self.predictor.head(), self.predictor.predict(&x)?);
+        let mut decided = predict_classes(&probs, self.classes.len(), self.metrics.threshold);
+        if let Some(guard) = &self.guard {
+            guard.overrule(&x, &mut decided)?;
+        }
         Ok(classification_metrics_for(
             &probs,
             &decided,
             labels,
             &self.classes,
-        ))
-    }
-
-    fn probabilities(&self, rows: &RawTable) -> Result<Vec<f32>, RuntimeError> {
-        let x = self.prepare(rows)?;
-        Ok(class_columns(
-            self.predictor.head(),
-            self.predictor.predict(&x)?,
         ))
     }
 }

@@ -98,6 +98,11 @@ pub fn resolve_scenario(
     } else {
         plugin.heads.truncate(1);
     }
+    if let (Some(guard), Some(head)) = (&scenario.novelty_guard, plugin.heads.first()) {
+        crate::guard::guard_classes(guard, head).map_err(|(field, message)| {
+            RuntimeError::from(indus_spec::SpecError::field(scenario_file, field, message))
+        })?;
+    }
     Ok(ResolvedScenario {
         scenario_file: scenario_file.to_path_buf(),
         scenario,
@@ -322,6 +327,14 @@ heads:
         resolve_scenario(&scenario, &[])
     }
 
+    /// Resolves a `pumps` scenario with a novelty guard whose class
+    /// settings are `classes` (e.g. `flags: yes, `).
+    fn resolve_guarded(classes: &str) -> Result<ResolvedScenario, RuntimeError> {
+        resolve(&format!(
+            "{{}}\nnovelty_guard: {{{classes}model: {{hidden: [2]}}, training: {{epochs: 1, batch_size: 2, optimizer: {{kind: adam, learning_rate: 0.01}}}}}}"
+        ))
+    }
+
     #[test]
     fn excluded_features_leave_the_runs_manifest() {
         let r = resolve("{exclude_features: [flow, pressure_per_flow]}").unwrap();
@@ -360,6 +373,20 @@ heads:
             .to_string();
         assert!(
             err.contains("data.exclude_features") && err.contains("without a feature column"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_novelty_guard_names_classes_of_the_head() {
+        let r = resolve_guarded("").unwrap();
+        assert!(r.scenario.novelty_guard.is_some());
+        let err = resolve_guarded("flags: broken, ").unwrap_err().to_string();
+        assert!(
+            err.contains("pumps.yaml")
+                && err.contains("novelty_guard.flags")
+                && err.contains("no class `broken`")
+                && err.contains("no, yes"),
             "{err}"
         );
     }

@@ -65,7 +65,7 @@ pub struct JobState {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainRequest {
-    /// Epochs instead of the scenario's.
+    /// Epochs instead of the scenario's (its novelty guard's too).
     pub epochs: Option<u64>,
     /// Seed instead of the scenario's.
     pub seed: Option<u64>,
@@ -169,7 +169,7 @@ impl Jobs {
             indus_spec::Count::try_from(v).map_err(|e| StartError::Invalid(format!("{field}: {e}")))
         };
         if let Some(e) = request.epochs {
-            resolved.scenario.training.epochs = count(e, "epochs")?;
+            resolved.scenario.set_epochs(count(e, "epochs")?);
         }
         if let Some(seed) = request.seed {
             resolved.scenario.seed = seed;

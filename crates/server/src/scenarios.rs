@@ -32,7 +32,8 @@ pub struct PredictionDoc {
     pub id: Option<String>,
     /// Decided label.
     pub label: String,
-    /// Probability of `label`.
+    /// Probability of `label` (the guard's score when a novelty guard
+    /// flagged the row).
     pub score: f32,
     /// Probability per class, in class order.
     pub probabilities: BTreeMap<String, f32>,
@@ -42,6 +43,21 @@ pub struct PredictionDoc {
     /// answers by head name (`label`, `score`, `probabilities`, or `value`).
     #[schema(value_type = Option<Object>)]
     pub heads: Option<BTreeMap<String, Value>>,
+    /// Scenarios with a novelty guard: how unusual the row looked.
+    pub novelty: Option<NoveltyDoc>,
+}
+
+/// A novelty guard's verdict on one row (scenarios with `novelty_guard`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoveltyDoc {
+    /// The row's reconstruction error.
+    pub error: f32,
+    /// The error at or above which the guard fires.
+    pub threshold: f32,
+    /// Whether it fired: `label` is then the guard's class whatever
+    /// `probabilities` (the classifier's) say, and `score` is
+    /// `error / (error + threshold)`.
+    pub flagged: bool,
 }
 
 /// Predictions in request order.

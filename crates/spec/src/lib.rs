@@ -486,52 +486,30 @@ fn check_scenario(s: &Scenario) -> Result<(), Problem> {
             ));
         }
     }
-    let opt = &s.training.optimizer;
-    if opt.kind != OptimizerKind::Sgd && (opt.momentum.is_some() || opt.nesterov) {
-        return Err((
-            "training.optimizer.momentum".into(),
-            "momentum and nesterov only apply to `kind: sgd`".into(),
-        ));
-    }
-    if opt.nesterov && opt.momentum.is_none() {
-        return Err((
-            "training.optimizer.nesterov".into(),
-            "nesterov needs a `momentum` value".into(),
-        ));
-    }
-    let sched = &s.training.lr_schedule;
-    match sched.kind {
-        ScheduleKind::Step if sched.every_epochs.is_none() => {
+    check_training(&s.training, "training")?;
+    if let Some(g) = &s.novelty_guard {
+        check_training(&g.training, "novelty_guard.training")?;
+        if g.threshold_percentile
+            .is_some_and(|p| !(p > 0.0 && p <= 100.0))
+        {
             return Err((
-                "training.lr_schedule.every_epochs".into(),
-                "a step schedule needs `every_epochs`".into(),
+                "novelty_guard.threshold_percentile".into(),
+                "expected a percentile above 0 and at most 100, e.g. 99".into(),
             ));
         }
-        ScheduleKind::Cosine => {
-            let min = sched.min_lr.unwrap_or(0.0);
-            if !(0.0..=opt.learning_rate.get()).contains(&min) {
-                return Err((
-                    "training.lr_schedule.min_lr".into(),
-                    format!(
-                        "expected 0 <= min_lr <= learning_rate ({}), got {min}",
-                        opt.learning_rate.get()
-                    ),
-                ));
-            }
+        if g.model.ensemble.get() != 1 {
+            return Err((
+                "novelty_guard.model.ensemble".into(),
+                "the guard is one network".into(),
+            ));
         }
-        _ => {}
-    }
-    if sched.kind != ScheduleKind::Step && (sched.every_epochs.is_some() || sched.gamma.is_some()) {
-        return Err((
-            "training.lr_schedule.every_epochs".into(),
-            "`every_epochs` and `gamma` only apply to `kind: step`".into(),
-        ));
-    }
-    if sched.kind != ScheduleKind::Cosine && sched.min_lr.is_some() {
-        return Err((
-            "training.lr_schedule.min_lr".into(),
-            "`min_lr` only applies to `kind: cosine`".into(),
-        ));
+        if g.training.early_stopping.is_some() && s.data.validation_fraction.get() == 0.0 {
+            return Err((
+                "novelty_guard.training.early_stopping".into(),
+                "early stopping watches validation rows: set `data.validation_fraction` above 0"
+                    .into(),
+            ));
+        }
     }
     if s.data.folds.is_some_and(|k| k.get() < 2) {
         return Err((
@@ -586,6 +564,59 @@ fn check_scenario(s: &Scenario) -> Result<(), Problem> {
         return Err((
             "training.early_stopping".into(),
             "early stopping watches validation rows: set `data.validation_fraction` above 0".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Optimiser and schedule settings that only make sense together; `at` is
+/// where the training section sits (`training`, `novelty_guard.training`).
+fn check_training(training: &TrainingSpec, at: &str) -> Result<(), Problem> {
+    let opt = &training.optimizer;
+    if opt.kind != OptimizerKind::Sgd && (opt.momentum.is_some() || opt.nesterov) {
+        return Err((
+            format!("{at}.optimizer.momentum"),
+            "momentum and nesterov only apply to `kind: sgd`".into(),
+        ));
+    }
+    if opt.nesterov && opt.momentum.is_none() {
+        return Err((
+            format!("{at}.optimizer.nesterov"),
+            "nesterov needs a `momentum` value".into(),
+        ));
+    }
+    let sched = &training.lr_schedule;
+    match sched.kind {
+        ScheduleKind::Step if sched.every_epochs.is_none() => {
+            return Err((
+                format!("{at}.lr_schedule.every_epochs"),
+                "a step schedule needs `every_epochs`".into(),
+            ));
+        }
+        ScheduleKind::Cosine => {
+            let min = sched.min_lr.unwrap_or(0.0);
+            if !(0.0..=opt.learning_rate.get()).contains(&min) {
+                return Err((
+                    format!("{at}.lr_schedule.min_lr"),
+                    format!(
+                        "expected 0 <= min_lr <= learning_rate ({}), got {min}",
+                        opt.learning_rate.get()
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+    if sched.kind != ScheduleKind::Step && (sched.every_epochs.is_some() || sched.gamma.is_some()) {
+        return Err((
+            format!("{at}.lr_schedule.every_epochs"),
+            "`every_epochs` and `gamma` only apply to `kind: step`".into(),
+        ));
+    }
+    if sched.kind != ScheduleKind::Cosine && sched.min_lr.is_some() {
+        return Err((
+            format!("{at}.lr_schedule.min_lr"),
+            "`min_lr` only applies to `kind: cosine`".into(),
         ));
     }
     Ok(())

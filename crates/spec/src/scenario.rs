@@ -49,6 +49,51 @@ pub struct Scenario {
     /// scenario is good enough instead of leaving it to a reader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<QualityTarget>,
+    /// An autoencoder trained beside a classifier head, on the training rows
+    /// of its usual class only: a row it cannot reproduce is given the
+    /// `flags` class whatever the classifier says. Labels only show the
+    /// kinds of trouble already seen; the guard also catches the unusual
+    /// rows no label described (new attack types), at the cost of some
+    /// false alarms on usual rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novelty_guard: Option<NoveltyGuard>,
+}
+
+impl Scenario {
+    /// Sets the epochs of every network the scenario trains (the model's
+    /// and the novelty guard's): a quick trial run should be quick
+    /// throughout.
+    pub fn set_epochs(&mut self, epochs: Count) {
+        self.training.epochs = epochs;
+        if let Some(g) = &mut self.novelty_guard {
+            g.training.epochs = epochs;
+        }
+    }
+}
+
+/// Settings of a scenario's [`Scenario::novelty_guard`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoveltyGuard {
+    /// The class whose training rows show what usual rows look like
+    /// (default: the head's first class).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal_class: Option<String>,
+    /// The class a row the guard flags is given (default for a binary
+    /// head: its other class; a multiclass head must name one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<String>,
+    /// The guard fires on rows whose reconstruction error exceeds this
+    /// percentile of the usual validation rows' errors (the training rows'
+    /// without validation rows): about `100 − p` % false alarms on rows
+    /// like the training rows (default 99).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_percentile: Option<f64>,
+    /// The autoencoder's hidden layers (its input and output are the
+    /// scenario's model inputs); one network.
+    pub model: ModelSpec,
+    /// How the autoencoder is trained.
+    pub training: TrainingSpec,
 }
 
 /// A held-out metric and the value it must reach: `at_least` for scores

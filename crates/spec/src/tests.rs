@@ -399,3 +399,36 @@ fn a_target_sets_one_direction_and_says_whether_a_value_meets_it() {
         );
     }
 }
+
+#[test]
+fn a_novelty_guard_is_checked_like_the_main_training_and_is_one_network() {
+    let guarded = |guard: &str| format!("{SCENARIO}novelty_guard:\n{guard}");
+    const GUARD: &str = "  model: {hidden: [16, 4, 16]}\n  training: {epochs: 5, batch_size: 64, optimizer: {kind: adam, learning_rate: 0.001}}\n";
+    let s = scenario(&guarded(GUARD)).unwrap();
+    let g = s.novelty_guard.as_ref().unwrap();
+    assert_eq!((g.threshold_percentile, &g.flags), (None, &None));
+    let mut quick = s.clone();
+    quick.set_epochs(Count::try_from(1u64).unwrap());
+    assert_eq!(quick.novelty_guard.unwrap().training.epochs.get(), 1);
+
+    let m = message(&guarded(&format!("{GUARD}  threshold_percentile: 120\n")));
+    assert!(m.contains("novelty_guard.threshold_percentile"), "{m}");
+    let m = message(&guarded(
+        &GUARD.replace("kind: adam,", "kind: adam, momentum: 0.9,"),
+    ));
+    assert!(
+        m.contains("novelty_guard.training.optimizer.momentum"),
+        "{m}"
+    );
+    let m = message(&guarded(
+        &GUARD.replace("[16, 4, 16]}", "[16, 4, 16], ensemble: 3}"),
+    ));
+    assert!(
+        m.contains("novelty_guard.model.ensemble") && m.contains("one network"),
+        "{m}"
+    );
+    let m = message(&guarded(
+        &GUARD.replace("kind: adam,", "kind: adam, beta1: 2,"),
+    ));
+    assert!(m.contains("novelty_guard.training.optimizer.beta1"), "{m}");
+}
