@@ -257,6 +257,10 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
         } else {
             assert_eq!(s, 200, "{name}: {explained}");
             assert_eq!(explained["explanations"].as_array().unwrap().len(), 2);
+            if name == "security-intrusion" {
+                // The classifier is explained; the guard's verdict rides along.
+                assert!(explained["explanations"][0]["novelty"]["flagged"].is_boolean());
+            }
         }
 
         // Open Inference Protocol: one tensor per input column.

@@ -166,6 +166,10 @@ fn reported_metrics(
             names.push(n.to_string());
         }
     }
+    if m.novelty_guard.is_some() {
+        // What the guard adds is read against the classifier alone.
+        names.push("accuracy_without_guard".into());
+    }
     names.retain(|n| m.held_out(n).is_some());
     names
 }

@@ -163,7 +163,8 @@ impl RunMetrics {
 
     /// A held-out metric by its `metrics.json` name: classification and
     /// plugin metrics first, then `rmse`, `mae`, `r2`, then `hit_rate`,
-    /// `ndcg`, `recall` of the top-k lists.
+    /// `ndcg`, `recall` of the top-k lists, and `accuracy_without_guard`
+    /// (the classifier's own accuracy in a run with a novelty guard).
     pub fn value(&self, name: &str) -> Option<f64> {
         self.test
             .as_ref()
@@ -179,6 +180,10 @@ impl RunMetrics {
                     "hit_rate" => k.map(|k| k.hit_rate),
                     "ndcg" => k.map(|k| k.ndcg),
                     "recall" => k.map(|k| k.recall),
+                    "accuracy_without_guard" => self
+                        .novelty_guard
+                        .as_ref()
+                        .map(|g| g.classifier_alone.accuracy),
                     _ => None,
                 }
             })

@@ -333,18 +333,12 @@ impl LoadedRun {
             None => self.decide(rows, outputs),
         };
         if let Some(guard) = &self.guard {
-            let errors = guard.errors(&self.prepare(rows)?)?;
-            for (p, e) in predictions.iter_mut().zip(errors) {
-                let flagged = guard.fires(e);
-                if flagged {
+            self.note_novelty(&self.prepare(rows)?, &mut predictions)?;
+            for p in &mut predictions {
+                if let Some(n) = p.novelty.filter(|n| n.flagged) {
                     p.label = self.classes[guard.flags].clone();
-                    p.score = guard.score(e);
+                    p.score = guard.score(n.error);
                 }
-                p.novelty = Some(Novelty {
-                    error: e,
-                    threshold: guard.threshold,
-                    flagged,
-                });
             }
         }
         if !self.auxiliary.is_empty() {
@@ -361,6 +355,21 @@ impl LoadedRun {
             self.postprocess(native, rows, &mut predictions)?;
         }
         Ok(predictions)
+    }
+
+    /// Records the novelty guard's verdict on each prediction (decisions
+    /// unchanged); nothing without a guard.
+    fn note_novelty(&self, x: &[f32], predictions: &mut [Prediction]) -> Result<(), RuntimeError> {
+        if let Some(guard) = &self.guard {
+            for (p, e) in predictions.iter_mut().zip(guard.errors(x)?) {
+                p.novelty = Some(Novelty {
+                    error: e,
+                    threshold: guard.threshold,
+                    flagged: guard.fires(e),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn postprocess(
@@ -552,7 +561,10 @@ impl LoadedRun {
     pub fn explain(&self, rows: &RawTable, steps: usize) -> Result<Vec<Explanation>, RuntimeError> {
         self.check_explainable()?;
         let x = self.prepare(rows)?;
-        let predictions = self.decide(rows, self.predictor.predict(&x)?);
+        // The classifier's own decisions are explained; a row the novelty
+        // guard flags says so in `novelty` (its served label is the guard's).
+        let mut predictions = self.decide(rows, self.predictor.predict(&x)?);
+        self.note_novelty(&x, &mut predictions)?;
         let class_of = |p: &Prediction| {
             if self.is_multilabel() {
                 // The most probable label is the one explained.

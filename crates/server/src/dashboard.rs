@@ -122,9 +122,15 @@ async fn explain_svg(
         .iter()
         .map(|a| (a.column.clone(), a.value))
         .collect();
-    let title = format!(
+    let mut title = format!(
         "Why {} ({:.3}, baseline {:.3})",
         e.prediction.label, e.prediction.score, e.baseline_score
     );
+    if e.prediction.novelty.is_some_and(|n| n.flagged) {
+        title = format!(
+            "Why the classifier says {} ({:.3}, baseline {:.3}); the novelty guard flagged the row",
+            e.prediction.label, e.prediction.score, e.baseline_score
+        );
+    }
     Ok(svg(charts::attributions(&title, &values, 12)))
 }
