@@ -568,7 +568,7 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
     if let Some(g) = &m.novelty_guard {
         let _ = write!(
             out,
-            "<p>Novelty guard: an autoencoder of <b>{}</b> rows gives <b>{}</b> to rows it cannot reproduce (error ≥ {:.4}, the {}th percentile of usual validation rows). On the test rows it flagged {} and changed {} decisions: accuracy {} with it, {:.4} from the classifier alone{}. ROC-AUC, PR-AUC and the curves are the classifier's probabilities.</p>",
+            "<p>Novelty guard: an autoencoder of the rows of class <b>{}</b> gives class <b>{}</b> to rows it cannot reproduce (error ≥ {:.4}, the {}th percentile of usual validation rows). On the test rows it flagged {} and changed {} decisions: accuracy {} with it, {:.4} from the classifier alone{}. ROC-AUC, PR-AUC and the curves are the classifier's probabilities.</p>",
             esc(&g.normal_class),
             esc(&g.flags),
             g.threshold,

@@ -4,7 +4,7 @@
 //! showed it; the guard also flags the unusual rows no label described.
 
 use crate::RuntimeError;
-use crate::job::{percentile_of, reconstruction_errors};
+use crate::job::{AnomalyDecision, percentile_of, reconstruction_errors};
 use crate::run_folder::RunFolder;
 use indus_engine::metrics::{
     ClassificationMetrics, RankingMetrics, classification_metrics_for, ranking_metrics,
@@ -61,8 +61,8 @@ pub(crate) struct GuardScores {
 pub(crate) struct GuardModel {
     pub predictor: Predictor,
     pub weights: MlpWeights,
-    pub threshold: f32,
-    pub percentile: f64,
+    /// Threshold and percentile, as an autoencoder head's alarm has them.
+    pub decision: AnomalyDecision,
     /// Class indices of the usual class and of the flagged one.
     pub normal: usize,
     pub flags: usize,
@@ -205,8 +205,10 @@ impl GuardModel {
         Ok(GuardModel {
             predictor,
             weights,
-            threshold: percentile_of(&errors, percentile),
-            percentile,
+            decision: AnomalyDecision {
+                threshold: percentile_of(&errors, percentile),
+                percentile,
+            },
             normal,
             flags,
             rows_train,
@@ -243,8 +245,10 @@ impl GuardModel {
         }
         Ok(GuardModel {
             predictor: Predictor::new(&weights, Head::Reconstruction { width }, backend)?,
-            threshold: report.threshold,
-            percentile: report.percentile,
+            decision: AnomalyDecision {
+                threshold: report.threshold,
+                percentile: report.percentile,
+            },
             normal: index(&report.normal_class)?,
             flags: index(&report.flags)?,
             rows_train: report.rows_train,
@@ -261,14 +265,13 @@ impl GuardModel {
 
     /// Whether a row with reconstruction error `error` is flagged.
     pub fn fires(&self, error: f32) -> bool {
-        error >= self.threshold
+        error >= self.decision.threshold
     }
 
     /// The guard's score of a row, rising with its error and 0.5 at the
-    /// threshold (like an autoencoder head's): `error / (error + threshold)`.
+    /// threshold (like an autoencoder head's).
     pub fn score(&self, error: f32) -> f32 {
-        let e = error.max(0.0);
-        e / (e + self.threshold.max(f32::MIN_POSITIVE))
+        self.decision.score(error)
     }
 
     /// Gives every flagged row the flagged class; returns the classifier's
@@ -307,8 +310,8 @@ impl GuardModel {
             .count();
         let unusual: Vec<bool> = labels.iter().map(|&l| l as usize != self.normal).collect();
         GuardReport {
-            threshold: self.threshold,
-            percentile: self.percentile,
+            threshold: self.decision.threshold,
+            percentile: self.decision.percentile,
             normal_class: classes[self.normal].clone(),
             flags: classes[self.flags].clone(),
             rows_train: self.rows_train,

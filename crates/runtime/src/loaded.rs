@@ -364,7 +364,7 @@ impl LoadedRun {
             for (p, e) in predictions.iter_mut().zip(guard.errors(x)?) {
                 p.novelty = Some(Novelty {
                     error: e,
-                    threshold: guard.threshold,
+                    threshold: guard.decision.threshold,
                     flagged: guard.fires(e),
                 });
             }
