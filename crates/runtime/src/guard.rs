@@ -59,15 +59,19 @@ pub(crate) struct GuardScores {
 
 /// A trained (or reloaded) guard.
 pub(crate) struct GuardModel {
+    /// The autoencoder, ready to reconstruct model inputs.
     pub predictor: Predictor,
+    /// Its weights, for the run folder.
     pub weights: MlpWeights,
     /// Threshold and percentile, as an autoencoder head's alarm has them.
     pub decision: AnomalyDecision,
-    /// Class indices of the usual class and of the flagged one.
+    /// Class index of the usual class (the rows it learned).
     pub normal: usize,
+    /// Class index a flagged row is given.
     pub flags: usize,
+    /// Usual rows it trained on.
     pub rows_train: usize,
-    /// Optimisation seconds.
+    /// Optimisation seconds (0 when reloaded).
     pub seconds: f64,
 }
 
