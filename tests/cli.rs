@@ -1698,3 +1698,74 @@ fn a_native_plugin_built_outside_the_workspace_loads_and_runs() {
         "{err}"
     );
 }
+
+#[test]
+fn sample_weights_decide_which_rows_the_model_learns_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Every reading appears twice: once labelled by the true rule (fault
+    // above 0), once with the opposite label but weight 0 (say, records an
+    // audit marked as wrong). Only the weights tell the two apart.
+    let mut train = String::from("reading,trust,state\n");
+    let mut test = String::from("reading,trust,state\n");
+    for i in 0..200 {
+        let x = (i as f64 - 99.5) / 100.0;
+        let (truth, wrong) = if x > 0.0 {
+            ("fault", "ok")
+        } else {
+            ("ok", "fault")
+        };
+        train.push_str(&format!("{x},1,{truth}\n{x},0,{wrong}\n"));
+        test.push_str(&format!("{},1,{truth}\n", x + 0.002));
+    }
+    let manifest = |weight_role: &str| {
+        format!(
+            "name: audit\nindustry: manufacturing\ndescription: Faults from audited records\ndata:\n  source: {{format: csv, dataset: audit, files: {{train: {{name: audit.csv}}, test: {{name: audit_test.csv}}}}}}\n  columns:\n    - {{name: reading, type: number, role: feature}}\n    - {{name: trust, type: number, role: {weight_role}}}\n    - {{name: state, type: category, role: target, values: [ok, fault]}}\nheads:\n  - {{name: state, task: binary, target: state, classes: [ok, fault]}}\n"
+        )
+    };
+    let scenario = "name: audit\nplugin: audit\nmodel: {hidden: [8]}\ntraining: {epochs: 30, batch_size: 16, optimizer: {kind: adam, learning_rate: 0.01}}\nseed: 1\n";
+    let (plugin, file) =
+        generated_plugin(tmp.path(), "audit", &manifest("weight"), &train, scenario);
+    std::fs::write(plugin.join("data/audit_test.csv"), &test).unwrap();
+    let accuracy = || -> f64 {
+        let out = ok(&indus(
+            &[
+                "run",
+                file.to_str().unwrap(),
+                "--runs-dir",
+                "runs",
+                "--json",
+            ],
+            tmp.path(),
+        ));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["metrics"]["test"]["accuracy"].as_f64().unwrap()
+    };
+    let weighted = accuracy();
+    assert!(
+        weighted > 0.9,
+        "accuracy {weighted} learning from the trusted rows"
+    );
+    // The same rows with the weights ignored: each reading is both classes.
+    std::fs::write(plugin.join("plugin.yaml"), manifest("ignore")).unwrap();
+    let unweighted = accuracy();
+    assert!(
+        unweighted < 0.75,
+        "accuracy {unweighted} when every record counts"
+    );
+
+    // A weight that is not a finite number of at least 0 is refused by row.
+    std::fs::write(plugin.join("plugin.yaml"), manifest("weight")).unwrap();
+    let bad = train.replacen(",1,ok\n", ",-2,ok\n", 1);
+    std::fs::write(plugin.join("data/audit.csv"), bad).unwrap();
+    let err = fails(&indus(
+        &["run", file.to_str().unwrap(), "--runs-dir", "runs"],
+        tmp.path(),
+    ));
+    assert!(
+        err.contains("audit.csv")
+            && err.contains("row 1,")
+            && err.contains("`trust`")
+            && err.contains("at least 0"),
+        "{err}"
+    );
+}

@@ -151,6 +151,24 @@ pub fn head_classes(head: &HeadSpec) -> Vec<String> {
     }
 }
 
+/// A sample weight cell: a finite number, 0 or more (0 leaves the row out
+/// of the training loss).
+fn sample_weight(cell: Option<&str>) -> Result<f32, String> {
+    let text = cell.map(str::trim).unwrap_or("");
+    if text.is_empty() {
+        return Err(
+            "missing sample weight; give every training row one (1 counts a row once)".into(),
+        );
+    }
+    match text.parse::<f32>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
+        Ok(w) => Err(format!(
+            "sample weight {w} must be a finite number of at least 0"
+        )),
+        Err(_) => Err(format!("`{text}` is not a number (sample weight)")),
+    }
+}
+
 /// Reads CSV bytes with every column as text (cells are parsed and
 /// reported one by one later), decoding Latin-1 when asked.
 pub(crate) fn read_text_csv(
@@ -405,6 +423,28 @@ fn rows_from_frame(
                 }
             }
             table.values = Some(values);
+        }
+    }
+    if let Some(c) = manifest
+        .data
+        .columns
+        .iter()
+        .find(|c| c.role == ColumnRole::Weight)
+    {
+        // Training files must carry the weights; inputs to predict need not.
+        if df.column(&c.name).is_ok() || require_target {
+            let cells = text_column(&c.name, "the sample weight")?;
+            let mut weights = Vec::with_capacity(n);
+            for (row, cell) in cells.iter().enumerate() {
+                match sample_weight(cell.as_deref()) {
+                    Ok(w) => weights.push(w),
+                    Err(m) => {
+                        cell_problems.push(DataError::row(source_name, row + 1, Some(&c.name), m));
+                        weights.push(0.0);
+                    }
+                }
+            }
+            table.weights = Some(weights);
         }
     }
     for c in manifest

@@ -25,6 +25,9 @@ pub struct RawTable {
     /// Multilabel heads: the label indices each row carries, when the input
     /// carries the target.
     pub label_sets: Option<Vec<Vec<u32>>>,
+    /// Each row's sample weight (the plugin's `role: weight` column), when
+    /// the input carries it: how much the row counts in the training loss.
+    pub weights: Option<Vec<f32>>,
 }
 
 /// What a head after the first learns from, one entry per row.
@@ -112,6 +115,9 @@ impl RawTable {
         if let Some(sets) = &mut self.label_sets {
             sets.truncate(n);
         }
+        if let Some(w) = &mut self.weights {
+            w.truncate(n);
+        }
     }
 
     /// The targets of head `name` (a head after the first), if read.
@@ -162,6 +168,10 @@ impl RawTable {
                 .label_sets
                 .as_ref()
                 .map(|sets| indices.iter().map(|&i| sets[i].clone()).collect()),
+            weights: self
+                .weights
+                .as_ref()
+                .map(|w| indices.iter().map(|&i| w[i]).collect()),
         }
     }
 

@@ -146,13 +146,24 @@ impl Head {
         }
     }
 
-    /// Mean loss of a batch.
+    /// Mean loss of a batch; with `row_weights` (the rows' sample
+    /// weights), the mean weighted by them times any class weight.
     pub(crate) fn loss<B: Backend>(
         &self,
         logits: Tensor<B, 2>,
         targets: &BatchTargets<B>,
         class_weights: Option<&Tensor<B, 1>>,
+        row_weights: Option<Tensor<B, 1>>,
     ) -> Tensor<B, 1> {
+        if let Some(w) = row_weights {
+            let w = match class_weights {
+                Some(cw) => w * self.class_weight_per_row(cw, targets),
+                None => w,
+            };
+            let per_row = self.row_losses(logits, targets);
+            // A batch whose rows all weigh 0 teaches nothing (loss 0).
+            return (per_row * w.clone()).sum() / w.sum().clamp_min(1e-12);
+        }
         match (self, targets) {
             (Head::Multiclass { .. }, BatchTargets::Classes(y)) => {
                 let [rows] = y.dims();
@@ -204,6 +215,60 @@ impl Head {
         }
     }
 
+    /// Each row's loss, averaged over its outputs.
+    fn row_losses<B: Backend>(
+        &self,
+        logits: Tensor<B, 2>,
+        targets: &BatchTargets<B>,
+    ) -> Tensor<B, 1> {
+        let [rows, _] = logits.dims();
+        let per_output = match (self, targets) {
+            (Head::Multiclass { .. }, BatchTargets::Classes(y)) => {
+                return activation::log_softmax(logits, 1)
+                    .gather(1, y.clone().reshape([rows, 1]))
+                    .reshape([rows])
+                    .neg();
+            }
+            (Head::Binary | Head::Multilabel { .. }, BatchTargets::Values(y)) => {
+                let z = logits;
+                z.clone().clamp_min(0.0) - z.clone() * y.clone() + z.abs().neg().exp().log1p()
+            }
+            (Head::Regression { huber: true, .. }, BatchTargets::Values(y)) => {
+                let abs = (logits - y.clone()).abs();
+                let quadratic = abs.clone().clamp_max(1.0);
+                let linear = abs - quadratic.clone();
+                quadratic.powf_scalar(2.0) * 0.5 + linear
+            }
+            (Head::Regression { .. } | Head::Reconstruction { .. }, BatchTargets::Values(y)) => {
+                (logits - y.clone()).powf_scalar(2.0)
+            }
+            _ => unreachable!("targets are checked against the head in `upload`"),
+        };
+        per_output.mean_dim(1).reshape([rows])
+    }
+
+    /// The class weight of each row's true class (1 where the head has no
+    /// class weights).
+    fn class_weight_per_row<B: Backend>(
+        &self,
+        class_weights: &Tensor<B, 1>,
+        targets: &BatchTargets<B>,
+    ) -> Tensor<B, 1> {
+        match (self, targets) {
+            (Head::Multiclass { .. }, BatchTargets::Classes(y)) => {
+                class_weights.clone().select(0, y.clone())
+            }
+            (Head::Binary, BatchTargets::Values(y)) => {
+                let [rows, _] = y.dims();
+                let w0 = class_weights.clone().narrow(0, 0, 1).reshape([1, 1]);
+                let w1 = class_weights.clone().narrow(0, 1, 1).reshape([1, 1]);
+                (y.clone() * (w1 - w0.clone()) + w0).reshape([rows])
+            }
+            (_, BatchTargets::Classes(y)) => Tensor::ones([y.dims()[0]], &y.device()),
+            (_, BatchTargets::Values(y)) => Tensor::ones([y.dims()[0]], &y.device()),
+        }
+    }
+
     /// Turns raw outputs into what a user reads: class probabilities,
     /// probabilities of the positive label, or values.
     pub fn activate<B: Backend>(&self, logits: Tensor<B, 2>) -> Tensor<B, 2> {
@@ -226,6 +291,75 @@ impl<B: Backend> DeviceTargets<B> {
         match self {
             DeviceTargets::Classes(t) => BatchTargets::Classes(t.clone().select(0, idx)),
             DeviceTargets::Values(t) => BatchTargets::Values(t.clone().select(0, idx)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    type B = burn::backend::Flex;
+
+    fn value(t: Tensor<B, 1>) -> f32 {
+        t.into_data().to_vec::<f32>().unwrap()[0]
+    }
+
+    fn batch(head: Head, rows: &[f32], width: usize) -> (Tensor<B, 2>, BatchTargets<B>) {
+        let device = Default::default();
+        let n = rows.len() / width;
+        let logits = Tensor::<B, 2>::from_data(TensorData::new(rows.to_vec(), [n, width]), &device);
+        let targets = match head {
+            Head::Multiclass { .. } => BatchTargets::Classes(Tensor::<B, 1, Int>::from_data(
+                TensorData::new((0..n as i64).map(|i| i % width as i64).collect(), [n]),
+                &device,
+            )),
+            _ => BatchTargets::Values(Tensor::<B, 2>::from_data(
+                TensorData::new((0..n * width).map(|i| (i % 2) as f32).collect(), [n, width]),
+                &device,
+            )),
+        };
+        (logits, targets)
+    }
+
+    fn weights(w: &[f32]) -> Option<Tensor<B, 1>> {
+        Some(Tensor::from_data(
+            TensorData::new(w.to_vec(), [w.len()]),
+            &Default::default(),
+        ))
+    }
+
+    #[test]
+    fn unit_sample_weights_change_nothing_and_zero_weights_leave_rows_out() {
+        let heads = [
+            (Head::Multiclass { classes: 2 }, 2),
+            (Head::Binary, 1),
+            (
+                Head::Regression {
+                    outputs: 1,
+                    huber: true,
+                },
+                1,
+            ),
+            (Head::Reconstruction { width: 2 }, 2),
+        ];
+        let class_weights: Tensor<B, 1> =
+            Tensor::from_data(TensorData::new(vec![1.0f32, 3.0], [2]), &Default::default());
+        for (head, width) in heads {
+            let rows = [0.3f32, -1.2, 2.0, 0.1, -0.4, 0.8, 1.5, -2.0];
+            let (logits, targets) = batch(head, &rows[..4 * width], width);
+            let cw =
+                matches!(head, Head::Multiclass { .. } | Head::Binary).then_some(&class_weights);
+            let plain = value(head.loss(logits.clone(), &targets, cw, None));
+            let ones = value(head.loss(logits.clone(), &targets, cw, weights(&[1.0; 4])));
+            assert!((plain - ones).abs() < 1e-5, "{head:?}: {plain} vs {ones}");
+            // Rows 0 and 1 alone, against the same rows with 2 and 3 at weight 0.
+            let (first, first_targets) = batch(head, &rows[..2 * width], width);
+            let alone = value(head.loss(first, &first_targets, cw, None));
+            let zeroed = value(head.loss(logits, &targets, cw, weights(&[1.0, 1.0, 0.0, 0.0])));
+            assert!(
+                (alone - zeroed).abs() < 1e-5,
+                "{head:?}: {alone} vs {zeroed}"
+            );
         }
     }
 }

@@ -59,6 +59,9 @@ pub struct TrainRequest<'a> {
     pub validation: Option<&'a TrainSet>,
     /// Per-class loss weights (classifiers), e.g. to balance rare classes.
     pub class_weights: Option<&'a [f32]>,
+    /// Per-row sample weights of the training rows (a `role: weight`
+    /// column): each row's loss counts this much, for every head.
+    pub sample_weights: Option<&'a [f32]>,
     /// Inputs that are indices into learned tables (users, items).
     pub embeddings: &'a [EmbeddingShape],
     /// Weight of `head`'s loss when auxiliary heads share the trunk.
@@ -366,6 +369,19 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
     }
     let joint = !req.auxiliary.is_empty();
 
+    let sample_weights = match req.sample_weights {
+        Some(w) if w.len() != n => {
+            return Err(EngineError::Shape(format!(
+                "{} sample weights for {n} training rows",
+                w.len()
+            )));
+        }
+        Some(w) => Some(Tensor::<B, 1>::from_data(
+            TensorData::new(w.to_vec(), [n]),
+            device,
+        )),
+        None => None,
+    };
     let is_multiclass = matches!(req.head, Head::Multiclass { .. });
     let class_weights = req
         .class_weights
@@ -391,6 +407,9 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
             let ids: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
             let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [rows.len()]), device);
             let xb = x_all.clone().select(0, idx.clone());
+            let wb = sample_weights
+                .as_ref()
+                .map(|w| w.clone().select(0, idx.clone()));
             let idx_all = idx.clone();
             let yb = y_all.select(idx);
             let all = model.forward(xb, Some(&mut dropout_rng));
@@ -412,7 +431,9 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
                     .sum();
                 correct = correct + hits;
             }
-            let mut loss = req.head.loss(logits, &yb, class_weights.as_ref());
+            let mut loss = req
+                .head
+                .loss(logits, &yb, class_weights.as_ref(), wb.clone());
             if joint {
                 loss = loss.mul_scalar(req.loss_weight);
                 for (a, at, targets, weights) in &aux_targets {
@@ -421,6 +442,7 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
                         all.clone().narrow(1, *at, a.head.outputs()),
                         &yb,
                         weights.as_ref(),
+                        wb.clone(),
                     );
                     loss = loss + part.mul_scalar(a.loss_weight);
                 }
@@ -970,6 +992,7 @@ mod tests {
             train,
             validation,
             class_weights,
+            sample_weights: None,
             embeddings: &[],
             loss_weight: 1.0,
             auxiliary: &[],

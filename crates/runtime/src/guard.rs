@@ -134,17 +134,20 @@ pub(crate) fn guard_classes(
     Ok((normal, flags))
 }
 
-/// The rows of `set` whose class is `normal`, as an autoencoder's training
-/// set (inputs are their own targets).
-fn usual_rows(set: &TrainSet, normal: usize) -> TrainSet {
+/// The rows of `set` whose class is `normal` and whose sample weight (if
+/// any) is above 0, as an autoencoder's training set (inputs are their own
+/// targets).
+fn usual_rows(set: &TrainSet, normal: usize, weights: Option<&[f32]>) -> TrainSet {
     let width = set.width.max(1);
+    let counts = |i: usize| weights.is_none_or(|w| w.get(i).is_some_and(|&v| v > 0.0));
     let x: Vec<f32> = match &set.targets {
         Targets::Classes(labels) => set
             .x
             .chunks_exact(width)
             .zip(labels)
-            .filter(|(_, l)| **l as usize == normal)
-            .flat_map(|(row, _)| row.iter().copied())
+            .enumerate()
+            .filter(|(i, (_, l))| **l as usize == normal && counts(*i))
+            .flat_map(|(_, (row, _))| row.iter().copied())
             .collect(),
         Targets::Values { .. } => Vec::new(),
     };
@@ -161,12 +164,14 @@ fn usual_rows(set: &TrainSet, normal: usize) -> TrainSet {
 impl GuardModel {
     /// Trains the autoencoder on the usual training rows (best epoch on
     /// the usual validation rows) and sets its threshold at the
-    /// configured percentile of their errors.
+    /// configured percentile of their errors. Rows of sample weight 0 are
+    /// left out; other weights do not change what "usual" looks like.
     #[allow(clippy::too_many_arguments)]
     pub fn train(
         spec: &NoveltyGuard,
         head: &HeadSpec,
         train: &TrainSet,
+        weights: Option<&[f32]>,
         validation: Option<&TrainSet>,
         seed: u64,
         backend: BackendKind,
@@ -174,8 +179,8 @@ impl GuardModel {
     ) -> Result<GuardModel, RuntimeError> {
         let (normal, flags) = guard_classes(spec, head)
             .map_err(|(field, message)| RuntimeError::Invalid(format!("{field}: {message}")))?;
-        let usual = usual_rows(train, normal);
-        let usual_validation = validation.map(|v| usual_rows(v, normal));
+        let usual = usual_rows(train, normal, weights);
+        let usual_validation = validation.map(|v| usual_rows(v, normal, None));
         let usual_validation = usual_validation.filter(|v| !v.x.is_empty());
         let rows_train = usual.x.len() / usual.width;
         if rows_train == 0 {
@@ -195,6 +200,7 @@ impl GuardModel {
                 train: &usual,
                 validation: usual_validation.as_ref(),
                 class_weights: None,
+                sample_weights: None,
                 embeddings: &[],
                 loss_weight: 1.0,
                 auxiliary: &[],
@@ -383,8 +389,11 @@ mod tests {
             width: 2,
             targets: Targets::Classes(vec![0, 1, 0]),
         };
-        let usual = usual_rows(&set, 0);
+        let usual = usual_rows(&set, 0, None);
         assert_eq!(usual.x, vec![1.0, 2.0, 5.0, 6.0]);
+        // A row of sample weight 0 does not count.
+        let usual = usual_rows(&set, 0, Some(&[1.0, 1.0, 0.0]));
+        assert_eq!(usual.x, vec![1.0, 2.0]);
         assert!(
             matches!(usual.targets, Targets::Values { ref values, width: 2 } if *values == usual.x)
         );

@@ -699,6 +699,16 @@ fn fit_once(
             },
         )
         .collect();
+    let sample_weights = train_rows.weights.clone();
+    if sample_weights
+        .as_ref()
+        .is_some_and(|w| !w.iter().any(|&v| v > 0.0))
+    {
+        return Err(RuntimeError::Invalid(format!(
+            "every one of the {} training rows has sample weight 0: nothing to learn from",
+            train_rows.len()
+        )));
+    }
     let train_set = to_set(train_rows);
     let val_set = val_rows.map(to_set);
     let class_weights = match primary_head(plugin).class_weighting {
@@ -717,6 +727,7 @@ fn fit_once(
         train: &train_set,
         validation: val_set.as_ref(),
         class_weights: class_weights.as_deref(),
+        sample_weights: sample_weights.as_deref(),
         embeddings: &embeddings,
         loss_weight: primary_head(plugin).loss_weight.get() as f32,
         auxiliary: &auxiliary,
@@ -778,6 +789,7 @@ fn fit_once(
                 spec,
                 primary_head(plugin),
                 &train_set,
+                sample_weights.as_deref(),
                 val_set.as_ref(),
                 scenario.seed,
                 backend,

@@ -255,6 +255,26 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
             ));
         }
     }
+    let weights: Vec<usize> = (0..m.data.columns.len())
+        .filter(|&i| m.data.columns[i].role == ColumnRole::Weight)
+        .collect();
+    if let [_, second, ..] = weights[..] {
+        return Err((
+            format!("data.columns[{second}].role"),
+            "only one column can hold the sample weights".into(),
+        ));
+    }
+    if let Some(&i) = weights.first()
+        && !matches!(
+            m.data.columns[i].kind,
+            ColumnType::Number | ColumnType::Integer
+        )
+    {
+        return Err((
+            format!("data.columns[{i}].type"),
+            "a sample weight column holds numbers: `type: number` or `integer`".into(),
+        ));
+    }
     if !m.data.columns.iter().any(|c| c.role == ColumnRole::Feature) {
         return Err((
             "data.columns".into(),

@@ -432,3 +432,28 @@ fn a_novelty_guard_is_checked_like_the_main_training_and_is_one_network() {
     ));
     assert!(m.contains("novelty_guard.training.optimizer.beta1"), "{m}");
 }
+
+#[test]
+fn one_numeric_column_may_hold_sample_weights() {
+    let weighted = RATINGS.replace(
+        "    - {name: stars,",
+        "    - {name: trust, type: number, role: weight}\n    - {name: stars,",
+    );
+    parse_plugin(Path::new("p.yaml"), &weighted).unwrap();
+    let m = plugin_message(&weighted.replace(
+        "    - {name: stars,",
+        "    - {name: trust2, type: number, role: weight}\n    - {name: stars,",
+    ));
+    assert!(
+        m.contains("data.columns[5].role") && m.contains("only one column"),
+        "{m}"
+    );
+    let m = plugin_message(&weighted.replace(
+        "{name: trust, type: number",
+        "{name: trust, type: category, values: [low, high]",
+    ));
+    assert!(
+        m.contains("data.columns[4].type") && m.contains("holds numbers"),
+        "{m}"
+    );
+}
