@@ -445,7 +445,7 @@ fn one_numeric_column_may_hold_sample_weights() {
         "    - {name: trust2, type: number, role: weight}\n    - {name: stars,",
     ));
     assert!(
-        m.contains("data.columns[5].role") && m.contains("only one column"),
+        m.contains("data.columns[4].role") && m.contains("only one column"),
         "{m}"
     );
     let m = plugin_message(&weighted.replace(
@@ -453,7 +453,7 @@ fn one_numeric_column_may_hold_sample_weights() {
         "{name: trust, type: category, values: [low, high]",
     ));
     assert!(
-        m.contains("data.columns[4].type") && m.contains("holds numbers"),
+        m.contains("data.columns[3].type") && m.contains("holds numbers"),
         "{m}"
     );
 }
