@@ -918,6 +918,37 @@ fn intrusion_detection_tests_on_the_official_kddtest_plus_file() {
         }
     }
     assert!(answers.iter().any(|a| a["novelty"]["flagged"] == true));
+    // As CSV, the verdict is two more columns.
+    let csv = tmp.path().join("answers.csv");
+    ok(&indus(
+        &[
+            "predict",
+            dir.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--limit",
+            "200",
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let text = std::fs::read_to_string(csv).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.ends_with(",novelty_error,novelty_flagged"),
+        "{header}"
+    );
+    let flagged = text
+        .lines()
+        .skip(1)
+        .filter(|l| l.ends_with(",true"))
+        .count();
+    let expected = answers
+        .iter()
+        .filter(|a| a["novelty"]["flagged"] == true)
+        .count();
+    assert_eq!(flagged, expected);
 }
 
 #[test]
