@@ -295,4 +295,10 @@ training:
     monitor: val_loss
     patience: 10
 seed: 1
+# An autoencoder of the usual rows beside the classifier: rows unlike any it
+# saw get the other class, whatever the classifier says (new kinds of fault).
+# novelty_guard:
+#   threshold_percentile: 99   # about 1 % false alarms on usual rows
+#   model: {hidden: [16, 4, 16]}
+#   training: {epochs: 30, batch_size: 32, optimizer: {kind: adam, learning_rate: 0.003}}
 "#;
