@@ -1757,19 +1757,10 @@ fn sample_weights_decide_which_rows_the_model_learns_from() {
     let (plugin, file) =
         generated_plugin(tmp.path(), "audit", &manifest("weight"), &train, scenario);
     std::fs::write(plugin.join("data/audit_test.csv"), &test).unwrap();
-    let accuracy = || -> f64 {
-        let out = ok(&indus(
-            &[
-                "run",
-                file.to_str().unwrap(),
-                "--runs-dir",
-                "runs",
-                "--json",
-            ],
-            tmp.path(),
-        ));
-        let v: Value = serde_json::from_str(&out).unwrap();
-        v["metrics"]["test"]["accuracy"].as_f64().unwrap()
+    let accuracy = || {
+        run_json(tmp.path(), &file, &[])["metrics"]["test"]["accuracy"]
+            .as_f64()
+            .unwrap()
     };
     let weighted = accuracy();
     assert!(
