@@ -285,6 +285,20 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
         assert_eq!(s, 200, "{name}: {inferred}");
         let labels: Vec<Value> = from_cli.iter().map(|p| p["label"].clone()).collect();
         assert_eq!(inferred["outputs"][0]["data"], json!(labels), "{name}");
+        if name == "security-intrusion" {
+            // The guard's verdict is an output tensor too.
+            let (s, inferred) = server.post(
+                &format!("/v2/models/{name}/infer"),
+                &json!({ "inputs": inputs, "outputs": [{"name": "novelty_flagged"}] }),
+            );
+            assert_eq!(s, 200, "{inferred}");
+            let flagged: Vec<Value> = from_cli
+                .iter()
+                .map(|p| p["novelty"]["flagged"].clone())
+                .collect();
+            assert_eq!(inferred["outputs"][0]["data"], json!(flagged));
+            assert_eq!(inferred["outputs"][0]["datatype"], "BOOL");
+        }
         assert_eq!(server.get(&format!("/v2/models/{name}/ready")).0, 200);
 
         if recommender {
@@ -344,11 +358,12 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
     let metrics = metrics.as_str().unwrap();
     for (name, _) in SCENARIOS {
         // Five rows through predict, five through the OIP infer (and the
-        // recommender's one-row prediction).
-        let rows = if name == "retail-recommendation" {
-            11
-        } else {
-            10
+        // recommender's one-row prediction, the guarded scenario's second
+        // infer call).
+        let rows = match name {
+            "retail-recommendation" => 11,
+            "security-intrusion" => 15,
+            _ => 10,
         };
         assert!(
             metrics.contains(&format!(

@@ -1,6 +1,7 @@
 //! Open Inference Protocol (KServe v2) endpoints, so existing inference
 //! clients can call any scenario: one input tensor per feature column,
-//! outputs `label`, `score` and `probabilities`.
+//! outputs `label`, `score` and `probabilities` (plus `novelty_error` and
+//! `novelty_flagged` for a run with a novelty guard).
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::ops::readiness;
@@ -177,21 +178,26 @@ pub async fn model_metadata(
         })
         .collect();
     let k = run.classes.len() as i64;
+    let mut outputs = if k == 0 {
+        // A regression head answers with a number only.
+        vec![tensor("value", "FP32", vec![-1])]
+    } else {
+        vec![
+            tensor("label", "BYTES", vec![-1]),
+            tensor("score", "FP32", vec![-1]),
+            tensor("probabilities", "FP32", vec![-1, k]),
+        ]
+    };
+    if run.metrics.novelty_guard.is_some() {
+        outputs.push(tensor("novelty_error", "FP32", vec![-1]));
+        outputs.push(tensor("novelty_flagged", "BOOL", vec![-1]));
+    }
     Ok(Json(ModelMetadata {
         name,
         versions: vec![run.folder.record.run_id.clone()],
         platform: "indus-mlp".into(),
         inputs,
-        outputs: if k == 0 {
-            // A regression head answers with a number only.
-            vec![tensor("value", "FP32", vec![-1])]
-        } else {
-            vec![
-                tensor("label", "BYTES", vec![-1]),
-                tensor("score", "FP32", vec![-1]),
-                tensor("probabilities", "FP32", vec![-1, k]),
-            ]
-        },
+        outputs,
     }))
 }
 
@@ -219,11 +225,14 @@ pub async fn infer(
             .as_ref()
             .is_none_or(|list| list.iter().any(|r| r.name == o))
     };
-    let names: &[&str] = if k == 0 {
-        &["value"]
+    let mut names: Vec<&str> = if k == 0 {
+        vec!["value"]
     } else {
-        &["label", "score", "probabilities"]
+        vec!["label", "score", "probabilities"]
     };
+    if run.metrics.novelty_guard.is_some() {
+        names.extend(["novelty_error", "novelty_flagged"]);
+    }
     if let Some(list) = &req.outputs
         && let Some(bad) = list.iter().find(|r| !names.contains(&r.name.as_str()))
     {
@@ -274,6 +283,32 @@ pub async fn infer(
             shape: vec![n, k],
             datatype: "FP32".into(),
             data: json!(flat),
+        });
+    }
+    if wanted("novelty_error") {
+        outputs.push(InferOutput {
+            name: "novelty_error".into(),
+            shape: vec![n],
+            datatype: "FP32".into(),
+            data: json!(
+                predictions
+                    .iter()
+                    .map(|p| p.novelty.map_or(f32::NAN, |v| v.error))
+                    .collect::<Vec<_>>()
+            ),
+        });
+    }
+    if wanted("novelty_flagged") {
+        outputs.push(InferOutput {
+            name: "novelty_flagged".into(),
+            shape: vec![n],
+            datatype: "BOOL".into(),
+            data: json!(
+                predictions
+                    .iter()
+                    .map(|p| p.novelty.is_some_and(|v| v.flagged))
+                    .collect::<Vec<_>>()
+            ),
         });
     }
     Ok(Json(InferResponse {
