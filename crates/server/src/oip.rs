@@ -10,6 +10,7 @@ use crate::state::{ApiJson, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use indus_runtime::Prediction;
 use indus_spec::{ColumnRole, ColumnSpec, ColumnType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -244,73 +245,42 @@ pub async fn infer(
     }
     let wanted = |o: &str| names.contains(&o) && wanted(o);
     let mut outputs = Vec::new();
-    if wanted("value") {
-        outputs.push(InferOutput {
-            name: "value".into(),
-            shape: vec![n],
-            datatype: "FP32".into(),
-            data: json!(
-                predictions
-                    .iter()
-                    .map(|p| p.value.unwrap_or(f32::NAN))
-                    .collect::<Vec<_>>()
-            ),
-        });
-    }
-    if wanted("label") {
-        outputs.push(InferOutput {
-            name: "label".into(),
-            shape: vec![n],
-            datatype: "BYTES".into(),
-            data: json!(predictions.iter().map(|p| &p.label).collect::<Vec<_>>()),
-        });
-    }
-    if wanted("score") {
-        outputs.push(InferOutput {
-            name: "score".into(),
-            shape: vec![n],
-            datatype: "FP32".into(),
-            data: json!(predictions.iter().map(|p| p.score).collect::<Vec<_>>()),
-        });
-    }
-    if wanted("probabilities") {
-        let flat: Vec<f32> = predictions
-            .iter()
-            .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
-            .collect();
-        outputs.push(InferOutput {
-            name: "probabilities".into(),
-            shape: vec![n, k],
-            datatype: "FP32".into(),
-            data: json!(flat),
-        });
-    }
-    if wanted("novelty_error") {
-        outputs.push(InferOutput {
-            name: "novelty_error".into(),
-            shape: vec![n],
-            datatype: "FP32".into(),
-            data: json!(
-                predictions
-                    .iter()
-                    .map(|p| p.novelty.map_or(f32::NAN, |v| v.error))
-                    .collect::<Vec<_>>()
-            ),
-        });
-    }
-    if wanted("novelty_flagged") {
-        outputs.push(InferOutput {
-            name: "novelty_flagged".into(),
-            shape: vec![n],
-            datatype: "BOOL".into(),
-            data: json!(
-                predictions
-                    .iter()
-                    .map(|p| p.novelty.is_some_and(|v| v.flagged))
-                    .collect::<Vec<_>>()
-            ),
-        });
-    }
+    let mut add = |name: &str, datatype: &str, shape: Vec<usize>, data: Value| {
+        if wanted(name) {
+            outputs.push(InferOutput {
+                name: name.into(),
+                shape,
+                datatype: datatype.into(),
+                data,
+            });
+        }
+    };
+    let each = |f: fn(&Prediction) -> Value| Value::Array(predictions.iter().map(f).collect());
+    add(
+        "value",
+        "FP32",
+        vec![n],
+        each(|p| json!(p.value.unwrap_or(f32::NAN))),
+    );
+    add("label", "BYTES", vec![n], each(|p| json!(p.label)));
+    add("score", "FP32", vec![n], each(|p| json!(p.score)));
+    let flat: Vec<f32> = predictions
+        .iter()
+        .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
+        .collect();
+    add("probabilities", "FP32", vec![n, k], json!(flat));
+    add(
+        "novelty_error",
+        "FP32",
+        vec![n],
+        each(|p| json!(p.novelty.map_or(f32::NAN, |v| v.error))),
+    );
+    add(
+        "novelty_flagged",
+        "BOOL",
+        vec![n],
+        each(|p| json!(p.novelty.is_some_and(|v| v.flagged))),
+    );
     Ok(Json(InferResponse {
         model_name: name,
         model_version: run.folder.record.run_id.clone(),
