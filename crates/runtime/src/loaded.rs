@@ -332,8 +332,14 @@ impl LoadedRun {
             Some(decision) => self.flag(rows, &outputs, decision)?,
             None => self.decide(rows, outputs),
         };
+        // The model inputs again, once, for the guard and the other heads.
+        let x = if self.guard.is_some() || !self.auxiliary.is_empty() {
+            self.prepare(rows)?
+        } else {
+            Vec::new()
+        };
         if let Some(guard) = &self.guard {
-            self.note_novelty(&self.prepare(rows)?, &mut predictions)?;
+            self.note_novelty(&x, &mut predictions)?;
             for p in &mut predictions {
                 if let Some(n) = p.novelty.filter(|n| n.flagged) {
                     p.label = self.classes[guard.flags].clone();
@@ -342,7 +348,6 @@ impl LoadedRun {
             }
         }
         if !self.auxiliary.is_empty() {
-            let x = self.prepare(rows)?;
             for model in &self.auxiliary {
                 for (p, a) in predictions.iter_mut().zip(model.answer(&x)?) {
                     p.heads.push((model.spec.name.to_string(), a));
