@@ -20,7 +20,7 @@ pub use error::DataError;
 pub use fetch::{DataLocations, FetchedFile, fetch, sha256_hex};
 pub use join::{LookupTable, fill_json_rows};
 pub use npz::read_npz_array;
-pub use preprocess::{EmbeddingSlot, FittedColumn, OTHER, Preprocessor};
+pub use preprocess::{EmbeddingSlot, FittedColumn, ImageSlot, OTHER, Preprocessor};
 pub use rows::{
     CsvLayout, RowFormat, class_index, head_classes, numeric_target, read_rows, rows_from_csv,
     rows_from_json, rows_from_parquet, target_classes,

@@ -112,6 +112,17 @@ pub struct EmbeddingSlot {
     pub dim: usize,
 }
 
+/// Where one image column's pixels sit in a row of model inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSlot {
+    /// The image column.
+    pub column: String,
+    /// Position of the first pixel among the row's model inputs.
+    pub position: usize,
+    /// Pixels per image (row-major, height × width).
+    pub pixels: usize,
+}
+
 impl FittedColumn {
     /// Raw values this column occupies in a [`RawTable`] row.
     fn raw_width(&self) -> usize {
@@ -321,6 +332,24 @@ impl Preprocessor {
                     position,
                     rows: keys.len() + 1,
                     dim: *dim,
+                });
+            }
+            position += c.width();
+        }
+        slots
+    }
+
+    /// The image columns: where their first pixel sits among the model
+    /// inputs and how many pixels follow, for a convolution stem.
+    pub fn image_slots(&self) -> Vec<ImageSlot> {
+        let mut position = 0;
+        let mut slots = Vec::new();
+        for c in &self.columns {
+            if let FittedColumn::Image { name, width, .. } = c {
+                slots.push(ImageSlot {
+                    column: name.clone(),
+                    position,
+                    pixels: *width,
                 });
             }
             position += c.width();

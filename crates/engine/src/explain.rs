@@ -117,6 +117,8 @@ mod tests {
             output: dense(4, head.outputs(), 3.0),
             activation: Activation::Tanh,
             embeddings: vec![],
+            convs: Vec::new(),
+            image: None,
         }
     }
 

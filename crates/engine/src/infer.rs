@@ -205,6 +205,8 @@ mod tests {
             },
             activation: Activation::Relu,
             embeddings: Vec::new(),
+            convs: Vec::new(),
+            image: None,
         }
     }
 

@@ -1,11 +1,15 @@
 //! The shared MLP trunk as a burn module, its seeded initialisation, and the
 //! conversion to and from backend-free [`MlpWeights`].
 
-use crate::weights::{DenseWeights, EmbeddingWeights, MlpWeights, NormWeights};
+use crate::weights::{
+    ConvWeights, DenseWeights, EmbeddingWeights, ImageShape, MlpWeights, NormWeights,
+};
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation;
 use burn::tensor::backend::Backend;
+use burn::tensor::module::{conv2d, max_pool2d};
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Int, Tensor, TensorData};
 use indus_spec::{Activation, Init, ModelSpec, Norm};
 use rand::rngs::StdRng;
@@ -22,15 +26,21 @@ pub struct EmbeddingShape {
     pub dim: usize,
 }
 
-/// Embedding tables, hidden layers, optional layer norms, dropout and the
-/// output layer.
+/// Embedding tables, an optional convolution stem over an image, hidden
+/// layers, optional layer norms, dropout and the output layer.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
     embeddings: Vec<Param<Tensor<B, 2>>>,
     #[module(skip)]
     embedding_positions: Vec<usize>,
+    /// Inputs that go to the first dense layer as they are; empty when
+    /// every input does (no embeddings, no convolutions).
     #[module(skip)]
     plain_positions: Vec<usize>,
+    conv_weights: Vec<Param<Tensor<B, 4>>>,
+    conv_biases: Vec<Param<Tensor<B, 1>>>,
+    #[module(skip)]
+    image: Option<ImageShape>,
     hidden: Vec<Linear<B>>,
     norms: Vec<LayerNorm<B>>,
     output: Linear<B>,
@@ -47,10 +57,13 @@ impl<B: Backend> Mlp<B> {
     /// every backend.
     /// `inputs` counts model inputs as they arrive (one index per
     /// embedded input); each table starts uniform in ±0.05 like Keras'.
+    /// `image` is where `spec.conv` reads its pixels (ignored without
+    /// convolutions; the caller checks that one is given with them).
     pub fn init(
         spec: &ModelSpec,
         inputs: usize,
         embeddings: &[EmbeddingShape],
+        image: Option<ImageShape>,
         outputs: usize,
         rng: &mut StdRng,
         device: &B::Device,
@@ -66,14 +79,47 @@ impl<B: Backend> Mlp<B> {
                     .collect(),
             })
             .collect();
-        let first = inputs - embeddings.len() + embeddings.iter().map(|e| e.dim).sum::<usize>();
+        let limit = |fan_in: usize, fan_out: usize| {
+            (match spec.init {
+                Init::GlorotUniform => (6.0 / (fan_in + fan_out) as f64).sqrt(),
+                Init::HeUniform => (6.0 / fan_in as f64).sqrt(),
+            }) as f32
+        };
+        let image = image.filter(|_| !spec.conv.is_empty());
+        let mut convs = Vec::with_capacity(spec.conv.len());
+        if image.is_some() {
+            let mut channels = 1;
+            for layer in &spec.conv {
+                let (filters, kernel) = (layer.filters.get(), layer.kernel.get());
+                let area = kernel * kernel;
+                let bound = limit(channels * area, filters * area);
+                convs.push(ConvWeights {
+                    channels,
+                    filters,
+                    kernel,
+                    weight: (0..filters * channels * area)
+                        .map(|_| rng.random_range(-bound..=bound))
+                        .collect(),
+                    bias: vec![0.0; filters],
+                });
+                channels = filters;
+            }
+        }
+        let conv_features = match (image, convs.last()) {
+            (Some(image), Some(last)) => {
+                let (h, w) = image.pooled(convs.len());
+                last.filters * h * w
+            }
+            _ => 0,
+        };
+        let pixels = image.map_or(0, |i| i.pixels());
+        let first = inputs - embeddings.len() - pixels
+            + embeddings.iter().map(|e| e.dim).sum::<usize>()
+            + conv_features;
         let mut widths = vec![first];
         widths.extend(spec.hidden.iter().map(|c| c.get()));
         let dense = |i: usize, o: usize, rng: &mut StdRng| {
-            let limit = match spec.init {
-                Init::GlorotUniform => (6.0 / (i + o) as f64).sqrt(),
-                Init::HeUniform => (6.0 / i as f64).sqrt(),
-            } as f32;
+            let limit = limit(i, o);
             DenseWeights {
                 inputs: i,
                 outputs: o,
@@ -101,6 +147,8 @@ impl<B: Backend> Mlp<B> {
             output,
             activation: spec.activation,
             embeddings: tables,
+            convs,
+            image,
         };
         Self::from_weights(&weights, spec.dropout.get(), device)
     }
@@ -136,10 +184,36 @@ impl<B: Backend> Mlp<B> {
             })
             .collect();
         let embedding_positions: Vec<usize> = w.embeddings.iter().map(|e| e.position).collect();
+        let image = w.image.filter(|_| !w.convs.is_empty());
+        let in_image = |p: &usize| image.is_some_and(|i| (i.position..i.position + i.pixels()).contains(p));
         let plain_positions = (0..w.inputs())
-            .filter(|p| !embedding_positions.contains(p))
+            .filter(|p| !embedding_positions.contains(p) && !in_image(p))
             .collect();
         Mlp {
+            conv_weights: w
+                .convs
+                .iter()
+                .map(|c| {
+                    Param::from_tensor(Tensor::from_data(
+                        TensorData::new(
+                            c.weight.clone(),
+                            [c.filters, c.channels, c.kernel, c.kernel],
+                        ),
+                        device,
+                    ))
+                })
+                .collect(),
+            conv_biases: w
+                .convs
+                .iter()
+                .map(|c| {
+                    Param::from_tensor(Tensor::from_data(
+                        TensorData::new(c.bias.clone(), [c.filters]),
+                        device,
+                    ))
+                })
+                .collect(),
+            image,
             embeddings: w
                 .embeddings
                 .iter()
@@ -168,36 +242,71 @@ impl<B: Backend> Mlp<B> {
         mut x: Tensor<B, 2>,
         mut dropout_rng: Option<&mut StdRng>,
     ) -> Tensor<B, 2> {
-        if !self.embeddings.is_empty() {
-            x = self.embed(x, dropout_rng.as_deref_mut());
+        if !self.embeddings.is_empty() || self.image.is_some() {
+            x = self.assemble(x, dropout_rng.as_deref_mut());
         }
         for (i, layer) in self.hidden.iter().enumerate() {
             x = layer.forward(x);
             if let Some(norm) = self.norms.get(i) {
                 x = norm.forward(x);
             }
-            x = match self.activation {
-                Activation::Relu => activation::relu(x),
-                Activation::Gelu => activation::gelu(x),
-                Activation::Tanh => activation::tanh(x),
-                Activation::Sigmoid => activation::sigmoid(x),
-            };
-            if self.dropout_rate > 0.0
-                && let Some(rng) = dropout_rng.as_deref_mut()
-            {
-                B::seed(&x.device(), rng.next_u64());
-                x = self.dropout.forward(x);
-            }
+            x = self.activate(x);
+            x = self.drop(x, dropout_rng.as_deref_mut());
         }
         self.output.forward(x)
     }
 
-    /// Replaces each embedded input's index by its table row (with dropout
-    /// in training), keeping the plain inputs in front.
-    fn embed(&self, x: Tensor<B, 2>, mut dropout_rng: Option<&mut StdRng>) -> Tensor<B, 2> {
+    fn activate<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self.activation {
+            Activation::Relu => activation::relu(x),
+            Activation::Gelu => activation::gelu(x),
+            Activation::Tanh => activation::tanh(x),
+            Activation::Sigmoid => activation::sigmoid(x),
+        }
+    }
+
+    /// Dropout in training (a mask seeded from `dropout_rng`), identity otherwise.
+    fn drop<const D: usize>(&self, x: Tensor<B, D>, dropout_rng: Option<&mut StdRng>) -> Tensor<B, D> {
+        match dropout_rng {
+            Some(rng) if self.dropout_rate > 0.0 => {
+                B::seed(&x.device(), rng.next_u64());
+                self.dropout.forward(x)
+            }
+            _ => x,
+        }
+    }
+
+    /// The convolution stem: the image's pixels as a grid, through each
+    /// convolution, activation and 2×2 max pool, flattened (with dropout in
+    /// training).
+    fn see(&self, x: &Tensor<B, 2>, image: ImageShape, dropout_rng: Option<&mut StdRng>) -> Tensor<B, 2> {
+        let [rows, _] = x.dims();
+        let mut maps = x
+            .clone()
+            .narrow(1, image.position, image.pixels())
+            .reshape([rows, 1, image.height, image.width]);
+        for (weight, bias) in self.conv_weights.iter().zip(&self.conv_biases) {
+            let weight = weight.val();
+            let pad = weight.dims()[2] / 2;
+            maps = conv2d(
+                maps,
+                weight,
+                Some(bias.val()),
+                ConvOptions::new([1, 1], [pad, pad], [1, 1], 1),
+            );
+            maps = max_pool2d(self.activate(maps), [2, 2], [2, 2], [0, 0], [1, 1], false);
+        }
+        let [_, filters, height, width] = maps.dims();
+        self.drop(maps.reshape([rows, filters * height * width]), dropout_rng)
+    }
+
+    /// The first dense layer's inputs: the plain inputs, then each embedded
+    /// input's table row, then the convolution stem's features (embedding
+    /// rows and stem features get dropout in training).
+    fn assemble(&self, x: Tensor<B, 2>, mut dropout_rng: Option<&mut StdRng>) -> Tensor<B, 2> {
         let device = x.device();
         let [rows, _] = x.dims();
-        let mut parts = Vec::with_capacity(self.embeddings.len() + 1);
+        let mut parts = Vec::with_capacity(self.embeddings.len() + 2);
         if !self.plain_positions.is_empty() {
             let plain: Vec<i64> = self.plain_positions.iter().map(|&p| p as i64).collect();
             let n = plain.len();
@@ -215,42 +324,27 @@ impl<B: Backend> Mlp<B> {
                 .reshape([rows])
                 .int()
                 .clamp(0, last);
-            let mut vectors = table.select(0, ids);
-            if self.dropout_rate > 0.0
-                && let Some(rng) = dropout_rng.as_deref_mut()
-            {
-                B::seed(&device, rng.next_u64());
-                vectors = self.dropout.forward(vectors);
-            }
-            parts.push(vectors);
+            let vectors = table.select(0, ids);
+            parts.push(self.drop(vectors, dropout_rng.as_deref_mut()));
+        }
+        if let Some(image) = self.image {
+            parts.push(self.see(&x, image, dropout_rng));
         }
         Tensor::cat(parts, 1)
     }
 
     /// Copies the parameters out to host memory.
     pub fn to_weights(&self) -> MlpWeights {
-        let values = |t: Tensor<B, 2>| {
-            t.into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .unwrap_or_default()
-        };
-        let values1 = |t: Tensor<B, 1>| {
-            t.into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .unwrap_or_default()
-        };
         let dense = |l: &Linear<B>| {
             let [inputs, outputs] = l.weight.val().dims();
             DenseWeights {
                 inputs,
                 outputs,
-                weight: values(l.weight.val()),
+                weight: host_values(l.weight.val()),
                 bias: l
                     .bias
                     .as_ref()
-                    .map(|b| values1(b.val()))
+                    .map(|b| host_values(b.val()))
                     .unwrap_or_else(|| vec![0.0; outputs]),
             }
         };
@@ -260,11 +354,11 @@ impl<B: Backend> Mlp<B> {
                 .norms
                 .iter()
                 .map(|n| NormWeights {
-                    gamma: values1(n.gamma.val()),
+                    gamma: host_values(n.gamma.val()),
                     beta: n
                         .beta
                         .as_ref()
-                        .map(|b| values1(b.val()))
+                        .map(|b| host_values(b.val()))
                         .unwrap_or_else(|| vec![0.0; n.gamma.val().dims()[0]]),
                 })
                 .collect(),
@@ -280,10 +374,34 @@ impl<B: Backend> Mlp<B> {
                         position,
                         rows,
                         dim,
-                        table: values(t.val()),
+                        table: host_values(t.val()),
                     }
                 })
                 .collect(),
+            convs: self
+                .conv_weights
+                .iter()
+                .zip(&self.conv_biases)
+                .map(|(w, b)| {
+                    let [filters, channels, kernel, _] = w.val().dims();
+                    ConvWeights {
+                        channels,
+                        filters,
+                        kernel,
+                        weight: host_values(w.val()),
+                        bias: host_values(b.val()),
+                    }
+                })
+                .collect(),
+            image: self.image,
         }
     }
+}
+
+/// A tensor's values copied to host memory as `f32`.
+fn host_values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .unwrap_or_default()
 }

@@ -8,7 +8,7 @@ use crate::infer::forward_outputs;
 use crate::metrics::{binary_to_two_columns, classification_metrics};
 use crate::model::{EmbeddingShape, Mlp};
 use crate::schedule::learning_rate;
-use crate::weights::MlpWeights;
+use crate::weights::{ImageShape, MlpWeights};
 use burn::module::AutodiffModule;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -64,6 +64,9 @@ pub struct TrainRequest<'a> {
     pub sample_weights: Option<&'a [f32]>,
     /// Inputs that are indices into learned tables (users, items).
     pub embeddings: &'a [EmbeddingShape],
+    /// Where the image sits among the inputs, for `model.conv` (required
+    /// with convolution layers, ignored without them).
+    pub image: Option<ImageShape>,
     /// Weight of `head`'s loss when auxiliary heads share the trunk.
     pub loss_weight: f32,
     /// Further heads trained on the same trunk: their outputs follow
@@ -257,6 +260,41 @@ fn check_request(req: &TrainRequest<'_>) -> Result<(), EngineError> {
             ));
         }
     }
+    check_image(req)
+}
+
+/// Convolutions need an image that fits in the rows and survives their pools.
+fn check_image(req: &TrainRequest<'_>) -> Result<(), EngineError> {
+    let layers = req.model.conv.len();
+    if layers == 0 {
+        return Ok(());
+    }
+    let Some(image) = req.image else {
+        return Err(EngineError::Shape(
+            "convolution layers need an image input to read".into(),
+        ));
+    };
+    if image.position + image.pixels() > req.train.width || image.pixels() == 0 {
+        return Err(EngineError::Shape(format!(
+            "an image of {}×{} pixels at input {} does not fit in rows of {} inputs",
+            image.height, image.width, image.position, req.train.width
+        )));
+    }
+    let overlaps = req
+        .embeddings
+        .iter()
+        .any(|e| (image.position..image.position + image.pixels()).contains(&e.position));
+    if overlaps {
+        return Err(EngineError::Shape(
+            "an embedded input lies inside the image's pixels".into(),
+        ));
+    }
+    if image.pooled(layers).0 == 0 || image.pooled(layers).1 == 0 {
+        return Err(EngineError::Shape(format!(
+            "{layers} convolution layers halve a {}×{} image {layers} times, to nothing; use fewer",
+            image.height, image.width
+        )));
+    }
     Ok(())
 }
 
@@ -321,6 +359,7 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
         req.model,
         train.width,
         req.embeddings,
+        req.image,
         req.output_width(),
         &mut init_rng,
         device,
@@ -994,6 +1033,7 @@ mod tests {
             class_weights,
             sample_weights: None,
             embeddings: &[],
+            image: None,
             loss_weight: 1.0,
             auxiliary: &[],
         }

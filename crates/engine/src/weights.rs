@@ -46,6 +46,47 @@ pub struct EmbeddingWeights {
     pub table: Vec<f32>,
 }
 
+/// One convolution layer of an image stem: `filters` maps from `channels`
+/// input maps with a square `kernel`, zero-padded to keep the size; a
+/// 2×2 max pool follows the activation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvWeights {
+    /// Input feature maps (1 for the grey image itself).
+    pub channels: usize,
+    /// Output feature maps.
+    pub filters: usize,
+    /// Side of the square kernel (odd).
+    pub kernel: usize,
+    /// `filters × channels × kernel × kernel` values, row-major.
+    pub weight: Vec<f32>,
+    /// `filters` values.
+    pub bias: Vec<f32>,
+}
+
+/// Where a grey image sits among a row's model inputs and its size, so a
+/// convolution stem can see the pixels as a grid again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageShape {
+    /// Position of the first pixel among the row's model inputs.
+    pub position: usize,
+    /// Rows of pixels.
+    pub height: usize,
+    /// Pixels per row.
+    pub width: usize,
+}
+
+impl ImageShape {
+    /// Model inputs the image occupies.
+    pub fn pixels(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Height and width after `layers` 2×2 max pools (odd sides round down).
+    pub fn pooled(&self, layers: usize) -> (usize, usize) {
+        (self.height >> layers, self.width >> layers)
+    }
+}
+
 /// Everything needed to rebuild a trained MLP on any backend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MlpWeights {
@@ -59,6 +100,10 @@ pub struct MlpWeights {
     pub activation: Activation,
     /// Embedded inputs, by ascending position (empty for plain MLPs).
     pub embeddings: Vec<EmbeddingWeights>,
+    /// Convolution layers over `image`, input side first (empty for plain MLPs).
+    pub convs: Vec<ConvWeights>,
+    /// The image the convolutions read; set exactly when `convs` is not empty.
+    pub image: Option<ImageShape>,
 }
 
 /// Architecture facts stored in the safetensors header.
@@ -70,6 +115,16 @@ struct Header {
     /// Input position of each embedding table.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     embedding_positions: Vec<usize>,
+    /// Convolution layers of the image stem.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    conv_layers: usize,
+    /// The image they read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    image: Option<ImageShape>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl MlpWeights {
@@ -101,12 +156,25 @@ impl MlpWeights {
         })
     }
 
-    /// Model inputs the network expects per row: plain values plus one
-    /// index per embedded input.
+    /// Model inputs the network expects per row: plain values, one index
+    /// per embedded input, and the image's pixels when convolutions read it.
     pub fn inputs(&self) -> usize {
-        let first = self.hidden.first().unwrap_or(&self.output).inputs;
+        let first = first_layer_inputs(self);
         let vectors: usize = self.embeddings.iter().map(|e| e.dim).sum();
-        first + self.embeddings.len() - vectors
+        let pixels = self.image.map_or(0, |i| i.pixels());
+        (first + self.embeddings.len() + pixels).saturating_sub(vectors + self.conv_features())
+    }
+
+    /// Values the convolution stem hands to the first dense layer: the last
+    /// layer's feature maps after their pools (0 without convolutions).
+    pub fn conv_features(&self) -> usize {
+        match (self.image, self.convs.last()) {
+            (Some(image), Some(last)) => {
+                let (h, w) = image.pooled(self.convs.len());
+                last.filters * h * w
+            }
+            _ => 0,
+        }
     }
 
     /// Outputs per row.
@@ -125,6 +193,11 @@ impl MlpWeights {
                 .map(|n| n.gamma.len() + n.beta.len())
                 .sum::<usize>()
             + self.embeddings.iter().map(|e| e.table.len()).sum::<usize>()
+            + self
+                .convs
+                .iter()
+                .map(|c| c.weight.len() + c.bias.len())
+                .sum::<usize>()
     }
 
     /// Serialises to safetensors bytes (names: `hidden.{i}.weight`, `output.bias`, ...).
@@ -166,6 +239,14 @@ impl MlpWeights {
                 vec![e.rows, e.dim],
             );
         }
+        for (i, c) in self.convs.iter().enumerate() {
+            push(
+                format!("conv.{i}.weight"),
+                &c.weight,
+                vec![c.filters, c.channels, c.kernel, c.kernel],
+            );
+            push(format!("conv.{i}.bias"), &c.bias, vec![c.filters]);
+        }
         let views: Vec<(String, TensorView<'_>)> = owned
             .iter()
             .map(|(name, bytes, shape)| {
@@ -185,6 +266,8 @@ impl MlpWeights {
             },
             hidden_layers: self.hidden.len(),
             embedding_positions: self.embeddings.iter().map(|e| e.position).collect(),
+            conv_layers: self.convs.len(),
+            image: self.image,
         };
         let mut meta = HashMap::new();
         meta.insert(
@@ -278,6 +361,40 @@ impl MlpWeights {
                 }
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
+        let convs = (0..header.conv_layers)
+            .map(|i| {
+                let name = format!("conv.{i}.weight");
+                let (weight, shape) = get(&name)?;
+                let (bias, bshape) = get(&format!("conv.{i}.bias"))?;
+                match (shape.as_slice(), bshape.as_slice()) {
+                    ([f, c, k, k2], [b]) if k == k2 && b == f => Ok(ConvWeights {
+                        channels: *c,
+                        filters: *f,
+                        kernel: *k,
+                        weight,
+                        bias,
+                    }),
+                    _ => Err(bad(format!(
+                        "`conv.{i}` has inconsistent shapes {shape:?} / {bshape:?}"
+                    ))),
+                }
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let mut channels = 1;
+        for (i, c) in convs.iter().enumerate() {
+            if c.channels != channels {
+                return Err(bad(format!(
+                    "`conv.{i}` reads {} maps but the layer before gives {channels}",
+                    c.channels
+                )));
+            }
+            channels = c.filters;
+        }
+        if convs.is_empty() != header.image.is_none() {
+            return Err(bad(
+                "convolution layers and the image they read must come together".into(),
+            ));
+        }
         let mut previous = hidden.first().map_or(output.inputs, |h| h.inputs);
         for layer in hidden.iter().chain(std::iter::once(&output)) {
             if layer.inputs != previous {
@@ -288,14 +405,30 @@ impl MlpWeights {
             }
             previous = layer.outputs;
         }
-        Ok(MlpWeights {
+        let weights = MlpWeights {
             hidden,
             norms,
             output,
             activation: header.activation,
             embeddings,
-        })
+            convs,
+            image: header.image,
+        };
+        let vectors: usize = weights.embeddings.iter().map(|e| e.dim).sum();
+        if first_layer_inputs(&weights) < vectors + weights.conv_features() {
+            return Err(bad(format!(
+                "the first layer takes {} inputs, fewer than the {} the embeddings and convolutions give",
+                first_layer_inputs(&weights),
+                vectors + weights.conv_features()
+            )));
+        }
+        Ok(weights)
     }
+}
+
+/// Inputs of the first dense layer.
+fn first_layer_inputs(w: &MlpWeights) -> usize {
+    w.hidden.first().unwrap_or(&w.output).inputs
 }
 
 #[cfg(test)]
@@ -328,6 +461,8 @@ mod tests {
                 dim: 1,
                 table: vec![0.1, 0.2, 0.3],
             }],
+            convs: Vec::new(),
+            image: None,
         };
         assert_eq!(
             w.inputs(),

@@ -202,6 +202,7 @@ impl GuardModel {
                 class_weights: None,
                 sample_weights: None,
                 embeddings: &[],
+                image: None,
                 loss_weight: 1.0,
                 auxiliary: &[],
             },

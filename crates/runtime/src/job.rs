@@ -23,7 +23,7 @@ use indus_engine::rating::{
     RegressionMetrics, TopKMetrics, fit_logistic, logistic, regression_metrics, top_k_metrics,
 };
 use indus_engine::{
-    BURN_VERSION, EmbeddingShape, EpochRecord, Head, MlpWeights, Predictor, ResolvedBackend,
+    BURN_VERSION, EmbeddingShape, EpochRecord, Head, ImageShape, MlpWeights, Predictor, ResolvedBackend,
     Targets, TrainObserver, TrainOutcome, TrainRequest, TrainSet,
 };
 use indus_spec::{ClassWeighting, DecisionRule};
@@ -729,6 +729,7 @@ fn fit_once(
         class_weights: class_weights.as_deref(),
         sample_weights: sample_weights.as_deref(),
         embeddings: &embeddings,
+        image: image_shape(plugin, &preprocessor),
         loss_weight: primary_head(plugin).loss_weight.get() as f32,
         auxiliary: &auxiliary,
     };
@@ -925,6 +926,21 @@ fn decide(
 
 /// The seed of network `member` (0-based) of an ensemble: the scenario's
 /// own for the first, so `ensemble: 1` trains exactly what it always did.
+/// Where the plugin's image sits among the model inputs, for a scenario's
+/// `model.conv` (the first image column; scenarios are checked to have one).
+fn image_shape(plugin: &indus_spec::PluginManifest, preprocessor: &Preprocessor) -> Option<ImageShape> {
+    let slot = preprocessor.image_slots().into_iter().next()?;
+    let column = plugin.data.columns.iter().find(|c| c.name == slot.column)?;
+    match column.shape.as_deref() {
+        Some([height, width]) => Some(ImageShape {
+            position: slot.position,
+            height: height.get(),
+            width: width.get(),
+        }),
+        _ => None,
+    }
+}
+
 fn member_seed(seed: u64, member: usize) -> u64 {
     seed.wrapping_add(1_000_003u64.wrapping_mul(member as u64))
 }

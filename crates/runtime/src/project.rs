@@ -54,6 +54,13 @@ pub fn resolve_scenario(
             }
         }
     }
+    if let Some(p) = scenario.data.pixel_scaling {
+        for c in &mut plugin.data.columns {
+            if c.kind == indus_spec::ColumnType::Image && c.role == indus_spec::ColumnRole::Feature {
+                c.pixel_scaling = p;
+            }
+        }
+    }
     let find = |name: &Name, field: String| -> Result<usize, RuntimeError> {
         plugin
             .heads
@@ -98,6 +105,7 @@ pub fn resolve_scenario(
     } else {
         plugin.heads.truncate(1);
     }
+    check_conv(scenario_file, &scenario, &plugin)?;
     if let (Some(guard), Some(head)) = (&scenario.novelty_guard, plugin.heads.first()) {
         crate::guard::guard_classes(guard, head).map_err(|(field, message)| {
             RuntimeError::from(indus_spec::SpecError::field(scenario_file, field, message))
@@ -109,6 +117,49 @@ pub fn resolve_scenario(
         plugin_file,
         plugin,
     })
+}
+
+/// `model.conv` reads the plugin's one image column, and its pools must
+/// leave at least one pixel.
+fn check_conv(
+    scenario_file: &Path,
+    scenario: &Scenario,
+    plugin: &PluginManifest,
+) -> Result<(), RuntimeError> {
+    let layers = scenario.model.conv.len();
+    if layers == 0 {
+        return Ok(());
+    }
+    let refuse = |message: String| -> RuntimeError {
+        indus_spec::SpecError::field(scenario_file, "model.conv", message).into()
+    };
+    let images: Vec<_> = plugin
+        .data
+        .columns
+        .iter()
+        .filter(|c| {
+            c.kind == indus_spec::ColumnType::Image && c.role == indus_spec::ColumnRole::Feature
+        })
+        .collect();
+    let [image] = images.as_slice() else {
+        return Err(refuse(format!(
+            "convolutions read one image column; plugin `{}` has {} image features",
+            plugin.name,
+            images.len()
+        )));
+    };
+    let (height, width) = match image.shape.as_deref() {
+        Some([h, w]) => (h.get(), w.get()),
+        _ => return Err(refuse(format!("image column `{}` has no `shape`", image.name))),
+    };
+    if height >> layers == 0 || width >> layers == 0 {
+        return Err(refuse(format!(
+            "each of the {layers} layers halves the image with a 2×2 pool, and `{}` is {height}×{width}: at most {} layers fit",
+            image.name,
+            height.min(width).ilog2()
+        )));
+    }
+    Ok(())
 }
 
 /// Leaves the scenario's `data.exclude_features` out of the run's manifest:

@@ -479,6 +479,24 @@ fn check_user_item(m: &PluginManifest, h: &HeadSpec, at: &str) -> Result<(), Pro
     Ok(())
 }
 
+/// Convolution kernels are odd (padding keeps the size) and small enough
+/// to be a local filter rather than a second dense layer.
+fn check_conv(model: &ModelSpec, at: &str) -> Result<(), Problem> {
+    for (i, layer) in model.conv.iter().enumerate() {
+        let k = layer.kernel.get();
+        if k % 2 == 0 || k > MAX_KERNEL {
+            return Err((
+                format!("{at}.conv[{i}].kernel"),
+                format!("expected an odd kernel side from 1 to {MAX_KERNEL}, e.g. 3; got {k}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The largest convolution kernel side a scenario may ask for.
+const MAX_KERNEL: usize = 15;
+
 /// Cross-field rules of a scenario.
 fn check_scenario(s: &Scenario) -> Result<(), Problem> {
     if let Some(t) = &s.target {
@@ -507,7 +525,14 @@ fn check_scenario(s: &Scenario) -> Result<(), Problem> {
         }
     }
     check_training(&s.training, "training")?;
+    check_conv(&s.model, "model")?;
     if let Some(g) = &s.novelty_guard {
+        if !g.model.conv.is_empty() {
+            return Err((
+                "novelty_guard.model.conv".into(),
+                "the guard's autoencoder reads each row as one flat vector; leave `conv` out".into(),
+            ));
+        }
         check_training(&g.training, "novelty_guard.training")?;
         if g.threshold_percentile
             .is_some_and(|p| !(p > 0.0 && p <= 100.0))

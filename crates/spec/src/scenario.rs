@@ -183,6 +183,12 @@ pub struct ScenarioData {
     /// plugin's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<crate::Normalization>,
+    /// Scale every image feature column's pixels this way instead of as the
+    /// plugin declares: per-pixel z-scores help a network on flattened
+    /// pixels, while convolutions, which slide one filter over every
+    /// position, learn better from pixels on one common scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixel_scaling: Option<crate::PixelScaling>,
     /// Feature columns of the plugin that this scenario leaves out of its
     /// model (declared or derived): two scenarios of one plugin can use
     /// different inputs, e.g. an autoencoder that gains from derived
@@ -252,6 +258,13 @@ pub enum Init {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
+    /// Convolution layers over the plugin's image column, input side first,
+    /// each followed by the activation and a 2×2 max pool; the last
+    /// layer's feature maps, flattened, join the other inputs before the
+    /// hidden layers. Neighbouring pixels belong together, which a network
+    /// on flattened pixels has to learn from the data alone (empty: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conv: Vec<ConvLayer>,
     /// Width of each hidden layer, input side first.
     pub hidden: Vec<Count>,
     /// Hidden-layer activation.
@@ -273,6 +286,22 @@ pub struct ModelSpec {
     /// the training and prediction time (default 1).
     #[serde(default = "one_network", skip_serializing_if = "is_one_network")]
     pub ensemble: Count,
+}
+
+/// One convolution layer of an image stem (`model.conv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvLayer {
+    /// Feature maps the layer learns (output channels).
+    pub filters: Count,
+    /// Side of the square kernel in pixels. Odd, so that zero padding keeps
+    /// the image's size before the pool (default 3).
+    #[serde(default = "three_pixels")]
+    pub kernel: Count,
+}
+
+fn three_pixels() -> Count {
+    Count::try_from(3u64).expect("3 is a count")
 }
 
 fn one_network() -> Count {
