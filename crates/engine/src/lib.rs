@@ -30,7 +30,9 @@ pub use schedule::learning_rate;
 pub use train::{
     AuxiliaryHead, EpochRecord, Silent, TrainObserver, TrainOutcome, TrainRequest, TrainSet, train,
 };
-pub use weights::{ConvWeights, DenseWeights, EmbeddingWeights, ImageShape, MlpWeights, NormWeights};
+pub use weights::{
+    ConvWeights, DenseWeights, EmbeddingWeights, ImageShape, MlpWeights, NormWeights,
+};
 
 /// Version of burn this engine is built against (recorded in every run).
 pub const BURN_VERSION: &str = "0.21.0";

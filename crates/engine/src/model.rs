@@ -185,7 +185,8 @@ impl<B: Backend> Mlp<B> {
             .collect();
         let embedding_positions: Vec<usize> = w.embeddings.iter().map(|e| e.position).collect();
         let image = w.image.filter(|_| !w.convs.is_empty());
-        let in_image = |p: &usize| image.is_some_and(|i| (i.position..i.position + i.pixels()).contains(p));
+        let in_image =
+            |p: &usize| image.is_some_and(|i| (i.position..i.position + i.pixels()).contains(p));
         let plain_positions = (0..w.inputs())
             .filter(|p| !embedding_positions.contains(p) && !in_image(p))
             .collect();
@@ -266,7 +267,11 @@ impl<B: Backend> Mlp<B> {
     }
 
     /// Dropout in training (a mask seeded from `dropout_rng`), identity otherwise.
-    fn drop<const D: usize>(&self, x: Tensor<B, D>, dropout_rng: Option<&mut StdRng>) -> Tensor<B, D> {
+    fn drop<const D: usize>(
+        &self,
+        x: Tensor<B, D>,
+        dropout_rng: Option<&mut StdRng>,
+    ) -> Tensor<B, D> {
         match dropout_rng {
             Some(rng) if self.dropout_rate > 0.0 => {
                 B::seed(&x.device(), rng.next_u64());
@@ -279,7 +284,12 @@ impl<B: Backend> Mlp<B> {
     /// The convolution stem: the image's pixels as a grid, through each
     /// convolution, activation and 2×2 max pool, flattened (with dropout in
     /// training).
-    fn see(&self, x: &Tensor<B, 2>, image: ImageShape, dropout_rng: Option<&mut StdRng>) -> Tensor<B, 2> {
+    fn see(
+        &self,
+        x: &Tensor<B, 2>,
+        image: ImageShape,
+        dropout_rng: Option<&mut StdRng>,
+    ) -> Tensor<B, 2> {
         let [rows, _] = x.dims();
         let mut maps = x
             .clone()

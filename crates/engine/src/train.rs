@@ -953,6 +953,85 @@ mod tests {
         );
     }
 
+    /// 8×8 images, after two plain inputs, hold a bar of three pixels,
+    /// horizontal (class 0) or vertical (class 1), anywhere; `seed` draws
+    /// the places and the noise.
+    fn bars(n: usize, seed: u64) -> TrainSet {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (mut x, mut labels) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let vertical = i % 2 == 1;
+            let (r, c) = if vertical {
+                (rng.random_range(0..6), rng.random_range(0..8))
+            } else {
+                (rng.random_range(0..8), rng.random_range(0..6))
+            };
+            let mut image: Vec<f32> = (0..64).map(|_| rng.random_range(0.0..0.3)).collect();
+            for k in 0..3 {
+                let (rr, cc) = if vertical { (r + k, c) } else { (r, c + k) };
+                image[rr * 8 + cc] = 1.0;
+            }
+            x.extend([rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)]);
+            x.extend(image);
+            labels.push(u32::from(vertical));
+        }
+        TrainSet {
+            x,
+            width: 66,
+            targets: Targets::Classes(labels),
+        }
+    }
+
+    #[test]
+    fn a_convolution_stem_tells_bars_apart_wherever_they_lie() {
+        let s = scenario("", "{conv: [{filters: 8}], hidden: [16]}");
+        let (train_set, test_set) = (bars(400, 1), bars(200, 2));
+        let head = Head::Binary;
+        let image = ImageShape {
+            position: 2,
+            height: 8,
+            width: 8,
+        };
+        let mut req = request(&s, head, 3, BackendKind::Flex, &train_set, None, None);
+        req.image = Some(image);
+        let out = train(&req, &mut Silent).unwrap();
+        let w = out.chosen();
+        assert_eq!((w.convs.len(), w.image), (1, Some(image)));
+        assert_eq!(w.inputs(), 66, "2 plain inputs + 64 pixels");
+        assert_eq!(w.conv_features(), 8 * 4 * 4, "8 maps pooled to 4×4");
+        let p = crate::Predictor::new(w, head, BackendKind::Flex)
+            .unwrap()
+            .predict(&test_set.x)
+            .unwrap();
+        let Targets::Classes(labels) = &test_set.targets else {
+            unreachable!()
+        };
+        let right = p
+            .iter()
+            .zip(labels)
+            .filter(|(p, l)| (**p >= 0.5) == (**l == 1))
+            .count();
+        assert!(right >= 190, "{right} of 200 new images right");
+
+        req.image = None;
+        let err = train(&req, &mut Silent).unwrap_err().to_string();
+        assert!(err.contains("need an image input"), "{err}");
+        req.image = Some(ImageShape {
+            position: 10,
+            ..image
+        });
+        let err = train(&req, &mut Silent).unwrap_err().to_string();
+        assert!(err.contains("does not fit"), "{err}");
+        let deep = scenario(
+            "",
+            "{conv: [{filters: 2}, {filters: 2}, {filters: 2}, {filters: 2}], hidden: [4]}",
+        );
+        let mut req = request(&deep, head, 3, BackendKind::Flex, &train_set, None, None);
+        req.image = Some(image);
+        let err = train(&req, &mut Silent).unwrap_err().to_string();
+        assert!(err.contains("to nothing"), "{err}");
+    }
+
     /// Each of 30 users rates with a fixed taste and each of 20 items adds a
     /// fixed quality: only learned vectors per id can fit that, since the
     /// index values themselves carry no order.

@@ -469,9 +469,54 @@ mod tests {
             2,
             "2 first-layer inputs = 1 plain value + 1 vector of 1"
         );
+        round_trip(&w);
+    }
+
+    #[test]
+    fn convolution_layers_round_trip_and_count_their_inputs() {
+        let conv = |channels: usize, filters: usize| ConvWeights {
+            channels,
+            filters,
+            kernel: 3,
+            weight: (0..filters * channels * 9).map(|v| v as f32).collect(),
+            bias: vec![0.25; filters],
+        };
+        let w = MlpWeights {
+            hidden: vec![DenseWeights {
+                inputs: 1 + 4 * 3,
+                outputs: 2,
+                weight: vec![1.0; 26],
+                bias: vec![0.0; 2],
+            }],
+            norms: Vec::new(),
+            output: DenseWeights {
+                inputs: 2,
+                outputs: 1,
+                weight: vec![1.0; 2],
+                bias: vec![0.0],
+            },
+            activation: Activation::Relu,
+            embeddings: Vec::new(),
+            convs: vec![conv(1, 2), conv(2, 4)],
+            image: Some(ImageShape {
+                position: 0,
+                height: 4,
+                width: 7,
+            }),
+        };
+        // 4×7 pooled twice is 1×1 (odd sides round down): 4 maps of one value.
+        assert_eq!(w.conv_features(), 4);
+        assert_eq!(w.inputs(), 28 + 9, "28 pixels + 9 plain inputs");
+        assert_eq!(w.parameter_count(), 26 + 2 + 2 + 1 + (18 + 2) + (72 + 4));
+        round_trip(&w);
+    }
+
+    /// Saved and read back, `w` is unchanged; a truncated file is refused
+    /// naming the file.
+    fn round_trip(w: &MlpWeights) {
         let bytes = w.to_safetensors().unwrap();
         assert_eq!(
-            MlpWeights::from_safetensors(Path::new("w"), &bytes).unwrap(),
+            &MlpWeights::from_safetensors(Path::new("w"), &bytes).unwrap(),
             w
         );
         let err = MlpWeights::from_safetensors(Path::new("w.st"), &bytes[..bytes.len() / 2])

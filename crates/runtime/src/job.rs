@@ -23,8 +23,8 @@ use indus_engine::rating::{
     RegressionMetrics, TopKMetrics, fit_logistic, logistic, regression_metrics, top_k_metrics,
 };
 use indus_engine::{
-    BURN_VERSION, EmbeddingShape, EpochRecord, Head, ImageShape, MlpWeights, Predictor, ResolvedBackend,
-    Targets, TrainObserver, TrainOutcome, TrainRequest, TrainSet,
+    BURN_VERSION, EmbeddingShape, EpochRecord, Head, ImageShape, MlpWeights, Predictor,
+    ResolvedBackend, Targets, TrainObserver, TrainOutcome, TrainRequest, TrainSet,
 };
 use indus_spec::{ClassWeighting, DecisionRule};
 use serde::{Deserialize, Serialize};
@@ -928,7 +928,10 @@ fn decide(
 /// own for the first, so `ensemble: 1` trains exactly what it always did.
 /// Where the plugin's image sits among the model inputs, for a scenario's
 /// `model.conv` (the first image column; scenarios are checked to have one).
-fn image_shape(plugin: &indus_spec::PluginManifest, preprocessor: &Preprocessor) -> Option<ImageShape> {
+fn image_shape(
+    plugin: &indus_spec::PluginManifest,
+    preprocessor: &Preprocessor,
+) -> Option<ImageShape> {
     let slot = preprocessor.image_slots().into_iter().next()?;
     let column = plugin.data.columns.iter().find(|c| c.name == slot.column)?;
     match column.shape.as_deref() {

@@ -56,7 +56,8 @@ pub fn resolve_scenario(
     }
     if let Some(p) = scenario.data.pixel_scaling {
         for c in &mut plugin.data.columns {
-            if c.kind == indus_spec::ColumnType::Image && c.role == indus_spec::ColumnRole::Feature {
+            if c.kind == indus_spec::ColumnType::Image && c.role == indus_spec::ColumnRole::Feature
+            {
                 c.pixel_scaling = p;
             }
         }
@@ -150,7 +151,12 @@ fn check_conv(
     };
     let (height, width) = match image.shape.as_deref() {
         Some([h, w]) => (h.get(), w.get()),
-        _ => return Err(refuse(format!("image column `{}` has no `shape`", image.name))),
+        _ => {
+            return Err(refuse(format!(
+                "image column `{}` has no `shape`",
+                image.name
+            )));
+        }
     };
     if height >> layers == 0 || width >> layers == 0 {
         return Err(refuse(format!(
@@ -362,20 +368,61 @@ heads:
 
     /// Resolves a scenario of the `pumps` plugin whose `data:` section is `data`.
     fn resolve(data: &str) -> Result<ResolvedScenario, RuntimeError> {
+        resolve_with(PLUGIN, data, "{hidden: [4]}")
+    }
+
+    /// Resolves a scenario of the plugin `manifest` (named `pumps`) with
+    /// these `data:` and `model:` sections.
+    fn resolve_with(
+        manifest: &str,
+        data: &str,
+        model: &str,
+    ) -> Result<ResolvedScenario, RuntimeError> {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("plugins/pumps")).unwrap();
         std::fs::create_dir_all(root.path().join("scenarios")).unwrap();
-        std::fs::write(root.path().join("plugins/pumps/plugin.yaml"), PLUGIN).unwrap();
+        std::fs::write(root.path().join("plugins/pumps/plugin.yaml"), manifest).unwrap();
         let scenario = root.path().join("scenarios/pumps.yaml");
         std::fs::write(
             &scenario,
             format!(
-                "name: pumps\nplugin: pumps\ndata: {data}\nmodel: {{hidden: [4]}}\n\
+                "name: pumps\nplugin: pumps\ndata: {data}\nmodel: {model}\n\
                  training: {{epochs: 1, batch_size: 2, optimizer: {{kind: adam, learning_rate: 0.01}}}}\nseed: 1\n"
             ),
         )
         .unwrap();
         resolve_scenario(&scenario, &[])
+    }
+
+    #[test]
+    fn convolutions_need_one_image_that_survives_their_pools() {
+        let err = resolve_with(PLUGIN, "{}", "{conv: [{filters: 4}], hidden: [4]}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pumps.yaml")
+                && err.contains("model.conv")
+                && err.contains("has 0 image features"),
+            "{err}"
+        );
+        let scans = PLUGIN.replace(
+            "    - {name: flow, type: number, role: feature}",
+            "    - {name: scan, type: image, role: feature, shape: [6, 9], max_value: 255, pixel_scaling: z_score}",
+        );
+        let two = "{conv: [{filters: 4}, {filters: 8}], hidden: [4]}";
+        let r = resolve_with(&scans, "{pixel_scaling: max_value}", two).unwrap();
+        let scan = r.plugin.data.columns.iter().find(|c| c.name == "scan");
+        assert_eq!(
+            scan.map(|c| c.pixel_scaling),
+            Some(indus_spec::PixelScaling::MaxValue),
+            "the scenario's pixel scaling is the run's"
+        );
+        let three = "{conv: [{filters: 4}, {filters: 8}, {filters: 8}], hidden: [4]}";
+        let err = resolve_with(&scans, "{}", three).unwrap_err().to_string();
+        assert!(
+            err.contains("model.conv") && err.contains("6×9") && err.contains("at most 2 layers"),
+            "{err}"
+        );
     }
 
     /// Resolves a `pumps` scenario with a novelty guard whose class

@@ -530,7 +530,8 @@ fn check_scenario(s: &Scenario) -> Result<(), Problem> {
         if !g.model.conv.is_empty() {
             return Err((
                 "novelty_guard.model.conv".into(),
-                "the guard's autoencoder reads each row as one flat vector; leave `conv` out".into(),
+                "the guard's autoencoder reads each row as one flat vector; leave `conv` out"
+                    .into(),
             ));
         }
         check_training(&g.training, "novelty_guard.training")?;

@@ -434,6 +434,30 @@ fn a_novelty_guard_is_checked_like_the_main_training_and_is_one_network() {
 }
 
 #[test]
+fn convolution_kernels_are_odd_and_the_guard_has_none() {
+    let conv = |layers: &str| {
+        SCENARIO.replace(
+            "hidden: [128, 64]",
+            &format!("conv: {layers}\n  hidden: [64]"),
+        )
+    };
+    let s = scenario(&conv("[{filters: 8}, {filters: 16, kernel: 5}]")).unwrap();
+    let kernels: Vec<usize> = s.model.conv.iter().map(|c| c.kernel.get()).collect();
+    assert_eq!(kernels, [3, 5], "3 by default");
+    let m = message(&conv("[{filters: 8}, {filters: 16, kernel: 4}]"));
+    assert!(
+        m.contains("model.conv[1].kernel") && m.contains("odd"),
+        "{m}"
+    );
+    let m = message(&conv("[{filters: 0}]"));
+    assert!(m.contains("model.conv[0].filters"), "{m}");
+    let m = message(&format!(
+        "{SCENARIO}novelty_guard:\n  model: {{conv: [{{filters: 2}}], hidden: [4]}}\n  training: {{epochs: 1, batch_size: 2, optimizer: {{kind: adam, learning_rate: 0.01}}}}\n"
+    ));
+    assert!(m.contains("novelty_guard.model.conv"), "{m}");
+}
+
+#[test]
 fn one_numeric_column_may_hold_sample_weights() {
     let weighted = RATINGS.replace(
         "    - {name: stars,",
