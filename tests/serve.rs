@@ -381,6 +381,10 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
         "medical-imaging"
     );
     assert!(
+        page.contains("convolutions 16, 32 (3×3) → hidden 64;") && page.contains("hidden 128, 64;"),
+        "each network's layers: medical-imaging, mnist"
+    );
+    assert!(
         page.contains("Heads trained with <b>failure</b>") && page.contains("heat_dissipation"),
         "predictive-maintenance"
     );

@@ -61,6 +61,38 @@ fn target_cell(status: Option<TargetStatus>) -> String {
     format!("{}: {verdict} ({})", esc(&s.bar), num(s.value, 4))
 }
 
+/// The network's layers in a few words, so two scenarios of one plugin can
+/// be told apart at a glance (e.g. "convolutions 16, 32 (3×3) → hidden 64").
+fn layers(model: &indus_spec::ModelSpec) -> String {
+    let widths = |v: Vec<usize>| {
+        v.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let hidden = match widths(model.hidden.iter().map(|c| c.get()).collect()) {
+        h if h.is_empty() => "no hidden layer".to_string(),
+        h => format!("hidden {h}"),
+    };
+    if model.conv.is_empty() {
+        return hidden;
+    }
+    let kernels: Vec<usize> = model.conv.iter().map(|c| c.kernel.get()).collect();
+    let kernel = if kernels.iter().all(|&k| k == kernels[0]) {
+        format!("{0}×{0}", kernels[0])
+    } else {
+        kernels
+            .iter()
+            .map(|k| format!("{k}×{k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "convolutions {} ({kernel}) → {hidden}",
+        widths(model.conv.iter().map(|c| c.filters.get()).collect())
+    )
+}
+
 fn task(run: &LoadedRun) -> &'static str {
     indus_data::primary_head(&run.plugin).task.as_str()
 }
@@ -229,13 +261,14 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             html,
             r#"<details id="s-{name}" class="scenario" data-name="{name}"><summary><b>{name}</b> — {industry}, {task}; {eval}</summary>
 <p>{desc}</p>
-<p>Run <code>{run_id}</code>, {params} parameters ({kib:.1} KiB of weights){networks}, {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}"#,
+<p>Run <code>{run_id}</code>: {layers}; {params} parameters ({kib:.1} KiB of weights){networks}, {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}"#,
             name = esc(v.name),
             industry = esc(&r.plugin.industry),
             task = task(r),
             eval = esc(&m.evaluation),
             desc = esc(&r.plugin.description),
             run_id = esc(&r.folder.record.run_id),
+            layers = esc(&layers(&r.scenario.model)),
             params = m.parameters,
             kib = m.parameters as f64 * 4.0 / 1024.0,
             networks = match r.scenario.model.ensemble.get() {
