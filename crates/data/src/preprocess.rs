@@ -321,40 +321,43 @@ impl Preprocessor {
 }
 
 impl Preprocessor {
+    /// Each fitted column with the position of its first model input.
+    fn positioned(&self) -> impl Iterator<Item = (usize, &FittedColumn)> {
+        self.columns.iter().scan(0, |position, c| {
+            let at = *position;
+            *position += c.width();
+            Some((at, c))
+        })
+    }
+
     /// The embedded columns: where their index sits among the model inputs
     /// and how large their tables are.
     pub fn embedding_slots(&self) -> Vec<EmbeddingSlot> {
-        let mut position = 0;
-        let mut slots = Vec::new();
-        for c in &self.columns {
-            if let FittedColumn::Embedding { keys, dim, .. } = c {
-                slots.push(EmbeddingSlot {
+        self.positioned()
+            .filter_map(|(position, c)| match c {
+                FittedColumn::Embedding { keys, dim, .. } => Some(EmbeddingSlot {
                     position,
                     rows: keys.len() + 1,
                     dim: *dim,
-                });
-            }
-            position += c.width();
-        }
-        slots
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The image columns: where their first pixel sits among the model
     /// inputs and how many pixels follow, for a convolution stem.
     pub fn image_slots(&self) -> Vec<ImageSlot> {
-        let mut position = 0;
-        let mut slots = Vec::new();
-        for c in &self.columns {
-            if let FittedColumn::Image { name, width, .. } = c {
-                slots.push(ImageSlot {
+        self.positioned()
+            .filter_map(|(position, c)| match c {
+                FittedColumn::Image { name, width, .. } => Some(ImageSlot {
                     column: name.clone(),
                     position,
                     pixels: *width,
-                });
-            }
-            position += c.width();
-        }
-        slots
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The raw values an embedded column learned a vector for (ascending),
@@ -625,6 +628,31 @@ mod tests {
             (y[0] - 0.0).abs() < 1e-5 && (y[1] + 0.2).abs() < 1e-5,
             "{y:?}"
         );
+    }
+
+    #[test]
+    fn an_image_after_other_inputs_is_found_where_its_pixels_start() {
+        let plugin = parse_plugin(
+            Path::new("p.yaml"),
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: site, type: category, role: feature, values: [a, b, c]}\n    - {name: scan, type: image, role: feature, shape: [2, 3], max_value: 255}\n    - {name: y, type: number, role: target}\nheads:\n  - {name: y, task: regression, target: y}\n",
+        )
+        .unwrap();
+        let train = RawTable {
+            features: vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            width: 7,
+            ..Default::default()
+        };
+        let p = Preprocessor::fit(&plugin, &train);
+        // Three one-hot inputs for `site` come first.
+        assert_eq!(
+            p.image_slots(),
+            [ImageSlot {
+                column: "scan".into(),
+                position: 3,
+                pixels: 6
+            }]
+        );
+        assert!(p.embedding_slots().is_empty());
     }
 
     #[test]
