@@ -99,6 +99,7 @@ impl Predictor {
             }
         }
         crate::backend::probe(backend)?;
+        crate::backend::check_convolutions(backend, !first.convs.is_empty())?;
         let build = |weights: &MlpWeights| match backend {
             BackendKind::Flex => Loaded::Flex(Mlp::from_weights(weights, 0.0, &Default::default())),
             BackendKind::Ndarray => {

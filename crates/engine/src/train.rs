@@ -269,6 +269,7 @@ fn check_image(req: &TrainRequest<'_>) -> Result<(), EngineError> {
     if layers == 0 {
         return Ok(());
     }
+    crate::backend::check_convolutions(req.backend, true)?;
     let Some(image) = req.image else {
         return Err(EngineError::Shape(
             "convolution layers need an image input to read".into(),
@@ -1013,6 +1014,15 @@ mod tests {
             .count();
         assert!(right >= 190, "{right} of 200 new images right");
 
+        let slow = crate::Predictor::new(w, head, BackendKind::Ndarray)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(slow.contains("ndarray") && slow.contains("flex"), "{slow}");
+        req.backend = BackendKind::Ndarray;
+        let err = train(&req, &mut Silent).unwrap_err().to_string();
+        assert!(err.contains("400 times slower"), "{err}");
+        req.backend = BackendKind::Flex;
         req.image = None;
         let err = train(&req, &mut Silent).unwrap_err().to_string();
         assert!(err.contains("need an image input"), "{err}");
