@@ -2,7 +2,7 @@
 //! conversion to and from backend-free [`MlpWeights`].
 
 use crate::weights::{
-    ConvWeights, DenseWeights, EmbeddingWeights, ImageShape, MlpWeights, NormWeights,
+    ConvWeights, DenseWeights, EmbeddingWeights, ImageShape, MlpWeights, NormWeights, stem_features,
 };
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -105,13 +105,7 @@ impl<B: Backend> Mlp<B> {
                 channels = filters;
             }
         }
-        let conv_features = match (image, convs.last()) {
-            (Some(image), Some(last)) => {
-                let (h, w) = image.pooled(convs.len());
-                last.filters * h * w
-            }
-            _ => 0,
-        };
+        let conv_features = stem_features(image, &convs);
         let pixels = image.map_or(0, |i| i.pixels());
         let first = inputs - embeddings.len() - pixels
             + embeddings.iter().map(|e| e.dim).sum::<usize>()

@@ -168,13 +168,7 @@ impl MlpWeights {
     /// Values the convolution stem hands to the first dense layer: the last
     /// layer's feature maps after their pools (0 without convolutions).
     pub fn conv_features(&self) -> usize {
-        match (self.image, self.convs.last()) {
-            (Some(image), Some(last)) => {
-                let (h, w) = image.pooled(self.convs.len());
-                last.filters * h * w
-            }
-            _ => 0,
-        }
+        stem_features(self.image, &self.convs)
     }
 
     /// Outputs per row.
@@ -423,6 +417,18 @@ impl MlpWeights {
             )));
         }
         Ok(weights)
+    }
+}
+
+/// Values a convolution stem of `convs` over `image` hands on: the last
+/// layer's maps after every pool (0 without one).
+pub(crate) fn stem_features(image: Option<ImageShape>, convs: &[ConvWeights]) -> usize {
+    match (image, convs.last()) {
+        (Some(image), Some(last)) => {
+            let (h, w) = image.pooled(convs.len());
+            last.filters * h * w
+        }
+        _ => 0,
     }
 }
 
