@@ -924,8 +924,6 @@ fn decide(
     }
 }
 
-/// The seed of network `member` (0-based) of an ensemble: the scenario's
-/// own for the first, so `ensemble: 1` trains exactly what it always did.
 /// Where the plugin's image sits among the model inputs, for a scenario's
 /// `model.conv` (the first image column; scenarios are checked to have one).
 fn image_shape(
@@ -944,6 +942,8 @@ fn image_shape(
     }
 }
 
+/// The seed of network `member` (0-based) of an ensemble: the scenario's
+/// own for the first, so `ensemble: 1` trains exactly what it always did.
 fn member_seed(seed: u64, member: usize) -> u64 {
     seed.wrapping_add(1_000_003u64.wrapping_mul(member as u64))
 }

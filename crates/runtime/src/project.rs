@@ -56,8 +56,7 @@ pub fn resolve_scenario(
     }
     if let Some(p) = scenario.data.pixel_scaling {
         for c in &mut plugin.data.columns {
-            if c.kind == indus_spec::ColumnType::Image && c.role == indus_spec::ColumnRole::Feature
-            {
+            if c.is_image_feature() {
                 c.pixel_scaling = p;
             }
         }
@@ -138,9 +137,7 @@ fn check_conv(
         .data
         .columns
         .iter()
-        .filter(|c| {
-            c.kind == indus_spec::ColumnType::Image && c.role == indus_spec::ColumnRole::Feature
-        })
+        .filter(|c| c.is_image_feature())
         .collect();
     let [image] = images.as_slice() else {
         return Err(refuse(format!(

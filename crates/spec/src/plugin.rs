@@ -324,6 +324,12 @@ impl ColumnSpec {
             _ => 1,
         }
     }
+
+    /// An image the model reads: what `model.conv` and a scenario's
+    /// `data.pixel_scaling` apply to.
+    pub fn is_image_feature(&self) -> bool {
+        self.kind == ColumnType::Image && self.role == ColumnRole::Feature
+    }
 }
 
 /// The kind of prediction a head makes.
