@@ -179,8 +179,7 @@ impl<B: Backend> Mlp<B> {
             .collect();
         let embedding_positions: Vec<usize> = w.embeddings.iter().map(|e| e.position).collect();
         let image = w.image.filter(|_| !w.convs.is_empty());
-        let in_image =
-            |p: &usize| image.is_some_and(|i| (i.position..i.position + i.pixels()).contains(p));
+        let in_image = |p: &usize| image.is_some_and(|i| i.span().contains(p));
         let plain_positions = (0..w.inputs())
             .filter(|p| !embedding_positions.contains(p) && !in_image(p))
             .collect();

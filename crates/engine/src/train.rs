@@ -275,7 +275,7 @@ fn check_image(req: &TrainRequest<'_>) -> Result<(), EngineError> {
             "convolution layers need an image input to read".into(),
         ));
     };
-    if image.position + image.pixels() > req.train.width || image.pixels() == 0 {
+    if image.span().end > req.train.width || image.pixels() == 0 {
         return Err(EngineError::Shape(format!(
             "an image of {}×{} pixels at input {} does not fit in rows of {} inputs",
             image.height, image.width, image.position, req.train.width
@@ -284,7 +284,7 @@ fn check_image(req: &TrainRequest<'_>) -> Result<(), EngineError> {
     let overlaps = req
         .embeddings
         .iter()
-        .any(|e| (image.position..image.position + image.pixels()).contains(&e.position));
+        .any(|e| image.span().contains(&e.position));
     if overlaps {
         return Err(EngineError::Shape(
             "an embedded input lies inside the image's pixels".into(),

@@ -81,6 +81,11 @@ impl ImageShape {
         self.height * self.width
     }
 
+    /// Positions of its pixels among a row's model inputs.
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.position..self.position + self.pixels()
+    }
+
     /// Height and width after `layers` 2×2 max pools (odd sides round down).
     pub fn pooled(&self, layers: usize) -> (usize, usize) {
         (self.height >> layers, self.width >> layers)
