@@ -775,6 +775,28 @@ fn credit_predict_and_eval_take_csv_rows_with_categories() {
             "{r}"
         );
     }
+    // A bank's export with a column the plugin does not declare: same
+    // answers, and the column is named on standard error.
+    let export = tmp.path().join("export.csv");
+    let mut lines = credit_rows(5, false)
+        .lines()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    for (i, line) in lines.iter_mut().enumerate() {
+        line.push_str(if i == 0 { ",branch_code" } else { ",B-17" });
+    }
+    std::fs::write(&export, lines.join("\n") + "\n").unwrap();
+    let with_extra = indus(
+        &["predict", run_dir, "--input", export.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(ok(&with_extra), out);
+    let warning = String::from_utf8_lossy(&with_extra.stderr);
+    assert!(
+        warning.contains("export.csv: read past 1 column") && warning.contains("`branch_code`"),
+        "{warning}"
+    );
+
     let csv_out = tmp.path().join("scored.csv");
     ok(&indus(
         &[

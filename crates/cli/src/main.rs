@@ -343,7 +343,11 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         run.expect_scenario(expected)?;
     }
     let rows = match &a.input {
-        Some(path) => read_rows(&run.plugin, path, row_format(path, a.format)?, &run.lookups)?,
+        Some(path) => {
+            let rows = read_rows(&run.plugin, path, row_format(path, a.format)?, &run.lookups)?;
+            warn_undeclared(path, &rows);
+            rows
+        }
         None => {
             let locations = indus_data::DataLocations::from_env(a.data_dir.clone());
             indus_data::load_test_split(&run.plugin, &locations, a.test_limit.map(|n| n as usize))?
@@ -424,6 +428,14 @@ fn cmd_recommend(a: RecommendArgs) -> Result<()> {
     Ok(())
 }
 
+/// Tells the user on standard error which columns of `path` the schema
+/// does not declare (they were read past), keeping standard output clean.
+fn warn_undeclared(path: &Path, rows: &indus_data::RawTable) {
+    if let Some(note) = indus_data::undeclared_note(&path.display().to_string(), rows) {
+        eprintln!("warning: {note}");
+    }
+}
+
 fn cmd_predict(a: PredictArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     let run = LoadedRun::open(&dir, a.backend.into())?;
@@ -436,6 +448,7 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         row_format(&a.input, a.format)?,
         &run.lookups,
     )?;
+    warn_undeclared(&a.input, &rows);
     if let Some(n) = a.limit {
         rows.truncate(n);
     }

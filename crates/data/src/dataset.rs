@@ -6,7 +6,7 @@ use crate::fetch::{DataLocations, fetch};
 use crate::idx::{IdxArray, parse_idx};
 use crate::join::LookupTable;
 use crate::npz::read_npz_array;
-use crate::rows::{CsvLayout, rows_from_csv, rows_from_parquet};
+use crate::rows::{CsvLayout, rows_from_csv, rows_from_parquet, undeclared_note};
 use crate::table::{RawTable, feature_columns, primary_head};
 use indus_spec::{ColumnType, PluginManifest, SourceFormat, TextEncoding};
 use rand::SeedableRng;
@@ -32,6 +32,9 @@ pub struct LoadedData {
     /// Rows left out for a missing value in a `missing: drop` column
     /// (training, test and validation together).
     pub dropped_rows: usize,
+    /// Things about the files worth telling the user that do not stop the
+    /// run, e.g. undeclared columns read past.
+    pub notes: Vec<String>,
 }
 
 /// Row caps for quick experiments and tests.
@@ -51,6 +54,7 @@ pub fn load_dataset(
     limits: Limits,
 ) -> Result<LoadedData, DataError> {
     let mut files = Vec::new();
+    let mut notes = Vec::new();
     let lookups = load_lookups(manifest, locations, &mut files)?;
     let train = load_split(
         manifest,
@@ -58,6 +62,7 @@ pub fn load_dataset(
         Split::Train,
         limits.train,
         &mut files,
+        &mut notes,
         &lookups,
     )?
     .ok_or_else(|| missing_role(manifest, "train"))?;
@@ -67,6 +72,7 @@ pub fn load_dataset(
         Split::Test,
         limits.test,
         &mut files,
+        &mut notes,
         &lookups,
     )?;
     let validation = load_split(
@@ -75,6 +81,7 @@ pub fn load_dataset(
         Split::Validation,
         None,
         &mut files,
+        &mut notes,
         &lookups,
     )?;
     let (mut train, mut test, mut validation) = (train, test, validation);
@@ -89,6 +96,7 @@ pub fn load_dataset(
         files,
         lookups,
         dropped_rows,
+        notes,
     })
 }
 
@@ -149,6 +157,7 @@ pub fn load_test_split(
         Split::Test,
         limit,
         &mut Vec::new(),
+        &mut Vec::new(),
         &lookups,
     )?
     .ok_or_else(|| DataError::Schema {
@@ -179,6 +188,7 @@ fn load_split(
     split: Split,
     limit: Option<usize>,
     files: &mut Vec<PathBuf>,
+    notes: &mut Vec<String>,
     lookups: &[LookupTable],
 ) -> Result<Option<RawTable>, DataError> {
     let source = &manifest.data.source;
@@ -209,6 +219,7 @@ fn load_split(
                 true,
                 lookups,
             )?;
+            notes.extend(undeclared_note(&file.path.display().to_string(), &table));
             files.push(file.path);
             table
         }
@@ -224,6 +235,7 @@ fn load_split(
                 true,
                 lookups,
             )?;
+            notes.extend(undeclared_note(&file.path.display().to_string(), &table));
             files.push(file.path);
             table
         }

@@ -10,6 +10,7 @@ use indus_spec::{
     ColumnRole, ColumnSpec, ColumnType, ExtraColumns, HeadSpec, PluginManifest, Task, UnknownValues,
 };
 use polars::prelude::*;
+use std::collections::HashSet;
 use std::path::Path;
 
 /// Input file formats `predict` and `eval` accept.
@@ -176,12 +177,23 @@ pub(crate) fn read_text_csv(
     bytes: Vec<u8>,
     layout: CsvLayout,
 ) -> Result<DataFrame, DataError> {
-    let schema_error = |message: String| DataError::Schema {
-        source_name: source_name.to_string(),
-        message,
-    };
-    let bytes = if layout.latin1 {
-        // Every Latin-1 byte is the Unicode code point of the same value.
+    parse_text_csv(source_name, &decode(bytes, layout), layout, CsvRead::All)
+}
+
+/// What of a CSV file to parse.
+enum CsvRead {
+    /// Every row of every column.
+    All,
+    /// The header row alone (the column names).
+    Header,
+    /// Every row of the columns at these positions.
+    Columns(Vec<usize>),
+}
+
+/// The file's bytes as UTF-8: every Latin-1 byte is the Unicode code
+/// point of the same value.
+fn decode(bytes: Vec<u8>, layout: CsvLayout) -> Vec<u8> {
+    if layout.latin1 {
         bytes
             .iter()
             .map(|&b| char::from(b))
@@ -189,11 +201,25 @@ pub(crate) fn read_text_csv(
             .into_bytes()
     } else {
         bytes
-    };
-    let df = CsvReadOptions::default()
+    }
+}
+
+fn parse_text_csv(
+    source_name: &str,
+    bytes: &[u8],
+    layout: CsvLayout,
+    read: CsvRead,
+) -> Result<DataFrame, DataError> {
+    let mut options = CsvReadOptions::default()
         .with_has_header(layout.header)
         .with_infer_schema_length(Some(0)) // every column as text: we parse and report per cell
-        .with_parse_options(CsvParseOptions::default().with_separator(layout.delimiter))
+        .with_parse_options(CsvParseOptions::default().with_separator(layout.delimiter));
+    match read {
+        CsvRead::All => {}
+        CsvRead::Header => options = options.with_n_rows(Some(0)),
+        CsvRead::Columns(positions) => options = options.with_projection(Some(Arc::new(positions))),
+    }
+    options
         .into_reader_with_file_handle(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| {
@@ -202,9 +228,86 @@ pub(crate) fn read_text_csv(
             } else {
                 " (a file in Latin-1 needs `data.source.encoding: latin1`)"
             };
-            schema_error(format!("cannot parse as CSV: {e}{hint}"))
-        })?;
-    Ok(df)
+            DataError::Schema {
+                source_name: source_name.to_string(),
+                message: format!("cannot parse as CSV: {e}{hint}"),
+            }
+        })
+}
+
+/// Which of a file's columns are read: those the schema declares and the
+/// keys that join lookup tables. The others are never parsed; they are
+/// returned by name for `data.extra_columns: warn`, or refused under
+/// `error`.
+fn project(
+    manifest: &PluginManifest,
+    source_name: &str,
+    names: &[String],
+    joins: &[LookupTable],
+) -> Result<(Vec<usize>, Vec<String>), DataError> {
+    let declared: HashSet<String> = manifest
+        .data
+        .columns
+        .iter()
+        .flat_map(csv_field_names)
+        .chain(joins.iter().map(|j| j.on.clone()))
+        .collect();
+    let mut read = Vec::with_capacity(names.len());
+    let mut undeclared = Vec::new();
+    for (position, name) in names.iter().enumerate() {
+        if declared.contains(name) {
+            read.push(position);
+        } else {
+            undeclared.push(name.clone());
+        }
+    }
+    if manifest.data.extra_columns == ExtraColumns::Error && !undeclared.is_empty() {
+        return Err(DataError::Schema {
+            source_name: source_name.to_string(),
+            message: format!(
+                "undeclared column{} {} (the plugin sets `data.extra_columns: error`; declare them, with `role: ignore` to skip them)",
+                if undeclared.len() > 1 { "s" } else { "" },
+                quoted(&undeclared)
+            ),
+        });
+    }
+    let undeclared = if manifest.data.extra_columns == ExtraColumns::Warn {
+        undeclared
+    } else {
+        Vec::new()
+    };
+    Ok((read, undeclared))
+}
+
+/// The line that tells the user which undeclared columns `source_name`
+/// carried (under `data.extra_columns: warn`); `None` when it had none.
+pub fn undeclared_note(source_name: &str, table: &RawTable) -> Option<String> {
+    let names = &table.undeclared_columns;
+    (!names.is_empty()).then(|| {
+        format!(
+            "{source_name}: read past {} column{} the plugin's schema does not declare: {} (declare a column with `role: ignore`, or set `data.extra_columns: ignore` or `error`)",
+            names.len(),
+            if names.len() > 1 { "s" } else { "" },
+            quoted(names)
+        )
+    })
+}
+
+/// Names a message lists at most.
+const NAMES_SHOWN: usize = 10;
+
+/// `a`, `b`, `c`: names as a message lists them, the first ten and a count
+/// of the rest.
+fn quoted(names: &[String]) -> String {
+    let shown: Vec<String> = names
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|c| format!("`{c}`"))
+        .collect();
+    match names.len().saturating_sub(NAMES_SHOWN) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// The target column of a head that predicts a number (regression, user
@@ -243,7 +346,20 @@ pub fn rows_from_csv(
         source_name: source_name.to_string(),
         message,
     };
-    let mut df = read_text_csv(source_name, bytes, layout)?;
+    let bytes = decode(bytes, layout);
+    let mut undeclared = Vec::new();
+    let mut df = if layout.header {
+        let header: Vec<String> = parse_text_csv(source_name, &bytes, layout, CsvRead::Header)?
+            .get_column_names()
+            .into_iter()
+            .map(|c| c.to_string())
+            .collect();
+        let (read, extra) = project(manifest, source_name, &header, joins)?;
+        undeclared = extra;
+        parse_text_csv(source_name, &bytes, layout, CsvRead::Columns(read))?
+    } else {
+        parse_text_csv(source_name, &bytes, layout, CsvRead::All)?
+    };
     if !layout.header {
         let names: Vec<String> = manifest
             .data
@@ -262,7 +378,9 @@ pub fn rows_from_csv(
         df.set_column_names(&names)
             .map_err(|e| schema_error(e.to_string()))?;
     }
-    rows_from_frame(manifest, source_name, df, require_target, joins)
+    let mut table = rows_from_frame(manifest, source_name, df, require_target, joins)?;
+    table.undeclared_columns = undeclared;
+    Ok(table)
 }
 
 /// Reads an Apache Parquet file into checked rows, with the same rules and
@@ -279,9 +397,19 @@ pub fn rows_from_parquet(
         source_name: source_name.to_string(),
         message,
     };
-    let df = ParquetReader::new(std::io::Cursor::new(bytes))
+    let unreadable = |e: PolarsError| schema_error(format!("cannot read as Parquet: {e}"));
+    let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
+    let names: Vec<String> = reader
+        .schema()
+        .map_err(unreadable)?
+        .iter_names()
+        .map(|n| n.to_string())
+        .collect();
+    let (read, undeclared) = project(manifest, source_name, &names, joins)?;
+    let df = reader
+        .with_projection(Some(read))
         .finish()
-        .map_err(|e| schema_error(format!("cannot read as Parquet: {e}")))?;
+        .map_err(unreadable)?;
     let columns = df
         .columns()
         .iter()
@@ -289,7 +417,9 @@ pub fn rows_from_parquet(
         .collect::<Result<Vec<Column>, _>>()
         .map_err(|e| schema_error(format!("cannot read a column as text: {e}")))?;
     let df = DataFrame::new_infer_height(columns).map_err(|e| schema_error(e.to_string()))?;
-    rows_from_frame(manifest, source_name, df, require_target, joins)
+    let mut table = rows_from_frame(manifest, source_name, df, require_target, joins)?;
+    table.undeclared_columns = undeclared;
+    Ok(table)
 }
 
 /// Checks a table of text columns against the schema: joins, missing
@@ -305,31 +435,6 @@ fn rows_from_frame(
         source_name: source_name.to_string(),
         message,
     };
-    if manifest.data.extra_columns == ExtraColumns::Error {
-        let declared: Vec<String> = manifest
-            .data
-            .columns
-            .iter()
-            .flat_map(csv_field_names)
-            .collect();
-        let extra: Vec<String> = df
-            .get_column_names()
-            .into_iter()
-            .map(|c| c.to_string())
-            .filter(|c| !declared.contains(c))
-            .collect();
-        if !extra.is_empty() {
-            return Err(schema_error(format!(
-                "undeclared column{} {} (the plugin sets `data.extra_columns: error`; declare them, with `role: ignore` to skip them)",
-                if extra.len() > 1 { "s" } else { "" },
-                extra
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
     for table in joins {
         table.join_onto(&mut df, source_name)?;
     }
@@ -353,16 +458,10 @@ fn rows_from_frame(
         .filter(|name| df.column(name).is_err())
         .collect();
     if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(10).map(|m| format!("`{m}`")).collect();
-        let more = if missing.len() > 10 {
-            format!(" and {} more", missing.len() - 10)
-        } else {
-            String::new()
-        };
         return Err(schema_error(format!(
-            "missing column{} {}{more} (the plugin's schema)",
+            "missing column{} {} (the plugin's schema)",
             if missing.len() > 1 { "s" } else { "" },
-            shown.join(", ")
+            quoted(&missing)
         )));
     }
     // Cell problems of every column, reported together in row order.
@@ -1100,6 +1199,50 @@ mod tests {
     }
 
     #[test]
+    fn undeclared_columns_are_named_and_never_parsed() {
+        // `note` holds text no column type would accept; it is not read.
+        let csv = b"note,amount,kind,y,amount_eur\n\"a, b\",10,b,bad,9\nzz,2.5,a,good,x\n".to_vec();
+        let plain = b"amount,kind,y\n10,b,bad\n2.5,a,good\n".to_vec();
+        let table =
+            rows_from_csv(&plugin(), "t.csv", csv.clone(), CsvLayout::INPUT, true, &[]).unwrap();
+        let narrow = rows_from_csv(&plugin(), "t.csv", plain, CsvLayout::INPUT, true, &[]).unwrap();
+        assert_eq!(table.features, narrow.features);
+        assert_eq!(table.labels, narrow.labels);
+        assert_eq!(table.undeclared_columns, ["note", "amount_eur"]);
+        let note = undeclared_note("t.csv", &table).unwrap();
+        assert!(
+            note.starts_with("t.csv: read past 2 columns") && note.contains("`note`, `amount_eur`"),
+            "{note}"
+        );
+        assert_eq!(undeclared_note("t.csv", &narrow), None);
+        let mut quiet = plugin();
+        quiet.data.extra_columns = ExtraColumns::Ignore;
+        let table = rows_from_csv(&quiet, "t.csv", csv, CsvLayout::INPUT, true, &[]).unwrap();
+        assert!(table.undeclared_columns.is_empty());
+        // A wide export: the message names ten and counts the rest.
+        let names: Vec<String> = (0..25).map(|i| format!("x{i}")).collect();
+        let wide = format!(
+            "amount,kind,y,{}\n1,a,good,{}\n",
+            names.join(","),
+            vec!["0"; 25].join(",")
+        );
+        let table = rows_from_csv(
+            &plugin(),
+            "w.csv",
+            wide.into_bytes(),
+            CsvLayout::INPUT,
+            true,
+            &[],
+        )
+        .unwrap();
+        let note = undeclared_note("w.csv", &table).unwrap();
+        assert!(
+            note.contains("`x9` and 15 more") && !note.contains("`x10`"),
+            "{note}"
+        );
+    }
+
+    #[test]
     fn undeclared_columns_are_refused_when_the_plugin_says_so() {
         let csv = b"amount,kind,y,amount_eur,note\n10,b,bad,9,x\n".to_vec();
         let mut strict = plugin();
@@ -1131,6 +1274,26 @@ mod tests {
             rows_from_parquet(&plugin(), "t.parquet", bytes.clone(), true, &[]).unwrap();
         // Same values, NaN (the missing amount) included.
         assert_eq!(format!("{from_parquet:?}"), format!("{from_csv:?}"));
+        // Undeclared columns are left unread and named, as for CSV.
+        let mut wide = df!(
+            "id" => [1i64, 2, 3],
+            "amount" => [Some(10.0f64), None, Some(2.5)],
+            "kind" => ["b", "a", "a"],
+            "y" => ["bad", "good", "good"],
+            "comment" => ["x", "y", "z"],
+        )
+        .unwrap();
+        let mut wide_bytes = Vec::new();
+        ParquetWriter::new(&mut wide_bytes)
+            .finish(&mut wide)
+            .unwrap();
+        let from_wide = rows_from_parquet(&plugin(), "w.parquet", wide_bytes, true, &[]).unwrap();
+        // (Debug text: the missing amount is NaN, which never equals itself.)
+        assert_eq!(
+            format!("{:?}", from_wide.features),
+            format!("{:?}", from_csv.features)
+        );
+        assert_eq!(from_wide.undeclared_columns, ["id", "comment"]);
         // A bad cell is named by row and column, as for CSV.
         let mut bad =
             df!("amount" => [1.0f64, 2.0], "kind" => ["a", "z"], "y" => ["bad", "good"]).unwrap();

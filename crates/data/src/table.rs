@@ -28,6 +28,10 @@ pub struct RawTable {
     /// Each row's sample weight (the plugin's `role: weight` column), when
     /// the input carries it: how much the row counts in the training loss.
     pub weights: Option<Vec<f32>>,
+    /// Columns of the file that the plugin's schema does not declare, read
+    /// past unparsed; listed only under `data.extra_columns: warn`, so that
+    /// the caller can tell the user which file carried them.
+    pub undeclared_columns: Vec<String>,
 }
 
 /// What a head after the first learns from, one entry per row.
@@ -149,6 +153,7 @@ impl RawTable {
                 .values
                 .as_ref()
                 .map(|v| indices.iter().map(|&i| v[i]).collect()),
+            undeclared_columns: self.undeclared_columns.clone(),
             splits: self
                 .splits
                 .iter()

@@ -1099,6 +1099,9 @@ pub fn run_scenario(
     for f in &data.files {
         log(&format!("data: {}", f.display()));
     }
+    for note in &data.notes {
+        log(note);
+    }
     if data.dropped_rows > 0 {
         log(&format!(
             "left out {} rows with a missing value in a `missing: drop` column",

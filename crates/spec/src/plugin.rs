@@ -54,9 +54,12 @@ pub struct DataSpec {
     pub source: SourceSpec,
     /// Every column of one input row, in order.
     pub columns: Vec<ColumnSpec>,
-    /// What a data file column that the schema does not declare means:
-    /// nothing (`ignore`), or a mistake worth stopping for (`error`), e.g.
-    /// when an export changed and a renamed column would otherwise be lost.
+    /// What a data file column that the schema does not declare means: a
+    /// note worth reading (`warn`, the default: a renamed column in a new
+    /// export shows up here before it shows up as a worse model), nothing
+    /// (`ignore`), or a mistake worth stopping for (`error`). Undeclared
+    /// columns are never parsed, so a wide export costs only the columns
+    /// the schema reads.
     #[serde(default, skip_serializing_if = "is_default")]
     pub extra_columns: ExtraColumns,
 }
@@ -65,8 +68,11 @@ pub struct DataSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExtraColumns {
-    /// Read past them.
+    /// Read past them and name them in the run's log (and on `predict`'s
+    /// standard error).
     #[default]
+    Warn,
+    /// Read past them silently.
     Ignore,
     /// Refuse the file, naming every undeclared column.
     Error,
