@@ -1660,6 +1660,58 @@ fn project_with_plugin(dir: &Path, name: &str) {
 }
 
 #[test]
+fn a_training_file_with_an_undeclared_column_trains_and_the_log_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    ok(&indus(
+        &["new", "plugin", "pump-watch", "--root", root],
+        tmp.path(),
+    ));
+    let plugin_dir = tmp.path().join("plugins/pump-watch");
+    let data = plugin_dir.join("data/sample.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let widened: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{l},{}", if i == 0 { "operator" } else { "Ana, night" }))
+        .collect();
+    // Quoted, with a comma inside: the column is skipped, not mis-split.
+    let widened: Vec<String> = widened
+        .into_iter()
+        .map(|l| l.replace(",Ana, night", ",\"Ana, night\""))
+        .collect();
+    std::fs::write(&data, widened.join("\n") + "\n").unwrap();
+    let manifest = plugin_dir.join("plugin.yaml");
+    let yaml = std::fs::read_to_string(&manifest).unwrap();
+    let yaml: String = yaml
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("sha256:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&manifest, yaml).unwrap();
+    let scenario = tmp.path().join("scenarios/pump-watch.yaml");
+    let out = indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--epochs",
+            "2",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    let run: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(run["metrics"]["rows"]["test"], 80);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("sample.csv: read past 1 column") && log.contains("`operator`"),
+        "{log}"
+    );
+}
+
+#[test]
 fn a_scaffolded_plugin_trains_as_it_is() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_str().unwrap();
