@@ -217,6 +217,9 @@ fn parse_text_csv(
     match read {
         CsvRead::All => {}
         CsvRead::Header => options = options.with_n_rows(Some(0)),
+        // Nothing the schema declares: no rows to read, and the caller
+        // reports every missing column.
+        CsvRead::Columns(positions) if positions.is_empty() => return Ok(DataFrame::empty()),
         CsvRead::Columns(positions) => options = options.with_projection(Some(Arc::new(positions))),
     }
     options
@@ -406,10 +409,14 @@ pub fn rows_from_parquet(
         .map(|n| n.to_string())
         .collect();
     let (read, undeclared) = project(manifest, source_name, &names, joins)?;
-    let df = reader
-        .with_projection(Some(read))
-        .finish()
-        .map_err(unreadable)?;
+    let df = if read.is_empty() {
+        DataFrame::empty() // every declared column is reported missing below
+    } else {
+        reader
+            .with_projection(Some(read))
+            .finish()
+            .map_err(unreadable)?
+    };
     let columns = df
         .columns()
         .iter()
@@ -1219,6 +1226,18 @@ mod tests {
         quiet.data.extra_columns = ExtraColumns::Ignore;
         let table = rows_from_csv(&quiet, "t.csv", csv, CsvLayout::INPUT, true, &[]).unwrap();
         assert!(table.undeclared_columns.is_empty());
+        // Only undeclared columns: every declared one is reported missing.
+        let err = rows_from_csv(
+            &plugin(),
+            "t.csv",
+            b"a,b\n1,2\n".to_vec(),
+            CsvLayout::INPUT,
+            true,
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("missing columns `amount`, `kind`"), "{err}");
         // A wide export: the message names ten and counts the rest.
         let names: Vec<String> = (0..25).map(|i| format!("x{i}")).collect();
         let wide = format!(
@@ -1294,6 +1313,15 @@ mod tests {
             format!("{:?}", from_csv.features)
         );
         assert_eq!(from_wide.undeclared_columns, ["id", "comment"]);
+        let mut unrelated = df!("a" => [1i64, 2], "b" => ["x", "y"]).unwrap();
+        let mut unrelated_bytes = Vec::new();
+        ParquetWriter::new(&mut unrelated_bytes)
+            .finish(&mut unrelated)
+            .unwrap();
+        let err = rows_from_parquet(&plugin(), "u.parquet", unrelated_bytes, true, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing columns `amount`, `kind`"), "{err}");
         // A bad cell is named by row and column, as for CSV.
         let mut bad =
             df!("amount" => [1.0f64, 2.0], "kind" => ["a", "z"], "y" => ["bad", "good"]).unwrap();
