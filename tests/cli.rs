@@ -797,6 +797,18 @@ fn credit_predict_and_eval_take_csv_rows_with_categories() {
         "{warning}"
     );
 
+    // A header and no rows: nothing on standard output, a note on standard
+    // error, success (a scheduled export may be empty on a quiet day).
+    let quiet_day = tmp.path().join("quiet.csv");
+    std::fs::write(&quiet_day, credit_rows(0, false)).unwrap();
+    let none = indus(
+        &["predict", run_dir, "--input", quiet_day.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(ok(&none), "");
+    let note = String::from_utf8_lossy(&none.stderr);
+    assert!(note.contains("quiet.csv: no rows to predict"), "{note}");
+
     let csv_out = tmp.path().join("scored.csv");
     ok(&indus(
         &[

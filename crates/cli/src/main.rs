@@ -449,6 +449,10 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         &run.lookups,
     )?;
     warn_undeclared(&a.input, &rows);
+    if rows.is_empty() {
+        // Not an error: a scheduled export may be empty on a quiet day.
+        eprintln!("warning: {}: no rows to predict", a.input.display());
+    }
     if let Some(n) = a.limit {
         rows.truncate(n);
     }
