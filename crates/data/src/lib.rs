@@ -22,8 +22,8 @@ pub use join::{LookupTable, fill_json_rows};
 pub use npz::read_npz_array;
 pub use preprocess::{EmbeddingSlot, FittedColumn, ImageSlot, OTHER, Preprocessor};
 pub use rows::{
-    CsvLayout, RowFormat, class_index, head_classes, numeric_target, read_rows, rows_from_csv,
-    rows_from_json, rows_from_parquet, target_classes, undeclared_note,
+    CsvLayout, RowFormat, class_index, head_classes, json_rows, numeric_target, read_rows,
+    rows_from_csv, rows_from_json, rows_from_parquet, target_classes, undeclared_note,
 };
 pub use table::{
     HeadTargets, RawTable, drop_missing, feature_columns, primary_head, raw_width,

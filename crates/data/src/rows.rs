@@ -82,13 +82,12 @@ pub fn read_rows(
                         source_name: name.clone(),
                         message: format!("not a JSON array of row objects: {e}"),
                     })?;
-                let mut numbered: Vec<(usize, serde_json::Value)> = rows
+                let numbered: Vec<(usize, serde_json::Value)> = rows
                     .into_iter()
                     .enumerate()
                     .map(|(i, v)| (i + 1, v))
                     .collect();
-                fill_json_rows(joins, &name, &mut numbered)?;
-                return rows_from_json(manifest, &name, &numbered);
+                return json_rows(manifest, &name, numbered, joins);
             }
             let mut values = Vec::new();
             for (i, line) in text
@@ -101,8 +100,7 @@ pub fn read_rows(
                 })?;
                 values.push((i + 1, v));
             }
-            fill_json_rows(joins, &name, &mut values)?;
-            rows_from_json(manifest, &name, &values)
+            json_rows(manifest, &name, values, joins)
         }
         RowFormat::Idx => {
             let arr = read_idx(path)?;
@@ -697,6 +695,36 @@ fn rows_from_frame(
 
 /// Validates rows given as JSON objects (from a JSON-lines file or an HTTP
 /// body). Each element is `(row number, object)`.
+/// Checks numbered JSON row objects as they arrive (a request's `rows`, a
+/// JSON-lines file): keys the schema does not declare are refused or named
+/// as `data.extra_columns` says, lookup tables are joined on, and the rows
+/// are validated like CSV rows.
+pub fn json_rows(
+    manifest: &PluginManifest,
+    source_name: &str,
+    mut rows: Vec<(usize, serde_json::Value)>,
+    joins: &[LookupTable],
+) -> Result<RawTable, DataError> {
+    let mut keys: Vec<String> = Vec::new();
+    for (_, row) in &rows {
+        if let Some(obj) = row.as_object() {
+            for key in obj.keys() {
+                if !keys.contains(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+    }
+    // Checked before the join adds the lookup tables' own columns.
+    let (_, undeclared) = project(manifest, source_name, &keys, joins)?;
+    fill_json_rows(joins, source_name, &mut rows)?;
+    let mut table = rows_from_json(manifest, source_name, &rows)?;
+    table.undeclared_columns = undeclared;
+    Ok(table)
+}
+
+/// Validates numbered JSON row objects whose lookup columns are already
+/// filled in; undeclared keys are not looked at (see [`json_rows`]).
 pub fn rows_from_json(
     manifest: &PluginManifest,
     source_name: &str,
@@ -1259,6 +1287,51 @@ mod tests {
             note.contains("`x9` and 15 more") && !note.contains("`x10`"),
             "{note}"
         );
+    }
+
+    #[test]
+    fn json_rows_name_undeclared_keys_but_not_what_a_join_adds() {
+        // The lookup table brings a column the schema does not declare.
+        let kinds = LookupTable::parse(
+            "kinds",
+            "kind",
+            "kinds.csv",
+            b"kind,kind_name\na,Alpha\nb,Beta\n".to_vec(),
+            CsvLayout::INPUT,
+        )
+        .unwrap();
+        let rows = |extra: &str| {
+            vec![
+                (
+                    1,
+                    serde_json::json!({"amount": 1, "kind": "a", "y": "good"}),
+                ),
+                (
+                    2,
+                    serde_json::from_str(&format!(
+                        r#"{{"amount": 2, "kind": "b", "y": "bad"{extra}}}"#
+                    ))
+                    .unwrap(),
+                ),
+            ]
+        };
+        let joined =
+            json_rows(&plugin(), "request", rows(""), std::slice::from_ref(&kinds)).unwrap();
+        assert!(
+            joined.undeclared_columns.is_empty(),
+            "{:?}",
+            joined.undeclared_columns
+        );
+        assert_eq!(joined.labels, Some(vec![0, 1]));
+        let noted = json_rows(&plugin(), "request", rows(r#", "note": "vip""#), &[]).unwrap();
+        assert_eq!(noted.undeclared_columns, ["note"]);
+        assert_eq!(noted.features, joined.features);
+        let mut strict = plugin();
+        strict.data.extra_columns = ExtraColumns::Error;
+        let err = json_rows(&strict, "request", rows(r#", "note": "vip""#), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("request") && err.contains("`note`"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::registry::Served;
 use crate::state::{ApiJson, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
-use indus_data::{RawTable, primary_head, rows_from_json};
+use indus_data::{RawTable, primary_head};
 use indus_runtime::{Explanation, LoadedRun, Prediction};
 use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, UnknownValues};
 use serde::{Deserialize, Serialize};
@@ -438,13 +438,20 @@ pub(crate) fn validate_rows(
             ),
         ));
     }
-    let mut numbered: Vec<(usize, Value)> = rows
+    let numbered: Vec<(usize, Value)> = rows
         .into_iter()
         .enumerate()
         .map(|(i, v)| (i + 1, v))
         .collect();
-    indus_data::fill_json_rows(&run.lookups, "request", &mut numbered)?;
-    Ok(rows_from_json(&run.plugin, "request", &numbered)?)
+    let table = indus_data::json_rows(&run.plugin, "request", numbered, &run.lookups)?;
+    if !table.undeclared_columns.is_empty() {
+        tracing::warn!(
+            plugin = %run.plugin.name,
+            fields = ?table.undeclared_columns,
+            "request rows carry fields the plugin's schema does not declare; they were ignored"
+        );
+    }
+    Ok(table)
 }
 
 /// Runs validated rows through the micro-batched model.

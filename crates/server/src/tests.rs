@@ -145,6 +145,23 @@ async fn predict_answers_what_the_loaded_run_answers() {
             .unwrap();
     assert_eq!(body["predictions"], expected);
     assert_eq!(body["run_id"], json!(run.folder.record.run_id));
+    // A field the plugin does not declare is ignored (and logged).
+    let extra: Vec<Value> = credit_rows(5)
+        .into_iter()
+        .map(|mut r| {
+            r["branch_code"] = json!("B-17");
+            r
+        })
+        .collect();
+    let (status, with_extra) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict",
+        Some(json!({"rows": extra})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{with_extra}");
+    assert_eq!(with_extra["predictions"], expected);
     let p = &body["predictions"][0];
     assert!(["good", "bad"].contains(&p["label"].as_str().unwrap()));
     let total: f64 = p["probabilities"]
