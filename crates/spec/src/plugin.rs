@@ -68,13 +68,13 @@ pub struct DataSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExtraColumns {
-    /// Read past them and name them in the run's log (and on `predict`'s
-    /// standard error).
+    /// Read past them and name them: in the run's log, on `predict`'s
+    /// standard error, in the server's log for request rows.
     #[default]
     Warn,
     /// Read past them silently.
     Ignore,
-    /// Refuse the file, naming every undeclared column.
+    /// Refuse the file (or the request), naming the undeclared columns.
     Error,
 }
 
