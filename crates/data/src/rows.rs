@@ -705,16 +705,15 @@ pub fn json_rows(
     mut rows: Vec<(usize, serde_json::Value)>,
     joins: &[LookupTable],
 ) -> Result<RawTable, DataError> {
-    let mut keys: Vec<String> = Vec::new();
-    for (_, row) in &rows {
-        if let Some(obj) = row.as_object() {
-            for key in obj.keys() {
-                if !keys.contains(key) {
-                    keys.push(key.clone());
-                }
-            }
-        }
-    }
+    // Every key once, in order of first appearance.
+    let mut seen = HashSet::new();
+    let keys: Vec<String> = rows
+        .iter()
+        .filter_map(|(_, row)| row.as_object())
+        .flat_map(|obj| obj.keys())
+        .filter(|key| seen.insert(key.as_str()))
+        .cloned()
+        .collect();
     // Checked before the join adds the lookup tables' own columns.
     let (_, undeclared) = project(manifest, source_name, &keys, joins)?;
     fill_json_rows(joins, source_name, &mut rows)?;
