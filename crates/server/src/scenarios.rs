@@ -444,14 +444,32 @@ pub(crate) fn validate_rows(
         .map(|(i, v)| (i + 1, v))
         .collect();
     let table = indus_data::json_rows(&run.plugin, "request", numbered, &run.lookups)?;
-    if !table.undeclared_columns.is_empty() {
+    if !table.undeclared_columns.is_empty()
+        && first_sighting(run.plugin.name.as_str(), &table.undeclared_columns)
+    {
         tracing::warn!(
             plugin = %run.plugin.name,
             fields = ?table.undeclared_columns,
-            "request rows carry fields the plugin's schema does not declare; they were ignored"
+            "request rows carry fields the plugin's schema does not declare; they are ignored (logged once per plugin and set of fields)"
         );
     }
     Ok(table)
+}
+
+/// Distinct (plugin, undeclared fields) pairs remembered, so that a client
+/// sending the same extra fields thousands of times a second is logged
+/// once; past the cap, new pairs are no longer logged.
+const UNDECLARED_REMEMBERED: usize = 1024;
+
+fn first_sighting(plugin: &str, fields: &[String]) -> bool {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    let key = format!("{plugin}\u{0}{}", fields.join("\u{0}"));
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    seen.len() < UNDECLARED_REMEMBERED && seen.insert(key)
 }
 
 /// Runs validated rows through the micro-batched model.
@@ -590,4 +608,19 @@ fn column_schema(c: &ColumnSpec) -> Value {
         map.insert("maximum".into(), json!(hi));
     }
     s
+}
+
+#[cfg(test)]
+mod undeclared_log_tests {
+    use super::first_sighting;
+
+    #[test]
+    fn the_same_extra_fields_are_logged_once_per_plugin() {
+        let fields = vec!["branch_code".to_string()];
+        assert!(first_sighting("sighting-test-a", &fields));
+        assert!(!first_sighting("sighting-test-a", &fields));
+        assert!(first_sighting("sighting-test-b", &fields));
+        let more = vec!["branch_code".to_string(), "note".to_string()];
+        assert!(first_sighting("sighting-test-a", &more));
+    }
 }
