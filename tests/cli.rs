@@ -1721,6 +1721,16 @@ fn a_training_file_with_an_undeclared_column_trains_and_the_log_names_it() {
         log.contains("sample.csv: read past 1 column") && log.contains("`operator`"),
         "{log}"
     );
+    // The run folder keeps the note with its record of the data files.
+    let run_dir = tmp.path().join(run["run_dir"].as_str().unwrap());
+    let environment: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("environment.json")).unwrap())
+            .unwrap();
+    let notes = environment["data_notes"].as_array().unwrap();
+    assert!(
+        notes.len() == 1 && notes[0].as_str().unwrap().contains("`operator`"),
+        "{environment}"
+    );
 }
 
 #[test]

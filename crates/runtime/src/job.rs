@@ -1012,6 +1012,10 @@ pub struct Environment {
     pub cpus: usize,
     /// Data files read.
     pub data_files: Vec<PathBuf>,
+    /// What the data files held that the run read past without stopping
+    /// (undeclared columns), so a later reader of the run sees it too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_notes: Vec<String>,
     /// UTC start time (RFC 3339).
     pub started_at: String,
 }
@@ -1109,6 +1113,7 @@ pub fn run_scenario(
         ));
     }
     let data_files = data.files.clone();
+    let data_notes = data.notes.clone();
     let official_validation = data.validation;
     let mut evaluation_note = "official test split".to_string();
     if let Some(split) = &scenario.data.split_column {
@@ -1457,6 +1462,7 @@ pub fn run_scenario(
         platform: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         data_files,
+        data_notes,
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     writer.write("scenario.yaml", to_yaml(scenario)?.as_bytes())?;
