@@ -348,20 +348,18 @@ pub fn rows_from_csv(
         message,
     };
     let bytes = decode(bytes, layout);
-    let mut undeclared = Vec::new();
-    let mut df = if layout.header {
+    let (df, undeclared) = if layout.header {
         let header: Vec<String> = parse_text_csv(source_name, &bytes, layout, CsvRead::Header)?
             .get_column_names()
             .into_iter()
             .map(|c| c.to_string())
             .collect();
-        let (read, extra) = project(manifest, source_name, &header, joins)?;
-        undeclared = extra;
-        parse_text_csv(source_name, &bytes, layout, CsvRead::Columns(read))?
+        let (read, undeclared) = project(manifest, source_name, &header, joins)?;
+        let df = parse_text_csv(source_name, &bytes, layout, CsvRead::Columns(read))?;
+        (df, undeclared)
     } else {
-        parse_text_csv(source_name, &bytes, layout, CsvRead::All)?
-    };
-    if !layout.header {
+        // Without a header the fields are the declared columns, in order.
+        let mut df = parse_text_csv(source_name, &bytes, layout, CsvRead::All)?;
         let names: Vec<String> = manifest
             .data
             .columns
@@ -378,7 +376,8 @@ pub fn rows_from_csv(
         }
         df.set_column_names(&names)
             .map_err(|e| schema_error(e.to_string()))?;
-    }
+        (df, Vec::new())
+    };
     let mut table = rows_from_frame(manifest, source_name, df, require_target, joins)?;
     table.undeclared_columns = undeclared;
     Ok(table)
