@@ -775,8 +775,9 @@ fn credit_predict_and_eval_take_csv_rows_with_categories() {
             "{r}"
         );
     }
-    // A bank's export with a column the plugin does not declare: same
-    // answers, and the column is named on standard error.
+    // A bank's spreadsheet export, with Windows line ends, blank lines at
+    // the end and a column the plugin does not declare: same answers, and
+    // the column is named on standard error.
     let export = tmp.path().join("export.csv");
     let mut lines = credit_rows(5, false)
         .lines()
@@ -785,7 +786,7 @@ fn credit_predict_and_eval_take_csv_rows_with_categories() {
     for (i, line) in lines.iter_mut().enumerate() {
         line.push_str(if i == 0 { ",branch_code" } else { ",B-17" });
     }
-    std::fs::write(&export, lines.join("\n") + "\n").unwrap();
+    std::fs::write(&export, lines.join("\r\n") + "\r\n\r\n\r\n").unwrap();
     let with_extra = indus(
         &["predict", run_dir, "--input", export.to_str().unwrap()],
         tmp.path(),

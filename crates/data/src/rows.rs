@@ -16,7 +16,9 @@ use std::path::Path;
 /// Input file formats `predict` and `eval` accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowFormat {
-    /// Header row, one column per scalar and `<image>_<i>` per pixel.
+    /// Header row, one column per scalar and `<image>_<i>` per pixel; the
+    /// plugin's delimiter and encoding, so next month's export reads like
+    /// the training file.
     Csv,
     /// One JSON object per line (or one JSON array of objects); images as
     /// arrays (flat or nested).
@@ -61,7 +63,11 @@ pub fn read_rows(
                 file: path.to_path_buf(),
                 source,
             })?;
-            rows_from_csv(manifest, &name, bytes, CsvLayout::INPUT, false, joins)
+            let layout = CsvLayout {
+                header: true,
+                ..crate::dataset::csv_layout(manifest)?
+            };
+            rows_from_csv(manifest, &name, bytes, layout, false, joins)
         }
         RowFormat::Parquet => {
             let bytes = std::fs::read(path).map_err(|source| DataError::Read {
@@ -202,12 +208,35 @@ fn decode(bytes: Vec<u8>, layout: CsvLayout) -> Vec<u8> {
     }
 }
 
+/// The bytes without the blank lines at the end of the file. Spreadsheet
+/// exports and `echo >>` often leave some; they hold no record, and read
+/// as they stand they would be rows of missing values.
+fn without_trailing_blank_lines(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b'\n' && b != b'\r')
+        .map_or(0, |last| last + 1);
+    &bytes[..end]
+}
+
 fn parse_text_csv(
     source_name: &str,
     bytes: &[u8],
     layout: CsvLayout,
     read: CsvRead,
 ) -> Result<DataFrame, DataError> {
+    let bytes = without_trailing_blank_lines(bytes);
+    let schema_error = |message: String| DataError::Schema {
+        source_name: source_name.to_string(),
+        message,
+    };
+    if bytes.is_empty() {
+        return Err(schema_error(if layout.header {
+            "the file is empty: not even a header row".into()
+        } else {
+            "the file is empty: no rows".into()
+        }));
+    }
     let mut options = CsvReadOptions::default()
         .with_has_header(layout.header)
         .with_infer_schema_length(Some(0)) // every column as text: we parse and report per cell
@@ -223,17 +252,52 @@ fn parse_text_csv(
     options
         .into_reader_with_file_handle(std::io::Cursor::new(bytes))
         .finish()
-        .map_err(|e| {
-            let hint = if layout.latin1 {
-                ""
-            } else {
-                " (a file in Latin-1 needs `data.source.encoding: latin1`)"
-            };
-            DataError::Schema {
-                source_name: source_name.to_string(),
-                message: format!("cannot parse as CSV: {e}{hint}"),
-            }
-        })
+        .map_err(|e| schema_error(csv_parse_message(&e.to_string(), bytes, layout)))
+}
+
+/// What went wrong when polars refused a file, in the terms of the file
+/// rather than of polars' own options: the line of a quote that never
+/// closes, or the encoding to declare.
+fn csv_parse_message(polars_message: &str, bytes: &[u8], layout: CsvLayout) -> String {
+    if polars_message.to_ascii_lowercase().contains("utf-8") && !layout.latin1 {
+        return "cannot parse as CSV: the file is not valid UTF-8 (a file in Latin-1 needs \
+                `data.source.encoding: latin1` in the plugin)"
+            .into();
+    }
+    if let Some(line) = unclosed_quote_line(bytes) {
+        return format!(
+            "cannot parse as CSV: line {line} opens a quoted field (`\"`) that is never closed"
+        );
+    }
+    // polars suggests the options of its Python API; keep its own words only.
+    let own_words = match polars_message.split_once("You might want to try:") {
+        Some((before, after)) => {
+            let original = after.split_once("Original error:").map_or("", |(_, o)| o);
+            format!("{before} {original}")
+        }
+        None => polars_message.to_string(),
+    };
+    let flat = own_words
+        .replace("```", "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!("cannot parse as CSV: {flat}")
+}
+
+/// The 1-based line of the last `"` that opens a quoted field and is never
+/// closed, if any (a doubled `""` inside a field opens and closes at once).
+fn unclosed_quote_line(bytes: &[u8]) -> Option<usize> {
+    let mut line = 1;
+    let mut open_at = None;
+    for &b in bytes {
+        match b {
+            b'\n' => line += 1,
+            b'"' => open_at = if open_at.is_some() { None } else { Some(line) },
+            _ => {}
+        }
+    }
+    open_at
 }
 
 /// Which of a file's columns are read: those the schema declares and the
@@ -1026,6 +1090,41 @@ mod tests {
     }
 
     #[test]
+    fn blank_lines_at_the_end_of_a_file_are_not_rows() {
+        let read = |csv: &[u8]| {
+            rows_from_csv(
+                &plugin(),
+                "t.csv",
+                csv.to_vec(),
+                CsvLayout::INPUT,
+                true,
+                &[],
+            )
+            .unwrap()
+            .labels
+        };
+        let two_rows = Some(vec![1, 0]);
+        assert_eq!(read(b"amount,kind,y\n10,b,bad\n1,a,good\n\n\n"), two_rows);
+        assert_eq!(
+            read(b"amount,kind,y\r\n10,b,bad\r\n1,a,good\r\n\r\n"),
+            two_rows
+        );
+        assert_eq!(read(b"amount,kind,y\n10,b,bad\n1,a,good"), two_rows);
+        // A blank line between records is still reported, with its row.
+        let e = rows_from_csv(
+            &plugin(),
+            "t.csv",
+            b"amount,kind,y\n10,b,bad\n\n1,a,good\n".to_vec(),
+            CsvLayout::INPUT,
+            true,
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("row 2"), "{e}");
+    }
+
+    #[test]
     fn every_further_head_reads_its_own_target_column() {
         let p = parse_plugin(
             Path::new("p.yaml"),
@@ -1453,6 +1552,55 @@ mod tests {
             "{text:?}"
         );
         assert!(e.to_string().starts_with("request: 3 problems:"), "{e}");
+    }
+
+    #[test]
+    fn files_to_predict_use_the_plugins_delimiter_and_encoding() {
+        let mut bank = plugin();
+        bank.data.source.delimiter = ';';
+        bank.data.source.encoding = indus_spec::TextEncoding::Latin1;
+        let dir = tempfile::tempdir().unwrap();
+        let export = dir.path().join("export.csv");
+        // "caf\u{e9}" in Latin-1 is not valid UTF-8.
+        std::fs::write(&export, b"amount;kind;note\n2.5;a;caf\xe9\n10;b;x\n").unwrap();
+        let t = read_rows(&bank, &export, RowFormat::Csv, &[]).unwrap();
+        assert_eq!(t.features, [2.5, 0.0, 10.0, 1.0]);
+        assert_eq!(t.undeclared_columns, ["note"]);
+        // The same file under the default layout is refused with the fix.
+        let e = read_rows(&plugin(), &export, RowFormat::Csv, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data.source.encoding: latin1"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_csv_files_say_what_to_fix() {
+        let err = |csv: &[u8]| {
+            rows_from_csv(
+                &plugin(),
+                "t.csv",
+                csv.to_vec(),
+                CsvLayout::INPUT,
+                true,
+                &[],
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        for empty in [&b""[..], b"\n", b"\r\n\r\n"] {
+            let e = err(empty);
+            assert!(
+                e.contains("t.csv") && e.contains("the file is empty"),
+                "{e}"
+            );
+        }
+        let e = err(b"amount,kind,y\n1,a,good\n2,\"b,bad\n3,a,good\n");
+        assert!(
+            e.contains("line 3 opens a quoted field") && !e.contains("infer_schema_length"),
+            "{e}"
+        );
+        let e = err(b"amount,kind,y\n1,caf\xe9,good\n");
+        assert!(e.contains("not valid UTF-8") && e.contains("latin1"), "{e}");
     }
 
     #[test]

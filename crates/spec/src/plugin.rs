@@ -107,10 +107,13 @@ pub struct SourceSpec {
     /// `test_images`, `test_labels`. CSV uses `train` (split by the scenario)
     /// and optionally `test` (an official test file). NPZ uses `archive`.
     pub files: BTreeMap<String, FileSpec>,
-    /// CSV field delimiter (one character).
+    /// CSV field delimiter (one character), of the data files and of CSV
+    /// files given to `predict` and `eval`: exports in the same format as
+    /// the training file read without conversion.
     #[serde(default = "comma", skip_serializing_if = "is_comma")]
     pub delimiter: char,
-    /// Text encoding of the CSV files.
+    /// Text encoding of the CSV files, data files and files given to
+    /// `predict` and `eval` alike.
     #[serde(default, skip_serializing_if = "is_default")]
     pub encoding: TextEncoding,
     /// Whether the CSV files start with a header row. Without one, the
