@@ -81,6 +81,8 @@ pub fn read_rows(
                 file: path.to_path_buf(),
                 source,
             })?;
+            // Windows tools often start UTF-8 text with a byte-order mark.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             // A file holding one JSON array of row objects is accepted too.
             if text.trim_start().starts_with('[') {
                 let rows: Vec<serde_json::Value> =
@@ -1622,6 +1624,15 @@ mod tests {
         assert_eq!(
             a,
             read_rows(&plugin(), &array, RowFormat::JsonLines, &[]).unwrap()
+        );
+        // The same rows saved by a tool that starts text with a byte-order mark.
+        let marked = dir.path().join("marked.jsonl");
+        let mut bytes = "\u{feff}".as_bytes().to_vec();
+        bytes.extend(std::fs::read(&lines).unwrap());
+        std::fs::write(&marked, bytes).unwrap();
+        assert_eq!(
+            a,
+            read_rows(&plugin(), &marked, RowFormat::JsonLines, &[]).unwrap()
         );
         std::fs::write(
             &array,
