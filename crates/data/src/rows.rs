@@ -86,7 +86,7 @@ pub fn read_rows(
             // A file holding one JSON array of row objects is accepted too.
             if text.trim_start().starts_with('[') {
                 let rows: Vec<serde_json::Value> =
-                    serde_json::from_str(&text).map_err(|e| DataError::Schema {
+                    serde_json::from_str(text).map_err(|e| DataError::Schema {
                         source_name: name.clone(),
                         message: format!("not a JSON array of row objects: {e}"),
                     })?;
