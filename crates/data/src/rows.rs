@@ -746,6 +746,9 @@ fn rows_from_frame(
                 .collect(),
         );
     }
+    if !cell_problems.is_empty() {
+        collapse_blank_rows(&df, source_name, &mut cell_problems);
+    }
     cell_problems.sort_by_key(|e| match e {
         DataError::Row { row, .. } => *row,
         _ => 0,
@@ -758,8 +761,38 @@ fn rows_from_frame(
     Ok(table)
 }
 
-/// Validates rows given as JSON objects (from a JSON-lines file or an HTTP
-/// body). Each element is `(row number, object)`.
+/// Replaces the problems of rows whose every field is empty (a blank line
+/// between records) with one problem per row, so that a stray blank line
+/// reads as such and does not crowd out the other problems of a report.
+fn collapse_blank_rows(df: &DataFrame, source_name: &str, cell_problems: &mut Vec<DataError>) {
+    let Some(all_empty) = df
+        .columns()
+        .iter()
+        .map(|c| c.is_null())
+        .reduce(|a, b| &a & &b)
+    else {
+        return;
+    };
+    let blank: HashSet<usize> = all_empty
+        .iter()
+        .enumerate()
+        .filter(|(_, empty)| *empty == Some(true))
+        .map(|(row, _)| row + 1)
+        .collect();
+    if blank.is_empty() {
+        return;
+    }
+    cell_problems.retain(|p| !matches!(p, DataError::Row { row, .. } if blank.contains(row)));
+    cell_problems.extend(blank.into_iter().map(|row| {
+        DataError::row(
+            source_name,
+            row,
+            None,
+            "every field the plugin reads is empty (a blank line?)",
+        )
+    }));
+}
+
 /// Checks numbered JSON row objects as they arrive (a request's `rows`, a
 /// JSON-lines file): keys the schema does not declare are refused or named
 /// as `data.extra_columns` says, lookup tables are joined on, and the rows
@@ -1092,7 +1125,7 @@ mod tests {
     }
 
     #[test]
-    fn blank_lines_at_the_end_of_a_file_are_not_rows() {
+    fn blank_lines_at_the_end_are_not_rows_and_between_rows_are_named() {
         let read = |csv: &[u8]| {
             rows_from_csv(
                 &plugin(),
@@ -1112,18 +1145,24 @@ mod tests {
             two_rows
         );
         assert_eq!(read(b"amount,kind,y\n10,b,bad\n1,a,good"), two_rows);
-        // A blank line between records is still reported, with its row.
+        // A blank line between records is still refused: one problem
+        // naming its row, beside the other rows' problems.
         let e = rows_from_csv(
             &plugin(),
             "t.csv",
-            b"amount,kind,y\n10,b,bad\n\n1,a,good\n".to_vec(),
+            b"amount,kind,y\n10,b,bad\n\n1,c,good\n".to_vec(),
             CsvLayout::INPUT,
             true,
             &[],
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("row 2"), "{e}");
+        assert!(e.contains("2 problems"), "{e}");
+        assert!(
+            e.contains("row 2: every field the plugin reads is empty"),
+            "{e}"
+        );
+        assert!(e.contains("row 3, column `kind`"), "{e}");
     }
 
     #[test]
