@@ -1761,6 +1761,64 @@ fn a_scaffolded_plugin_trains_as_it_is() {
     assert!(auc > 0.7, "the sample data is learnable; ROC-AUC {auc}");
     assert_eq!(run["metrics"]["rows"]["test"], 80);
 
+    // The same rows as a European spreadsheet export (`;` between fields,
+    // decimal commas, Latin-1 text, blank lines at the end), declared with
+    // the three keys the scaffold leaves commented out: the same model.
+    let plugin_dir = tmp.path().join("plugins/pump-watch");
+    let sample = std::fs::read_to_string(plugin_dir.join("data/sample.csv")).unwrap();
+    let european = |text: &str| -> Vec<u8> {
+        let text = text
+            .replace(',', ";")
+            .replace('.', ",")
+            .replace(";night;", ";soirée;");
+        // Every character here is below U+0100: one Latin-1 byte each.
+        text.chars().map(|c| c as u32 as u8).collect()
+    };
+    let mut export = european(&sample);
+    export.extend(b"\r\n\r\n");
+    std::fs::write(plugin_dir.join("data/sample.csv"), export).unwrap();
+    let manifest = std::fs::read_to_string(plugin_dir.join("plugin.yaml")).unwrap();
+    let manifest = manifest
+        .replace("# delimiter:", "delimiter:")
+        .replace("# decimal_comma:", "decimal_comma:")
+        .replace("# encoding:", "encoding:")
+        .replace("values: [day, night]", "values: [day, soirée]")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("sha256:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(plugin_dir.join("plugin.yaml"), manifest).unwrap();
+    let again: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--json",
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    assert_eq!(again["metrics"]["test"], run["metrics"]["test"]);
+    // Next month's export, in the same format, predicts without conversion.
+    let rows: String = sample.lines().take(6).collect::<Vec<_>>().join("\n");
+    std::fs::write(tmp.path().join("export.csv"), european(&rows)).unwrap();
+    std::fs::write(tmp.path().join("plain.csv"), &rows).unwrap();
+    let predict = |run: &Value, input: &str| {
+        ok(&indus(
+            &[
+                "predict",
+                run["run_dir"].as_str().unwrap(),
+                "--input",
+                input,
+            ],
+            tmp.path(),
+        ))
+    };
+    let from_export = predict(&again, "export.csv");
+    assert_eq!(from_export.lines().count(), 5);
+    assert_eq!(from_export, predict(&run, "plain.csv"));
+
     let again = fails(&indus(
         &["new", "plugin", "pump-watch", "--root", root],
         tmp.path(),

@@ -215,6 +215,12 @@ description: Probability that a machine fails within the next shift, from its se
 data:
   source:
     format: csv
+    # A spreadsheet export from much of Europe: `;` between fields, `61,7`
+    # for numbers, often Latin-1 text. Files given to `indus predict` are
+    # read the same way.
+    # delimiter: ";"
+    # decimal_comma: true
+    # encoding: latin1
     # Data files live in data/ beside this file (or in --data-dir/<dataset>/).
     dataset: {name}
     files:

@@ -114,6 +114,7 @@ pub fn csv_layout(manifest: &PluginManifest) -> Result<CsvLayout, DataError> {
         delimiter,
         header: source.header,
         latin1: source.encoding == TextEncoding::Latin1,
+        decimal_comma: source.decimal_comma,
     })
 }
 

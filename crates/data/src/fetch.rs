@@ -258,6 +258,7 @@ mod tests {
             delimiter: ',',
             encoding: Default::default(),
             header: true,
+            decimal_comma: false,
         }
     }
 

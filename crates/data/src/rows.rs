@@ -444,7 +444,14 @@ pub fn rows_from_csv(
             .map_err(|e| schema_error(e.to_string()))?;
         (df, Vec::new())
     };
-    let mut table = rows_from_frame(manifest, source_name, df, require_target, joins)?;
+    let mut table = rows_from_frame(
+        manifest,
+        source_name,
+        df,
+        require_target,
+        joins,
+        layout.decimal_comma,
+    )?;
     table.undeclared_columns = undeclared;
     Ok(table)
 }
@@ -487,7 +494,8 @@ pub fn rows_from_parquet(
         .collect::<Result<Vec<Column>, _>>()
         .map_err(|e| schema_error(format!("cannot read a column as text: {e}")))?;
     let df = DataFrame::new_infer_height(columns).map_err(|e| schema_error(e.to_string()))?;
-    let mut table = rows_from_frame(manifest, source_name, df, require_target, joins)?;
+    // Parquet numbers are typed; text cells follow the point convention.
+    let mut table = rows_from_frame(manifest, source_name, df, require_target, joins, false)?;
     table.undeclared_columns = undeclared;
     Ok(table)
 }
@@ -500,6 +508,7 @@ fn rows_from_frame(
     mut df: DataFrame,
     require_target: bool,
     joins: &[LookupTable],
+    decimal_comma: bool,
 ) -> Result<RawTable, DataError> {
     let schema_error = |message: String| DataError::Schema {
         source_name: source_name.to_string(),
@@ -507,6 +516,9 @@ fn rows_from_frame(
     };
     for table in joins {
         table.join_onto(&mut df, source_name)?;
+    }
+    if decimal_comma {
+        with_decimal_points(manifest, &mut df).map_err(|e| schema_error(e.to_string()))?;
     }
     let n = df.height();
     let text_column = |name: &str, what: &str| -> Result<Vec<Option<String>>, DataError> {
@@ -761,6 +773,35 @@ fn rows_from_frame(
     Ok(table)
 }
 
+/// Rewrites `61,7` as `61.7` in the numeric columns, so that one number
+/// parser serves both conventions. A cell with more than one comma, or a
+/// comma and a point, is left as written and reported as it stands.
+fn with_decimal_points(manifest: &PluginManifest, df: &mut DataFrame) -> PolarsResult<()> {
+    let numeric: Vec<String> = manifest
+        .data
+        .columns
+        .iter()
+        .filter(|c| !c.derived && is_numeric(c.kind))
+        .flat_map(csv_field_names)
+        .filter(|name| df.column(name).is_ok())
+        .collect();
+    for name in numeric {
+        let points: StringChunked = df
+            .column(&name)?
+            .str()?
+            .iter()
+            .map(|cell| {
+                cell.map(|text| match text.matches(',').count() {
+                    1 if !text.contains('.') => text.replacen(',', ".", 1),
+                    _ => text.to_string(),
+                })
+            })
+            .collect();
+        df.replace(&name, points.with_name(name.as_str().into()).into_column())?;
+    }
+    Ok(())
+}
+
 /// Replaces the problems of rows whose every field is empty (a blank line
 /// between records) with one problem per row, so that a stray blank line
 /// reads as such and does not crowd out the other problems of a report.
@@ -950,6 +991,8 @@ pub struct CsvLayout {
     pub header: bool,
     /// Latin-1 rather than UTF-8 text.
     pub latin1: bool,
+    /// Numbers may be written with a decimal comma (`61,7`).
+    pub decimal_comma: bool,
 }
 
 impl CsvLayout {
@@ -958,6 +1001,7 @@ impl CsvLayout {
         delimiter: b',',
         header: true,
         latin1: false,
+        decimal_comma: false,
     };
 }
 
@@ -1259,9 +1303,9 @@ mod tests {
         let m = parse_plugin(Path::new("p.yaml"), text).unwrap();
         let latin1 = b"7,caf\xe9,bad\n3,a,good\n".to_vec();
         let layout = CsvLayout {
-            delimiter: b',',
             header: false,
             latin1: true,
+            ..CsvLayout::INPUT
         };
         let t = rows_from_csv(&m, "t.csv", latin1.clone(), layout, true, &[]).unwrap();
         assert_eq!(t.features, vec![7.0, 1.0, 3.0, 0.0]);
@@ -1612,6 +1656,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("data.source.encoding: latin1"), "{e}");
+    }
+
+    #[test]
+    fn numbers_with_a_decimal_comma_read_like_points_when_declared() {
+        let mut european = plugin();
+        european.data.source.delimiter = ';';
+        european.data.source.decimal_comma = true;
+        let layout = crate::dataset::csv_layout(&european).unwrap();
+        let read = |csv: &str| {
+            rows_from_csv(
+                &european,
+                "t.csv",
+                csv.as_bytes().to_vec(),
+                layout,
+                true,
+                &[],
+            )
+        };
+        let t = read("amount;kind;y\n61,7;a;good\n2.5;b;bad\n;a;good\n").unwrap();
+        assert_eq!(t.features[..4], [61.7, 0.0, 2.5, 1.0]);
+        assert!(t.features[4].is_nan());
+        // A cell that is not one number is reported as it was written.
+        let e = read("amount;kind;y\n1,234,5;a;good\n1.234,5;a;good\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("row 1, column `amount`: `1,234,5` is not a number")
+                && e.contains("row 2, column `amount`: `1.234,5` is not a number"),
+            "{e}"
+        );
+        // Without the setting a comma is not a decimal mark.
+        european.data.source.decimal_comma = false;
+        let e = rows_from_csv(
+            &european,
+            "t.csv",
+            b"amount;kind;y\n61,7;a;good\n".to_vec(),
+            crate::dataset::csv_layout(&european).unwrap(),
+            true,
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`61,7` is not a number"), "{e}");
     }
 
     #[test]

@@ -114,6 +114,12 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
     if m.data.columns.is_empty() {
         return Err(("data.columns".into(), "declare at least one column".into()));
     }
+    if m.data.source.decimal_comma && m.data.source.delimiter == ',' {
+        return Err((
+            "data.source.decimal_comma".into(),
+            "a comma cannot be both the field delimiter and the decimal mark; set `data.source.delimiter` (`;` is usual)".into(),
+        ));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, c) in m.data.columns.iter().enumerate() {
         let at = format!("data.columns[{i}]");

@@ -120,6 +120,12 @@ pub struct SourceSpec {
     /// columns are the declared (non-derived) columns, in order.
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub header: bool,
+    /// Numbers written with a decimal comma (`61,7`), as spreadsheets in
+    /// much of Europe export them, in the CSV files and the files given to
+    /// `predict` and `eval`. Needs a delimiter other than `,`. A number
+    /// written with a point still reads (default false).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub decimal_comma: bool,
     /// Tables joined onto every row by a key (e.g. user and item details
     /// onto ratings), in order. Each names a CSV in `files` (same delimiter
     /// and encoding, with a header) and the key column both tables share.

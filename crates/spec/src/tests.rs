@@ -481,3 +481,23 @@ fn one_numeric_column_may_hold_sample_weights() {
         "{m}"
     );
 }
+
+#[test]
+fn a_decimal_comma_needs_another_delimiter() {
+    let european = RATINGS.replace(
+        "    format: csv\n",
+        "    format: csv\n    delimiter: ';'\n    decimal_comma: true\n",
+    );
+    assert!(
+        parse_plugin(Path::new("p.yaml"), &european)
+            .unwrap()
+            .data
+            .source
+            .decimal_comma
+    );
+    let m = plugin_message(&european.replace("    delimiter: ';'\n", ""));
+    assert!(
+        m.contains("data.source.decimal_comma") && m.contains("delimiter"),
+        "{m}"
+    );
+}
