@@ -39,7 +39,7 @@ enum Command {
     Eval(EvalArgs),
     /// Train every scenario over a few seeds and write one Markdown table of the results.
     EvalAll(eval_all::EvalAllArgs),
-    /// Predict rows from a CSV, JSON-lines or IDX file with a saved run.
+    /// Predict rows from a CSV, JSON-lines, Parquet or IDX file, or from image files, with a saved run
     Predict(PredictArgs),
     /// Top-k items for a user from a run of a recommendation scenario.
     Recommend(RecommendArgs),
@@ -125,7 +125,7 @@ struct PredictArgs {
     /// Fail unless the run belongs to this scenario (guards against mixed-up paths).
     #[arg(long)]
     scenario: Option<String>,
-    /// Rows to predict.
+    /// Rows to predict: CSV, JSON lines, Parquet, IDX, or image files (one, or a folder).
     #[arg(long, short)]
     input: PathBuf,
     /// Format of --input (default: from its extension).
@@ -233,6 +233,8 @@ enum FormatArg {
     Jsonl,
     Idx,
     Parquet,
+    /// An image file, or a folder of them.
+    Images,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -327,9 +329,10 @@ fn row_format(path: &Path, explicit: Option<FormatArg>) -> Result<RowFormat> {
         Some(FormatArg::Jsonl) => Ok(RowFormat::JsonLines),
         Some(FormatArg::Idx) => Ok(RowFormat::Idx),
         Some(FormatArg::Parquet) => Ok(RowFormat::Parquet),
+        Some(FormatArg::Images) => Ok(RowFormat::Images),
         None => RowFormat::from_path(path).with_context(|| {
             format!(
-                "{}: cannot tell the format from the name; pass --format csv|jsonl|idx|parquet",
+                "{}: cannot tell the format from the name; pass --format csv|jsonl|idx|parquet|images",
                 path.display()
             )
         }),
@@ -345,7 +348,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     let rows = match &a.input {
         Some(path) => {
             let rows = read_rows(&run.plugin, path, row_format(path, a.format)?, &run.lookups)?;
-            warn_undeclared(path, &rows);
+            print_input_notes(path, &rows);
             rows
         }
         None => {
@@ -430,9 +433,12 @@ fn cmd_recommend(a: RecommendArgs) -> Result<()> {
 
 /// Tells the user on standard error which columns of `path` the schema
 /// does not declare (they were read past), keeping standard output clean.
-fn warn_undeclared(path: &Path, rows: &indus_data::RawTable) {
+fn print_input_notes(path: &Path, rows: &indus_data::RawTable) {
     if let Some(note) = indus_data::undeclared_note(&path.display().to_string(), rows) {
         eprintln!("warning: {note}");
+    }
+    for note in &rows.notes {
+        eprintln!("note: {note}");
     }
 }
 
@@ -448,7 +454,7 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         row_format(&a.input, a.format)?,
         &run.lookups,
     )?;
-    warn_undeclared(&a.input, &rows);
+    print_input_notes(&a.input, &rows);
     if rows.is_empty() {
         // Not an error: a scheduled export may be empty on a quiet day.
         eprintln!("warning: {}: no rows to predict", a.input.display());

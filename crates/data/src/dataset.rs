@@ -2,7 +2,8 @@
 //! carving a validation split out of the training rows.
 
 use crate::DataError;
-use crate::fetch::{DataLocations, fetch};
+use crate::fetch::{DataLocations, fetch, locate_folder};
+use crate::folder::read_class_folders;
 use crate::idx::{IdxArray, parse_idx};
 use crate::join::LookupTable;
 use crate::npz::read_npz_array;
@@ -239,6 +240,16 @@ fn load_split(
             notes.extend(undeclared_note(&file.path.display().to_string(), &table));
             files.push(file.path);
             table
+        }
+        SourceFormat::ImageFolder => {
+            if !source.files.contains_key(prefix) {
+                return Ok(None);
+            }
+            let folder = locate_folder(locations, source, prefix)?;
+            let rows = read_class_folders(manifest, &folder)?;
+            notes.extend(rows.notes);
+            files.push(folder);
+            rows.table
         }
         SourceFormat::Npz => {
             let file = fetch(locations, source, "archive")?;

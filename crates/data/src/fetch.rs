@@ -55,6 +55,51 @@ impl DataLocations {
     }
 }
 
+/// The folder playing `role` in an image-folder source: in the data
+/// directory (under the data set's name, or directly), else among the
+/// plugin's own files. Folders are read where they are, never downloaded.
+pub fn locate_folder(
+    locations: &DataLocations,
+    source: &SourceSpec,
+    role: &str,
+) -> Result<PathBuf, DataError> {
+    let dataset = source.dataset.as_str();
+    let spec = source.files.get(role).ok_or_else(|| DataError::Schema {
+        source_name: format!("data set `{dataset}`"),
+        message: format!("the plugin's data.source.files has no `{role}` entry"),
+    })?;
+    let mut candidates = Vec::new();
+    if let Some(dir) = &locations.data_dir {
+        candidates.push(dir.join(dataset).join(&spec.name));
+        candidates.push(dir.join(&spec.name));
+    }
+    if let Some(dir) = &locations.bundled_dir {
+        candidates.push(dir.join("data").join(&spec.name));
+    }
+    if let Some(found) = candidates.iter().find(|c| c.is_dir()) {
+        return Ok(found.clone());
+    }
+    Err(DataError::Unavailable {
+        dataset: dataset.to_string(),
+        reason: format!("the `{role}` image folder `{}` was not found", spec.name),
+        instructions: if candidates.is_empty() {
+            format!(
+                "give a data directory (--data-dir or INDUS_DATA_DIR) holding {dataset}/{}/, with one sub-folder per class",
+                spec.name
+            )
+        } else {
+            format!(
+                "looked in: {}; put the folder there, with one sub-folder per class",
+                candidates
+                    .iter()
+                    .map(|c| c.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+    })
+}
+
 /// A file's content (decompressed when it was gzip) and where it came from.
 #[derive(Debug)]
 pub struct FetchedFile {

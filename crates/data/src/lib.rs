@@ -5,6 +5,7 @@
 mod dataset;
 mod error;
 mod fetch;
+mod folder;
 pub mod idx;
 mod join;
 mod npz;
@@ -17,7 +18,8 @@ pub use dataset::{
     stratified_folds, stratified_split,
 };
 pub use error::DataError;
-pub use fetch::{DataLocations, FetchedFile, fetch, sha256_hex};
+pub use fetch::{DataLocations, FetchedFile, fetch, locate_folder, sha256_hex};
+pub use folder::{FolderRows, read_class_folders, read_images};
 pub use join::{LookupTable, fill_json_rows};
 pub use npz::read_npz_array;
 pub use preprocess::{EmbeddingSlot, FittedColumn, ImageSlot, OTHER, Preprocessor};

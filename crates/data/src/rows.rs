@@ -27,12 +27,24 @@ pub enum RowFormat {
     Idx,
     /// An Apache Parquet file, one column per scalar (as CSV).
     Parquet,
+    /// Image files: one (PNG, JPEG, BMP, TIFF), or a folder of them, loose
+    /// or in class sub-folders (labelled, for `eval`).
+    Images,
 }
 
 impl RowFormat {
-    /// Guesses the format from the file name.
+    /// Guesses the format from the file name (a folder holds images).
     pub fn from_path(path: &Path) -> Option<RowFormat> {
+        if path.is_dir() {
+            return Some(RowFormat::Images);
+        }
         let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        if [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            return Some(RowFormat::Images);
+        }
         let name = name.strip_suffix(".gz").unwrap_or(&name);
         if name.ends_with(".csv") {
             Some(RowFormat::Csv)
@@ -109,6 +121,13 @@ pub fn read_rows(
                 values.push((i + 1, v));
             }
             json_rows(manifest, &name, values, joins)
+        }
+        RowFormat::Images => {
+            let rows = crate::folder::read_images(manifest, path)?;
+            Ok(RawTable {
+                notes: rows.notes,
+                ..rows.table
+            })
         }
         RowFormat::Idx => {
             let arr = read_idx(path)?;

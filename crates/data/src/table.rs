@@ -32,6 +32,9 @@ pub struct RawTable {
     /// past unparsed; listed only under `data.extra_columns: warn`, so that
     /// the caller can tell the user which file carried them.
     pub undeclared_columns: Vec<String>,
+    /// What reading the input found that the user should hear about
+    /// (images resized, files skipped), one line each.
+    pub notes: Vec<String>,
 }
 
 /// What a head after the first learns from, one entry per row.
@@ -154,6 +157,7 @@ impl RawTable {
                 .as_ref()
                 .map(|v| indices.iter().map(|&i| v[i]).collect()),
             undeclared_columns: self.undeclared_columns.clone(),
+            notes: self.notes.clone(),
             splits: self
                 .splits
                 .iter()

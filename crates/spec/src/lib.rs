@@ -106,6 +106,69 @@ fn parse_checked<T: DeserializeOwned>(
 
 type Problem = (String, String);
 
+/// What a folder of class sub-folders can feed: one image column, a first
+/// head whose classes name the sub-folders, and folders for roles.
+fn check_image_folder(m: &PluginManifest) -> Result<(), Problem> {
+    let features: Vec<(usize, &ColumnSpec)> = m
+        .data
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.role == ColumnRole::Feature)
+        .collect();
+    match features.as_slice() {
+        [(i, c)] if c.kind == ColumnType::Image => {
+            if c.max_value.is_some_and(|v| v.get() != 255.0) {
+                return Err((
+                    format!("data.columns[{i}].max_value"),
+                    "images in a folder are read as 8-bit grey levels: set `max_value: 255`".into(),
+                ));
+            }
+        }
+        _ => {
+            return Err((
+                "data.columns".into(),
+                "an image folder source needs exactly one feature column, of `type: image`".into(),
+            ));
+        }
+    }
+    if m.heads[0].classes.is_none() {
+        return Err((
+            "heads[0].classes".into(),
+            "an image folder source names its class sub-folders by the first head's `classes`"
+                .into(),
+        ));
+    }
+    if !m.data.source.files.contains_key("train") {
+        return Err((
+            "data.source.files".into(),
+            "an image folder source needs a `train` folder (and optionally `val` and `test`)"
+                .into(),
+        ));
+    }
+    for (role, file) in &m.data.source.files {
+        if !matches!(role.as_str(), "train" | "val" | "test") {
+            return Err((
+                format!("data.source.files.{role}"),
+                "an image folder source has the roles `train`, `val` and `test`".into(),
+            ));
+        }
+        if file.sha256.is_some() {
+            return Err((
+                format!("data.source.files.{role}.sha256"),
+                "a checksum covers one file; an image folder is read as it is".into(),
+            ));
+        }
+    }
+    if !m.data.source.joins.is_empty() {
+        return Err((
+            "data.source.joins".into(),
+            "tables join onto CSV or Parquet rows, not onto image folders".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Cross-field rules of a manifest that the type system cannot express.
 fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
     if m.heads.is_empty() {
@@ -113,6 +176,9 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
     }
     if m.data.columns.is_empty() {
         return Err(("data.columns".into(), "declare at least one column".into()));
+    }
+    if m.data.source.format == SourceFormat::ImageFolder {
+        check_image_folder(m)?;
     }
     if m.data.source.decimal_comma && m.data.source.delimiter == ',' {
         return Err((

@@ -92,6 +92,12 @@ pub enum SourceFormat {
     /// A NumPy `.npz` archive in the MedMNIST layout (`train_images`,
     /// `train_labels`, `val_*`, `test_*`; unsigned bytes).
     Npz,
+    /// Folders of image files (PNG, JPEG, BMP, GIF, TIFF), the way scans
+    /// and photos are usually kept: `files.train` (and optionally `val`
+    /// and `test`, an official split) names a folder holding one
+    /// sub-folder per class of the first head. Images are read as 8-bit
+    /// grey levels and resized to the image column's `shape`.
+    ImageFolder,
 }
 
 /// Where a data set lives: a data directory, a cache, or public mirrors.
@@ -106,6 +112,8 @@ pub struct SourceSpec {
     /// The files by role. IDX uses `train_images`, `train_labels`,
     /// `test_images`, `test_labels`. CSV uses `train` (split by the scenario)
     /// and optionally `test` (an official test file). NPZ uses `archive`.
+    /// Image folders use `train` and optionally `val` and `test`, each
+    /// naming a folder.
     pub files: BTreeMap<String, FileSpec>,
     /// CSV field delimiter (one character), of the data files and of CSV
     /// files given to `predict` and `eval`: exports in the same format as

@@ -1,0 +1,443 @@
+//! Folders of image files, the way scans and photos are usually kept: one
+//! sub-folder per class for training and evaluation, or loose images to
+//! predict on. Every image is read as 8-bit grey levels at the image
+//! column's shape, so a folder feeds the same rows as an IDX or NPZ file.
+
+use crate::DataError;
+use crate::table::{RawTable, feature_columns, primary_head};
+use indus_spec::{ColumnType, PluginManifest};
+use std::path::{Path, PathBuf};
+
+/// File extensions read as images (case-insensitive); other files are
+/// skipped and named in a note, hidden files silently.
+const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
+
+/// Problems listed in one report, and names quoted in one note.
+const MAX_LISTED: usize = 50;
+const NAMES_IN_A_NOTE: usize = 5;
+
+/// Rows read from a folder, and what the user should hear about it (images
+/// resized, files skipped).
+#[derive(Debug)]
+pub struct FolderRows {
+    /// One row per image: grey levels 0–255, ids = paths under the folder,
+    /// labels when every image sat in a class sub-folder.
+    pub table: RawTable,
+    /// Lines for the log or standard error.
+    pub notes: Vec<String>,
+}
+
+/// The image column's height and width, and the first head's classes.
+fn image_shape(manifest: &PluginManifest) -> Result<(u32, u32), DataError> {
+    let schema_error = |message: &str| DataError::Schema {
+        source_name: format!("plugin `{}`", manifest.name),
+        message: message.into(),
+    };
+    match feature_columns(manifest).as_slice() {
+        [c] if c.kind == ColumnType::Image => match c.shape.as_deref() {
+            Some([h, w]) => {
+                let side = |n: usize| {
+                    u32::try_from(n).map_err(|_| schema_error("the image shape is too large"))
+                };
+                Ok((side(h.get())?, side(w.get())?))
+            }
+            _ => Err(schema_error(
+                "images are read as grey levels: the image column's shape is [height, width]",
+            )),
+        },
+        _ => Err(schema_error(
+            "image files need exactly one feature column, of `type: image`",
+        )),
+    }
+}
+
+/// Reads a training, validation or test folder: one sub-folder per class
+/// of the first head, named as in its `classes`. Anything else in the
+/// folder that could hold data (an unknown sub-folder, an image outside a
+/// class folder) is refused, so no image is silently left out.
+pub fn read_class_folders(
+    manifest: &PluginManifest,
+    folder: &Path,
+) -> Result<FolderRows, DataError> {
+    read_folder(manifest, folder, Loose::Refused)
+}
+
+/// Reads images to predict on or to evaluate: one image file, or a folder
+/// of loose images and/or class sub-folders (labelled when every image is
+/// in one, which `eval --input` needs).
+pub fn read_images(manifest: &PluginManifest, path: &Path) -> Result<FolderRows, DataError> {
+    if path.is_dir() {
+        return read_folder(manifest, path, Loose::Allowed);
+    }
+    let (height, width) = image_shape(manifest)?;
+    let (pixels, size) =
+        grey_pixels(path, height, width).map_err(|message| DataError::Corrupt {
+            file: path.to_path_buf(),
+            message,
+        })?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut notes = Vec::new();
+    if size != (width, height) {
+        notes.push(format!(
+            "{}: resized from {}×{} to {width}×{height} pixels",
+            path.display(),
+            size.0,
+            size.1
+        ));
+    }
+    Ok(FolderRows {
+        table: RawTable {
+            features: pixels,
+            width: (height * width) as usize,
+            ids: Some(vec![name]),
+            ..Default::default()
+        },
+        notes,
+    })
+}
+
+fn class_list(manifest: &PluginManifest) -> String {
+    primary_head(manifest)
+        .classes
+        .iter()
+        .flatten()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `a`, `b`, `c` and 4 more.
+fn listed(names: &[String]) -> String {
+    let shown: Vec<String> = names
+        .iter()
+        .take(NAMES_IN_A_NOTE)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    match names.len().saturating_sub(NAMES_IN_A_NOTE) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// Entries of a folder in name order, split into sub-folders, image files
+/// and other files (hidden entries left out).
+fn entries(folder: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>), DataError> {
+    let read_error = |source| DataError::Read {
+        file: folder.to_path_buf(),
+        source,
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(read_error)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read_error)?;
+    paths.retain(|p| {
+        !p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    });
+    paths.sort();
+    let (folders, files): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.into_iter().partition(|p| p.is_dir());
+    let (images, others) = files.into_iter().partition(|p| {
+        p.extension().is_some_and(|e| {
+            IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
+        })
+    });
+    Ok((folders, images, others))
+}
+
+/// Whether images may lie outside a class sub-folder (unlabelled).
+#[derive(Clone, Copy, PartialEq)]
+enum Loose {
+    Allowed,
+    Refused,
+}
+
+fn read_folder(
+    manifest: &PluginManifest,
+    folder: &Path,
+    loose_images: Loose,
+) -> Result<FolderRows, DataError> {
+    let (height, width) = image_shape(manifest)?;
+    let classes = primary_head(manifest).classes.clone().unwrap_or_default();
+    let source_name = folder.display().to_string();
+    let (sub_folders, loose, mut skipped) = entries(folder)?;
+    if loose_images == Loose::Refused && !loose.is_empty() {
+        let names: Vec<String> = loose
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        return Err(DataError::Schema {
+            source_name,
+            message: format!(
+                "{} image{} outside a class folder ({}): training and test images sit in one sub-folder per class ({})",
+                names.len(),
+                if names.len() == 1 { " lies" } else { "s lie" },
+                listed(&names),
+                class_list(manifest)
+            ),
+        });
+    }
+
+    // Every image to read, with its class (None for a loose image).
+    let mut wanted: Vec<(PathBuf, Option<u32>)> = loose.into_iter().map(|p| (p, None)).collect();
+    let mut unknown = Vec::new();
+    for sub in &sub_folders {
+        let name = sub
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(class) = classes.iter().position(|c| *c == name) else {
+            unknown.push(name);
+            continue;
+        };
+        let (nested, images, others) = entries(sub)?;
+        skipped.extend(others);
+        skipped.extend(nested);
+        wanted.extend(images.into_iter().map(|p| (p, Some(class as u32))));
+    }
+    if !unknown.is_empty() {
+        return Err(DataError::Schema {
+            source_name,
+            message: format!(
+                "sub-folder{} {} {} not a class of the first head (classes: {}); rename or move {}",
+                if unknown.len() > 1 { "s" } else { "" },
+                listed(&unknown),
+                if unknown.len() > 1 { "are" } else { "is" },
+                class_list(manifest),
+                if unknown.len() > 1 { "them" } else { "it" },
+            ),
+        });
+    }
+    if wanted.is_empty() {
+        return Err(DataError::Schema {
+            source_name,
+            message: format!(
+                "no image files ({}) in the folder or in its class sub-folders ({})",
+                IMAGE_EXTENSIONS.join(", "),
+                class_list(manifest)
+            ),
+        });
+    }
+
+    let mut features = Vec::with_capacity(wanted.len() * (height * width) as usize);
+    let mut problems = Vec::new();
+    let mut resized: Vec<(u32, u32)> = Vec::new();
+    for (path, _) in &wanted {
+        match grey_pixels(path, height, width) {
+            Ok((pixels, size)) => {
+                if size != (width, height) {
+                    resized.push(size);
+                }
+                features.extend(pixels);
+            }
+            Err(message) => problems.push(DataError::Corrupt {
+                file: path.clone(),
+                message,
+            }),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(DataError::rows(&source_name, problems, MAX_LISTED));
+    }
+
+    let relative = |p: &Path| {
+        p.strip_prefix(folder)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let labels: Option<Vec<u32>> = wanted.iter().map(|(_, class)| *class).collect();
+    let mut notes = Vec::new();
+    if !resized.is_empty() {
+        let mut sizes: Vec<String> = Vec::new();
+        for (w, h) in &resized {
+            let size = format!("{w}×{h}");
+            if !sizes.contains(&size) {
+                sizes.push(size);
+            }
+        }
+        notes.push(format!(
+            "{source_name}: resized {} of {} images to {width}×{height} pixels (sizes found: {})",
+            resized.len(),
+            wanted.len(),
+            listed(&sizes).replace('`', "")
+        ));
+    }
+    if !skipped.is_empty() {
+        let names: Vec<String> = skipped.iter().map(|p| relative(p)).collect();
+        notes.push(format!(
+            "{source_name}: skipped {} entr{} that {} not image files ({}): {}",
+            names.len(),
+            if names.len() == 1 { "y" } else { "ies" },
+            if names.len() == 1 { "is" } else { "are" },
+            IMAGE_EXTENSIONS.join(", "),
+            listed(&names)
+        ));
+    }
+    Ok(FolderRows {
+        table: RawTable {
+            features,
+            width: (height * width) as usize,
+            labels,
+            ids: Some(wanted.iter().map(|(p, _)| relative(p)).collect()),
+            ..Default::default()
+        },
+        notes,
+    })
+}
+
+/// An image file as grey levels 0–255, row-major at `height` × `width`,
+/// and the size it had on disk (width, height).
+fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<(Vec<f32>, (u32, u32)), String> {
+    let image = image::ImageReader::open(path)
+        .map_err(|e| format!("cannot read: {e}"))?
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .decode()
+        .map_err(|e| format!("not a readable image: {e}"))?;
+    let grey = image.to_luma8();
+    let size = grey.dimensions();
+    let grey = if size == (width, height) {
+        grey
+    } else {
+        image::imageops::resize(&grey, width, height, image::imageops::FilterType::Triangle)
+    };
+    Ok((grey.into_raw().into_iter().map(f32::from).collect(), size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indus_spec::parse_plugin;
+
+    fn plugin() -> PluginManifest {
+        parse_plugin(
+            Path::new("p.yaml"),
+            "name: scans\nindustry: t\ndescription: t\ndata:\n  source: {format: image_folder, dataset: scans, files: {train: {name: train}}}\n  columns:\n    - {name: scan, type: image, role: feature, shape: [2, 3], max_value: 255}\n    - {name: finding, type: category, role: target}\nheads:\n  - {name: finding, task: binary, target: finding, classes: [normal, lesion]}\n",
+        )
+        .unwrap()
+    }
+
+    fn save(path: &Path, width: u32, height: u32, level: u8) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        image::GrayImage::from_pixel(width, height, image::Luma([level]))
+            .save(path)
+            .unwrap();
+    }
+
+    #[test]
+    fn class_folders_become_labelled_rows_in_a_fixed_order() {
+        let dir = tempfile::tempdir().unwrap();
+        save(&dir.path().join("lesion/b.png"), 3, 2, 200);
+        save(&dir.path().join("normal/z.png"), 3, 2, 10);
+        save(&dir.path().join("normal/a.bmp"), 3, 2, 20);
+        // A colour JPEG of another size: grey, resized, noted.
+        let photo = dir.path().join("lesion/photo.jpg");
+        image::RgbImage::from_pixel(30, 20, image::Rgb([90, 90, 90]))
+            .save(&photo)
+            .unwrap();
+        std::fs::write(dir.path().join("normal/notes.txt"), "not an image").unwrap();
+        std::fs::write(dir.path().join(".DS_Store"), "hidden").unwrap();
+
+        let rows = read_class_folders(&plugin(), dir.path()).unwrap();
+        let t = &rows.table;
+        assert_eq!(t.width, 6);
+        assert_eq!(
+            t.ids.as_deref().unwrap(),
+            [
+                "lesion/b.png",
+                "lesion/photo.jpg",
+                "normal/a.bmp",
+                "normal/z.png"
+            ]
+        );
+        assert_eq!(t.labels.as_deref(), Some(&[1, 1, 0, 0][..]));
+        assert_eq!(t.features[..6], [200.0; 6]);
+        assert!(
+            t.features[6..12].iter().all(|&p| (p - 90.0).abs() <= 2.0),
+            "{:?}",
+            &t.features[6..12]
+        );
+        assert_eq!(
+            t.features[12..],
+            [
+                20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0
+            ]
+        );
+        let notes = rows.notes.join("\n");
+        assert!(
+            notes.contains("resized 1 of 4 images to 3×2 pixels (sizes found: 30×20)"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("skipped 1 entry") && notes.contains("`normal/notes.txt`"),
+            "{notes}"
+        );
+        assert!(!notes.contains("DS_Store"), "{notes}");
+    }
+
+    #[test]
+    fn folder_mistakes_name_the_folder_or_file_at_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        save(&dir.path().join("normal/a.png"), 3, 2, 1);
+        save(&dir.path().join("Lesion/b.png"), 3, 2, 1);
+        let e = read_class_folders(&plugin(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sub-folder `Lesion` is not a class") && e.contains("`normal`, `lesion`"),
+            "{e}"
+        );
+
+        std::fs::rename(dir.path().join("Lesion"), dir.path().join("lesion")).unwrap();
+        std::fs::write(dir.path().join("lesion/broken.png"), b"\x89PNG truncated").unwrap();
+        std::fs::write(dir.path().join("normal/empty.jpg"), b"").unwrap();
+        let e = read_class_folders(&plugin(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2 problems"), "{e}");
+        assert!(e.contains("broken.png: not a readable image"), "{e}");
+        assert!(e.contains("empty.jpg"), "{e}");
+
+        std::fs::remove_file(dir.path().join("lesion/broken.png")).unwrap();
+        std::fs::remove_file(dir.path().join("normal/empty.jpg")).unwrap();
+        save(&dir.path().join("loose.png"), 3, 2, 1);
+        let e = read_class_folders(&plugin(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("1 image lies outside a class folder (`loose.png`)"),
+            "{e}"
+        );
+
+        let empty = tempfile::tempdir().unwrap();
+        let e = read_class_folders(&plugin(), empty.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no image files"), "{e}");
+    }
+
+    #[test]
+    fn images_to_predict_may_be_one_file_or_loose_in_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        save(&dir.path().join("today/x.png"), 6, 4, 50);
+        save(&dir.path().join("today/y.png"), 3, 2, 60);
+        let one = read_images(&plugin(), &dir.path().join("today/x.png")).unwrap();
+        assert_eq!(one.table.features, [50.0; 6]);
+        assert_eq!(one.table.ids.as_deref().unwrap(), ["x.png"]);
+        assert!(
+            one.notes[0].contains("resized from 6×4 to 3×2"),
+            "{:?}",
+            one.notes
+        );
+        let batch = read_images(&plugin(), &dir.path().join("today")).unwrap();
+        assert_eq!(batch.table.len(), 2);
+        assert!(batch.table.labels.is_none());
+        assert_eq!(batch.table.ids.as_deref().unwrap(), ["x.png", "y.png"]);
+    }
+}
