@@ -1048,6 +1048,107 @@ fn breast_ultrasound_uses_the_official_medmnist_splits() {
     assert_eq!(m["test"]["per_class"][0]["label"], "malignant");
 }
 
+/// BreastMNIST's official arrays written out as PNG files, one folder per
+/// split and one sub-folder per class, the way a hospital keeps scans.
+fn breast_scans_as_folders(root: &Path) {
+    let npz = data_dir().join("medical/breastmnist.npz");
+    let bytes = std::fs::read(&npz).unwrap();
+    for split in ["train", "val", "test"] {
+        let images = indus_data::read_npz_array(&npz, &bytes, &format!("{split}_images")).unwrap();
+        let labels = indus_data::read_npz_array(&npz, &bytes, &format!("{split}_labels")).unwrap();
+        for (i, (pixels, label)) in images.data.chunks(28 * 28).zip(&labels.data).enumerate() {
+            let class = ["malignant", "benign_or_normal"][*label as usize];
+            let file = root.join(split).join(class).join(format!("{i:04}.png"));
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            image::GrayImage::from_raw(28, 28, pixels.to_vec())
+                .unwrap()
+                .save(&file)
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_folder_of_scans_trains_evaluates_and_predicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scans = tmp.path().join("data/scans");
+    breast_scans_as_folders(&scans);
+    let manifest = "name: scans\nindustry: healthcare\ndescription: Breast ultrasound scans kept as PNG files.\ndata:\n  source:\n    format: image_folder\n    dataset: scans\n    files: {train: {name: train}, val: {name: val}, test: {name: test}}\n  columns:\n    - {name: scan, type: image, role: feature, shape: [28, 28], max_value: 255}\n    - {name: finding, type: category, role: target}\nheads:\n  - {name: finding, task: binary, target: finding, classes: [malignant, benign_or_normal]}\n";
+    let scenario = "name: scans\nplugin: scans\ndescription: MLP on scan folders.\nmodel: {hidden: [64], dropout: 0.3, init: he_uniform}\ntraining: {epochs: 10, batch_size: 32, optimizer: {kind: adam, learning_rate: 0.001}}\nseed: 7\n";
+    let plugin = tmp.path().join("plugins/scans");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::write(plugin.join("plugin.yaml"), manifest).unwrap();
+    std::fs::create_dir_all(tmp.path().join("scenarios")).unwrap();
+    std::fs::write(tmp.path().join("scenarios/scans.yaml"), scenario).unwrap();
+    let data = tmp.path().join("data");
+    let run: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "run",
+            "scenarios/scans.yaml",
+            "--runs-dir",
+            "runs",
+            "--json",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    let m = &run["metrics"];
+    assert_eq!(m["rows"]["train"], 546);
+    assert_eq!(
+        m["rows"]["validation"], 78,
+        "the `val` folder picks the epoch"
+    );
+    assert_eq!(m["rows"]["test"], 156);
+    let auc = m["test"]["ranking"]["roc_auc"].as_f64().unwrap();
+    // Pixels read wrongly, or labels from the wrong folders, stay near 0.5.
+    assert!(auc > 0.75, "ROC-AUC {auc} on the test folder");
+
+    // The test folder, evaluated as an input, scores exactly as the run did.
+    let run_dir = run["run_dir"].as_str().unwrap();
+    let e = eval_json(tmp.path(), run_dir, &scans.join("test"));
+    assert_eq!(e["metrics"]["ranking"], m["test"]["ranking"]);
+
+    // Today's scans: a larger image of one test scan, and loose files.
+    let today = tmp.path().join("today");
+    std::fs::create_dir_all(&today).unwrap();
+    let scan = image::open(scans.join("test/malignant/0000.png")).unwrap();
+    scan.resize_exact(56, 56, image::imageops::FilterType::Triangle)
+        .save(today.join("large.png"))
+        .unwrap();
+    std::fs::copy(scans.join("test/malignant/0000.png"), today.join("a.png")).unwrap();
+    std::fs::write(today.join("notes.txt"), "not a scan").unwrap();
+    let out = indus(
+        &["predict", run_dir, "--input", today.to_str().unwrap()],
+        tmp.path(),
+    );
+    let rows: Vec<Value> = ok(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["a.png", "large.png"]);
+    let notes = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        notes.contains("resized 1 of 2 images to 28×28") && notes.contains("`notes.txt`"),
+        "{notes}"
+    );
+    let one = ok(&indus(
+        &[
+            "predict",
+            run_dir,
+            "--input",
+            today.join("a.png").to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert_eq!(
+        one.lines().next().unwrap(),
+        ok(&out).lines().next().unwrap()
+    );
+}
+
 #[test]
 fn movielens_ratings_join_users_and_items_and_rank_unseen_items() {
     let tmp = tempfile::tempdir().unwrap();

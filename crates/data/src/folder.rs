@@ -122,9 +122,15 @@ fn listed(names: &[String]) -> String {
     }
 }
 
-/// Entries of a folder in name order, split into sub-folders, image files
-/// and other files (hidden entries left out).
-fn entries(folder: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>), DataError> {
+/// What a folder holds, in name order (hidden entries left out).
+struct Entries {
+    folders: Vec<PathBuf>,
+    images: Vec<PathBuf>,
+    /// Files that are not images by their extension.
+    others: Vec<PathBuf>,
+}
+
+fn entries(folder: &Path) -> Result<Entries, DataError> {
     let read_error = |source| DataError::Read {
         file: folder.to_path_buf(),
         source,
@@ -146,7 +152,11 @@ fn entries(folder: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>), 
             IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_ascii_lowercase().as_str())
         })
     });
-    Ok((folders, images, others))
+    Ok(Entries {
+        folders,
+        images,
+        others,
+    })
 }
 
 /// Whether images may lie outside a class sub-folder (unlabelled).
@@ -164,7 +174,11 @@ fn read_folder(
     let (height, width) = image_shape(manifest)?;
     let classes = primary_head(manifest).classes.clone().unwrap_or_default();
     let source_name = folder.display().to_string();
-    let (sub_folders, loose, mut skipped) = entries(folder)?;
+    let Entries {
+        folders: sub_folders,
+        images: loose,
+        others: mut skipped,
+    } = entries(folder)?;
     if loose_images == Loose::Refused && !loose.is_empty() {
         let names: Vec<String> = loose
             .iter()
@@ -195,10 +209,10 @@ fn read_folder(
             unknown.push(name);
             continue;
         };
-        let (nested, images, others) = entries(sub)?;
-        skipped.extend(others);
-        skipped.extend(nested);
-        wanted.extend(images.into_iter().map(|p| (p, Some(class as u32))));
+        let inside = entries(sub)?;
+        skipped.extend(inside.others);
+        skipped.extend(inside.folders);
+        wanted.extend(inside.images.into_iter().map(|p| (p, Some(class as u32))));
     }
     if !unknown.is_empty() {
         return Err(DataError::Schema {
