@@ -501,3 +501,56 @@ fn a_decimal_comma_needs_another_delimiter() {
         "{m}"
     );
 }
+
+#[test]
+fn an_image_folder_source_feeds_one_image_column_and_named_classes() {
+    let folders = "\
+name: scans
+industry: healthcare
+description: scans
+data:
+  source:
+    format: image_folder
+    dataset: scans
+    files: {train: {name: train}, test: {name: test}}
+  columns:
+    - {name: scan, type: image, role: feature, shape: [28, 28], max_value: 255}
+    - {name: finding, type: category, role: target}
+heads:
+  - {name: finding, task: binary, target: finding, classes: [lesion, normal]}
+";
+    parse_plugin(Path::new("p.yaml"), folders).unwrap();
+    let cases = [
+        (
+            folders.replace("max_value: 255", "max_value: 65535"),
+            "data.columns[0].max_value",
+        ),
+        (
+            folders.replace(
+                "  columns:\n",
+                "  columns:\n    - {name: age, type: number, role: feature}\n",
+            ),
+            "exactly one feature column",
+        ),
+        (
+            folders.replace(", classes: [lesion, normal]", ""),
+            "heads[0].classes",
+        ),
+        (
+            folders.replace("test: {name: test}", "test: {name: test, sha256: 0000000000000000000000000000000000000000000000000000000000000000}"),
+            "data.source.files.test.sha256",
+        ),
+        (
+            folders.replace("test: {name: test}", "holdout: {name: h}"),
+            "data.source.files.holdout",
+        ),
+        (
+            folders.replace("train: {name: train}, ", ""),
+            "needs a `train` folder",
+        ),
+    ];
+    for (text, expected) in cases {
+        let m = plugin_message(&text);
+        assert!(m.contains(expected), "{expected}: {m}");
+    }
+}
