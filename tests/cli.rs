@@ -1845,17 +1845,7 @@ fn a_scaffolded_plugin_trains_as_it_is() {
     ));
     assert!(out.contains("next: indus run"), "{out}");
     let scenario = tmp.path().join("scenarios/pump-watch.yaml");
-    let run: Value = serde_json::from_str(&ok(&indus(
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--runs-dir",
-            "runs",
-            "--json",
-        ],
-        tmp.path(),
-    )))
-    .unwrap();
+    let run = run_json(tmp.path(), &scenario, &[]);
     let auc = run["metrics"]["test"]["ranking"]["roc_auc"]
         .as_f64()
         .unwrap();
@@ -1889,17 +1879,7 @@ fn a_scaffolded_plugin_trains_as_it_is() {
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(plugin_dir.join("plugin.yaml"), manifest).unwrap();
-    let again: Value = serde_json::from_str(&ok(&indus(
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--runs-dir",
-            "runs",
-            "--json",
-        ],
-        tmp.path(),
-    )))
-    .unwrap();
+    let again = run_json(tmp.path(), &scenario, &[]);
     assert_eq!(again["metrics"]["test"], run["metrics"]["test"]);
     // Next month's export, in the same format, predicts without conversion.
     let rows: String = sample.lines().take(6).collect::<Vec<_>>().join("\n");

@@ -4,6 +4,7 @@
 //! column's shape, so a folder feeds the same rows as an IDX or NPZ file.
 
 use crate::DataError;
+use crate::rows::quoted;
 use crate::table::{RawTable, feature_columns, primary_head};
 use indus_spec::{ColumnType, PluginManifest};
 use std::path::{Path, PathBuf};
@@ -12,9 +13,8 @@ use std::path::{Path, PathBuf};
 /// skipped and named in a note, hidden files silently.
 const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
 
-/// Problems listed in one report, and names quoted in one note.
+/// Problems listed in one report.
 const MAX_LISTED: usize = 50;
-const NAMES_IN_A_NOTE: usize = 5;
 
 /// Rows read from a folder, and what the user should hear about it (images
 /// resized, files skipped).
@@ -109,19 +109,6 @@ fn class_list(manifest: &PluginManifest) -> String {
         .join(", ")
 }
 
-/// `a`, `b`, `c` and 4 more.
-fn listed(names: &[String]) -> String {
-    let shown: Vec<String> = names
-        .iter()
-        .take(NAMES_IN_A_NOTE)
-        .map(|n| format!("`{n}`"))
-        .collect();
-    match names.len().saturating_sub(NAMES_IN_A_NOTE) {
-        0 => shown.join(", "),
-        more => format!("{} and {more} more", shown.join(", ")),
-    }
-}
-
 /// What a folder holds, in name order (hidden entries left out).
 struct Entries {
     folders: Vec<PathBuf>,
@@ -191,7 +178,7 @@ fn read_folder(
                 "{} image{} outside a class folder ({}): training and test images sit in one sub-folder per class ({})",
                 names.len(),
                 if names.len() == 1 { " lies" } else { "s lie" },
-                listed(&names),
+                quoted(&names),
                 class_list(manifest)
             ),
         });
@@ -220,7 +207,7 @@ fn read_folder(
             message: format!(
                 "sub-folder{} {} {} not a class of the first head (classes: {}); rename or move {}",
                 if unknown.len() > 1 { "s" } else { "" },
-                listed(&unknown),
+                quoted(&unknown),
                 if unknown.len() > 1 { "are" } else { "is" },
                 class_list(manifest),
                 if unknown.len() > 1 { "them" } else { "it" },
@@ -279,7 +266,7 @@ fn read_folder(
             "{source_name}: resized {} of {} images to {width}×{height} pixels (sizes found: {})",
             resized.len(),
             wanted.len(),
-            listed(&sizes).replace('`', "")
+            quoted(&sizes).replace('`', "")
         ));
     }
     if !skipped.is_empty() {
@@ -290,7 +277,7 @@ fn read_folder(
             if names.len() == 1 { "y" } else { "ies" },
             if names.len() == 1 { "is" } else { "are" },
             IMAGE_EXTENSIONS.join(", "),
-            listed(&names)
+            quoted(&names)
         ));
     }
     Ok(FolderRows {

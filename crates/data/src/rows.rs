@@ -384,7 +384,7 @@ const NAMES_SHOWN: usize = 10;
 
 /// `a`, `b`, `c`: names as a message lists them, the first ten and a count
 /// of the rest.
-fn quoted(names: &[String]) -> String {
+pub(crate) fn quoted(names: &[String]) -> String {
     let shown: Vec<String> = names
         .iter()
         .take(NAMES_SHOWN)
