@@ -149,11 +149,15 @@ impl Server {
     }
 
     fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(path, "application/json", body.to_string().into_bytes())
+    }
+
+    fn send(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
         let mut res = self
             .agent
             .post(format!("{}{path}", self.url))
-            .header("content-type", "application/json")
-            .send(body.to_string())
+            .header("content-type", content_type)
+            .send(body)
             .unwrap();
         let text = res.body_mut().read_to_string().unwrap();
         (
@@ -238,6 +242,56 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
                 ),
                 "{predicted}"
             );
+        }
+
+        // An image scenario also takes the first example as a PNG file:
+        // the same pixels, the same answer. Others refuse image bodies.
+        let image_endpoint = format!("/v1/scenarios/{name}/predict/image");
+        match rows[0]["image"].as_array() {
+            Some(pixels) => {
+                let flat: Vec<u8> = pixels
+                    .iter()
+                    .flat_map(|p| p.as_array().cloned().unwrap_or_else(|| vec![p.clone()]))
+                    .map(|p| p.as_f64().unwrap() as u8)
+                    .collect();
+                let mut png = std::io::Cursor::new(Vec::new());
+                image::GrayImage::from_raw(28, 28, flat)
+                    .unwrap()
+                    .write_to(&mut png, image::ImageFormat::Png)
+                    .unwrap();
+                let (s, from_png) = server.send(&image_endpoint, "image/png", png.into_inner());
+                assert_eq!(s, 200, "{name}: {from_png}");
+                // One row against five in a batch: the same up to float
+                // rounding in the matrix products.
+                let (png_answer, json_answer) =
+                    (&from_png["predictions"][0], &predicted["predictions"][0]);
+                assert_eq!(png_answer["label"], json_answer["label"], "{name}");
+                let probabilities = json_answer["probabilities"].as_object().unwrap();
+                for (class, p) in probabilities {
+                    let q = png_answer["probabilities"][class].as_f64().unwrap();
+                    assert!((q - p.as_f64().unwrap()).abs() < 1e-5, "{name}: {class}");
+                }
+                let (s, garbage) = server.send(&image_endpoint, "image/png", b"not a png".to_vec());
+                assert_eq!(s, 422, "{name}: {garbage}");
+                assert!(
+                    garbage["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("not a readable image"),
+                    "{garbage}"
+                );
+            }
+            None => {
+                let (s, refused) = server.send(&image_endpoint, "image/png", b"\x89PNG".to_vec());
+                assert_eq!(s, 422, "{name}: {refused}");
+                assert!(
+                    refused["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("reads rows, not images"),
+                    "{refused}"
+                );
+            }
         }
 
         let recommender = name == "retail-recommendation";
@@ -358,10 +412,11 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
     let metrics = metrics.as_str().unwrap();
     for (name, _) in SCENARIOS {
         // Five rows through predict, five through the OIP infer (and the
-        // recommender's one-row prediction, the guarded scenario's second
-        // infer call).
+        // recommender's one-row prediction, the image scenarios' PNG, the
+        // guarded scenario's second infer call).
         let rows = match name {
             "retail-recommendation" => 11,
+            n if n.starts_with("mnist") || n.starts_with("medical-imaging") => 11,
             "security-intrusion" => 15,
             _ => 10,
         };

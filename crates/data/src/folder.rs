@@ -301,6 +301,10 @@ fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<(Vec<f32>, (u32, 
         .map_err(|e| format!("cannot read: {e}"))?
         .decode()
         .map_err(|e| format!("not a readable image: {e}"))?;
+    Ok(grey_at(&image, height, width))
+}
+
+fn grey_at(image: &image::DynamicImage, height: u32, width: u32) -> (Vec<f32>, (u32, u32)) {
     let grey = image.to_luma8();
     let size = grey.dimensions();
     let grey = if size == (width, height) {
@@ -308,7 +312,38 @@ fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<(Vec<f32>, (u32, 
     } else {
         image::imageops::resize(&grey, width, height, image::imageops::FilterType::Triangle)
     };
-    Ok((grey.into_raw().into_iter().map(f32::from).collect(), size))
+    (grey.into_raw().into_iter().map(f32::from).collect(), size)
+}
+
+/// One image sent as bytes (an HTTP upload) as a row, read and resized
+/// exactly as a file in a folder would be; `source_name` names it in
+/// messages.
+pub fn image_bytes_row(
+    manifest: &PluginManifest,
+    bytes: &[u8],
+    source_name: &str,
+) -> Result<FolderRows, DataError> {
+    let (height, width) = image_shape(manifest)?;
+    let image = image::load_from_memory(bytes).map_err(|e| DataError::Schema {
+        source_name: source_name.to_string(),
+        message: format!("not a readable image (PNG, JPEG, BMP or TIFF): {e}"),
+    })?;
+    let (pixels, size) = grey_at(&image, height, width);
+    let mut notes = Vec::new();
+    if size != (width, height) {
+        notes.push(format!(
+            "{source_name}: resized from {}×{} to {width}×{height} pixels",
+            size.0, size.1
+        ));
+    }
+    Ok(FolderRows {
+        table: RawTable {
+            features: pixels,
+            width: (height * width) as usize,
+            ..Default::default()
+        },
+        notes,
+    })
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
         .routes(routes!(scenarios::schema))
         .routes(routes!(scenarios::examples))
         .routes(routes!(scenarios::predict))
+        .routes(routes!(scenarios::predict_image))
         .routes(routes!(scenarios::explain))
         .routes(routes!(scenarios::recommend))
         .routes(routes!(ops::train))

@@ -338,6 +338,56 @@ pub async fn predict(
     }))
 }
 
+/// Predicts one image sent as the request body (the bytes of a PNG, JPEG,
+/// BMP or TIFF file), for scenarios whose plugin reads one image column: a
+/// scan from a device is answered without first turning it into pixel
+/// arrays. It is read as grey levels and resized to the column's shape,
+/// as `indus predict` reads an image file.
+#[utoipa::path(post, path = "/v1/scenarios/{name}/predict/image", tag = "inference",
+    params(("name" = String, Path, description = "Scenario name", example = "medical-imaging")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+                 description = "The image file's bytes (PNG, JPEG, BMP or TIFF)"),
+    responses((status = 200, body = PredictResponse),
+              (status = 404, body = ErrorBody),
+              (status = 413, description = "Body over the limit", body = ErrorBody),
+              (status = 422, description = "Not a readable image, or the scenario reads no images", body = ErrorBody)))]
+pub async fn predict_image(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<PredictResponse>, ApiError> {
+    let served = s.served(&name)?;
+    let reads_images = matches!(
+        indus_data::feature_columns(&served.run.plugin).as_slice(),
+        [c] if c.kind == ColumnType::Image
+    );
+    if !reads_images {
+        return Err(ApiError::unprocessable(format!(
+            "scenario `{name}` reads rows, not images (its plugin has no single `type: image` column); send rows to /v1/scenarios/{name}/predict"
+        )));
+    }
+    if body.is_empty() {
+        return Err(ApiError::unprocessable(
+            "the request body is empty: send the image file's bytes",
+        ));
+    }
+    let run = served.run.clone();
+    // Decoding a large photo takes a while: off the request threads.
+    let rows = tokio::task::spawn_blocking(move || {
+        indus_data::image_bytes_row(&run.plugin, &body, "request body")
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("image decoding task failed: {e}")))?
+    .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let predictions = predict_table(&served, &rows.table).await?;
+    s.metrics.rows(&name, predictions.len());
+    Ok(Json(PredictResponse {
+        scenario: name,
+        run_id: served.run.folder.record.run_id.clone(),
+        predictions,
+    }))
+}
+
 /// Explains rows with integrated gradients, per source column.
 #[utoipa::path(post, path = "/v1/scenarios/{name}/explain", tag = "inference",
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),

@@ -521,6 +521,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         "/v1/scenarios/{name}/schema",
         "/v1/scenarios/{name}/examples",
         "/v1/scenarios/{name}/predict",
+        "/v1/scenarios/{name}/predict/image",
         "/v1/scenarios/{name}/explain",
         "/v1/scenarios/{name}/recommend",
         "/v1/scenarios/{name}/train",
@@ -536,6 +537,9 @@ async fn the_openapi_document_lists_every_endpoint() {
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }
+    // Image uploads are documented as raw bytes, not as JSON.
+    let upload = &paths["/v1/scenarios/{name}/predict/image"]["post"]["requestBody"]["content"];
+    assert!(upload.get("application/octet-stream").is_some(), "{upload}");
     let (s, page) = call(&app, "GET", "/docs", None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.as_str().unwrap().contains("/openapi.json"));
