@@ -228,8 +228,9 @@ fn read_folder(
     let mut features = Vec::with_capacity(wanted.len() * (height * width) as usize);
     let mut problems = Vec::new();
     let mut resized: Vec<(u32, u32)> = Vec::new();
-    for (path, _) in &wanted {
-        match grey_pixels(path, height, width) {
+    let paths: Vec<&Path> = wanted.iter().map(|(p, _)| p.as_path()).collect();
+    for (path, decoded) in paths.iter().zip(decode_all(&paths, height, width)) {
+        match decoded {
             Ok((pixels, size)) => {
                 if size != (width, height) {
                     resized.push(size);
@@ -237,7 +238,7 @@ fn read_folder(
                 features.extend(pixels);
             }
             Err(message) => problems.push(DataError::Corrupt {
-                file: path.clone(),
+                file: path.to_path_buf(),
                 message,
             }),
         }
@@ -292,6 +293,43 @@ fn read_folder(
     })
 }
 
+/// Every file through [`grey_pixels`], in order, spread over the machine's
+/// cores: decoding and resizing large scans is most of the time it takes
+/// to read a folder.
+fn decode_all(
+    paths: &[&Path],
+    height: u32,
+    width: u32,
+) -> Vec<Result<(Vec<f32>, (u32, u32)), String>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = paths.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(per_thread)
+            .map(|chunk| {
+                let worker = scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|p| grey_pixels(p, height, width))
+                        .collect::<Vec<_>>()
+                });
+                (chunk.len(), worker)
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|(files, worker)| {
+                worker.join().unwrap_or_else(|_| {
+                    vec![
+                        Err("the image decoder failed on this part of the folder".to_string());
+                        files
+                    ]
+                })
+            })
+            .collect()
+    })
+}
+
 /// An image file as grey levels 0–255, row-major at `height` × `width`,
 /// and the size it had on disk (width, height).
 fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<(Vec<f32>, (u32, u32)), String> {
@@ -305,14 +343,24 @@ fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<(Vec<f32>, (u32, 
 }
 
 fn grey_at(image: &image::DynamicImage, height: u32, width: u32) -> (Vec<f32>, (u32, u32)) {
-    let grey = image.to_luma8();
-    let size = grey.dimensions();
+    let grey = image::DynamicImage::ImageLuma8(image.to_luma8());
+    let size = (grey.width(), grey.height());
+    // `DynamicImage::resize_exact` rather than the generic
+    // `imageops::resize`: the image crate compiles it with its own
+    // optimisations, where a generic call would be built with ours.
     let grey = if size == (width, height) {
         grey
     } else {
-        image::imageops::resize(&grey, width, height, image::imageops::FilterType::Triangle)
+        grey.resize_exact(width, height, image::imageops::FilterType::Triangle)
     };
-    (grey.into_raw().into_iter().map(f32::from).collect(), size)
+    (
+        grey.into_luma8()
+            .into_raw()
+            .into_iter()
+            .map(f32::from)
+            .collect(),
+        size,
+    )
 }
 
 /// One image sent as bytes (an HTTP upload) as a row, read and resized
