@@ -293,14 +293,14 @@ fn read_folder(
     })
 }
 
+/// Grey levels at the column's shape, and the (width, height) the image
+/// had before resizing.
+type Grey = (Vec<f32>, (u32, u32));
+
 /// Every file through [`grey_pixels`], in order, spread over the machine's
 /// cores: decoding and resizing large scans is most of the time it takes
 /// to read a folder.
-fn decode_all(
-    paths: &[&Path],
-    height: u32,
-    width: u32,
-) -> Vec<Result<(Vec<f32>, (u32, u32)), String>> {
+fn decode_all(paths: &[&Path], height: u32, width: u32) -> Vec<Result<Grey, String>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_thread = paths.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
@@ -332,7 +332,7 @@ fn decode_all(
 
 /// An image file as grey levels 0–255, row-major at `height` × `width`,
 /// and the size it had on disk (width, height).
-fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<(Vec<f32>, (u32, u32)), String> {
+fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<Grey, String> {
     let image = image::ImageReader::open(path)
         .map_err(|e| format!("cannot read: {e}"))?
         .with_guessed_format()
@@ -342,7 +342,7 @@ fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<(Vec<f32>, (u32, 
     Ok(grey_at(&image, height, width))
 }
 
-fn grey_at(image: &image::DynamicImage, height: u32, width: u32) -> (Vec<f32>, (u32, u32)) {
+fn grey_at(image: &image::DynamicImage, height: u32, width: u32) -> Grey {
     let grey = image::DynamicImage::ImageLuma8(image.to_luma8());
     let size = (grey.width(), grey.height());
     // `DynamicImage::resize_exact` rather than the generic
