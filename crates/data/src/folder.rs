@@ -69,34 +69,17 @@ pub fn read_images(manifest: &PluginManifest, path: &Path) -> Result<FolderRows,
     if path.is_dir() {
         return read_folder(manifest, path, Loose::Allowed);
     }
-    let (height, width) = image_shape(manifest)?;
-    let (pixels, size) =
-        grey_pixels(path, height, width).map_err(|message| DataError::Corrupt {
-            file: path.to_path_buf(),
-            message,
-        })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let mut rows = image_bytes_row(manifest, &bytes, &path.display().to_string())?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let mut notes = Vec::new();
-    if size != (width, height) {
-        notes.push(format!(
-            "{}: resized from {}×{} to {width}×{height} pixels",
-            path.display(),
-            size.0,
-            size.1
-        ));
-    }
-    Ok(FolderRows {
-        table: RawTable {
-            features: pixels,
-            width: (height * width) as usize,
-            ids: Some(vec![name]),
-            ..Default::default()
-        },
-        notes,
-    })
+    rows.table.ids = Some(vec![name]);
+    Ok(rows)
 }
 
 fn class_list(manifest: &PluginManifest) -> String {

@@ -329,7 +329,17 @@ pub async fn predict(
 ) -> Result<Json<PredictResponse>, ApiError> {
     let served = s.served(&name)?;
     let table = validate_rows(&served.run, req.rows, s.config.max_rows_per_request)?;
-    let predictions = predict_table(&served, &table).await?;
+    answer(&s, name, &served, &table).await
+}
+
+/// Predicts checked rows, counts them, and wraps the answers.
+async fn answer(
+    s: &AppState,
+    name: String,
+    served: &Served,
+    table: &RawTable,
+) -> Result<Json<PredictResponse>, ApiError> {
+    let predictions = predict_table(served, table).await?;
     s.metrics.rows(&name, predictions.len());
     Ok(Json(PredictResponse {
         scenario: name,
@@ -379,13 +389,7 @@ pub async fn predict_image(
     .await
     .map_err(|e| ApiError::internal(format!("image decoding task failed: {e}")))?
     .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let predictions = predict_table(&served, &rows.table).await?;
-    s.metrics.rows(&name, predictions.len());
-    Ok(Json(PredictResponse {
-        scenario: name,
-        run_id: served.run.folder.record.run_id.clone(),
-        predictions,
-    }))
+    answer(&s, name, &served, &rows.table).await
 }
 
 /// Explains rows with integrated gradients, per source column.
