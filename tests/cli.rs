@@ -1913,6 +1913,50 @@ fn a_scaffolded_plugin_trains_as_it_is() {
 }
 
 #[test]
+fn an_image_plugin_scaffold_trains_as_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    ok(&indus(
+        &["new", "plugin", "part-check", "--images", "--root", root],
+        tmp.path(),
+    ));
+    let run = run_json(
+        tmp.path(),
+        &tmp.path().join("scenarios/part-check.yaml"),
+        &[],
+    );
+    let m = &run["metrics"];
+    assert_eq!(m["rows"]["train"], 300);
+    assert_eq!(m["rows"]["test"], 100, "the scaffold's test folder");
+    let accuracy = m["test"]["accuracy"].as_f64().unwrap();
+    // Half the sample photos carry a scratch; guessing gives 0.5.
+    assert!(accuracy > 0.9, "accuracy {accuracy} on the sample photos");
+    let photo = tmp
+        .path()
+        .join("plugins/part-check/data/test/scratched/000.png");
+    let answer: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "predict",
+            run["run_dir"].as_str().unwrap(),
+            "--input",
+            photo.to_str().unwrap(),
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    assert_eq!(answer["id"], "000.png");
+    assert!(
+        answer["probabilities"]["scratched"].as_f64().is_some(),
+        "{answer}"
+    );
+    let both = fails(&indus(
+        &["new", "plugin", "x", "--images", "--native", "--root", root],
+        tmp.path(),
+    ));
+    assert!(both.contains("cannot be used with"), "{both}");
+}
+
+#[test]
 fn taiwan_credit_defaults_are_scored_on_a_stratified_holdout() {
     let v = run_with_data("credit-scoring-taiwan.yaml", "4");
     let m = &v["metrics"];

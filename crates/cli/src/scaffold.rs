@@ -19,8 +19,13 @@ pub struct NewPluginArgs {
     industry: String,
     /// Also scaffold a native hook crate (`plugins/NAME/native/`, a Rust
     /// cdylib against the SDK) computing one derived feature.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "images")]
     native: bool,
+    /// An image plugin instead: folders of PNG files, one sub-folder per
+    /// class (synthetic photos of parts, `ok` and `scratched`), and a
+    /// scenario with a small convolution stem.
+    #[arg(long)]
+    images: bool,
     /// Path of the indus-plugin-sdk crate the native crate depends on.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk"))]
     sdk: PathBuf,
@@ -39,6 +44,9 @@ pub fn cmd_new_plugin(a: NewPluginArgs) -> Result<()> {
                 existing.display()
             );
         }
+    }
+    if a.images {
+        return new_image_plugin(&name, &a.industry, &plugin_dir, &scenario);
     }
     let csv = sample_csv();
     let sha = indus_data::sha256_hex(csv.as_bytes());
@@ -171,6 +179,75 @@ impl Plugin for Hooks {
 
 export_plugin!("{name}", Hooks);
 "#;
+
+/// `indus new plugin NAME --images`: an image-folder plugin whose sample
+/// photos train as they are.
+fn new_image_plugin(
+    name: &indus_spec::Name,
+    industry: &str,
+    plugin_dir: &Path,
+    scenario: &Path,
+) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(2026);
+    for (split, per_class) in [("train", 150), ("test", 50)] {
+        for (class, scratched) in [("ok", false), ("scratched", true)] {
+            let folder = plugin_dir.join("data").join(split).join(class);
+            std::fs::create_dir_all(&folder)
+                .with_context(|| format!("cannot create {}", folder.display()))?;
+            for i in 0..per_class {
+                let file = folder.join(format!("{i:03}.png"));
+                sample_part(&mut rng, scratched)
+                    .save(&file)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+            }
+        }
+    }
+    write(
+        &plugin_dir.join("plugin.yaml"),
+        &IMAGE_PLUGIN_TEMPLATE
+            .replace("{name}", name.as_str())
+            .replace("{industry}", &industry.replace('"', "'")),
+    )?;
+    write(
+        scenario,
+        &IMAGE_SCENARIO_TEMPLATE.replace("{name}", name.as_str()),
+    )?;
+    println!("created {}/plugin.yaml", plugin_dir.display());
+    println!(
+        "created {}/data/{{train,test}}/{{ok,scratched}}/*.png (synthetic, 400 images)",
+        plugin_dir.display()
+    );
+    println!("created {}", scenario.display());
+    println!("next: indus run {}", scenario.display());
+    Ok(())
+}
+
+/// A synthetic 28×28 photo of a part: a lit surface with grain; a scratched
+/// one also carries a thin bright line at a random place and angle, so the
+/// classes are learnable but not by one pixel.
+fn sample_part(rng: &mut StdRng, scratched: bool) -> image::GrayImage {
+    let light: f64 = rng.random_range(70.0..130.0);
+    let tilt: f64 = rng.random_range(-1.5..1.5);
+    let mut part = image::GrayImage::from_fn(28, 28, |x, y| {
+        let level =
+            light + tilt * (x as f64 - 14.0) + rng.random_range(-18.0..18.0) - 0.3 * y as f64;
+        image::Luma([level.clamp(0.0, 255.0) as u8])
+    });
+    if scratched {
+        let (x0, y0): (f64, f64) = (rng.random_range(4.0..24.0), rng.random_range(4.0..24.0));
+        let angle: f64 = rng.random_range(0.0..std::f64::consts::PI);
+        for step in -9..=9 {
+            let (x, y) = (
+                x0 + step as f64 * angle.cos(),
+                y0 + step as f64 * angle.sin(),
+            );
+            if (0.0..28.0).contains(&x) && (0.0..28.0).contains(&y) {
+                part.put_pixel(x as u32, y as u32, image::Luma([235]));
+            }
+        }
+    }
+    part
+}
 
 fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
@@ -307,4 +384,71 @@ seed: 1
 #   threshold_percentile: 99   # about 1 % false alarms on usual rows
 #   model: {hidden: [16, 4, 16]}
 #   training: {epochs: 30, batch_size: 32, optimizer: {kind: adam, learning_rate: 0.003}}
+"#;
+
+const IMAGE_PLUGIN_TEMPLATE: &str = r#"# yaml-language-server: $schema=../../docs/schema/plugin.schema.json
+# A new indus image plugin, scaffolded by `indus new plugin --images`. It
+# trains as it is on data/train/ and data/test/ (synthetic photos of parts,
+# one sub-folder per class); put your own images there, one sub-folder per
+# class named as in `classes` below. Every key is described in
+# docs/yaml-reference.md.
+name: {name}
+industry: "{industry}"
+description: Whether a part's surface is scratched, from a photo (sample images).
+data:
+  source:
+    format: image_folder
+    # Folders live in data/ beside this file (or in --data-dir/<dataset>/).
+    dataset: {name}
+    files:
+      train: {name: train}
+      test: {name: test}       # optional: without it the scenario holds out rows
+      # val: {name: val}       # optional: picks the best epoch
+  columns:
+    # PNG, JPEG, BMP and TIFF files are read as grey levels and resized to
+    # this shape (height, width).
+    - name: photo
+      type: image
+      role: feature
+      shape: [28, 28]
+      max_value: 255
+    - name: condition
+      type: category
+      role: target
+heads:
+  - name: condition
+    task: binary
+    target: condition
+    classes: [ok, scratched]     # [negative, positive]: the sub-folder names
+baselines:
+  - metric: roc_auc
+    value: 0.5
+    source: Chance level (replace with your current model's number)
+"#;
+
+const IMAGE_SCENARIO_TEMPLATE: &str = r#"# yaml-language-server: $schema=../docs/schema/scenario.schema.json
+# Scaffolded by `indus new plugin --images`: trains the `{name}` plugin on
+# its sample photos and tests on its test folder. Run it with:
+#   indus run scenarios/{name}.yaml
+name: {name}
+plugin: {name}
+description: A small convolution stem and MLP on the scaffolded sample photos.
+data:
+  pixel_scaling: max_value     # pixels / 255: one scale for every position
+model:
+  # 3x3 filters, each layer followed by a 2x2 max pool (28 -> 14 -> 7).
+  conv:
+    - {filters: 8}
+    - {filters: 16}
+  hidden: [32]
+  activation: relu
+  dropout: 0.2
+  init: he_uniform
+training:
+  epochs: 10
+  batch_size: 32
+  optimizer:
+    kind: adam
+    learning_rate: 0.003
+seed: 1
 "#;
