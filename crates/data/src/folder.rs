@@ -27,7 +27,7 @@ pub struct FolderRows {
     pub notes: Vec<String>,
 }
 
-/// The image column's height and width, and the first head's classes.
+/// The image column's height and width.
 fn image_shape(manifest: &PluginManifest) -> Result<(u32, u32), DataError> {
     let schema_error = |message: &str| DataError::Schema {
         source_name: format!("plugin `{}`", manifest.name),
@@ -179,10 +179,15 @@ fn read_folder(
             unknown.push(name);
             continue;
         };
-        let inside = entries(sub)?;
-        skipped.extend(inside.others);
-        skipped.extend(inside.folders);
-        wanted.extend(inside.images.into_iter().map(|p| (p, Some(class as u32))));
+        // Folders inside a class folder (one per patient, per line, per
+        // day) are read too: every image under it belongs to the class.
+        let mut pending = vec![sub.clone()];
+        while let Some(dir) = pending.pop() {
+            let inside = entries(&dir)?;
+            skipped.extend(inside.others);
+            pending.extend(inside.folders.into_iter().rev());
+            wanted.extend(inside.images.into_iter().map(|p| (p, Some(class as u32))));
+        }
     }
     if !unknown.is_empty() {
         return Err(DataError::Schema {
@@ -446,6 +451,26 @@ mod tests {
             "{notes}"
         );
         assert!(!notes.contains("DS_Store"), "{notes}");
+    }
+
+    #[test]
+    fn images_in_folders_inside_a_class_folder_belong_to_the_class() {
+        let dir = tempfile::tempdir().unwrap();
+        save(&dir.path().join("lesion/patient-2/day-1/x.png"), 3, 2, 1);
+        save(&dir.path().join("lesion/patient-1/y.png"), 3, 2, 2);
+        save(&dir.path().join("lesion/z.png"), 3, 2, 3);
+        save(&dir.path().join("normal/patient-3/w.png"), 3, 2, 4);
+        let t = read_class_folders(&plugin(), dir.path()).unwrap().table;
+        assert_eq!(
+            t.ids.as_deref().unwrap(),
+            [
+                "lesion/z.png",
+                "lesion/patient-1/y.png",
+                "lesion/patient-2/day-1/x.png",
+                "normal/patient-3/w.png"
+            ]
+        );
+        assert_eq!(t.labels.as_deref(), Some(&[1, 1, 1, 0][..]));
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub enum SourceFormat {
     /// Folders of image files (PNG, JPEG, BMP, GIF, TIFF), the way scans
     /// and photos are usually kept: `files.train` (and optionally `val`
     /// and `test`, an official split) names a folder holding one
-    /// sub-folder per class of the first head. Images are read as 8-bit
+    /// sub-folder per class of the first head (folders inside it belong to
+    /// the class). Images are read as 8-bit
     /// grey levels and resized to the image column's `shape`.
     ImageFolder,
 }
