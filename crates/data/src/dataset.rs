@@ -8,8 +8,8 @@ use crate::idx::{IdxArray, parse_idx};
 use crate::join::LookupTable;
 use crate::npz::read_npz_array;
 use crate::rows::{CsvLayout, rows_from_csv, rows_from_parquet, undeclared_note};
-use crate::table::{RawTable, feature_columns, primary_head};
-use indus_spec::{ColumnType, PluginManifest, SourceFormat, TextEncoding};
+use crate::table::{RawTable, image_column, primary_head};
+use indus_spec::{PluginManifest, SourceFormat, TextEncoding};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -285,15 +285,16 @@ fn load_split(
     Ok(Some(table))
 }
 
-fn single_image_column(manifest: &PluginManifest) -> Result<&indus_spec::ColumnSpec, DataError> {
-    match feature_columns(manifest).as_slice() {
-        [c] if c.kind == ColumnType::Image => Ok(*c),
-        _ => Err(DataError::Schema {
-            source_name: format!("plugin `{}`", manifest.name),
-            message: "an IDX or NPZ data source needs exactly one feature column, of `type: image`"
+/// The image column, or an error for a plugin that reads rows.
+pub(crate) fn single_image_column(
+    manifest: &PluginManifest,
+) -> Result<&indus_spec::ColumnSpec, DataError> {
+    image_column(manifest).ok_or_else(|| DataError::Schema {
+        source_name: format!("plugin `{}`", manifest.name),
+        message:
+            "image data (IDX, NPZ, image files) needs exactly one feature column, of `type: image`"
                 .into(),
-        }),
-    }
+    })
 }
 
 fn load_idx_split(

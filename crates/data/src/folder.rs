@@ -4,14 +4,15 @@
 //! column's shape, so a folder feeds the same rows as an IDX or NPZ file.
 
 use crate::DataError;
+use crate::dataset::single_image_column;
 use crate::rows::quoted;
-use crate::table::{RawTable, feature_columns, primary_head};
-use indus_spec::{ColumnType, PluginManifest};
+use crate::table::{RawTable, primary_head};
+use indus_spec::PluginManifest;
 use std::path::{Path, PathBuf};
 
 /// File extensions read as images (case-insensitive); other files are
 /// skipped and named in a note, hidden files silently.
-const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
+pub(crate) const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
 
 /// Problems listed in one report.
 const MAX_LISTED: usize = 50;
@@ -33,20 +34,15 @@ fn image_shape(manifest: &PluginManifest) -> Result<(u32, u32), DataError> {
         source_name: format!("plugin `{}`", manifest.name),
         message: message.into(),
     };
-    match feature_columns(manifest).as_slice() {
-        [c] if c.kind == ColumnType::Image => match c.shape.as_deref() {
-            Some([h, w]) => {
-                let side = |n: usize| {
-                    u32::try_from(n).map_err(|_| schema_error("the image shape is too large"))
-                };
-                Ok((side(h.get())?, side(w.get())?))
-            }
-            _ => Err(schema_error(
-                "images are read as grey levels: the image column's shape is [height, width]",
-            )),
-        },
+    match single_image_column(manifest)?.shape.as_deref() {
+        Some([h, w]) => {
+            let side = |n: usize| {
+                u32::try_from(n).map_err(|_| schema_error("the image shape is too large"))
+            };
+            Ok((side(h.get())?, side(w.get())?))
+        }
         _ => Err(schema_error(
-            "image files need exactly one feature column, of `type: image`",
+            "images are read as grey levels: the image column's shape is [height, width]",
         )),
     }
 }

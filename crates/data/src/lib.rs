@@ -28,6 +28,6 @@ pub use rows::{
     rows_from_csv, rows_from_json, rows_from_parquet, target_classes, undeclared_note,
 };
 pub use table::{
-    HeadTargets, RawTable, drop_missing, feature_columns, primary_head, raw_width,
+    HeadTargets, RawTable, drop_missing, feature_columns, image_column, primary_head, raw_width,
     rows_missing_required,
 };

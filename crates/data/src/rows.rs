@@ -39,10 +39,8 @@ impl RowFormat {
             return Some(RowFormat::Images);
         }
         let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-        if [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"]
-            .iter()
-            .any(|e| name.ends_with(e))
-        {
+        let extension = Path::new(&name).extension().map(|e| e.to_string_lossy());
+        if extension.is_some_and(|e| crate::folder::IMAGE_EXTENSIONS.contains(&e.as_ref())) {
             return Some(RowFormat::Images);
         }
         let name = name.strip_suffix(".gz").unwrap_or(&name);

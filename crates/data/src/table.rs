@@ -293,6 +293,15 @@ pub fn feature_columns(manifest: &PluginManifest) -> Vec<&ColumnSpec> {
         .collect()
 }
 
+/// The plugin's one feature column when it is an image: what IDX, NPZ and
+/// image files feed (a plugin with other features reads rows instead).
+pub fn image_column(manifest: &PluginManifest) -> Option<&ColumnSpec> {
+    match feature_columns(manifest).as_slice() {
+        [c] if c.kind == ColumnType::Image => Some(*c),
+        _ => None,
+    }
+}
+
 /// Raw width of one row: pixels of images plus one per scalar column.
 pub fn raw_width(manifest: &PluginManifest) -> usize {
     feature_columns(manifest).iter().map(|c| c.width()).sum()

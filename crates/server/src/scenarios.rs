@@ -367,11 +367,7 @@ pub async fn predict_image(
     body: axum::body::Bytes,
 ) -> Result<Json<PredictResponse>, ApiError> {
     let served = s.served(&name)?;
-    let reads_images = matches!(
-        indus_data::feature_columns(&served.run.plugin).as_slice(),
-        [c] if c.kind == ColumnType::Image
-    );
-    if !reads_images {
+    if indus_data::image_column(&served.run.plugin).is_none() {
         return Err(ApiError::unprocessable(format!(
             "scenario `{name}` reads rows, not images (its plugin has no single `type: image` column); send rows to /v1/scenarios/{name}/predict"
         )));
