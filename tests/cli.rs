@@ -1956,6 +1956,196 @@ fn an_image_plugin_scaffold_trains_as_it_is() {
     assert!(both.contains("cannot be used with"), "{both}");
 }
 
+/// `indus new plugin --from`: a user's own CSV becomes a plugin that trains
+/// as proposed: the shipped German credit file, and an export with `;`,
+/// decimal commas, Latin-1 text and `NA` for missing ages.
+#[test]
+fn a_plugin_proposed_from_a_users_csv_trains_as_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    let credit = repo().join("plugins/finance-credit/data/german_credit.csv");
+    let out = ok(&indus(
+        &[
+            "new",
+            "plugin",
+            "loans",
+            "--from",
+            credit.to_str().unwrap(),
+            "--target",
+            "creditability",
+            "--root",
+            root,
+        ],
+        tmp.path(),
+    ));
+    assert!(out.contains("1000 rows"), "{out}");
+    let run = run_json(tmp.path(), &tmp.path().join("scenarios/loans.yaml"), &[]);
+    let auc = run["metrics"]["cross_validation"]["mean"]["roc_auc"]
+        .as_f64()
+        .unwrap();
+    assert!(auc > 0.72, "mean fold ROC-AUC {auc}; chance is 0.5");
+
+    // Yield of a press by temperature, pressure and line, as a German
+    // spreadsheet exports it; 5 % of the temperatures were not logged.
+    let mut export = b"charge;temperatur;druck;linie;ertrag_kg\r\n".to_vec();
+    for i in 0..300u32 {
+        let temperature = 150 + (i * 37) % 60;
+        let pressure = 2.0 + f64::from((i * 53) % 100) / 25.0;
+        let line = ["Nord", "S\u{fc}d", "West"][(i % 3) as usize];
+        let noise = f64::from((i * 7919) % 101) / 101.0 - 0.5;
+        let kg = 0.4 * f64::from(temperature)
+            + 8.0 * pressure
+            + if i % 3 == 1 { 12.0 } else { 0.0 }
+            + 3.0 * noise;
+        let temperature = if i % 20 == 0 {
+            "NA".to_string()
+        } else {
+            temperature.to_string()
+        };
+        let row =
+            format!("C{i:04};{temperature};{pressure:.2};{line};{kg:.1}\r\n").replace('.', ",");
+        // Latin-1: every character here is one byte.
+        export.extend(row.chars().map(|c| c as u8));
+    }
+    let file = tmp.path().join("pressen.csv");
+    std::fs::write(&file, &export).unwrap();
+    let propose = |name: &str, target: &str| {
+        indus(
+            &[
+                "new",
+                "plugin",
+                name,
+                "--from",
+                file.to_str().unwrap(),
+                "--target",
+                target,
+                "--root",
+                root,
+            ],
+            tmp.path(),
+        )
+    };
+    let out = ok(&propose("press-yield", "ertrag_kg"));
+    assert!(out.contains("`NA` read as missing values"), "{out}");
+    let plugin =
+        std::fs::read_to_string(tmp.path().join("plugins/press-yield/plugin.yaml")).unwrap();
+    for declared in [
+        "delimiter: \";\"",
+        "decimal_comma: true",
+        "encoding: latin1",
+        "missing_markers: [\"NA\"]",
+        "task: regression",
+    ] {
+        assert!(plugin.contains(declared), "{declared} in\n{plugin}");
+    }
+    let run = run_json(
+        tmp.path(),
+        &tmp.path().join("scenarios/press-yield.yaml"),
+        &[],
+    );
+    let r2 = run["metrics"]["cross_validation"]["mean"]["r2"]
+        .as_f64()
+        .unwrap();
+    assert!(r2 > 0.6, "mean fold R² {r2}; predicting the mean gives 0");
+    // Next month's export in the same format predicts as it is.
+    let answers = ok(&indus(
+        &[
+            "predict",
+            run["run_dir"].as_str().unwrap(),
+            "--input",
+            file.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    assert_eq!(answers.lines().count(), 300);
+    assert!(
+        answers.lines().next().unwrap().contains("\"id\":\"C0000\""),
+        "{answers}"
+    );
+
+    let e = fails(&propose("typo", "ertrag"));
+    assert!(
+        e.contains("no column named `ertrag`") && e.contains("`ertrag_kg`"),
+        "{e}"
+    );
+    assert!(
+        !tmp.path().join("plugins/typo").exists(),
+        "nothing written on an error"
+    );
+}
+
+/// A regression target far from 0 (flat prices around 300,000) is learned
+/// as well as a small one: the network trains on z-scores of the price and
+/// its output layer answers in currency.
+#[test]
+fn a_price_in_the_hundred_thousands_is_learned_and_served_in_currency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut csv = String::from("area_m2,rooms,district,price\n");
+    for i in 0..400u32 {
+        let area = 40 + (i * 37) % 160;
+        let rooms = 1 + area / 35;
+        let centre = i % 3 == 0;
+        let noise = f64::from((i * 7919) % 201) * 100.0 - 10_000.0;
+        let price =
+            80_000.0 + 2_500.0 * f64::from(area) + if centre { 40_000.0 } else { 0.0 } + noise;
+        let district = if centre { "centre" } else { "suburb" };
+        csv.push_str(&format!("{area},{rooms},{district},{price:.0}\n"));
+    }
+    let file = tmp.path().join("flats.csv");
+    std::fs::write(&file, csv).unwrap();
+    let root = tmp.path().to_str().unwrap();
+    ok(&indus(
+        &[
+            "new",
+            "plugin",
+            "flats",
+            "--from",
+            file.to_str().unwrap(),
+            "--target",
+            "price",
+            "--root",
+            root,
+        ],
+        tmp.path(),
+    ));
+    let run = run_json(tmp.path(), &tmp.path().join("scenarios/flats.yaml"), &[]);
+    let cv = &run["metrics"]["cross_validation"]["mean"];
+    let r2 = cv["r2"].as_f64().unwrap();
+    // Prices spread over ~120,000 (std); the noise alone is ~6,000.
+    assert!(
+        r2 > 0.9,
+        "mean fold R² {r2}; without the target scaling it was -0.02"
+    );
+    let input = tmp.path().join("ask.csv");
+    std::fs::write(
+        &input,
+        "area_m2,rooms,district\n100,3,suburb\n100,3,centre\n",
+    )
+    .unwrap();
+    let answers = ok(&indus(
+        &[
+            "predict",
+            run["run_dir"].as_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let prices: Vec<f64> = answers
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["value"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert!((prices[0] - 330_000.0).abs() < 25_000.0, "{prices:?}");
+    assert!(
+        prices[1] - prices[0] > 20_000.0,
+        "the centre costs more: {prices:?}"
+    );
+}
+
 #[test]
 fn taiwan_credit_defaults_are_scored_on_a_stratified_holdout() {
     let v = run_with_data("credit-scoring-taiwan.yaml", "4");

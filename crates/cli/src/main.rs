@@ -5,6 +5,7 @@ mod bench;
 mod eval_all;
 mod export;
 mod progress;
+mod propose;
 mod report;
 mod scaffold;
 mod serve;

@@ -26,6 +26,25 @@ pub struct NewPluginArgs {
     /// scenario with a small convolution stem.
     #[arg(long)]
     images: bool,
+    /// Propose the plugin from your own CSV file instead: each column's
+    /// type, role, scaling and missing-value rule is read off its cells
+    /// (with the reasons as comments), the file is copied into the
+    /// plugin's data folder, and the scenario cross-validates under 5,000
+    /// rows or holds out 20 % above.
+    #[arg(long, value_name = "CSV", conflicts_with_all = ["images", "native"], requires = "target")]
+    from: Option<PathBuf>,
+    /// With `--from`: the column to predict.
+    #[arg(long, value_name = "COLUMN", requires = "from")]
+    target: Option<String>,
+    /// With `--from`: the task, when the guess from the target's values
+    /// (two values: binary; a few whole numbers or texts: multiclass;
+    /// other numbers: regression) is not the one you want.
+    #[arg(long, value_enum, requires = "from")]
+    task: Option<crate::propose::TaskChoice>,
+    /// With `--from`: the field delimiter, when the guess from the header
+    /// line is wrong.
+    #[arg(long, requires = "from")]
+    delimiter: Option<char>,
     /// Path of the indus-plugin-sdk crate the native crate depends on.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk"))]
     sdk: PathBuf,
@@ -47,6 +66,20 @@ pub fn cmd_new_plugin(a: NewPluginArgs) -> Result<()> {
     }
     if a.images {
         return new_image_plugin(&name, &a.industry, &plugin_dir, &scenario);
+    }
+    if let (Some(file), Some(target)) = (&a.from, &a.target) {
+        return new_plugin_from_file(
+            &crate::propose::Proposal {
+                name: &name,
+                industry: &a.industry,
+                file,
+                target,
+                task: a.task,
+                delimiter: a.delimiter,
+            },
+            &plugin_dir,
+            &scenario,
+        );
     }
     let csv = sample_csv();
     let sha = indus_data::sha256_hex(csv.as_bytes());
@@ -179,6 +212,32 @@ impl Plugin for Hooks {
 
 export_plugin!("{name}", Hooks);
 "#;
+
+/// `indus new plugin NAME --from FILE --target COLUMN`: the proposal
+/// written and checked, with what the user should review.
+fn new_plugin_from_file(
+    p: &crate::propose::Proposal,
+    plugin_dir: &Path,
+    scenario: &Path,
+) -> Result<()> {
+    let (written, data_file) = crate::propose::write_proposal(p, plugin_dir, scenario)?;
+    println!("created {}/plugin.yaml", plugin_dir.display());
+    println!(
+        "created {}/data/{data_file} (a copy of {}, {} rows)",
+        plugin_dir.display(),
+        p.file.display(),
+        written.rows
+    );
+    println!("created {}", scenario.display());
+    for note in &written.notes {
+        println!("note: {note}");
+    }
+    println!(
+        "review the column comments in plugin.yaml, then: indus run {}",
+        scenario.display()
+    );
+    Ok(())
+}
 
 /// `indus new plugin NAME --images`: an image-folder plugin whose sample
 /// photos train as they are.

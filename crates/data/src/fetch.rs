@@ -304,6 +304,7 @@ mod tests {
             encoding: Default::default(),
             header: true,
             decimal_comma: false,
+            missing_markers: vec![],
         }
     }
 

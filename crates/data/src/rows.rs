@@ -534,6 +534,9 @@ fn rows_from_frame(
     for table in joins {
         table.join_onto(&mut df, source_name)?;
     }
+    if !manifest.data.source.missing_markers.is_empty() {
+        with_missing_markers(manifest, &mut df).map_err(|e| schema_error(e.to_string()))?;
+    }
     if decimal_comma {
         with_decimal_points(manifest, &mut df).map_err(|e| schema_error(e.to_string()))?;
     }
@@ -788,6 +791,31 @@ fn rows_from_frame(
     }
     problems.into_result(source_name)?;
     Ok(table)
+}
+
+/// Empties the cells of the declared columns whose text is one of the
+/// plugin's `missing_markers`, so `NA` or `?` reads as a missing value and
+/// meets the column's `nullable` and `missing` rules like an empty cell.
+fn with_missing_markers(manifest: &PluginManifest, df: &mut DataFrame) -> PolarsResult<()> {
+    let markers = &manifest.data.source.missing_markers;
+    let declared: Vec<String> = manifest
+        .data
+        .columns
+        .iter()
+        .filter(|c| !c.derived)
+        .flat_map(csv_field_names)
+        .filter(|name| df.column(name).is_ok())
+        .collect();
+    for name in declared {
+        let cleared: StringChunked = df
+            .column(&name)?
+            .str()?
+            .iter()
+            .map(|cell| cell.filter(|text| !markers.iter().any(|m| m == text.trim())))
+            .collect();
+        df.replace(&name, cleared.with_name(name.as_str().into()).into_column())?;
+    }
+    Ok(())
 }
 
 /// Rewrites `61,7` as `61.7` in the numeric columns, so that one number
@@ -1716,6 +1744,40 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("`61,7` is not a number"), "{e}");
+    }
+
+    #[test]
+    fn declared_missing_markers_read_as_empty_cells() {
+        let mut marked = plugin();
+        marked.data.source.missing_markers = vec!["NA".into(), "?".into()];
+        let read = |manifest: &PluginManifest, csv: &str| {
+            rows_from_csv(
+                manifest,
+                "t.csv",
+                csv.as_bytes().to_vec(),
+                CsvLayout::INPUT,
+                true,
+                &[],
+            )
+        };
+        let t = read(&marked, "amount,kind,y\nNA,a,good\n 2.5 ,b,bad\n?,a,good\n").unwrap();
+        assert!(t.features[0].is_nan() && t.features[4].is_nan());
+        assert_eq!(t.features[2..4], [2.5, 1.0]);
+        // A column that is not nullable refuses the marker like an empty cell.
+        let e = read(&marked, "amount,kind,y\n1,?,good\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("row 1, column `kind`: missing value"), "{e}");
+        // So does a missing label.
+        let e = read(&marked, "amount,kind,y\n1,a,NA\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("row 1") && e.contains("`y`"), "{e}");
+        // Undeclared, a marker is a value like any other.
+        let e = read(&plugin(), "amount,kind,y\nNA,a,good\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`NA` is not a number"), "{e}");
     }
 
     #[test]

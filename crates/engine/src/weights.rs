@@ -161,6 +161,20 @@ impl MlpWeights {
         })
     }
 
+    /// Folds a target standardisation into one output column: a network
+    /// trained on `(y - mean) / std` then answers `y` itself, so the saved
+    /// model, `predict` and serving need to know nothing of it.
+    pub fn unstandardize_output(&mut self, column: usize, mean: f32, std: f32) {
+        let out = &mut self.output;
+        if column >= out.outputs {
+            return;
+        }
+        for row in out.weight.chunks_exact_mut(out.outputs) {
+            row[column] *= std;
+        }
+        out.bias[column] = out.bias[column] * std + mean;
+    }
+
     /// Model inputs the network expects per row: plain values, one index
     /// per embedded input, and the image's pixels when convolutions read it.
     pub fn inputs(&self) -> usize {
@@ -445,6 +459,43 @@ fn first_layer_inputs(w: &MlpWeights) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folded_target_scale_turns_z_scores_into_the_target_unit() {
+        // One hidden value h feeding two outputs: column 0 is a standardised
+        // price (mean 300,000, std 120,000), column 1 an auxiliary head.
+        let mut w = MlpWeights {
+            hidden: Vec::new(),
+            norms: Vec::new(),
+            output: DenseWeights {
+                inputs: 2,
+                outputs: 2,
+                weight: vec![0.5, 1.0, -0.25, 2.0],
+                bias: vec![0.1, 0.3],
+            },
+            activation: Activation::Relu,
+            embeddings: Vec::new(),
+            convs: Vec::new(),
+            image: None,
+        };
+        let out = |w: &MlpWeights, h: [f32; 2]| -> [f32; 2] {
+            let o = &w.output;
+            [0, 1].map(|c| o.bias[c] + h[0] * o.weight[c] + h[1] * o.weight[o.outputs + c])
+        };
+        let h = [1.5, -2.0];
+        let before = out(&w, h);
+        w.unstandardize_output(0, 300_000.0, 120_000.0);
+        let after = out(&w, h);
+        assert!(
+            (after[0] - (300_000.0 + 120_000.0 * before[0])).abs() < 0.1,
+            "{after:?}"
+        );
+        assert_eq!(after[1], before[1], "other heads' columns are untouched");
+        // A column that does not exist changes nothing.
+        let same = w.clone();
+        w.unstandardize_output(2, 1.0, 2.0);
+        assert_eq!(w, same);
+    }
 
     #[test]
     fn safetensors_round_trip_and_damage_detection() {

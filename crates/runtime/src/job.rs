@@ -511,6 +511,36 @@ fn balanced_weights(labels: &[u32], classes: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Rewrites one-number targets as z-scores of the training rows' values
+/// (validation rows on the same scale); the mean and standard deviation,
+/// or `None` when the targets are not one number per row.
+fn standardize_targets(
+    train: &mut TrainSet,
+    validation: Option<&mut TrainSet>,
+) -> Option<(f32, f32)> {
+    let Targets::Values { values, width: 1 } = &train.targets else {
+        return None;
+    };
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let variance = values
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let std = if variance > 0.0 { variance.sqrt() } else { 1.0 };
+    let (mean, std) = (mean as f32, std as f32);
+    for set in std::iter::once(train).chain(validation) {
+        if let Targets::Values { values, .. } = &mut set.targets {
+            values.iter_mut().for_each(|v| *v = (*v - mean) / std);
+        }
+    }
+    Some((mean, std))
+}
+
 /// The decision threshold of a binary head: fixed, or chosen on the
 /// validation rows' positive-class probabilities.
 fn decide_threshold(
@@ -709,8 +739,18 @@ fn fit_once(
             train_rows.len()
         )));
     }
-    let train_set = to_set(train_rows);
-    let val_set = val_rows.map(to_set);
+    let mut train_set = to_set(train_rows);
+    let mut val_set = val_rows.map(to_set);
+    // A plain number is learned on the scale of a z-score: the network's
+    // last layer starts near zero and moves by about the learning rate per
+    // step, so a price in the hundred-thousands or a yield around 100
+    // would take thousands of epochs to reach. The scaling is folded back
+    // into the output layer after training.
+    let target_scale = if primary_head(plugin).task == indus_spec::Task::Regression {
+        standardize_targets(&mut train_set, val_set.as_mut())
+    } else {
+        None
+    };
     let class_weights = match primary_head(plugin).class_weighting {
         ClassWeighting::None => None,
         ClassWeighting::Balanced => match &train_set.targets {
@@ -733,7 +773,18 @@ fn fit_once(
         loss_weight: primary_head(plugin).loss_weight.get() as f32,
         auxiliary: &auxiliary,
     };
-    let outcome = indus_engine::train(&request, observer)?;
+    let mut outcome = indus_engine::train(&request, observer)?;
+    // Every saved network (kept, last, best, other members) answers on the
+    // target's own scale.
+    let on_target_scale = |weights: &mut indus_engine::MlpWeights| {
+        if let Some((mean, std)) = target_scale {
+            weights.unstandardize_output(0, mean, std);
+        }
+    };
+    on_target_scale(&mut outcome.last);
+    if let Some(best) = &mut outcome.best {
+        on_target_scale(best);
+    }
     // Further networks of an ensemble: same rows and preprocessing, their
     // own initial weights, batch order and dropout.
     let mut members = vec![outcome.chosen().clone()];
@@ -745,7 +796,16 @@ fn fit_once(
         };
         let member = indus_engine::train(&seeded, observer)?;
         other_members_seconds += member.history.iter().map(|r| r.seconds).sum::<f64>();
-        members.push(member.chosen().clone());
+        let mut kept = member.chosen().clone();
+        on_target_scale(&mut kept);
+        members.push(kept);
+    }
+    if let Some((mean, std)) = target_scale {
+        for set in std::iter::once(&mut train_set).chain(val_set.as_mut()) {
+            if let Targets::Values { values, .. } = &mut set.targets {
+                values.iter_mut().for_each(|v| *v = *v * std + mean);
+            }
+        }
     }
     let primary_members = if auxiliary.is_empty() {
         members.clone()

@@ -186,6 +186,29 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
             "a comma cannot be both the field delimiter and the decimal mark; set `data.source.delimiter` (`;` is usual)".into(),
         ));
     }
+    if let Some(i) = m
+        .data
+        .source
+        .missing_markers
+        .iter()
+        .position(|t| t.trim().is_empty())
+    {
+        return Err((
+            format!("data.source.missing_markers[{i}]"),
+            "an empty cell is already missing; list only texts such as `NA` or `?`".into(),
+        ));
+    }
+    if !m.data.source.missing_markers.is_empty()
+        && !matches!(
+            m.data.source.format,
+            SourceFormat::Csv | SourceFormat::Parquet
+        )
+    {
+        return Err((
+            "data.source.missing_markers".into(),
+            "missing markers apply to CSV and Parquet files only".into(),
+        ));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, c) in m.data.columns.iter().enumerate() {
         let at = format!("data.columns[{i}]");

@@ -135,6 +135,13 @@ pub struct SourceSpec {
     /// written with a point still reads (default false).
     #[serde(default, skip_serializing_if = "is_default")]
     pub decimal_comma: bool,
+    /// Texts that stand for "no value" in the CSV or Parquet files and in
+    /// the files given to `predict` and `eval`, beside an empty cell: R
+    /// writes `NA`, many UCI files `?`. Such a cell is missing, so its
+    /// column must be `nullable` (filled by its `missing` rule). Compared
+    /// with the cell's trimmed text, case and all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_markers: Vec<String>,
     /// Tables joined onto every row by a key (e.g. user and item details
     /// onto ratings), in order. Each names a CSV in `files` (same delimiter
     /// and encoding, with a header) and the key column both tables share.

@@ -503,6 +503,27 @@ fn a_decimal_comma_needs_another_delimiter() {
 }
 
 #[test]
+fn missing_markers_are_texts_of_csv_or_parquet_files() {
+    let marked = RATINGS.replace(
+        "    format: csv\n",
+        "    format: csv\n    missing_markers: [NA, \"?\"]\n",
+    );
+    assert_eq!(
+        parse_plugin(Path::new("p.yaml"), &marked)
+            .unwrap()
+            .data
+            .source
+            .missing_markers,
+        ["NA", "?"]
+    );
+    let m = plugin_message(&marked.replace("[NA, \"?\"]", "[NA, \" \"]"));
+    assert!(
+        m.contains("data.source.missing_markers[1]") && m.contains("already missing"),
+        "{m}"
+    );
+}
+
+#[test]
 fn an_image_folder_source_feeds_one_image_column_and_named_classes() {
     let folders = "\
 name: scans
