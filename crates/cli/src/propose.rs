@@ -5,7 +5,7 @@
 //! working schema rather than typing one from nothing.
 
 use anyhow::{Context, Result, bail};
-use indus_data::{ColumnProfile, Content, CsvProfile, NumberStats};
+use indus_data::{ColumnProfile, Content, NumberStats, TableProfile};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -71,7 +71,7 @@ pub struct Proposal<'a> {
     pub name: &'a indus_spec::Name,
     /// Industry shown on the dashboard.
     pub industry: &'a str,
-    /// The user's CSV file.
+    /// The user's CSV or Parquet file (by its extension).
     pub file: &'a Path,
     /// The column to predict.
     pub target: &'a str,
@@ -101,17 +101,23 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
         None => None,
     };
     let sha256 = indus_data::sha256_hex(&bytes);
-    let profile = indus_data::profile_csv(
-        &p.file.display().to_string(),
-        bytes,
-        delimiter,
-        Some(p.target),
-    )?;
+    let source = p.file.display().to_string();
+    let profile = match indus_data::RowFormat::from_path(p.file) {
+        Some(indus_data::RowFormat::Parquet) => {
+            if delimiter.is_some() {
+                bail!("--delimiter applies to CSV files; {source} is Parquet");
+            }
+            indus_data::profile_parquet(&source, bytes, Some(p.target))?
+        }
+        Some(indus_data::RowFormat::Csv) | None => {
+            indus_data::profile_csv(&source, bytes, delimiter, Some(p.target))?
+        }
+        Some(_) => bail!(
+            "{source}: --from reads a CSV or Parquet file; for images use `indus new plugin NAME --images`"
+        ),
+    };
     if profile.rows == 0 {
-        bail!(
-            "{}: a header and no rows; nothing to learn from",
-            p.file.display()
-        );
+        bail!("{source}: no rows; nothing to learn from");
     }
     let Some(target) = profile.columns.iter().find(|c| c.name == p.target) else {
         bail!(
@@ -545,7 +551,7 @@ fn target_column(column: &ColumnProfile, head: &HeadDraft) -> String {
 
 fn plugin_yaml(
     p: &Proposal,
-    profile: &CsvProfile,
+    profile: &TableProfile,
     data_file_name: &str,
     sha256: &str,
     markers: &[String],
@@ -572,20 +578,24 @@ fn plugin_yaml(
         "description: {}",
         serde_json_string(&format!("Predicts `{}` from {}.", p.target, data_file_name))
     );
-    y.push_str("data:\n  source:\n    format: csv\n");
-    let layout = profile.layout;
-    if layout.delimiter != b',' {
-        let _ = writeln!(
-            y,
-            "    delimiter: {}",
-            serde_json_string(&char::from(layout.delimiter).to_string())
-        );
-    }
-    if layout.decimal_comma {
-        y.push_str("    decimal_comma: true        # numbers are written 61,7\n");
-    }
-    if layout.latin1 {
-        y.push_str("    encoding: latin1           # the file is not UTF-8\n");
+    match profile.layout {
+        None => y.push_str("data:\n  source:\n    format: parquet\n"),
+        Some(layout) => {
+            y.push_str("data:\n  source:\n    format: csv\n");
+            if layout.delimiter != b',' {
+                let _ = writeln!(
+                    y,
+                    "    delimiter: {}",
+                    serde_json_string(&char::from(layout.delimiter).to_string())
+                );
+            }
+            if layout.decimal_comma {
+                y.push_str("    decimal_comma: true        # numbers are written 61,7\n");
+            }
+            if layout.latin1 {
+                y.push_str("    encoding: latin1           # the file is not UTF-8\n");
+            }
+        }
     }
     if !markers.is_empty() {
         let _ = writeln!(
@@ -652,7 +662,7 @@ fn plugin_yaml(
     y
 }
 
-fn scenario_yaml(p: &Proposal, profile: &CsvProfile, head: &HeadDraft) -> String {
+fn scenario_yaml(p: &Proposal, profile: &TableProfile, head: &HeadDraft) -> String {
     let small = profile.rows < CROSS_VALIDATE_BELOW;
     let mut y = format!(
         "# yaml-language-server: $schema=../docs/schema/scenario.schema.json\n\
@@ -710,7 +720,7 @@ fn scenario_yaml(p: &Proposal, profile: &CsvProfile, head: &HeadDraft) -> String
 }
 
 /// Column names of a file for an error message (the first 20).
-fn names_list(profile: &CsvProfile) -> String {
+fn names_list(profile: &TableProfile) -> String {
     let names: Vec<String> = profile
         .columns
         .iter()
@@ -1017,6 +1027,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("is not a number"), "{text}");
+    }
+
+    #[test]
+    fn a_parquet_export_is_proposed_as_a_parquet_source() {
+        use polars::prelude::*;
+        let mut df = df!(
+            "age" => (0..40).map(|i| 20 + i).collect::<Vec<i64>>(),
+            "score" => (0..40).map(|i| f64::from(i) * 1.5).collect::<Vec<f64>>(),
+            "status" => (0..40).map(|i| if i % 4 == 0 { "bad" } else { "good" }).collect::<Vec<_>>(),
+        )
+        .expect("frame");
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .finish(&mut df)
+            .expect("parquet");
+        let name = indus_spec::Name::parse("loans").expect("name");
+        let mut p = proposal(&name, "status");
+        p.file = Path::new("loans.parquet");
+        let written = propose(&p, "loans.parquet", bytes.clone()).expect("propose");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("plugin.yaml");
+        std::fs::write(&file, &written.plugin).expect("write");
+        let m =
+            indus_spec::load_plugin(&file).unwrap_or_else(|e| panic!("{e}\n{}", written.plugin));
+        assert_eq!(m.data.source.format, indus_spec::SourceFormat::Parquet);
+        assert_eq!(m.data.columns[1].kind, ColumnType::Number);
+        assert_eq!(
+            m.heads[0].classes.as_deref(),
+            Some(&["good".to_string(), "bad".into()][..])
+        );
+        p.delimiter = Some(';');
+        let e = propose(&p, "loans.parquet", bytes)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("--delimiter applies to CSV files"), "{e}");
     }
 
     #[test]

@@ -26,12 +26,13 @@ pub struct NewPluginArgs {
     /// scenario with a small convolution stem.
     #[arg(long)]
     images: bool,
-    /// Propose the plugin from your own CSV file instead: each column's
+    /// Propose the plugin from your own CSV or Parquet file instead (by its
+    /// extension; CSV otherwise): each column's
     /// type, role, scaling and missing-value rule is read off its cells
     /// (with the reasons as comments), the file is copied into the
     /// plugin's data folder, and the scenario cross-validates under 5,000
     /// rows or holds out 20 % above.
-    #[arg(long, value_name = "CSV", conflicts_with_all = ["images", "native"], requires = "target")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["images", "native"], requires = "target")]
     from: Option<PathBuf>,
     /// With `--from`: the column to predict.
     #[arg(long, value_name = "COLUMN", requires = "from")]

@@ -24,7 +24,9 @@ pub use folder::{FolderRows, image_bytes_row, read_class_folders, read_images};
 pub use join::{LookupTable, fill_json_rows};
 pub use npz::read_npz_array;
 pub use preprocess::{EmbeddingSlot, FittedColumn, ImageSlot, OTHER, Preprocessor};
-pub use profile::{ColumnProfile, Content, CsvProfile, NumberStats, profile_csv};
+pub use profile::{
+    ColumnProfile, Content, NumberStats, TableProfile, profile_csv, profile_parquet,
+};
 pub use rows::{
     CsvLayout, RowFormat, class_index, head_classes, json_rows, numeric_target, read_rows,
     rows_from_csv, rows_from_json, rows_from_parquet, target_classes, undeclared_note,

@@ -4,13 +4,15 @@
 
 use crate::DataError;
 use crate::rows::{CsvLayout, read_text_csv};
+use polars::prelude::*;
 use std::collections::HashMap;
 
 /// A file's layout and the content of each of its columns.
 #[derive(Debug, Clone)]
-pub struct CsvProfile {
-    /// Delimiter, encoding and decimal mark the file was read with.
-    pub layout: CsvLayout,
+pub struct TableProfile {
+    /// Delimiter, encoding and decimal mark a CSV file was read with
+    /// (`None` for Parquet, whose columns are typed).
+    pub layout: Option<CsvLayout>,
     /// Data rows (the header excluded).
     pub rows: usize,
     /// One entry per column, in file order.
@@ -85,7 +87,7 @@ pub fn profile_csv(
     bytes: Vec<u8>,
     delimiter: Option<u8>,
     target: Option<&str>,
-) -> Result<CsvProfile, DataError> {
+) -> Result<TableProfile, DataError> {
     let latin1 = std::str::from_utf8(&bytes).is_err();
     let delimiter = delimiter.unwrap_or_else(|| guess_delimiter(&bytes));
     let mut layout = CsvLayout {
@@ -95,7 +97,43 @@ pub fn profile_csv(
         decimal_comma: false,
     };
     let frame = read_text_csv(source_name, bytes, layout)?;
-    let texts: Vec<(String, Vec<Option<String>>)> = frame
+    let texts = text_cells(&frame);
+    layout.decimal_comma = delimiter != b',' && texts.iter().any(|(_, c)| has_decimal_commas(c));
+    Ok(profile_texts(Some(layout), frame.height(), &texts, target))
+}
+
+/// Reads a Parquet file, every column as text (as training reads it), and
+/// summarises each column.
+pub fn profile_parquet(
+    source_name: &str,
+    bytes: Vec<u8>,
+    target: Option<&str>,
+) -> Result<TableProfile, DataError> {
+    let unreadable = |e: PolarsError| DataError::Schema {
+        source_name: source_name.to_string(),
+        message: format!("cannot read as Parquet: {e}"),
+    };
+    let frame = ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(unreadable)?;
+    let columns = frame
+        .columns()
+        .iter()
+        .map(|c| c.cast(&DataType::String))
+        .collect::<Result<Vec<Column>, _>>()
+        .map_err(unreadable)?;
+    let frame = DataFrame::new_infer_height(columns).map_err(unreadable)?;
+    Ok(profile_texts(
+        None,
+        frame.height(),
+        &text_cells(&frame),
+        target,
+    ))
+}
+
+/// Every column's cells as trimmed text, empty cells as `None`.
+fn text_cells(frame: &DataFrame) -> Vec<(String, Vec<Option<String>>)> {
+    frame
         .columns()
         .iter()
         .map(|c| {
@@ -110,13 +148,21 @@ pub fn profile_csv(
                 .unwrap_or_default();
             (c.name().to_string(), cells)
         })
-        .collect();
-    layout.decimal_comma = delimiter != b',' && texts.iter().any(|(_, c)| has_decimal_commas(c));
+        .collect()
+}
+
+fn profile_texts(
+    layout: Option<CsvLayout>,
+    rows: usize,
+    texts: &[(String, Vec<Option<String>>)],
+    target: Option<&str>,
+) -> TableProfile {
+    let decimal_comma = layout.is_some_and(|l| l.decimal_comma);
     let labels = target.and_then(|t| texts.iter().find(|(name, _)| name == t));
     let columns = texts
         .iter()
         .map(|(name, cells)| {
-            let mut column = profile_column(name, cells, layout.decimal_comma);
+            let mut column = profile_column(name, cells, decimal_comma);
             if let Some((label_name, label_cells)) = labels
                 && label_name != name
             {
@@ -125,11 +171,11 @@ pub fn profile_csv(
             column
         })
         .collect();
-    Ok(CsvProfile {
+    TableProfile {
         layout,
-        rows: frame.height(),
+        rows,
         columns,
-    })
+    }
 }
 
 /// The candidate delimiter (`,` `;` tab `|`) that occurs most often
@@ -309,7 +355,7 @@ fn text_counts(cells: &[&str]) -> Vec<(String, usize)> {
 mod tests {
     use super::*;
 
-    fn profile(text: &str) -> CsvProfile {
+    fn profile(text: &str) -> TableProfile {
         profile_csv("test.csv", text.as_bytes().to_vec(), None, None).expect("profile")
     }
 
@@ -318,7 +364,7 @@ mod tests {
         let p =
             profile("id,age,amount,city,note\n1,30,100.5,Oslo,\n2,,2000,Bergen,\n3,41,15,Oslo,\n");
         assert_eq!(p.rows, 3);
-        assert_eq!(p.layout.delimiter, b',');
+        assert_eq!(p.layout.unwrap().delimiter, b',');
         let age = &p.columns[1];
         assert_eq!(age.missing, 1);
         let Content::Numbers(s) = &age.content else {
@@ -348,9 +394,10 @@ mod tests {
         let mut bytes = b"name;weight;size\n".to_vec();
         bytes.extend_from_slice(b"J\xf8rn;61,7;3\nAnna;70;4\n");
         let p = profile_csv("eu.csv", bytes, None, None).expect("profile");
-        assert_eq!(p.layout.delimiter, b';');
-        assert!(p.layout.latin1);
-        assert!(p.layout.decimal_comma);
+        let layout = p.layout.unwrap();
+        assert_eq!(layout.delimiter, b';');
+        assert!(layout.latin1);
+        assert!(layout.decimal_comma);
         let Content::Text(names) = &p.columns[0].content else {
             panic!("name")
         };
@@ -390,6 +437,45 @@ mod tests {
             "`a` is Pastry once and Stains once"
         );
         assert_eq!(p.columns[3].gives_away, None, "the target itself");
+    }
+
+    #[test]
+    fn a_parquet_file_is_profiled_from_its_typed_columns_read_as_text() {
+        let mut df = df!(
+            "amount" => [Some(10.5f64), None, Some(2.5), Some(4.0)],
+            "count" => [3i64, 0, 7, 1],
+            "kind" => ["b", "a", "a", "b"],
+            "flag" => [1.0f64, 0.0, 0.0, 1.0],
+            "y" => ["bad", "good", "good", "good"],
+        )
+        .expect("frame");
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .finish(&mut df)
+            .expect("parquet");
+        let p = profile_parquet("t.parquet", bytes, Some("y")).expect("profile");
+        assert!(p.layout.is_none());
+        assert_eq!(p.rows, 4);
+        let Content::Numbers(amount) = &p.columns[0].content else {
+            panic!("amount: {:?}", p.columns[0].content)
+        };
+        assert_eq!((p.columns[0].missing, amount.integer), (1, false));
+        let Content::Numbers(count) = &p.columns[1].content else {
+            panic!("count")
+        };
+        assert!(count.integer);
+        assert!(matches!(p.columns[2].content, Content::Text(_)));
+        let Content::Numbers(flag) = &p.columns[3].content else {
+            panic!("flag")
+        };
+        assert_eq!(flag.counts.len(), 2);
+        let broken = profile_parquet("t.parquet", b"PAR1 not really".to_vec(), None);
+        assert!(
+            broken
+                .unwrap_err()
+                .to_string()
+                .contains("t.parquet: cannot read as Parquet"),
+        );
     }
 
     #[test]

@@ -511,34 +511,59 @@ fn balanced_weights(labels: &[u32], classes: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Rewrites one-number targets as z-scores of the training rows' values
-/// (validation rows on the same scale); the mean and standard deviation,
-/// or `None` when the targets are not one number per row.
-fn standardize_targets(
-    train: &mut TrainSet,
-    validation: Option<&mut TrainSet>,
-) -> Option<(f32, f32)> {
-    let Targets::Values { values, width: 1 } = &train.targets else {
-        return None;
-    };
-    if values.is_empty() {
-        return None;
+/// A regression head's target scaling: its output column, and the
+/// training rows' mean and standard deviation.
+#[derive(Debug, Clone, Copy)]
+struct TargetScale {
+    column: usize,
+    mean: f32,
+    std: f32,
+}
+
+impl TargetScale {
+    /// Fits the scaling of one-number targets and rewrites them as
+    /// z-scores; `None` when they are not one number per row.
+    fn standardize(targets: &mut Targets, column: usize) -> Option<TargetScale> {
+        let Targets::Values { values, width: 1 } = targets else {
+            return None;
+        };
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let variance = values
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let std = if variance > 0.0 { variance.sqrt() } else { 1.0 };
+        let scale = TargetScale {
+            column,
+            mean: mean as f32,
+            std: std as f32,
+        };
+        scale.apply(targets);
+        Some(scale)
     }
-    let n = values.len() as f64;
-    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let variance = values
-        .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let std = if variance > 0.0 { variance.sqrt() } else { 1.0 };
-    let (mean, std) = (mean as f32, std as f32);
-    for set in std::iter::once(train).chain(validation) {
-        if let Targets::Values { values, .. } = &mut set.targets {
-            values.iter_mut().for_each(|v| *v = (*v - mean) / std);
+
+    /// Rewrites values as z-scores on this scale.
+    fn apply(self, targets: &mut Targets) {
+        if let Targets::Values { values, .. } = targets {
+            values
+                .iter_mut()
+                .for_each(|v| *v = (*v - self.mean) / self.std);
         }
     }
-    Some((mean, std))
+
+    /// Rewrites z-scores back into the target's unit.
+    fn undo(self, targets: &mut Targets) {
+        if let Targets::Values { values, .. } = targets {
+            values
+                .iter_mut()
+                .for_each(|v| *v = *v * self.std + self.mean);
+        }
+    }
 }
 
 /// The decision threshold of a binary head: fixed, or chosen on the
@@ -689,7 +714,7 @@ fn fit_once(
         .collect();
     // Heads sharing the trunk read their own target columns.
     let aux_specs = auxiliary_specs(plugin, scenario);
-    let aux_train = aux_specs
+    let mut aux_train = aux_specs
         .iter()
         .map(|spec| targets_of(spec, &train_rows))
         .collect::<Result<Vec<_>, _>>()?;
@@ -704,6 +729,18 @@ fn fit_once(
         .iter()
         .map(Head::from_spec)
         .collect::<Result<Vec<_>, _>>()?;
+    // Regression heads learn z-scores of their targets (the primary's
+    // below), folded back into their output columns after training.
+    let mut target_scales = Vec::new();
+    let mut column = head.outputs();
+    for ((spec, aux_head), targets) in aux_specs.iter().zip(&aux_heads).zip(&mut aux_train) {
+        if spec.task == indus_spec::Task::Regression
+            && let Some(scale) = TargetScale::standardize(targets, column)
+        {
+            target_scales.push(scale);
+        }
+        column += aux_head.outputs();
+    }
     let aux_class_weights: Vec<Option<Vec<f32>>> = aux_specs
         .iter()
         .zip(&aux_train)
@@ -746,11 +783,14 @@ fn fit_once(
     // step, so a price in the hundred-thousands or a yield around 100
     // would take thousands of epochs to reach. The scaling is folded back
     // into the output layer after training.
-    let target_scale = if primary_head(plugin).task == indus_spec::Task::Regression {
-        standardize_targets(&mut train_set, val_set.as_mut())
-    } else {
-        None
-    };
+    if primary_head(plugin).task == indus_spec::Task::Regression
+        && let Some(scale) = TargetScale::standardize(&mut train_set.targets, 0)
+    {
+        if let Some(v) = val_set.as_mut() {
+            scale.apply(&mut v.targets);
+        }
+        target_scales.push(scale);
+    }
     let class_weights = match primary_head(plugin).class_weighting {
         ClassWeighting::None => None,
         ClassWeighting::Balanced => match &train_set.targets {
@@ -777,8 +817,8 @@ fn fit_once(
     // Every saved network (kept, last, best, other members) answers on the
     // target's own scale.
     let on_target_scale = |weights: &mut indus_engine::MlpWeights| {
-        if let Some((mean, std)) = target_scale {
-            weights.unstandardize_output(0, mean, std);
+        for s in &target_scales {
+            weights.unstandardize_output(s.column, s.mean, s.std);
         }
     };
     on_target_scale(&mut outcome.last);
@@ -800,11 +840,9 @@ fn fit_once(
         on_target_scale(&mut kept);
         members.push(kept);
     }
-    if let Some((mean, std)) = target_scale {
+    if let Some(primary) = target_scales.iter().find(|s| s.column == 0) {
         for set in std::iter::once(&mut train_set).chain(val_set.as_mut()) {
-            if let Targets::Values { values, .. } = &mut set.targets {
-                values.iter_mut().for_each(|v| *v = *v * std + mean);
-            }
+            primary.undo(&mut set.targets);
         }
     }
     let primary_members = if auxiliary.is_empty() {
