@@ -798,51 +798,58 @@ fn rows_from_frame(
 /// meets the column's `nullable` and `missing` rules like an empty cell.
 fn with_missing_markers(manifest: &PluginManifest, df: &mut DataFrame) -> PolarsResult<()> {
     let markers = &manifest.data.source.missing_markers;
-    let declared: Vec<String> = manifest
-        .data
-        .columns
-        .iter()
-        .filter(|c| !c.derived)
-        .flat_map(csv_field_names)
-        .filter(|name| df.column(name).is_ok())
-        .collect();
-    for name in declared {
-        let cleared: StringChunked = df
-            .column(&name)?
-            .str()?
-            .iter()
-            .map(|cell| cell.filter(|text| !markers.iter().any(|m| m == text.trim())))
-            .collect();
-        df.replace(&name, cleared.with_name(name.as_str().into()).into_column())?;
-    }
-    Ok(())
+    rewrite_cells(
+        manifest,
+        df,
+        |_| true,
+        |text| (!markers.iter().any(|m| m == text.trim())).then(|| text.to_string()),
+    )
 }
 
 /// Rewrites `61,7` as `61.7` in the numeric columns, so that one number
 /// parser serves both conventions. A cell with more than one comma, or a
 /// comma and a point, is left as written and reported as it stands.
 fn with_decimal_points(manifest: &PluginManifest, df: &mut DataFrame) -> PolarsResult<()> {
-    let numeric: Vec<String> = manifest
+    rewrite_cells(
+        manifest,
+        df,
+        |c| is_numeric(c.kind),
+        |text| {
+            Some(match text.matches(',').count() {
+                1 if !text.contains('.') => text.replacen(',', ".", 1),
+                _ => text.to_string(),
+            })
+        },
+    )
+}
+
+/// Rewrites every non-empty cell of the declared (non-derived) columns that
+/// `which` selects and the frame holds; `None` empties the cell.
+fn rewrite_cells(
+    manifest: &PluginManifest,
+    df: &mut DataFrame,
+    which: impl Fn(&ColumnSpec) -> bool,
+    rewrite: impl Fn(&str) -> Option<String>,
+) -> PolarsResult<()> {
+    let names: Vec<String> = manifest
         .data
         .columns
         .iter()
-        .filter(|c| !c.derived && is_numeric(c.kind))
+        .filter(|c| !c.derived && which(c))
         .flat_map(csv_field_names)
         .filter(|name| df.column(name).is_ok())
         .collect();
-    for name in numeric {
-        let points: StringChunked = df
+    for name in names {
+        let rewritten: StringChunked = df
             .column(&name)?
             .str()?
             .iter()
-            .map(|cell| {
-                cell.map(|text| match text.matches(',').count() {
-                    1 if !text.contains('.') => text.replacen(',', ".", 1),
-                    _ => text.to_string(),
-                })
-            })
+            .map(|cell| cell.and_then(&rewrite))
             .collect();
-        df.replace(&name, points.with_name(name.as_str().into()).into_column())?;
+        df.replace(
+            &name,
+            rewritten.with_name(name.as_str().into()).into_column(),
+        )?;
     }
     Ok(())
 }
