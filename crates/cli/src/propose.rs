@@ -342,6 +342,14 @@ fn feature_for(column: &ColumnProfile, rows: usize, id_taken: &mut bool) -> Feat
     if distinct == 1 && column.missing == 0 && rows > 1 {
         return ignore("the same value in every row".into());
     }
+    if let Content::Text(counts) = &column.content
+        && counts.iter().all(|(t, _)| looks_like_date(t))
+    {
+        return ignore(format!(
+            "dates or times (e.g. `{}`): as text every day is its own category; derive numbers from them (month, day of week, days since) in another column or a native hook, or give unix seconds as a `role: split` column for `data.time_split`",
+            comment_safe(&counts[0].0)
+        ));
+    }
     let unique = distinct == present && column.missing == 0 && rows >= 20;
     let counter = match &column.content {
         // 0 or 1 up to the row count: a row number.
@@ -755,6 +763,19 @@ fn first_text(content: &Content) -> String {
     }
 }
 
+/// Whether a cell is a calendar date, with or without a time: `2024-01-15`,
+/// `2024/01/15 08:30`, `15.01.2024`, `01/15/2024`.
+fn looks_like_date(text: &str) -> bool {
+    let date = text.split([' ', 'T']).next().unwrap_or_default();
+    let parts: Vec<&str> = date.split(['-', '/', '.']).collect();
+    let digits = |p: &str, lo: usize, hi: usize| {
+        (lo..=hi).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    parts.len() == 3
+        && ((digits(parts[0], 4, 4) && digits(parts[1], 1, 2) && digits(parts[2], 1, 2))
+            || (digits(parts[0], 1, 2) && digits(parts[1], 1, 2) && digits(parts[2], 2, 4)))
+}
+
 /// Whether a column's name says it identifies rows (`id`, `customer_id`,
 /// `CustomerID`).
 fn looks_like_id(name: &str) -> bool {
@@ -914,18 +935,20 @@ mod tests {
     /// copies the label, and the label (bad is the rarer class).
     fn loans_csv() -> String {
         let mut csv = String::from(
-            "loan_id,age,amount,purpose,owner,guarantor,branch,remark,written_off,status\n",
+            "loan_id,age,amount,purpose,owner,guarantor,branch,remark,written_off,opened,status\n",
         );
         for i in 0..40 {
             let bad = i % 4 == 0;
             let amount = if i == 7 { 250_000 } else { 1000 + 37 * i };
             let purpose = ["car", "", "house", "tv", "car"][i % 5];
             csv.push_str(&format!(
-                "L{i:03},{},{amount},{purpose},{},{},Oslo,,{},{}\n",
+                "L{i:03},{},{amount},{purpose},{},{},Oslo,,{},2024-{:02}-{:02},{}\n",
                 20 + i,
                 if i % 3 == 0 { "yes" } else { "no" },
                 i % 2,
                 u8::from(bad),
+                1 + i % 12,
+                1 + i % 28,
                 if bad { "bad" } else { "good" }
             ));
         }
@@ -956,9 +979,16 @@ mod tests {
         assert_eq!(purpose.missing, Missing::Mode);
         assert_eq!(column("owner").kind, ColumnType::Boolean);
         assert_eq!(column("guarantor").kind, ColumnType::Boolean);
-        for left_out in ["branch", "remark", "written_off"] {
+        for left_out in ["branch", "remark", "written_off", "opened"] {
             assert_eq!(column(left_out).role, ColumnRole::Ignore, "{left_out}");
         }
+        assert!(
+            written
+                .plugin
+                .contains("name: opened       # left out: dates or times (e.g. `2024-"),
+            "{}",
+            written.plugin
+        );
         let head = &m.heads[0];
         assert_eq!(head.task, Task::Binary);
         assert_eq!(
@@ -1086,6 +1116,18 @@ mod tests {
             assert_eq!(back["v"], text, "{yaml}");
         }
         assert_eq!(yaml_text("credit_amount"), "credit_amount");
+        for date in [
+            "2024-01-15",
+            "2024/1/5 08:30",
+            "15.01.2024",
+            "01/15/24",
+            "2024-01-15T08:30:00Z",
+        ] {
+            assert!(looks_like_date(date), "{date}");
+        }
+        for not_date in ["1.5", "12-2", "A-12-B", "2024", "1.2.3.4"] {
+            assert!(!looks_like_date(not_date), "{not_date}");
+        }
         assert_eq!(head_name("Machine failure"), "machine_failure");
         assert_eq!(head_name("1st"), "target_1st");
     }
