@@ -194,6 +194,17 @@ struct HeadDraft {
     rarest_share: f64,
     /// Why the positive class is the one it is (binary only).
     positive_reason: &'static str,
+    /// What a model that learned nothing scores on the file.
+    reference: Reference,
+}
+
+/// What a model that learned nothing scores on the file: the baselines a
+/// proposal starts with, measured rather than made up.
+enum Reference {
+    /// Always answering the most frequent class: its label and share.
+    Majority(String, f64),
+    /// Always answering the mean: an RMSE equal to the standard deviation.
+    Spread(f64),
 }
 
 fn head_for(p: &Proposal, target: &ColumnProfile) -> Result<HeadDraft> {
@@ -241,11 +252,20 @@ fn head_for(p: &Proposal, target: &ColumnProfile) -> Result<HeadDraft> {
                     s.markers[0].0
                 )));
             }
+            let n: usize = s.counts.iter().map(|(_, n)| n).sum();
+            let mean = s.counts.iter().map(|(v, k)| v * *k as f64).sum::<f64>() / n as f64;
+            let variance = s
+                .counts
+                .iter()
+                .map(|(v, k)| (v - mean).powi(2) * *k as f64)
+                .sum::<f64>()
+                / n as f64;
             return Ok(HeadDraft {
                 task,
                 classes: Vec::new(),
                 rarest_share: 1.0,
                 positive_reason: "",
+                reference: Reference::Spread(variance.sqrt()),
             });
         }
         TaskChoice::Binary if distinct != 2 => bail!(what(format!(
@@ -263,6 +283,8 @@ fn head_for(p: &Proposal, target: &ColumnProfile) -> Result<HeadDraft> {
     }
     let total: usize = labels.iter().map(|(_, n)| n).sum();
     let rarest_share = labels.iter().map(|(_, n)| *n).min().unwrap_or(0) as f64 / total as f64;
+    // `labels` lists the most frequent first.
+    let reference = Reference::Majority(labels[0].0.clone(), labels[0].1 as f64 / total as f64);
     let mut classes: Vec<(String, usize)> = labels;
     match numeric {
         Some(s) => {
@@ -304,6 +326,7 @@ fn head_for(p: &Proposal, target: &ColumnProfile) -> Result<HeadDraft> {
         classes: classes.into_iter().map(|(c, _)| c).collect(),
         rarest_share,
         positive_reason,
+        reference,
     })
 }
 
@@ -667,6 +690,31 @@ fn plugin_yaml(
             y.push_str("    decision:\n      rule: best_f1              # threshold chosen on validation rows\n");
         }
     }
+    y.push_str("baselines:\n  # What a model that learned nothing scores on this file; add your current\n  # model's or a published number: the dashboard shows yours beside them.\n");
+    if head.task == TaskChoice::Binary {
+        y.push_str("  - metric: roc_auc\n    value: 0.5\n    source: Chance (a ranking that knows nothing)\n");
+    }
+    match &head.reference {
+        Reference::Majority(label, share) => {
+            let _ = writeln!(
+                y,
+                "  - metric: accuracy\n    value: {share:.4}\n    source: {}",
+                serde_json_string(&format!(
+                    "Always answering `{label}`, the most frequent class in {data_file_name}"
+                ))
+            );
+        }
+        Reference::Spread(std) => {
+            let _ = writeln!(
+                y,
+                "  - metric: rmse\n    value: {}\n    source: {}",
+                short(*std),
+                serde_json_string(&format!(
+                    "Always answering the mean of {data_file_name} (its standard deviation)"
+                ))
+            );
+        }
+    }
     y
 }
 
@@ -1010,6 +1058,13 @@ mod tests {
             "{}",
             written.scenario
         );
+        // 30 of the 40 loans are good: always answering `good` is right 75 % of the time.
+        let reference: Vec<(&str, f64)> = m
+            .baselines
+            .iter()
+            .map(|b| (b.metric.as_str(), b.value))
+            .collect();
+        assert_eq!(reference, [("roc_auc", 0.5), ("accuracy", 0.75)]);
     }
 
     #[test]
