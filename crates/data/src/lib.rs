@@ -28,8 +28,8 @@ pub use profile::{
     ColumnProfile, Content, NumberStats, TableProfile, profile_csv, profile_parquet,
 };
 pub use rows::{
-    CsvLayout, RowFormat, class_index, head_classes, json_rows, numeric_target, read_rows,
-    rows_from_csv, rows_from_json, rows_from_parquet, target_classes, undeclared_note,
+    CsvLayout, RowFormat, class_index, csv_input_rows, head_classes, json_rows, numeric_target,
+    read_rows, rows_from_csv, rows_from_json, rows_from_parquet, target_classes, undeclared_note,
 };
 pub use table::{
     HeadTargets, RawTable, drop_missing, feature_columns, image_column, primary_head, raw_width,

@@ -73,11 +73,7 @@ pub fn read_rows(
                 file: path.to_path_buf(),
                 source,
             })?;
-            let layout = CsvLayout {
-                header: true,
-                ..crate::dataset::csv_layout(manifest)?
-            };
-            rows_from_csv(manifest, &name, bytes, layout, false, joins)
+            csv_input_rows(manifest, &name, bytes, joins)
         }
         RowFormat::Parquet => {
             let bytes = std::fs::read(path).map_err(|source| DataError::Read {
@@ -191,6 +187,22 @@ fn sample_weight(cell: Option<&str>) -> Result<f32, String> {
         )),
         Err(_) => Err(format!("`{text}` is not a number (sample weight)")),
     }
+}
+
+/// Rows to predict from a CSV file or request body: a header row, then
+/// one row per line in the plugin's delimiter, encoding, decimal mark and
+/// missing markers, so next month's export reads like the training file.
+pub fn csv_input_rows(
+    manifest: &PluginManifest,
+    source_name: &str,
+    bytes: Vec<u8>,
+    joins: &[LookupTable],
+) -> Result<RawTable, DataError> {
+    let layout = CsvLayout {
+        header: true,
+        ..crate::dataset::csv_layout(manifest)?
+    };
+    rows_from_csv(manifest, source_name, bytes, layout, false, joins)
 }
 
 /// Reads CSV bytes with every column as text (cells are parsed and

@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
         .routes(routes!(scenarios::examples))
         .routes(routes!(scenarios::predict))
         .routes(routes!(scenarios::predict_image))
+        .routes(routes!(scenarios::predict_csv))
         .routes(routes!(scenarios::explain))
         .routes(routes!(scenarios::recommend))
         .routes(routes!(ops::train))

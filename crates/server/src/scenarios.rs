@@ -388,6 +388,55 @@ pub async fn predict_image(
     answer(&s, name, &served, &rows.table).await
 }
 
+/// Predicts the rows of a CSV file sent as the request body: a header row
+/// and one row per line, in the plugin's delimiter, encoding and decimal
+/// mark, as `indus predict` reads a file. A spreadsheet export is scored
+/// with one `curl --data-binary @file.csv`, without turning it into JSON.
+#[utoipa::path(post, path = "/v1/scenarios/{name}/predict/csv", tag = "inference",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
+    request_body(content = String, content_type = "text/csv",
+                 description = "A header row naming the columns, then one row per line"),
+    responses((status = 200, body = PredictResponse),
+              (status = 404, body = ErrorBody),
+              (status = 413, description = "Body or row count over the limit", body = ErrorBody),
+              (status = 422, description = "Not readable as CSV, or rows break the schema; one detail per bad cell", body = ErrorBody)))]
+pub async fn predict_csv(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<PredictResponse>, ApiError> {
+    let served = s.served(&name)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::unprocessable(
+            "the request body is empty: send a CSV file with a header row",
+        ));
+    }
+    let run = served.run.clone();
+    // Parsing and checking every cell of a large export takes a while.
+    let table = tokio::task::spawn_blocking(move || {
+        indus_data::csv_input_rows(&run.plugin, "request body", body.to_vec(), &run.lookups)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("CSV reading task failed: {e}")))??;
+    if table.is_empty() {
+        return Err(ApiError::unprocessable(
+            "the CSV has a header and no rows: send at least one row",
+        ));
+    }
+    let max_rows = s.config.max_rows_per_request;
+    if table.len() > max_rows {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} rows in one request; this endpoint takes at most {max_rows}",
+                table.len()
+            ),
+        ));
+    }
+    warn_undeclared(&served.run, &table);
+    answer(&s, name, &served, &table).await
+}
+
 /// Explains rows with integrated gradients, per source column.
 #[utoipa::path(post, path = "/v1/scenarios/{name}/explain", tag = "inference",
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
@@ -494,6 +543,14 @@ pub(crate) fn validate_rows(
         .map(|(i, v)| (i + 1, v))
         .collect();
     let table = indus_data::json_rows(&run.plugin, "request", numbered, &run.lookups)?;
+    warn_undeclared(run, &table);
+    Ok(table)
+}
+
+/// Logs the fields of request rows that the plugin's schema does not
+/// declare (under `data.extra_columns: warn`), once per plugin and set of
+/// fields.
+fn warn_undeclared(run: &LoadedRun, table: &RawTable) {
     if !table.undeclared_columns.is_empty()
         && first_sighting(run.plugin.name.as_str(), &table.undeclared_columns)
     {
@@ -503,7 +560,6 @@ pub(crate) fn validate_rows(
             "request rows carry fields the plugin's schema does not declare; they are ignored (logged once per plugin and set of fields)"
         );
     }
-    Ok(table)
 }
 
 /// Distinct (plugin, undeclared fields) pairs remembered, so that a client

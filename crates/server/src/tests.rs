@@ -67,7 +67,11 @@ async fn call_raw(
     headers: &[(&str, &str)],
 ) -> (StatusCode, Value) {
     let mut req = Request::builder().method(method).uri(uri);
-    if body.is_some() {
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
         req = req.header("content-type", "application/json");
     }
     for (k, v) in headers {
@@ -117,6 +121,64 @@ fn split_csv(line: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn a_csv_export_sent_as_the_body_is_predicted_like_the_same_rows_in_json() {
+    let app = app();
+    let text =
+        std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
+            .unwrap();
+    let lines: Vec<&str> = text.lines().take(6).collect();
+    let csv_call = |body: String| {
+        let app = app.clone();
+        async move {
+            call_raw(
+                &app,
+                "POST",
+                "/v1/scenarios/credit-scoring/predict/csv",
+                Some(body),
+                &[("content-type", "text/csv")],
+            )
+            .await
+        }
+    };
+    // A CRLF export with a blank line at the end, label column included.
+    let (status, body) = csv_call(lines.join("\r\n") + "\r\n\r\n").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, from_json) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict",
+        Some(json!({"rows": credit_rows(5)})),
+    )
+    .await;
+    assert_eq!(body["predictions"], from_json["predictions"]);
+
+    // A bad cell is named by row and column, like a bad JSON field.
+    let bad = lines.join("\n").replacen(",6,", ",six,", 1);
+    let (status, e) = csv_call(bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["details"][0]["row"], 1, "{e}");
+    assert_eq!(e["details"][0]["field"], "duration_in_month", "{e}");
+    let (status, e) = csv_call(lines[0].to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("no rows"), "{e}");
+    let (status, e) = csv_call(" \n".into()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("empty"), "{e}");
+    let missing = lines
+        .iter()
+        .map(|l| l.split_once(',').map_or(*l, |(_, rest)| rest))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (status, e) = csv_call(missing).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(
+        e.to_string()
+            .contains("status_of_existing_checking_account"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -522,6 +584,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         "/v1/scenarios/{name}/examples",
         "/v1/scenarios/{name}/predict",
         "/v1/scenarios/{name}/predict/image",
+        "/v1/scenarios/{name}/predict/csv",
         "/v1/scenarios/{name}/explain",
         "/v1/scenarios/{name}/recommend",
         "/v1/scenarios/{name}/train",
@@ -540,6 +603,8 @@ async fn the_openapi_document_lists_every_endpoint() {
     // Image uploads are documented as raw bytes, not as JSON.
     let upload = &paths["/v1/scenarios/{name}/predict/image"]["post"]["requestBody"]["content"];
     assert!(upload.get("application/octet-stream").is_some(), "{upload}");
+    let csv = &paths["/v1/scenarios/{name}/predict/csv"]["post"]["requestBody"]["content"];
+    assert!(csv.get("text/csv").is_some(), "{csv}");
     let (s, page) = call(&app, "GET", "/docs", None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.as_str().unwrap().contains("/openapi.json"));
