@@ -423,16 +423,7 @@ pub async fn predict_csv(
             "the CSV has a header and no rows: send at least one row",
         ));
     }
-    let max_rows = s.config.max_rows_per_request;
-    if table.len() > max_rows {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} rows in one request; this endpoint takes at most {max_rows}",
-                table.len()
-            ),
-        ));
-    }
+    within_row_limit(table.len(), s.config.max_rows_per_request)?;
     warn_undeclared(&served.run, &table);
     answer(&s, name, &served, &table).await
 }
@@ -528,15 +519,7 @@ pub(crate) fn validate_rows(
             "`rows` is empty: send at least one row",
         ));
     }
-    if rows.len() > max_rows {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} rows in one request; this endpoint takes at most {max_rows}",
-                rows.len()
-            ),
-        ));
-    }
+    within_row_limit(rows.len(), max_rows)?;
     let numbered: Vec<(usize, Value)> = rows
         .into_iter()
         .enumerate()
@@ -545,6 +528,17 @@ pub(crate) fn validate_rows(
     let table = indus_data::json_rows(&run.plugin, "request", numbered, &run.lookups)?;
     warn_undeclared(run, &table);
     Ok(table)
+}
+
+/// A 413 for a request of more rows than the server takes at once.
+fn within_row_limit(rows: usize, max_rows: usize) -> Result<(), ApiError> {
+    if rows > max_rows {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{rows} rows in one request; this endpoint takes at most {max_rows}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Logs the fields of request rows that the plugin's schema does not
