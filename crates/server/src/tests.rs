@@ -179,6 +179,11 @@ async fn a_csv_export_sent_as_the_body_is_predicted_like_the_same_rows_in_json()
             .contains("status_of_existing_checking_account"),
         "{e}"
     );
+    // More rows than the server takes at once (100 in these tests).
+    let many: Vec<&str> = text.lines().take(102).collect();
+    let (status, e) = csv_call(many.join("\n")).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("101 rows"), "{e}");
 }
 
 #[tokio::test]
