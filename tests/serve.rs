@@ -520,6 +520,11 @@ fn the_dashboard_works_in_a_real_browser() {
         report_args.extend(["--scenario", n]);
     }
     ok(&indus(&report_args, project()));
+    // Permutation importance: the credit model's columns; image models
+    // (a pixel alone means nothing) have none.
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(page.matches("What the model leans on").count(), 1);
+    assert!(page.contains("roc_auc lost when the column is shuffled"));
     let run = Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
         .arg(&server.url)

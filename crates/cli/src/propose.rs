@@ -22,7 +22,7 @@ pub enum TaskChoice {
 
 /// A category feature with more values than this is embedded rather than
 /// one-hot encoded: a one-hot input per value would swamp a small network.
-const ONE_HOT_LIMIT: usize = 30;
+const ONE_HOT_LIMIT: usize = 100;
 /// A text column with more distinct values than this is left out: a
 /// vocabulary that large is usually free text or an identifier.
 const VOCABULARY_LIMIT: usize = 1000;

@@ -88,7 +88,39 @@ pub fn print_run(s: &RunSummary) {
         print_multilabel(ml);
     }
     print_auxiliary(&m.auxiliary_heads, &m.head);
+    if let Some(p) = &m.permutation_importance {
+        print_importance(p);
+    }
     println!("run folder: {}", s.dir.display());
+}
+
+/// The columns the model leans on most (all of them are in metrics.json).
+fn print_importance(p: &indus_runtime::PermutationImportance) {
+    const SHOWN: usize = 10;
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "column".to_string(),
+        format!("{} lost when shuffled", p.metric),
+        "± std".to_string(),
+    ]);
+    for c in p.columns.iter().take(SHOWN) {
+        t.add_row([
+            c.column.clone(),
+            format!("{:.4}", c.loss),
+            format!("{:.4}", c.std),
+        ]);
+    }
+    let rest = p.columns.len().saturating_sub(SHOWN);
+    println!(
+        "what the model leans on ({} held-out rows, {} shuffles per column{}):\n{t}",
+        p.rows,
+        p.repeats,
+        if rest > 0 {
+            format!("; {rest} more columns in metrics.json")
+        } else {
+            String::new()
+        }
+    );
 }
 
 pub fn print_metrics(m: &ClassificationMetrics) {

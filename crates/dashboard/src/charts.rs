@@ -280,6 +280,24 @@ pub fn confusion(classes: &[String], counts: &[Vec<u64>]) -> String {
 /// Horizontal bars of the largest attributions (by magnitude): which
 /// columns pushed the predicted probability up (blue) or down (red).
 pub fn attributions(title: &str, values: &[(String, f32)], top: usize) -> String {
+    signed_bars(title, "change in the predicted probability", values, top)
+}
+
+/// How much a run's headline metric drops when each input column is
+/// shuffled (permutation importance), the largest first: the columns the
+/// model leans on, in the metric's own unit.
+pub fn importance(title: &str, metric: &str, values: &[(String, f32)], top: usize) -> String {
+    signed_bars(
+        title,
+        &format!("{metric} lost when the column is shuffled"),
+        values,
+        top,
+    )
+}
+
+/// Horizontal bars from zero, the `top` largest magnitudes, blue for
+/// positive and red for negative values.
+fn signed_bars(title: &str, x_desc: &str, values: &[(String, f32)], top: usize) -> String {
     let mut shown: Vec<&(String, f32)> = values.iter().collect();
     shown.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     shown.truncate(top.max(1));
@@ -302,7 +320,7 @@ pub fn attributions(title: &str, values: &[(String, f32)], top: usize) -> String
             .disable_y_mesh()
             .y_labels(n)
             .y_label_formatter(&|v| segment_label(&names, v, true))
-            .x_desc("change in the predicted probability")
+            .x_desc(x_desc)
             .label_style((FONT, 15))
             .light_line_style(WHITE)
             .draw()?;
@@ -386,6 +404,22 @@ mod tests {
         // Each class labels one row and one column.
         assert_eq!(t.iter().filter(|x| *x == "good").count(), 2, "{t:?}");
         assert_eq!(t.iter().filter(|x| *x == "bad").count(), 2, "{t:?}");
+    }
+
+    #[test]
+    fn importance_bars_name_the_metric_and_the_columns() {
+        let values = vec![("age".to_string(), 0.05f32), ("city".to_string(), -0.001)];
+        let svg = importance("Permutation importance", "roc_auc", &values, 10);
+        let t = texts(&svg);
+        assert!(
+            t.iter()
+                .any(|s| s == "roc_auc lost when the column is shuffled"),
+            "{t:?}"
+        );
+        assert!(
+            t.iter().any(|s| s == "age") && t.iter().any(|s| s == "city"),
+            "{t:?}"
+        );
     }
 
     #[test]

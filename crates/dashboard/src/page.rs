@@ -301,6 +301,9 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         if let Some(test) = &m.test {
             classification_panel(&mut html, v.name, &r.classes, test);
         }
+        if let Some(p) = &m.permutation_importance {
+            importance_panel(&mut html, p);
+        }
         if live {
             let _ = write!(
                 html,
@@ -546,6 +549,30 @@ fn classification_panel(
 /// What rating and anomaly heads report beyond the classification view
 /// (rating error, top-k lists, the alarm threshold), and the heads trained
 /// beside the primary one.
+/// The columns the model leans on: each column's permutation importance
+/// as a bar, with how it was measured.
+fn importance_panel(html: &mut String, p: &indus_runtime::PermutationImportance) {
+    const SHOWN: usize = 15;
+    let values: Vec<(String, f32)> = p
+        .columns
+        .iter()
+        .map(|c| (c.column.clone(), c.loss as f32))
+        .collect();
+    let _ = write!(
+        html,
+        r#"<h3>What the model leans on</h3><div class="charts"><figure>{chart}</figure></div><p class="note">Each input column shuffled across {rows} held-out rows, {repeats} times; the bar is how much {metric} ({baseline:.4} untouched) moves the wrong way on average. Near zero: the model does not use the column.{more}</p>"#,
+        chart = charts::importance("Permutation importance", &p.metric, &values, SHOWN),
+        rows = p.rows,
+        repeats = p.repeats,
+        metric = esc(&p.metric),
+        baseline = p.baseline,
+        more = match p.columns.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" {n} more columns in the run's metrics.json."),
+        },
+    );
+}
+
 fn head_notes(m: &indus_runtime::RunMetrics) -> String {
     let mut out = String::new();
     if let Some(r) = &m.regression {

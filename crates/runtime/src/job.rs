@@ -7,6 +7,7 @@ use crate::auxiliary::{
     AuxiliaryMetrics, AuxiliaryModel, AuxiliaryScores, auxiliary_specs, targets_of,
 };
 use crate::guard::{GUARD_WEIGHTS, GuardModel, GuardReport, GuardScores};
+use crate::importance::{ColumnSlot, ImportanceSamples, PermutationImportance};
 use crate::project::ResolvedScenario;
 use crate::recommend::Catalog;
 use crate::run_folder::RunWriter;
@@ -110,6 +111,12 @@ pub struct RunMetrics {
     /// holds the guarded decisions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub novelty_guard: Option<GuardReport>,
+    /// Which input columns the model leans on: the headline metric's loss
+    /// when each column is shuffled across the held-out rows (each fold's
+    /// for cross-validation). Absent for images, autoencoders, recommenders
+    /// and multilabel heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permutation_importance: Option<PermutationImportance>,
 }
 
 /// How an autoencoder's reconstruction error becomes an alarm.
@@ -509,6 +516,92 @@ fn balanced_weights(labels: &[u32], classes: usize) -> Vec<f32> {
             }
         })
         .collect()
+}
+
+/// Held-out rows scored per shuffle at most: beyond a few thousand rows
+/// the losses hardly move, and each column costs three scorings.
+const IMPORTANCE_ROWS: usize = 2000;
+
+/// Adds the permutation importance of `fitted` on held-out `rows` (a seeded
+/// sample of at most [`IMPORTANCE_ROWS`]) to `samples`. Heads without one
+/// headline number to lose (autoencoders, recommenders, multilabel) and
+/// image plugins (a pixel alone means nothing) add nothing.
+fn measure_importance(
+    samples: &mut Option<ImportanceSamples>,
+    plugin: &indus_spec::PluginManifest,
+    fitted: &Fitted,
+    rows: &RawTable,
+    classes: &[String],
+    seed: u64,
+) -> Result<(), RuntimeError> {
+    if indus_data::image_column(plugin).is_some()
+        || fitted.anomaly.is_some()
+        || fitted.rating.is_some()
+    {
+        return Ok(());
+    }
+    let (metric, higher_is_better) = match fitted.head {
+        Head::Binary => ("roc_auc", true),
+        Head::Multiclass { .. } => ("accuracy", true),
+        Head::Regression { .. } => ("rmse", false),
+        _ => return Ok(()),
+    };
+    let mut offset = 0;
+    let slots: Vec<ColumnSlot> = indus_data::feature_columns(plugin)
+        .into_iter()
+        .map(|c| {
+            let slot = ColumnSlot {
+                name: c.name.clone(),
+                offset,
+                width: c.width(),
+            };
+            offset += c.width();
+            slot
+        })
+        .collect();
+    let sample;
+    let rows = if rows.len() > IMPORTANCE_ROWS {
+        use rand::SeedableRng;
+        use rand::seq::index::sample as pick;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut chosen = pick(&mut rng, rows.len(), IMPORTANCE_ROWS).into_vec();
+        chosen.sort_unstable();
+        sample = rows.select(&chosen);
+        &sample
+    } else {
+        rows
+    };
+    let samples = samples.get_or_insert_with(|| ImportanceSamples::new(metric, higher_is_better));
+    // The primary head alone: secondary heads and a novelty guard do not
+    // take part, so each shuffle costs one pass of the network.
+    samples.measure(&slots, rows, seed, |t| {
+        let outputs = fitted
+            .predictor
+            .predict(&fitted.preprocessor.transform(&t))?;
+        Ok(match fitted.head {
+            Head::Regression { .. } => {
+                regression_metrics(&outputs, &t.values.unwrap_or_default()).rmse
+            }
+            head => {
+                let probs = class_columns(head, outputs);
+                let labels = t.labels.unwrap_or_default();
+                if metric == "roc_auc" {
+                    let scores: Vec<f32> = probs.chunks_exact(2).map(|r| r[1]).collect();
+                    let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+                    indus_engine::metrics::ranking_metrics(&scores, &positive)
+                        .map_or(f64::NAN, |r| r.roc_auc)
+                } else {
+                    let predicted = predict_classes(&probs, classes.len(), fitted.threshold);
+                    let right = predicted
+                        .iter()
+                        .zip(&labels)
+                        .filter(|(p, l)| **p == **l as usize)
+                        .count();
+                    right as f64 / labels.len().max(1) as f64
+                }
+            }
+        })
+    })
 }
 
 /// A regression head's target scaling: its output column, and the
@@ -1323,6 +1416,7 @@ pub fn run_scenario(
         Ok(Some(m))
     };
     let mut regression = None;
+    let mut importance: Option<ImportanceSamples> = None;
     let novelty_guard;
     let (fitted, test, evaluation, cv, test_rows, aux_scores) = match (
         scenario.data.folds,
@@ -1330,6 +1424,7 @@ pub fn run_scenario(
     ) {
         (Some(k), official_test) => {
             let k = k.get();
+            let has_official_test = official_test.is_some();
             let folds = stratified_folds(&data.train, k, scenario.seed);
             let mut pooled_probs = vec![0.0f32; data.train.len() * classes.len()];
             let mut pooled_predicted = vec![0usize; data.train.len()];
@@ -1350,6 +1445,16 @@ pub fn run_scenario(
                     .collect();
                 let fold_fit = fit(data.train.select(&train_idx), None, observer)?;
                 let fold_test = data.train.select(test_idx);
+                if !has_official_test {
+                    measure_importance(
+                        &mut importance,
+                        plugin,
+                        &fold_fit,
+                        &fold_test,
+                        &classes,
+                        scenario.seed.wrapping_add(f as u64),
+                    )?;
+                }
                 let mut scored = fold_fit.score(fold_test, classes.len())?;
                 // Pooled like the primary head's predictions (order does
                 // not change the pooled metrics).
@@ -1395,6 +1500,14 @@ pub fn run_scenario(
             match official_test {
                 Some(t) => {
                     let n = t.len();
+                    measure_importance(
+                        &mut importance,
+                        plugin,
+                        &final_fit,
+                        &t,
+                        &classes,
+                        scenario.seed,
+                    )?;
                     let scored = final_fit.score(t, classes.len())?;
                     let m = test_metrics(&scored)?;
                     novelty_guard = final_fit.guard_report(&scored, &classes);
@@ -1442,6 +1555,14 @@ pub fn run_scenario(
         (None, Some(t)) => {
             let n = t.len();
             let fitted = fit(data.train, official_validation, observer)?;
+            measure_importance(
+                &mut importance,
+                plugin,
+                &fitted,
+                &t,
+                &classes,
+                scenario.seed,
+            )?;
             let scored = fitted.score(t, classes.len())?;
             let m = test_metrics(&scored)?;
             novelty_guard = fitted.guard_report(&scored, &classes);
@@ -1462,6 +1583,14 @@ pub fn run_scenario(
             })?;
             let n = held.len();
             let fitted = fit(rest, official_validation, observer)?;
+            measure_importance(
+                &mut importance,
+                plugin,
+                &fitted,
+                &held,
+                &classes,
+                scenario.seed,
+            )?;
             let scored = fitted.score(held, classes.len())?;
             let m = test_metrics(&scored)?;
             novelty_guard = fitted.guard_report(&scored, &classes);
@@ -1549,6 +1678,7 @@ pub fn run_scenario(
         multilabel,
         auxiliary_heads,
         novelty_guard,
+        permutation_importance: importance.map(ImportanceSamples::finish),
     };
     let environment = Environment {
         indus_version: env!("CARGO_PKG_VERSION").to_string(),

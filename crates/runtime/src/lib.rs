@@ -9,6 +9,7 @@ mod auxiliary;
 mod error;
 mod guard;
 mod hooks;
+mod importance;
 mod job;
 mod loaded;
 mod project;
@@ -18,6 +19,7 @@ mod run_folder;
 pub use auxiliary::{AuxiliaryMetrics, HeadAnswer};
 pub use error::RuntimeError;
 pub use guard::GuardReport;
+pub use importance::{ColumnImportance, PermutationImportance};
 pub use job::{
     AnomalyDecision, CrossValidation, EXAMPLES, Environment, RatingDecision, RowCounts, RunMetrics,
     RunOptions, RunSummary, WEIGHTS, run_scenario,
