@@ -762,6 +762,80 @@ fn credit_rows(n: usize, with_target: bool) -> String {
     out.join("\n") + "\n"
 }
 
+/// `indus drift`: the training file itself is stable in every column;
+/// an export whose loan durations doubled is flagged on that column (and
+/// the columns the hook derives from it), and `--fail-at` stops a pipeline.
+#[test]
+fn drift_flags_the_columns_that_moved_since_training() {
+    let (tmp, v) = credit_run();
+    let run_dir = v["run_dir"].as_str().unwrap();
+    let shipped = repo().join("plugins/finance-credit/data/german_credit.csv");
+    let same: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "drift",
+            run_dir,
+            "--input",
+            shipped.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    assert_eq!(same["reference_rows"], 1000);
+    let columns = same["columns"].as_array().unwrap();
+    assert_eq!(columns.len(), 23, "20 read and 3 derived columns");
+    assert!(
+        columns.iter().all(|c| c["psi"].as_f64().unwrap() < 1e-9),
+        "{same}"
+    );
+
+    // Every third applicant (the file is ordered in places), durations doubled.
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let duration = header
+        .split(',')
+        .position(|h| h == "duration_in_month")
+        .unwrap();
+    let mut moved = vec![header.to_string()];
+    for line in lines.step_by(3) {
+        let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        // Cells before the duration hold no quoted commas in this file.
+        cells[duration] = (cells[duration].parse::<u32>().unwrap() * 2).to_string();
+        moved.push(cells.join(","));
+    }
+    let later = tmp.path().join("later.csv");
+    std::fs::write(&later, moved.join("\n")).unwrap();
+    let report = ok(&indus(
+        &["drift", run_dir, "--input", later.to_str().unwrap()],
+        tmp.path(),
+    ));
+    let first = report
+        .lines()
+        .find(|l| l.contains("major"))
+        .unwrap_or_default();
+    assert!(first.contains("duration_in_month"), "{report}");
+    assert!(
+        report.contains("334 input rows against 1000 training rows"),
+        "{report}"
+    );
+    let stopped = fails(&indus(
+        &[
+            "drift",
+            run_dir,
+            "--input",
+            later.to_str().unwrap(),
+            "--fail-at",
+            "0.25",
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        stopped.contains("`duration_in_month` shifted with PSI"),
+        "{stopped}"
+    );
+}
+
 #[test]
 fn credit_predict_and_eval_take_csv_rows_with_categories() {
     let (tmp, v) = credit_run();

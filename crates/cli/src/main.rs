@@ -2,6 +2,7 @@
 //! and print the JSON Schema of its YAML files.
 
 mod bench;
+mod drift;
 mod eval_all;
 mod export;
 mod progress;
@@ -42,6 +43,8 @@ enum Command {
     EvalAll(eval_all::EvalAllArgs),
     /// Predict rows from a CSV, JSON-lines, Parquet or IDX file, or from image files, with a saved run
     Predict(PredictArgs),
+    /// Compare rows with the rows a run was trained on, column by column (population stability index).
+    Drift(drift::DriftArgs),
     /// Top-k items for a user from a run of a recommendation scenario.
     Recommend(RecommendArgs),
     /// List plugins, scenarios and runs.
@@ -258,6 +261,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(a) => cmd_eval(a),
         Command::EvalAll(a) => eval_all::cmd_eval_all(a),
         Command::Predict(a) => cmd_predict(a),
+        Command::Drift(a) => drift::cmd_drift(a),
         Command::Recommend(a) => cmd_recommend(a),
         Command::List(a) => cmd_list(a),
         Command::Schema(a) => cmd_schema(a),

@@ -1379,6 +1379,9 @@ pub fn run_scenario(
         .as_ref()
         .unwrap_or(&data.train)
         .to_json_rows(plugin, EXAMPLE_ROWS);
+    // What the training rows looked like, for `indus drift` to compare
+    // later inputs with.
+    let reference = crate::drift::Reference::of(plugin, &data.train);
     let fit = |rows: RawTable, validation: Option<RawTable>, observer: &mut dyn TrainObserver| {
         fit_once(
             plugin,
@@ -1707,6 +1710,7 @@ pub fn run_scenario(
         writer.write("best.safetensors", &best.to_safetensors()?)?;
     }
     writer.write_json("preprocess.json", &preprocessor)?;
+    writer.write_json(crate::drift::REFERENCE, &reference)?;
     writer.write_json("history.json", &outcome.history)?;
     writer.write_json(EXAMPLES, &examples)?;
     if let Some(n) = &native {

@@ -6,6 +6,7 @@
 //! skew.
 
 mod auxiliary;
+mod drift;
 mod error;
 mod guard;
 mod hooks;
@@ -17,6 +18,7 @@ mod recommend;
 mod run_folder;
 
 pub use auxiliary::{AuxiliaryMetrics, HeadAnswer};
+pub use drift::{ColumnDrift, DriftReport, MAJOR, MODERATE, Reference};
 pub use error::RuntimeError;
 pub use guard::GuardReport;
 pub use importance::{ColumnImportance, PermutationImportance};

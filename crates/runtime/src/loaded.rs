@@ -310,14 +310,57 @@ impl LoadedRun {
                 .collect();
             return Err(indus_data::DataError::rows("input", problems, 50).into());
         }
+        let rows = self.with_derived(rows)?;
+        Ok(self.preprocessor.transform(&rows))
+    }
+
+    /// The rows with the columns the plugin's native hook derives filled
+    /// in, as training saw them.
+    fn with_derived<'a>(
+        &self,
+        rows: &'a RawTable,
+    ) -> Result<std::borrow::Cow<'a, RawTable>, RuntimeError> {
         match &self.native {
             Some(native) if crate::hooks::has_derived(&self.plugin) => {
                 let mut rows = rows.clone();
                 crate::hooks::fill_derived(&self.plugin, native, &mut rows)?;
-                Ok(self.preprocessor.transform(&rows))
+                Ok(std::borrow::Cow::Owned(rows))
             }
-            _ => Ok(self.preprocessor.transform(rows)),
+            _ => Ok(std::borrow::Cow::Borrowed(rows)),
         }
+    }
+
+    /// How far `rows` have moved from the rows this model was trained on,
+    /// column by column (population stability index): the question to ask
+    /// before trusting its answers on next month's data.
+    pub fn drift(&self, rows: &RawTable) -> Result<crate::DriftReport, RuntimeError> {
+        if !self
+            .folder
+            .record
+            .files
+            .contains_key(crate::drift::REFERENCE)
+        {
+            return Err(RuntimeError::run_folder(
+                &self.folder.dir,
+                "this run was trained before indus kept its training rows' distributions (reference.json); train it again to compare inputs with it",
+            ));
+        }
+        let reference: crate::Reference =
+            serde_json::from_slice(&self.folder.read(crate::drift::REFERENCE)?).map_err(|e| {
+                RuntimeError::run_folder(
+                    &self.folder.dir,
+                    format!("reference.json is damaged: {e}"),
+                )
+            })?;
+        let expected = raw_width(&self.plugin);
+        if rows.width != expected {
+            return Err(RuntimeError::Invalid(format!(
+                "rows have {} values each, the schema of `{}` needs {expected}",
+                rows.width, self.plugin.name
+            )));
+        }
+        let rows = self.with_derived(rows)?;
+        Ok(reference.compare(&rows))
     }
 
     /// Turns the network's outputs for `rows` into decided labels with

@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
         .routes(routes!(scenarios::predict))
         .routes(routes!(scenarios::predict_image))
         .routes(routes!(scenarios::predict_csv))
+        .routes(routes!(scenarios::drift))
         .routes(routes!(scenarios::explain))
         .routes(routes!(scenarios::recommend))
         .routes(routes!(ops::train))

@@ -72,6 +72,34 @@ pub struct PredictResponse {
     pub predictions: Vec<Prediction>,
 }
 
+/// How far a batch of rows has moved from the run's training rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DriftResponse {
+    /// Scenario compared.
+    pub scenario: String,
+    /// Run whose training rows are the reference.
+    pub run_id: String,
+    /// Training rows of the reference.
+    pub reference_rows: usize,
+    /// Rows sent.
+    pub rows: usize,
+    /// Every scalar input column, largest PSI first.
+    pub columns: Vec<ColumnDriftDoc>,
+}
+
+/// One column's shift.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ColumnDriftDoc {
+    /// The plugin's column.
+    pub column: String,
+    /// Population stability index of the rows against the training rows.
+    pub psi: f64,
+    /// `stable` (PSI < 0.1), `moderate` (< 0.25) or `major`.
+    pub verdict: String,
+    /// The bin whose share moved most, with both shares.
+    pub largest_change: String,
+}
+
 /// Rows to explain and how finely.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -426,6 +454,48 @@ pub async fn predict_csv(
     within_row_limit(table.len(), s.config.max_rows_per_request)?;
     warn_undeclared(&served.run, &table);
     answer(&s, name, &served, &table).await
+}
+
+/// Compares a batch of rows with the rows the served model was trained on,
+/// column by column (population stability index: under 0.1 stable, from
+/// 0.25 a major shift), so a monitoring job can ask before trusting the
+/// answers on this month's data. Labels are not needed.
+#[utoipa::path(post, path = "/v1/scenarios/{name}/drift", tag = "inference",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
+    request_body = RowsRequest,
+    responses((status = 200, body = DriftResponse),
+              (status = 400, description = "Malformed JSON", body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 413, description = "Body or row count over the limit", body = ErrorBody),
+              (status = 422, description = "Rows break the schema, or the run keeps no training distributions", body = ErrorBody)))]
+pub async fn drift(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<RowsRequest>,
+) -> Result<Json<DriftResponse>, ApiError> {
+    let served = s.served(&name)?;
+    let table = validate_rows(&served.run, req.rows, s.config.max_rows_per_request)?;
+    let run = served.run.clone();
+    let report = tokio::task::spawn_blocking(move || run.drift(&table))
+        .await
+        .map_err(|e| ApiError::internal(format!("drift task failed: {e}")))?
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    Ok(Json(DriftResponse {
+        scenario: name,
+        run_id: served.run.folder.record.run_id.clone(),
+        reference_rows: report.reference_rows,
+        rows: report.rows,
+        columns: report
+            .columns
+            .into_iter()
+            .map(|c| ColumnDriftDoc {
+                column: c.column,
+                psi: c.psi,
+                verdict: c.verdict,
+                largest_change: c.largest_change,
+            })
+            .collect(),
+    }))
 }
 
 /// Explains rows with integrated gradients, per source column.
