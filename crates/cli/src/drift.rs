@@ -2,7 +2,7 @@
 //! the rows the model was trained on, column by column (population
 //! stability index), before anyone trusts its answers on them.
 
-use crate::{FormatArg, print_input_notes, row_format};
+use crate::{FormatArg, read_input};
 use anyhow::{Result, bail};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indus_runtime::{LoadedRun, MAJOR, MODERATE, resolve_run};
@@ -42,13 +42,7 @@ pub fn cmd_drift(a: DriftArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     // The network is not used: any backend opens the run.
     let run = LoadedRun::open(&dir, indus_spec::BackendKind::Flex)?;
-    let rows = indus_data::read_rows(
-        &run.plugin,
-        &a.input,
-        row_format(&a.input, a.format)?,
-        &run.lookups,
-    )?;
-    print_input_notes(&a.input, &rows);
+    let rows = read_input(&run, &a.input, a.format)?;
     if rows.is_empty() {
         bail!("{}: no rows to compare", a.input.display());
     }

@@ -351,11 +351,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         run.expect_scenario(expected)?;
     }
     let rows = match &a.input {
-        Some(path) => {
-            let rows = read_rows(&run.plugin, path, row_format(path, a.format)?, &run.lookups)?;
-            print_input_notes(path, &rows);
-            rows
-        }
+        Some(path) => read_input(&run, path, a.format)?,
         None => {
             let locations = indus_data::DataLocations::from_env(a.data_dir.clone());
             indus_data::load_test_split(&run.plugin, &locations, a.test_limit.map(|n| n as usize))?
@@ -436,6 +432,18 @@ fn cmd_recommend(a: RecommendArgs) -> Result<()> {
     Ok(())
 }
 
+/// Reads an input file for a run (its format from `format` or the file's
+/// name) and tells the user on standard error what reading it noticed.
+fn read_input(
+    run: &LoadedRun,
+    path: &Path,
+    format: Option<FormatArg>,
+) -> Result<indus_data::RawTable> {
+    let rows = read_rows(&run.plugin, path, row_format(path, format)?, &run.lookups)?;
+    print_input_notes(path, &rows);
+    Ok(rows)
+}
+
 /// Tells the user on standard error which columns of `path` the schema
 /// does not declare (they were read past), keeping standard output clean.
 fn print_input_notes(path: &Path, rows: &indus_data::RawTable) {
@@ -453,13 +461,7 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
     if let Some(expected) = &a.scenario {
         run.expect_scenario(expected)?;
     }
-    let mut rows = read_rows(
-        &run.plugin,
-        &a.input,
-        row_format(&a.input, a.format)?,
-        &run.lookups,
-    )?;
-    print_input_notes(&a.input, &rows);
+    let mut rows = read_input(&run, &a.input, a.format)?;
     if rows.is_empty() {
         // Not an error: a scheduled export may be empty on a quiet day.
         eprintln!("warning: {}: no rows to predict", a.input.display());
