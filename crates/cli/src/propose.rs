@@ -156,6 +156,18 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
         }
         columns.push_str(&draft.yaml);
     }
+    if !columns.contains("role: feature") {
+        let why = if notes.is_empty() {
+            " the file has no other column".to_string()
+        } else {
+            format!("\n  {}", notes.join("\n  "))
+        };
+        bail!(
+            "{}: no column is left to learn `{}` from:{why}",
+            p.file.display(),
+            p.target
+        );
+    }
     if !markers.is_empty() {
         notes.push(format!(
             "{} read as missing values (`data.source.missing_markers`)",
@@ -373,7 +385,10 @@ fn feature_for(column: &ColumnProfile, rows: usize, id_taken: &mut bool) -> Feat
             comment_safe(&counts[0].0)
         ));
     }
-    let unique = distinct == present && column.missing == 0 && rows >= 20;
+    let every_row_differs = distinct == present && column.missing == 0;
+    // Without an identifier's name, a column must differ in enough rows
+    // before it is taken for one.
+    let unique = every_row_differs && (rows >= 20 || looks_like_id(&column.name));
     let counter = match &column.content {
         // 0 or 1 up to the row count: a row number.
         Content::Numbers(s) => {
@@ -1148,6 +1163,27 @@ mod tests {
             .expect("refused")
             .to_string();
         assert!(e.contains("--delimiter applies to CSV files"), "{e}");
+    }
+
+    #[test]
+    fn a_file_with_nothing_to_learn_from_is_refused_with_the_reasons() {
+        let name = indus_spec::Name::parse("t").expect("name");
+        let refused = |csv: &str| {
+            propose(&proposal(&name, "y"), "t.csv", csv.as_bytes().to_vec())
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        let e = refused("y\nx\nz\n");
+        assert!(
+            e.contains("no column is left to learn `y` from: the file has no other column"),
+            "{e}"
+        );
+        let e = refused("branch,y\nOslo,x\nOslo,z\n");
+        assert!(
+            e.contains("`branch` left out: the same value in every row"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub struct NumberStats {
     pub markers: Vec<(String, usize)>,
 }
 
+/// Rows a class needs before a value that marks exactly its rows is
+/// taken for a copy of the label.
+const MARKED_ROWS: usize = 10;
+
 /// Texts that exports write for "no value". A column that is numeric but
 /// for them is reported as numbers with markers, so the user is told to
 /// blank them rather than being handed a category of numbers.
@@ -97,6 +101,23 @@ pub fn profile_csv(
         decimal_comma: false,
     };
     let frame = read_text_csv(source_name, bytes, layout)?;
+    // polars renames a repeated header `a` to `a_duplicated_0`; a schema
+    // cannot name both, so the file is refused with the name it repeats.
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    if let Some(twice) = names.iter().find_map(|n| {
+        n.rsplit_once("_duplicated_")
+            .map(|(base, _)| base)
+            .filter(|base| names.iter().any(|m| m == base))
+    }) {
+        return Err(DataError::Schema {
+            source_name: source_name.to_string(),
+            message: format!("the header names column `{twice}` more than once; rename the copies"),
+        });
+    }
     let texts = text_cells(&frame);
     layout.decimal_comma = delimiter != b',' && texts.iter().any(|(_, c)| has_decimal_commas(c));
     Ok(profile_texts(Some(layout), frame.height(), &texts, target))
@@ -237,8 +258,9 @@ fn profile_column(name: &str, cells: &[Option<String>], decimal_comma: bool) -> 
 }
 
 /// A value `v` and a class `c` such that a row holds `v` exactly when its
-/// label is `c`, among a column of at most a few dozen values (an
-/// identifier trivially "marks" classes of one row).
+/// label is `c`, among a column of at most a few dozen values, for a class
+/// of at least [`MARKED_ROWS`] rows (in a handful of rows any value marks
+/// some class by chance).
 fn value_marking_a_class(
     cells: &[Option<String>],
     labels: &[Option<String>],
@@ -264,7 +286,7 @@ fn value_marking_a_class(
     // The rarest such class names it best (`1` ⇔ `bad` rather than `0` ⇔ `good`).
     pairs
         .iter()
-        .filter(|((v, l), n)| per_value[v] == **n && per_label[l] == **n)
+        .filter(|((v, l), n)| **n >= MARKED_ROWS && per_value[v] == **n && per_label[l] == **n)
         .map(|((v, l), n)| (*n, v.to_string(), l.to_string()))
         .min()
         .map(|(_, v, l)| (v, l))
@@ -424,8 +446,10 @@ mod tests {
 
     #[test]
     fn a_column_that_copies_one_class_of_the_target_is_found() {
-        let text =
-            "kind,pastry,size,fault\na,1,3,Pastry\nb,0,4,Bumps\na,0,3,Stains\nb,1,5,Pastry\n";
+        let mut text = String::from("kind,pastry,size,fault\n");
+        for _ in 0..5 {
+            text.push_str("a,1,3,Pastry\nb,0,4,Bumps\na,0,3,Stains\nb,1,5,Pastry\n");
+        }
         let p =
             profile_csv("t.csv", text.as_bytes().to_vec(), None, Some("fault")).expect("profile");
         assert_eq!(
@@ -475,6 +499,16 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("t.parquet: cannot read as Parquet"),
+        );
+    }
+
+    #[test]
+    fn a_header_that_names_a_column_twice_is_refused() {
+        let e = profile_csv("t.csv", b"a,b,a\n1,2,3\n".to_vec(), None, None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("t.csv: the header names column `a` more than once"),
+            "{e}"
         );
     }
 
