@@ -279,15 +279,6 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// A CSV cell, quoted when it holds a comma, a quote or a line break.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn count(v: u64, flag: &str) -> Result<indus_spec::Count> {
     indus_spec::Count::try_from(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
 }
@@ -476,90 +467,9 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         .as_ref()
         .is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
     if as_csv {
-        let valued = predictions.iter().any(|p| p.value.is_some());
-        // A regression head has no label or score, only its value.
-        let labelled = !run.classes.is_empty();
-        write!(text, "row,id")?;
-        if labelled {
-            write!(text, ",label,score")?;
-        }
-        if valued {
-            write!(text, ",value")?;
-        }
-        for c in &run.classes {
-            write!(text, ",{}", csv_field(&format!("p_{c}")))?;
-        }
-        let extra: Vec<&str> = predictions
-            .first()
-            .map(|p| p.outputs.iter().map(|(k, _)| k.as_str()).collect())
-            .unwrap_or_default();
-        for k in &extra {
-            write!(text, ",{}", csv_field(k))?;
-        }
-        // Heads trained beside the primary one: `<head>:label`, then one
-        // probability per class (or `<head>:value`).
-        if let Some(first) = predictions.first() {
-            for (head, answer) in &first.heads {
-                if answer.value.is_some() {
-                    write!(text, ",{}", csv_field(&format!("{head}:value")))?;
-                } else {
-                    write!(text, ",{}", csv_field(&format!("{head}:label")))?;
-                    for (c, _) in &answer.probabilities {
-                        write!(text, ",{}", csv_field(&format!("{head}:p_{c}")))?;
-                    }
-                }
-            }
-        }
-        // A novelty guard's verdict: the row's reconstruction error and
-        // whether the guard gave it its class.
-        let guarded = predictions.iter().any(|p| p.novelty.is_some());
-        if guarded {
-            write!(text, ",novelty_error,novelty_flagged")?;
-        }
-        writeln!(text)?;
-        for p in &predictions {
-            write!(
-                text,
-                "{},{}",
-                p.row,
-                csv_field(p.id.as_deref().unwrap_or(""))
-            )?;
-            if labelled {
-                write!(text, ",{},{}", csv_field(&p.label), p.score)?;
-            }
-            if valued {
-                write!(
-                    text,
-                    ",{}",
-                    p.value.map_or(String::new(), |v| v.to_string())
-                )?;
-            }
-            for (_, v) in &p.probabilities {
-                write!(text, ",{v}")?;
-            }
-            for (_, v) in &p.outputs {
-                let cell = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                write!(text, ",{}", csv_field(&cell))?;
-            }
-            for (_, answer) in &p.heads {
-                match (answer.value, &answer.label) {
-                    (Some(v), _) => write!(text, ",{v}")?,
-                    (None, label) => {
-                        write!(text, ",{}", csv_field(label.as_deref().unwrap_or("")))?;
-                        for (_, v) in &answer.probabilities {
-                            write!(text, ",{v}")?;
-                        }
-                    }
-                }
-            }
-            if let Some(n) = &p.novelty {
-                write!(text, ",{},{}", n.error, n.flagged)?;
-            }
-            writeln!(text)?;
-        }
+        text.extend_from_slice(
+            indus_runtime::predictions_csv(&run.classes, &predictions).as_bytes(),
+        );
     } else {
         for p in &predictions {
             serde_json::to_writer(&mut text, p)?;

@@ -13,6 +13,7 @@ mod hooks;
 mod importance;
 mod job;
 mod loaded;
+mod predictions_csv;
 mod project;
 mod recommend;
 mod run_folder;
@@ -29,6 +30,7 @@ pub use job::{
 pub use loaded::{
     Attribution, Explanation, LoadedRun, Novelty, Prediction, TargetStatus, resolve_run,
 };
+pub use predictions_csv::{csv_field, predictions_csv};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
 pub use recommend::{Catalog, Recommendation};
 pub use run_folder::{

@@ -424,15 +424,18 @@ pub async fn predict_image(
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     request_body(content = String, content_type = "text/csv",
                  description = "A header row naming the columns, then one row per line"),
-    responses((status = 200, body = PredictResponse),
+    responses((status = 200, description = "JSON as from /predict, or with `Accept: text/csv` one CSV row per input row (the table `indus predict --out file.csv` writes)",
+               content((PredictResponse = "application/json"), (String = "text/csv"))),
               (status = 404, body = ErrorBody),
               (status = 413, description = "Body or row count over the limit", body = ErrorBody),
               (status = 422, description = "Not readable as CSV, or rows break the schema; one detail per bad cell", body = ErrorBody)))]
 pub async fn predict_csv(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<PredictResponse>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let served = s.served(&name)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::unprocessable(
@@ -453,7 +456,26 @@ pub async fn predict_csv(
     }
     within_row_limit(table.len(), s.config.max_rows_per_request)?;
     warn_undeclared(&served.run, &table);
-    answer(&s, name, &served, &table).await
+    let Json(answered) = answer(&s, name, &served, &table).await?;
+    if accepts_csv(&headers) {
+        let text = indus_runtime::predictions_csv(&served.run.classes, &answered.predictions);
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            text,
+        )
+            .into_response());
+    }
+    Ok(Json(answered).into_response())
+}
+
+/// Whether the client asked for CSV (`Accept: text/csv`) rather than JSON.
+fn accepts_csv(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|media| media.trim().starts_with("text/csv"))
 }
 
 /// Compares a batch of rows with the rows the served model was trained on,

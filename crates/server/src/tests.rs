@@ -155,6 +155,34 @@ async fn a_csv_export_sent_as_the_body_is_predicted_like_the_same_rows_in_json()
     .await;
     assert_eq!(body["predictions"], from_json["predictions"]);
 
+    // Asked for CSV, the same answers come back as a table.
+    let (status, table) = call_raw(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/predict/csv",
+        Some(lines.join("\n")),
+        &[("content-type", "text/csv"), ("accept", "text/csv")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{table}");
+    let table = table.as_str().unwrap().to_string();
+    let mut table_lines = table.lines();
+    assert!(
+        table_lines
+            .next()
+            .unwrap()
+            .starts_with("row,id,label,score,p_good,p_bad,score_points"),
+        "{table}"
+    );
+    let labels: Vec<&str> = table_lines.map(|l| l.split(',').nth(2).unwrap()).collect();
+    let expected: Vec<&str> = body["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, expected);
+
     // A bad cell is named by row and column, like a bad JSON field.
     let bad = lines.join("\n").replacen(",6,", ",six,", 1);
     let (status, e) = csv_call(bad).await;

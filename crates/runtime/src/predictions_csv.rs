@@ -1,0 +1,110 @@
+//! Predictions as CSV, one row per input row, for spreadsheet users: the
+//! same table from `indus predict --out file.csv` and from the HTTP API
+//! when a client asks for `text/csv`.
+
+use crate::Prediction;
+use std::fmt::Write as _;
+
+/// A CSV cell, quoted when it holds a comma, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The predictions as CSV text with a header row: `row`, `id`, then
+/// `label` and `score` (classifiers), `value` (numbers), `p_<class>` per
+/// class, the plugin's own outputs, each secondary head's answer, and a
+/// novelty guard's verdict.
+pub fn predictions_csv(classes: &[String], predictions: &[Prediction]) -> String {
+    let mut text = String::new();
+    let valued = predictions.iter().any(|p| p.value.is_some());
+    // A regression head has no label or score, only its value.
+    let labelled = !classes.is_empty();
+    let _ = write!(text, "row,id");
+    if labelled {
+        let _ = write!(text, ",label,score");
+    }
+    if valued {
+        let _ = write!(text, ",value");
+    }
+    for c in classes {
+        let _ = write!(text, ",{}", csv_field(&format!("p_{c}")));
+    }
+    let extra: Vec<&str> = predictions
+        .first()
+        .map(|p| p.outputs.iter().map(|(k, _)| k.as_str()).collect())
+        .unwrap_or_default();
+    for k in &extra {
+        let _ = write!(text, ",{}", csv_field(k));
+    }
+    // Heads trained beside the primary one: `<head>:label`, then one
+    // probability per class (or `<head>:value`).
+    if let Some(first) = predictions.first() {
+        for (head, answer) in &first.heads {
+            if answer.value.is_some() {
+                let _ = write!(text, ",{}", csv_field(&format!("{head}:value")));
+            } else {
+                let _ = write!(text, ",{}", csv_field(&format!("{head}:label")));
+                for (c, _) in &answer.probabilities {
+                    let _ = write!(text, ",{}", csv_field(&format!("{head}:p_{c}")));
+                }
+            }
+        }
+    }
+    // A novelty guard's verdict: the row's reconstruction error and
+    // whether the guard gave it its class.
+    let guarded = predictions.iter().any(|p| p.novelty.is_some());
+    if guarded {
+        let _ = write!(text, ",novelty_error,novelty_flagged");
+    }
+    let _ = writeln!(text);
+    for p in predictions {
+        let _ = write!(
+            text,
+            "{},{}",
+            p.row,
+            csv_field(p.id.as_deref().unwrap_or(""))
+        );
+        if labelled {
+            let _ = write!(text, ",{},{}", csv_field(&p.label), p.score);
+        }
+        if valued {
+            let _ = write!(
+                text,
+                ",{}",
+                p.value.map_or(String::new(), |v| v.to_string())
+            );
+        }
+        for (_, v) in &p.probabilities {
+            let _ = write!(text, ",{v}");
+        }
+        for (_, v) in &p.outputs {
+            let cell = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let _ = write!(text, ",{}", csv_field(&cell));
+        }
+        for (_, answer) in &p.heads {
+            match (answer.value, &answer.label) {
+                (Some(v), _) => {
+                    let _ = write!(text, ",{v}");
+                }
+                (None, label) => {
+                    let _ = write!(text, ",{}", csv_field(label.as_deref().unwrap_or("")));
+                    for (_, v) in &answer.probabilities {
+                        let _ = write!(text, ",{v}");
+                    }
+                }
+            }
+        }
+        if let Some(n) = &p.novelty {
+            let _ = write!(text, ",{},{}", n.error, n.flagged);
+        }
+        let _ = writeln!(text);
+    }
+    text
+}
