@@ -2156,7 +2156,7 @@ fn a_plugin_proposed_from_a_users_csv_trains_as_it_is() {
 
     let e = fails(&propose("typo", "ertrag"));
     assert!(
-        e.contains("no column named `ertrag`") && e.contains("`ertrag_kg`"),
+        e.contains("no column named `ertrag` (did you mean `ertrag_kg`?)"),
         "{e}"
     );
     assert!(

@@ -120,8 +120,23 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
         bail!("{source}: no rows; nothing to learn from");
     }
     let Some(target) = profile.columns.iter().find(|c| c.name == p.target) else {
+        let wanted = p.target.to_lowercase();
+        let close: Vec<String> = profile
+            .columns
+            .iter()
+            .filter(|c| {
+                let name = c.name.to_lowercase();
+                name.contains(&wanted) || wanted.contains(&name)
+            })
+            .map(|c| format!("`{}`", c.name))
+            .collect();
+        let hint = if close.is_empty() {
+            String::new()
+        } else {
+            format!(" (did you mean {}?)", close.join(" or "))
+        };
         bail!(
-            "{}: no column named `{}`; the file has: {}",
+            "{}: no column named `{}`{hint}; the file has: {}",
             p.file.display(),
             p.target,
             names_list(&profile)
@@ -129,6 +144,16 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
     };
     let head = head_for(p, target)?;
     let mut notes = Vec::new();
+    if p.task.is_none()
+        && head.task == TaskChoice::Multiclass
+        && matches!(target.content, Content::Numbers(_))
+    {
+        notes.push(format!(
+            "`{}` holds {} whole numbers, read as classes; pass `--task regression` to predict it as a number (a rating, a count)",
+            target.name,
+            head.classes.len()
+        ));
+    }
     if target.missing > 0 {
         notes.push(format!(
             "{} row(s) have no `{}`; indus refuses rows without a target: remove them before `indus run`",
@@ -356,9 +381,16 @@ fn feature_for(column: &ColumnProfile, rows: usize, id_taken: &mut bool) -> Feat
     } else {
         String::new()
     };
+    // A left-out column keeps the type its cells have, so that turning it
+    // into a feature is a one-word edit of its role.
+    let kind = match &column.content {
+        Content::Numbers(s) if s.integer => "integer",
+        Content::Numbers(_) => "number",
+        _ => "category",
+    };
     let ignore = |why: String| FeatureDraft {
         yaml: format!(
-            "    - name: {name}       # left out: {why}\n      type: category\n      role: ignore\n"
+            "    - name: {name}       # left out: {why}\n      type: {kind}\n      role: ignore\n"
         ),
         left_out: Some(why),
     };
@@ -424,7 +456,7 @@ fn feature_for(column: &ColumnProfile, rows: usize, id_taken: &mut bool) -> Feat
         }
         if looks_like_id(&column.name) {
             return ignore(format!(
-                "an identifier that repeats ({distinct} values); to learn from it, declare it `type: category` with `encoding: embedding`"
+                "an identifier that repeats ({distinct} values); to learn from it, make it a feature with `encoding: embedding` and an `embedding_dim`"
             ));
         }
     }
