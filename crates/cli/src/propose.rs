@@ -119,6 +119,23 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
     if profile.rows == 0 {
         bail!("{source}: no rows; nothing to learn from");
     }
+    // Texts like `NA` or `?` among numbers are declared missing markers;
+    // the plugin then reads them as missing in every column, so they are
+    // missing cells of text columns too, not a category value.
+    let mut markers: Vec<String> = Vec::new();
+    for column in &profile.columns {
+        if let Content::Numbers(s) = &column.content {
+            for (m, _) in &s.markers {
+                if !markers.contains(m) {
+                    markers.push(m.clone());
+                }
+            }
+        }
+    }
+    let mut profile = profile;
+    for column in &mut profile.columns {
+        without_markers(column, &markers);
+    }
     let Some(target) = profile.columns.iter().find(|c| c.name == p.target) else {
         let wanted = p.target.to_lowercase();
         let close: Vec<String> = profile
@@ -161,7 +178,6 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
         ));
     }
     let mut columns = String::new();
-    let mut markers: Vec<String> = Vec::new();
     let mut id_taken = false;
     for column in &profile.columns {
         if column.name == target.name {
@@ -171,13 +187,6 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
         let draft = feature_for(column, profile.rows, &mut id_taken);
         if let Some(why) = &draft.left_out {
             notes.push(format!("`{}` left out: {why}", column.name));
-        }
-        if let Content::Numbers(s) = &column.content {
-            for (m, _) in &s.markers {
-                if !markers.contains(m) {
-                    markers.push(m.clone());
-                }
-            }
         }
         columns.push_str(&draft.yaml);
     }
@@ -219,6 +228,23 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
         notes,
         rows: profile.rows,
     })
+}
+
+/// Counts a text column's cells that are missing markers as missing.
+fn without_markers(column: &mut ColumnProfile, markers: &[String]) {
+    let Content::Text(counts) = &mut column.content else {
+        return;
+    };
+    let marked: usize = counts
+        .iter()
+        .filter(|(t, _)| markers.contains(t))
+        .map(|(_, n)| n)
+        .sum();
+    counts.retain(|(t, _)| !markers.contains(t));
+    column.missing += marked;
+    if counts.is_empty() {
+        column.content = Content::Empty;
+    }
 }
 
 /// The head read off the target column.
@@ -1215,6 +1241,34 @@ mod tests {
         assert!(
             e.contains("`branch` left out: the same value in every row"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_marker_found_among_numbers_is_missing_in_text_columns_too() {
+        let mut csv = String::from("age,job,y\n");
+        for i in 0..30 {
+            let age = if i == 3 {
+                "?".to_string()
+            } else {
+                (20 + i).to_string()
+            };
+            let job = ["clerk", "?", "nurse"][i % 3];
+            csv.push_str(&format!(
+                "{age},{job},{}\n",
+                if i % 2 == 0 { "a" } else { "b" }
+            ));
+        }
+        let (m, _) = proposed_manifest(&csv, "y");
+        assert_eq!(m.data.source.missing_markers, ["?"]);
+        let job = &m.data.columns[1];
+        assert_eq!(
+            job.values.as_deref(),
+            Some(&["clerk".to_string(), "nurse".into()][..])
+        );
+        assert!(
+            job.nullable,
+            "`?` jobs are missing, filled by the most frequent"
         );
     }
 
