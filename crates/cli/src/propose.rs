@@ -161,6 +161,12 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
     };
     let head = head_for(p, target)?;
     let mut notes = Vec::new();
+    if let Some(total) = profile.sampled_from {
+        notes.push(format!(
+            "the proposal reads the first {} of about {total} rows; a category value that first appears later goes to the unknown-value bucket until you list it",
+            profile.rows
+        ));
+    }
     if p.task.is_none()
         && head.task == TaskChoice::Multiclass
         && matches!(target.content, Content::Numbers(_))

@@ -3,7 +3,7 @@
 //! `indus new plugin --from FILE` can propose one for a user's own data.
 
 use crate::DataError;
-use crate::rows::{CsvLayout, read_text_csv};
+use crate::rows::{CsvLayout, read_first_csv_rows};
 use polars::prelude::*;
 use std::collections::HashMap;
 
@@ -13,8 +13,11 @@ pub struct TableProfile {
     /// Delimiter, encoding and decimal mark a CSV file was read with
     /// (`None` for Parquet, whose columns are typed).
     pub layout: Option<CsvLayout>,
-    /// Data rows (the header excluded).
+    /// Data rows read (the header excluded).
     pub rows: usize,
+    /// When the file has more rows than a profile reads
+    /// ([`PROFILE_ROWS`]): about how many it has (counted by lines).
+    pub sampled_from: Option<usize>,
     /// One entry per column, in file order.
     pub columns: Vec<ColumnProfile>,
 }
@@ -70,6 +73,11 @@ pub struct NumberStats {
     pub markers: Vec<(String, usize)>,
 }
 
+/// Rows of a CSV file read for a profile: enough to see every common
+/// value and the shape of every column, without holding a multi-gigabyte
+/// export as text.
+pub const PROFILE_ROWS: usize = 200_000;
+
 /// Rows a class needs before a value that marks exactly its rows is
 /// taken for a copy of the label.
 const MARKED_ROWS: usize = 10;
@@ -100,7 +108,11 @@ pub fn profile_csv(
         latin1,
         decimal_comma: false,
     };
-    let frame = read_text_csv(source_name, bytes, layout)?;
+    let lines = bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .count();
+    let frame = read_first_csv_rows(source_name, bytes, layout, PROFILE_ROWS)?;
     // polars renames a repeated header `a` to `a_duplicated_0`; a schema
     // cannot name both, so the file is refused with the name it repeats.
     let names: Vec<String> = frame
@@ -120,7 +132,12 @@ pub fn profile_csv(
     }
     let texts = text_cells(&frame);
     layout.decimal_comma = delimiter != b',' && texts.iter().any(|(_, c)| has_decimal_commas(c));
-    Ok(profile_texts(Some(layout), frame.height(), &texts, target))
+    let mut profile = profile_texts(Some(layout), frame.height(), &texts, target);
+    let data_lines = lines.saturating_sub(1);
+    if frame.height() == PROFILE_ROWS && data_lines > PROFILE_ROWS {
+        profile.sampled_from = Some(data_lines);
+    }
+    Ok(profile)
 }
 
 /// Reads a Parquet file, every column as text (as training reads it), and
@@ -195,6 +212,7 @@ fn profile_texts(
     TableProfile {
         layout,
         rows,
+        sampled_from: None,
         columns,
     }
 }
@@ -500,6 +518,19 @@ mod tests {
                 .to_string()
                 .contains("t.parquet: cannot read as Parquet"),
         );
+    }
+
+    #[test]
+    fn a_large_file_is_profiled_from_its_first_rows() {
+        let mut text = String::from("x,y\n");
+        for i in 0..PROFILE_ROWS + 10 {
+            text.push_str(if i % 2 == 0 { "1,a\n" } else { "2,b\n" });
+        }
+        let p = profile_csv("big.csv", text.into_bytes(), None, None).expect("profile");
+        assert_eq!(p.rows, PROFILE_ROWS);
+        assert_eq!(p.sampled_from, Some(PROFILE_ROWS + 10));
+        let small = profile_csv("small.csv", b"x\n1\n2\n".to_vec(), None, None).expect("profile");
+        assert_eq!((small.rows, small.sampled_from), (2, None));
     }
 
     #[test]

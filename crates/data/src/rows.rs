@@ -215,12 +215,29 @@ pub(crate) fn read_text_csv(
     parse_text_csv(source_name, &decode(bytes, layout), layout, CsvRead::All)
 }
 
+/// Reads the first `rows` rows of CSV bytes, every column as text.
+pub(crate) fn read_first_csv_rows(
+    source_name: &str,
+    bytes: Vec<u8>,
+    layout: CsvLayout,
+    rows: usize,
+) -> Result<DataFrame, DataError> {
+    parse_text_csv(
+        source_name,
+        &decode(bytes, layout),
+        layout,
+        CsvRead::FirstRows(rows),
+    )
+}
+
 /// What of a CSV file to parse.
 enum CsvRead {
     /// Every row of every column.
     All,
     /// The header row alone (the column names).
     Header,
+    /// The first rows of every column.
+    FirstRows(usize),
     /// Every row of the columns at these positions.
     Columns(Vec<usize>),
 }
@@ -275,6 +292,7 @@ fn parse_text_csv(
     match read {
         CsvRead::All => {}
         CsvRead::Header => options = options.with_n_rows(Some(0)),
+        CsvRead::FirstRows(n) => options = options.with_n_rows(Some(n)),
         // Nothing the schema declares: no rows to read, and the caller
         // reports every missing column.
         CsvRead::Columns(positions) if positions.is_empty() => return Ok(DataFrame::empty()),
