@@ -36,6 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a scenario, evaluate it on its held-out test split and save a run folder.
+    #[command(visible_alias = "train")]
     Run(RunArgs),
     /// Evaluate a saved run on its plugin's test split or on a labelled file.
     Eval(EvalArgs),
