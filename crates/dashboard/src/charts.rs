@@ -280,7 +280,23 @@ pub fn confusion(classes: &[String], counts: &[Vec<u64>]) -> String {
 /// Horizontal bars of the largest attributions (by magnitude): which
 /// columns pushed the predicted probability up (blue) or down (red).
 pub fn attributions(title: &str, values: &[(String, f32)], top: usize) -> String {
-    signed_bars(title, "change in the predicted probability", values, top)
+    signed_bars(
+        title,
+        "change in the predicted probability",
+        values,
+        top,
+        Scale::Symmetric,
+    )
+}
+
+/// How the bars' axis is laid out.
+#[derive(Clone, Copy, PartialEq)]
+enum Scale {
+    /// Around zero, the largest magnitudes first: pushes either way.
+    Symmetric,
+    /// From the smallest value (or zero) to the largest, largest first:
+    /// losses, where below zero is only noise.
+    Ranked,
 }
 
 /// How much a run's headline metric drops when each input column is
@@ -292,21 +308,49 @@ pub fn importance(title: &str, metric: &str, values: &[(String, f32)], top: usiz
         &format!("{metric} lost when the column is shuffled"),
         values,
         top,
+        Scale::Ranked,
     )
 }
 
 /// Horizontal bars from zero, the `top` largest magnitudes, blue for
 /// positive and red for negative values.
-fn signed_bars(title: &str, x_desc: &str, values: &[(String, f32)], top: usize) -> String {
+fn signed_bars(
+    title: &str,
+    x_desc: &str,
+    values: &[(String, f32)],
+    top: usize,
+    scale: Scale,
+) -> String {
     let mut shown: Vec<&(String, f32)> = values.iter().collect();
-    shown.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    match scale {
+        Scale::Symmetric => shown.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs())),
+        Scale::Ranked => shown.sort_by(|a, b| b.1.total_cmp(&a.1)),
+    }
     shown.truncate(top.max(1));
     if shown.is_empty() {
         return note_svg("nothing to explain");
     }
     let n = shown.len();
-    let names: Vec<String> = shown.iter().map(|v| v.0.clone()).collect();
-    let extent = shown.iter().map(|v| v.1.abs()).fold(1e-6f32, f32::max) as f64 * 1.1;
+    // Long column names are cut to fit the label area.
+    let names: Vec<String> = shown
+        .iter()
+        .map(|v| {
+            if v.0.chars().count() > 30 {
+                format!("{}…", v.0.chars().take(29).collect::<String>())
+            } else {
+                v.0.clone()
+            }
+        })
+        .collect();
+    let largest = shown.iter().map(|v| v.1.abs()).fold(1e-6f32, f32::max) as f64 * 1.1;
+    let (lo, hi) = match scale {
+        Scale::Symmetric => (-largest, largest),
+        Scale::Ranked => {
+            let smallest = shown.iter().map(|v| v.1).fold(0.0f32, f32::min) as f64 * 1.1;
+            let biggest = shown.iter().map(|v| v.1).fold(1e-6f32, f32::max) as f64 * 1.1;
+            (smallest, biggest)
+        }
+    };
     svg((640, 70 + 28 * n as u32), |root| {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -314,7 +358,7 @@ fn signed_bars(title: &str, x_desc: &str, values: &[(String, f32)], top: usize) 
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(240)
-            .build_cartesian_2d(-extent..extent, (0..n).into_segmented())?;
+            .build_cartesian_2d(lo..hi, (0..n).into_segmented())?;
         chart
             .configure_mesh()
             .disable_y_mesh()
