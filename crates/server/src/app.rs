@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
         .routes(routes!(scenarios::predict_image))
         .routes(routes!(scenarios::predict_csv))
         .routes(routes!(scenarios::drift))
+        .routes(routes!(scenarios::drift_csv))
         .routes(routes!(scenarios::explain))
         .routes(routes!(scenarios::recommend))
         .routes(routes!(ops::train))

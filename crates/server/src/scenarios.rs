@@ -437,6 +437,26 @@ pub async fn predict_csv(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let served = s.served(&name)?;
+    let table = csv_body_rows(&s, &served, body).await?;
+    let Json(answered) = answer(&s, name, &served, &table).await?;
+    if accepts_csv(&headers) {
+        let text = indus_runtime::predictions_csv(&served.run.classes, &answered.predictions);
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            text,
+        )
+            .into_response());
+    }
+    Ok(Json(answered).into_response())
+}
+
+/// Rows from a CSV request body, read as `indus predict` reads a file and
+/// checked like JSON rows (not empty, within the row limit).
+async fn csv_body_rows(
+    s: &AppState,
+    served: &Served,
+    body: axum::body::Bytes,
+) -> Result<RawTable, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::unprocessable(
             "the request body is empty: send a CSV file with a header row",
@@ -456,16 +476,7 @@ pub async fn predict_csv(
     }
     within_row_limit(table.len(), s.config.max_rows_per_request)?;
     warn_undeclared(&served.run, &table);
-    let Json(answered) = answer(&s, name, &served, &table).await?;
-    if accepts_csv(&headers) {
-        let text = indus_runtime::predictions_csv(&served.run.classes, &answered.predictions);
-        return Ok((
-            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            text,
-        )
-            .into_response());
-    }
-    Ok(Json(answered).into_response())
+    Ok(table)
 }
 
 /// Whether the client asked for CSV (`Accept: text/csv`) rather than JSON.
@@ -497,6 +508,36 @@ pub async fn drift(
 ) -> Result<Json<DriftResponse>, ApiError> {
     let served = s.served(&name)?;
     let table = validate_rows(&served.run, req.rows, s.config.max_rows_per_request)?;
+    drift_of(name, &served, table).await
+}
+
+/// The drift of the rows of a CSV file sent as the request body (as for
+/// `/predict/csv`): this month's export checked against the training rows
+/// without turning it into JSON.
+#[utoipa::path(post, path = "/v1/scenarios/{name}/drift/csv", tag = "inference",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
+    request_body(content = String, content_type = "text/csv",
+                 description = "A header row naming the columns, then one row per line"),
+    responses((status = 200, body = DriftResponse),
+              (status = 404, body = ErrorBody),
+              (status = 413, description = "Body or row count over the limit", body = ErrorBody),
+              (status = 422, description = "Not readable as CSV, rows break the schema, or the run keeps no training distributions", body = ErrorBody)))]
+pub async fn drift_csv(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<DriftResponse>, ApiError> {
+    let served = s.served(&name)?;
+    let table = csv_body_rows(&s, &served, body).await?;
+    drift_of(name, &served, table).await
+}
+
+/// Compares checked rows with the served run's training rows.
+async fn drift_of(
+    name: String,
+    served: &Served,
+    table: RawTable,
+) -> Result<Json<DriftResponse>, ApiError> {
     let run = served.run.clone();
     let report = tokio::task::spawn_blocking(move || run.drift(&table))
         .await

@@ -227,6 +227,7 @@ async fn drift_compares_a_batch_with_the_training_rows() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["rows"], 40);
+    let first = body.clone();
     assert_eq!(body["reference_rows"], 1000);
     let columns = body["columns"].as_array().unwrap();
     assert_eq!(columns.len(), 23, "20 read and 3 derived columns");
@@ -270,6 +271,21 @@ async fn drift_compares_a_batch_with_the_training_rows() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    // The same 40 applicants as a CSV export: the same report.
+    let text =
+        std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
+            .unwrap();
+    let csv: Vec<&str> = text.lines().take(41).collect();
+    let (status, from_csv) = call_raw(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/drift/csv",
+        Some(csv.join("\n")),
+        &[("content-type", "text/csv")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{from_csv}");
+    assert_eq!(from_csv["columns"], first["columns"]);
 }
 
 #[tokio::test]
@@ -677,6 +693,7 @@ async fn the_openapi_document_lists_every_endpoint() {
         "/v1/scenarios/{name}/predict/image",
         "/v1/scenarios/{name}/predict/csv",
         "/v1/scenarios/{name}/drift",
+        "/v1/scenarios/{name}/drift/csv",
         "/v1/scenarios/{name}/explain",
         "/v1/scenarios/{name}/recommend",
         "/v1/scenarios/{name}/train",
