@@ -46,6 +46,9 @@ pub struct LoadedRun {
     pub(crate) auxiliary: Vec<AuxiliaryModel>,
     /// The autoencoder that overrules the classifier on unusual rows.
     pub(crate) guard: Option<GuardModel>,
+    /// The training rows' distributions, read from the run folder on the
+    /// first drift check and kept for the next ones.
+    reference: std::sync::OnceLock<crate::Reference>,
 }
 
 /// One answered row.
@@ -274,6 +277,7 @@ impl LoadedRun {
             catalog,
             auxiliary,
             guard,
+            reference: std::sync::OnceLock::new(),
         })
     }
 
@@ -334,24 +338,33 @@ impl LoadedRun {
     /// column by column (population stability index): the question to ask
     /// before trusting its answers on next month's data.
     pub fn drift(&self, rows: &RawTable) -> Result<crate::DriftReport, RuntimeError> {
-        if !self
-            .folder
-            .record
-            .files
-            .contains_key(crate::drift::REFERENCE)
-        {
-            return Err(RuntimeError::run_folder(
-                &self.folder.dir,
-                "this run was trained before indus kept its training rows' distributions (reference.json); train it again to compare inputs with it",
-            ));
-        }
-        let reference: crate::Reference =
-            serde_json::from_slice(&self.folder.read(crate::drift::REFERENCE)?).map_err(|e| {
+        if self.reference.get().is_none() {
+            if !self
+                .folder
+                .record
+                .files
+                .contains_key(crate::drift::REFERENCE)
+            {
+                return Err(RuntimeError::run_folder(
+                    &self.folder.dir,
+                    "this run was trained before indus kept its training rows' distributions (reference.json); train it again to compare inputs with it",
+                ));
+            }
+            let loaded: crate::Reference = serde_json::from_slice(
+                &self.folder.read(crate::drift::REFERENCE)?,
+            )
+            .map_err(|e| {
                 RuntimeError::run_folder(
                     &self.folder.dir,
                     format!("reference.json is damaged: {e}"),
                 )
             })?;
+            // Another request may have loaded it meanwhile; either copy serves.
+            let _ = self.reference.set(loaded);
+        }
+        let reference = self.reference.get().ok_or_else(|| {
+            RuntimeError::run_folder(&self.folder.dir, "reference.json could not be kept")
+        })?;
         let expected = raw_width(&self.plugin);
         if rows.width != expected {
             return Err(RuntimeError::Invalid(format!(
