@@ -834,6 +834,26 @@ fn drift_flags_the_columns_that_moved_since_training() {
         stopped.contains("`duration_in_month` shifted with PSI"),
         "{stopped}"
     );
+    // A limit that is not a PSI, and a file with a header and no rows.
+    let e = fails(&indus(
+        &[
+            "drift",
+            run_dir,
+            "--input",
+            later.to_str().unwrap(),
+            "--fail-at",
+            "0",
+        ],
+        tmp.path(),
+    ));
+    assert!(e.contains("--fail-at 0: give a positive PSI"), "{e}");
+    let empty = tmp.path().join("empty-month.csv");
+    std::fs::write(&empty, format!("{header}\n")).unwrap();
+    let e = fails(&indus(
+        &["drift", run_dir, "--input", empty.to_str().unwrap()],
+        tmp.path(),
+    ));
+    assert!(e.contains("empty-month.csv: no rows to compare"), "{e}");
 }
 
 #[test]

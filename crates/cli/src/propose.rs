@@ -1279,6 +1279,26 @@ mod tests {
     }
 
     #[test]
+    fn a_named_delimiter_is_used_and_a_quote_is_refused() {
+        let name = indus_spec::Name::parse("t").expect("name");
+        let mut p = proposal(&name, "y");
+        p.delimiter = Some('|');
+        let csv = b"a|y\n1|x\n2|z\n3|x\n".to_vec();
+        let written = propose(&p, "t.csv", csv.clone()).expect("propose");
+        assert!(
+            written.plugin.contains("delimiter: \"|\""),
+            "{}",
+            written.plugin
+        );
+        p.delimiter = Some('"');
+        let e = propose(&p, "t.csv", csv)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("--delimiter '\"'"), "{e}");
+    }
+
+    #[test]
     fn names_and_labels_read_back_as_the_same_text() {
         for text in [
             "plain",
