@@ -1716,6 +1716,34 @@ fn a_regression_head_is_trained_scored_and_served_as_a_number() {
     assert_eq!(cv["regression_folds"].as_array().unwrap().len(), 4);
     let mean = cv["mean"]["rmse"].as_f64().unwrap();
     assert!(mean < 1.0 && cv["std"]["rmse"].as_f64().is_some(), "{cv}");
+    assert!(cv.get("repeats").is_none(), "one deal is the default: {cv}");
+
+    // Three deals of the rows: twelve folds, the first four exactly those
+    // of the single deal, the others drawn afresh; the mean is over all.
+    let repeated_file = tmp.path().join("scenarios/wear-cv3.yaml");
+    std::fs::write(
+        &repeated_file,
+        text.replace("name: wear\n", "name: wear-cv3\n") + "data: {folds: 4, repeats: 3}\n",
+    )
+    .unwrap();
+    let repeated = run(&repeated_file);
+    let metrics = &repeated["metrics"];
+    let repeated = &metrics["cross_validation"];
+    assert_eq!(repeated["repeats"], 3);
+    let folds = repeated["regression_folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 12);
+    assert_eq!(folds[..4], cv["regression_folds"].as_array().unwrap()[..]);
+    assert_ne!(folds[4..8], folds[..4]);
+    let rmse: Vec<f64> = folds.iter().map(|f| f["rmse"].as_f64().unwrap()).collect();
+    let mean_of_all = rmse.iter().sum::<f64>() / 12.0;
+    assert!((repeated["mean"]["rmse"].as_f64().unwrap() - mean_of_all).abs() < 1e-9);
+    assert!(
+        metrics["evaluation"]
+            .as_str()
+            .unwrap()
+            .contains("3 deals of the rows"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -36,7 +36,16 @@ pub fn print_run(s: &RunSummary) {
                 format!("{:.4}", cv.std.get(k).copied().unwrap_or(0.0)),
             ]);
         }
-        println!("{}-fold cross-validation:\n{t}", cv.fold_count());
+        if cv.repeats > 1 {
+            println!(
+                "{}-fold cross-validation, {} deals of the rows ({} folds):\n{t}",
+                cv.folds_per_repeat(),
+                cv.repeats,
+                cv.fold_count()
+            );
+        } else {
+            println!("{}-fold cross-validation:\n{t}", cv.fold_count());
+        }
     }
     println!("evaluation: {}", m.evaluation);
     if let Some(t) = m.threshold {

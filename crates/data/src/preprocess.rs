@@ -78,6 +78,11 @@ pub enum FittedColumn {
         /// 100th percentiles; the input is the value's rank among them.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         quantiles: Vec<f32>,
+        /// `piecewise_linear_bins`: the edges of the bins (training
+        /// quantiles, after `ln(1 + x)` where it applies, strictly
+        /// increasing); each bin adds one input after the scaled value.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bins: Vec<f32>,
     },
     /// A category one-hot encoded over its declared values (a missing value
     /// of a nullable column encodes as all zeros).
@@ -138,7 +143,8 @@ impl FittedColumn {
     fn width(&self) -> usize {
         match self {
             FittedColumn::Image { width, .. } => *width,
-            FittedColumn::Number { .. } | FittedColumn::Embedding { .. } => 1,
+            FittedColumn::Number { bins, .. } => 1 + bins.len().saturating_sub(1),
+            FittedColumn::Embedding { .. } => 1,
             FittedColumn::Category { values, .. } => values.len(),
         }
     }
@@ -199,7 +205,9 @@ impl Preprocessor {
                         .map(|r| train.features[r * train.width + offset] as f64)
                         .filter(|v| v.is_finite())
                         .collect();
-                    let mut fitted = fit_number(&c.name, &present, c.missing, c.normalization);
+                    let bins = c.piecewise_linear_bins.map(|b| b.get());
+                    let mut fitted =
+                        fit_number(&c.name, &present, c.missing, c.normalization, bins);
                     if let (FittedColumn::Number { fill, .. }, Some(v)) =
                         (&mut fitted, c.fill_value)
                     {
@@ -245,9 +253,11 @@ impl Preprocessor {
                 FittedColumn::Image { name, width, .. } => {
                     names.extend((0..*width).map(|i| format!("{name}_{i}")))
                 }
-                FittedColumn::Number { name, .. } | FittedColumn::Embedding { name, .. } => {
-                    names.push(name.clone())
+                FittedColumn::Number { name, bins, .. } => {
+                    names.push(name.clone());
+                    names.extend((1..bins.len()).map(|i| format!("{name}:bin{i}")));
                 }
+                FittedColumn::Embedding { name, .. } => names.push(name.clone()),
                 FittedColumn::Category { name, values } => {
                     names.extend(values.iter().map(|v| format!("{name}={v}")))
                 }
@@ -287,6 +297,7 @@ impl Preprocessor {
                         shift,
                         scale,
                         quantiles,
+                        bins,
                         ..
                     } => {
                         let v = if row[offset].is_finite() {
@@ -294,12 +305,16 @@ impl Preprocessor {
                         } else {
                             *fill
                         };
+                        let v = if *log1p { v.ln_1p() } else { v };
                         if quantiles.is_empty() {
-                            let v = if *log1p { v.ln_1p() } else { v };
                             out.push((v - shift) / scale);
                         } else {
                             out.push(quantile_input(quantiles, v));
                         }
+                        out.extend(
+                            bins.windows(2)
+                                .map(|edge| ((v - edge[0]) / (edge[1] - edge[0])).clamp(0.0, 1.0)),
+                        );
                     }
                     FittedColumn::Embedding { keys, .. } => {
                         out.push(embedding_index(keys, row[offset]) as f32);
@@ -412,6 +427,7 @@ fn fit_number(
     present: &[f64],
     missing: Missing,
     normalization: Normalization,
+    bins: Option<usize>,
 ) -> FittedColumn {
     let n = present.len().max(1) as f64;
     let mean = present.iter().sum::<f64>() / n;
@@ -463,29 +479,45 @@ fn fit_number(
         shift: shift as f32,
         scale: scale as f32,
         quantiles: if normalization == Normalization::Quantile {
-            percentiles(&values)
+            quantiles(&values, 100)
         } else {
             Vec::new()
         },
+        bins: bins.map_or_else(Vec::new, |n| bin_edges(&values, n)),
     }
 }
 
-/// The 0th, 1st, …, 100th percentiles of `values` (linear between order
+/// The quantiles of `values` at 0, 1/n, …, 1 (linear between order
 /// statistics); empty for no values.
-fn percentiles(values: &[f64]) -> Vec<f32> {
+fn quantiles(values: &[f64], n: usize) -> Vec<f32> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let Some(last) = sorted.len().checked_sub(1) else {
         return Vec::new();
     };
-    (0..=100)
+    (0..=n)
         .map(|p| {
-            let at = last as f64 * p as f64 / 100.0;
+            let at = last as f64 * p as f64 / n as f64;
             let (i, frac) = (at.floor() as usize, at.fract());
             let next = sorted[(i + 1).min(last)];
             (sorted[i] + (next - sorted[i]) * frac) as f32
         })
         .collect()
+}
+
+/// Edges of `n` piecewise-linear bins at the training quantiles, with
+/// repeated edges merged; none when the column has at most 2 × n distinct
+/// values, where the bins would only re-cut a handful of levels.
+fn bin_edges(values: &[f64], n: usize) -> Vec<f32> {
+    let mut distinct: Vec<u64> = values.iter().map(|v| (v + 0.0).to_bits()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() <= 2 * n {
+        return Vec::new();
+    }
+    let mut edges = quantiles(values, n);
+    edges.dedup();
+    if edges.len() < 2 { Vec::new() } else { edges }
 }
 
 /// Rank of `v` among `quantiles` (0 at the first, 1 at the last, linear in
@@ -572,6 +604,7 @@ mod tests {
             &[2.0, 5.0, 5.0, 2.0, 7.0],
             Missing::Mode,
             Normalization::None,
+            None,
         ) else {
             unreachable!()
         };
@@ -738,10 +771,87 @@ mod tests {
     #[test]
     fn percentiles_interpolate_between_order_statistics() {
         let values: Vec<f64> = (0..=200).map(f64::from).collect();
-        let q = percentiles(&values);
+        let q = quantiles(&values, 100);
         assert_eq!(q.len(), 101);
         assert_eq!((q[0], q[50], q[100]), (0.0, 100.0, 200.0));
-        assert_eq!(percentiles(&[3.0, 1.0])[50], 2.0);
-        assert!(percentiles(&[]).is_empty());
+        assert_eq!(quantiles(&[3.0, 1.0], 100)[50], 2.0);
+        assert!(quantiles(&[], 100).is_empty());
+    }
+
+    #[test]
+    fn piecewise_linear_bins_add_one_ramp_per_training_quantile_bin() {
+        let plugin = binary_plugin(
+            "    - {name: months, type: integer, role: feature, piecewise_linear_bins: 4}\n\
+             \x20   - {name: rate, type: integer, role: feature, piecewise_linear_bins: 4}\n\
+             \x20   - {name: amount, type: number, role: feature, normalization: log1p, piecewise_linear_bins: 2}\n",
+        );
+        // months 0..=80 (81 distinct values), a rate of 1–4, amounts e^k - 1.
+        let rows: Vec<[f32; 3]> = (0..=80)
+            .map(|i| [i as f32, (1 + i % 4) as f32, (i as f32 / 10.0).exp() - 1.0])
+            .collect();
+        let train = RawTable {
+            features: rows.concat(),
+            width: 3,
+            ..Default::default()
+        };
+        let p = Preprocessor::fit(&plugin, &train);
+        // months: its value and 4 ramps; rate (4 distinct values, at most
+        // 2 × 4): its value only; amount: its value and 2 ramps.
+        assert_eq!(
+            p.input_names(),
+            [
+                "months",
+                "months:bin1",
+                "months:bin2",
+                "months:bin3",
+                "months:bin4",
+                "rate",
+                "amount",
+                "amount:bin1",
+                "amount:bin2"
+            ]
+        );
+        assert_eq!(p.output_width(), 9);
+        assert_eq!(
+            p.column_widths(),
+            [("months", 5), ("rate", 1), ("amount", 3)]
+        );
+        let inputs = |months: f32, amount: f32| {
+            p.transform(&RawTable {
+                features: vec![months, 2.0, amount],
+                width: 3,
+                ..Default::default()
+            })
+        };
+        // Edges at months 0, 20, 40, 60, 80: 30 months fills the first bin,
+        // half of the second, none of the rest; beyond the training range
+        // every ramp stays within [0, 1].
+        let x = inputs(30.0, 0.0);
+        assert_eq!(x[1..5], [1.0, 0.5, 0.0, 0.0]);
+        assert_eq!(inputs(-10.0, 0.0)[1..5], [0.0; 4]);
+        assert_eq!(inputs(500.0, 0.0)[1..5], [1.0; 4]);
+        // amount's edges sit on ln(1 + x): 0, 4, 8; e^6 - 1 is half of the second bin.
+        let y = inputs(0.0, 6f32.exp() - 1.0);
+        assert!(
+            (y[7] - 1.0).abs() < 1e-5 && (y[8] - 0.5).abs() < 1e-4,
+            "{y:?}"
+        );
+        // The first input of each column is still its scaled value.
+        let plain = Preprocessor::fit(
+            &binary_plugin(
+                "    - {name: months, type: integer, role: feature}\n\
+                 \x20   - {name: rate, type: integer, role: feature}\n\
+                 \x20   - {name: amount, type: number, role: feature, normalization: log1p}\n",
+            ),
+            &train,
+        );
+        let scaled = plain.transform(&train);
+        let binned = p.transform(&train);
+        for (a, b) in scaled.chunks(3).zip(binned.chunks(9)) {
+            assert_eq!([a[0], a[1], a[2]], [b[0], b[5], b[6]]);
+        }
+        // Saved with the run and read back: the same inputs.
+        let back: Preprocessor = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back.transform(&train), binned);
     }
 }

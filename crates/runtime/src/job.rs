@@ -237,12 +237,29 @@ pub struct CrossValidation {
     pub mean: std::collections::BTreeMap<String, f64>,
     /// Sample standard deviation across folds, by metric name.
     pub std: std::collections::BTreeMap<String, f64>,
+    /// How many times the rows were dealt into folds (`data.repeats`);
+    /// `folds` holds every fold of every repeat, the mean is over them all.
+    #[serde(default = "one_repeat", skip_serializing_if = "is_one_repeat")]
+    pub repeats: usize,
+}
+
+fn one_repeat() -> usize {
+    1
+}
+
+fn is_one_repeat(n: &usize) -> bool {
+    *n == 1
 }
 
 impl CrossValidation {
-    /// Number of folds.
+    /// Number of folds, over every repeat.
     pub fn fold_count(&self) -> usize {
         self.folds.len().max(self.regression_folds.len())
+    }
+
+    /// Folds of one repeat (the k of k-fold).
+    pub fn folds_per_repeat(&self) -> usize {
+        self.fold_count() / self.repeats.max(1)
     }
 
     fn summarise(folds: Vec<ClassificationMetrics>, pooled: ClassificationMetrics) -> Self {
@@ -265,6 +282,7 @@ impl CrossValidation {
             pooled: Some(pooled),
             mean,
             std,
+            repeats: 1,
         }
     }
 
@@ -281,11 +299,19 @@ impl CrossValidation {
             pooled: None,
             mean,
             std,
+            repeats: 1,
         }
     }
 }
 
 type Summary = std::collections::BTreeMap<String, f64>;
+
+/// The rows of a table of `rows` that are not in `held_out` (a fold's
+/// training rows).
+fn rows_outside(rows: usize, held_out: &[usize]) -> Vec<usize> {
+    let held: std::collections::HashSet<usize> = held_out.iter().copied().collect();
+    (0..rows).filter(|i| !held.contains(i)).collect()
+}
 
 /// Mean and sample standard deviation of each named number across folds
 /// (names from the first fold).
@@ -1440,12 +1466,18 @@ pub fn run_scenario(
                 errors: vec![0.0; data.train.len()],
                 fired: vec![false; data.train.len()],
             });
+            let repeats = scenario.data.repeats.map_or(1, |r| r.get());
+            let fold_label = |repeat: usize, f: usize, rows: usize| {
+                let fold = format!("fold {}/{k}: {rows} test rows", f + 1);
+                if repeats > 1 {
+                    format!("repeat {}/{repeats}, {fold}", repeat + 1)
+                } else {
+                    fold
+                }
+            };
             for (f, test_idx) in folds.iter().enumerate() {
-                log(&format!("fold {}/{k}: {} test rows", f + 1, test_idx.len()));
-                let in_test: std::collections::HashSet<usize> = test_idx.iter().copied().collect();
-                let train_idx: Vec<usize> = (0..data.train.len())
-                    .filter(|i| !in_test.contains(i))
-                    .collect();
+                log(&fold_label(0, f, test_idx.len()));
+                let train_idx = rows_outside(data.train.len(), test_idx);
                 let fold_fit = fit(data.train.select(&train_idx), None, observer)?;
                 let fold_test = data.train.select(test_idx);
                 if !has_official_test {
@@ -1488,17 +1520,42 @@ pub fn run_scenario(
                 }
                 per_fold.push(scored.metrics(&classes));
             }
+            // Further deals of the rows add fold metrics only; the pooled
+            // predictions, importance and plots stay those of the first.
+            for repeat in 1..repeats {
+                let seed = scenario
+                    .seed
+                    .wrapping_add((repeat as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                for (f, test_idx) in stratified_folds(&data.train, k, seed).iter().enumerate() {
+                    log(&fold_label(repeat, f, test_idx.len()));
+                    let train_idx = rows_outside(data.train.len(), test_idx);
+                    let fold_fit = fit(data.train.select(&train_idx), None, observer)?;
+                    let scored = fold_fit.score(data.train.select(test_idx), classes.len())?;
+                    if plain_regression {
+                        let (predicted, truth) = scored.values.unwrap_or_default();
+                        regression_folds.push(regression_metrics(&predicted, &truth));
+                    } else {
+                        per_fold.push(scored.metrics(&classes));
+                    }
+                }
+            }
             let labels = data.train.labels.clone().unwrap_or_default();
             let rows = data.train.len();
             log(&format!("final model on all {rows} rows"));
             let final_fit = fit(data.train, None, observer)?;
-            let cv = if plain_regression {
+            let mut cv = if plain_regression {
                 regression = Some(regression_metrics(&pooled_values, &pooled_truth));
                 CrossValidation::summarise_regression(regression_folds)
             } else {
                 let pooled =
                     classification_metrics_for(&pooled_probs, &pooled_predicted, &labels, &classes);
                 CrossValidation::summarise(per_fold, pooled)
+            };
+            cv.repeats = repeats;
+            let repeated = if repeats > 1 {
+                format!(", {repeats} deals of the rows into folds")
+            } else {
+                String::new()
             };
             match official_test {
                 Some(t) => {
@@ -1521,7 +1578,7 @@ pub fn run_scenario(
                         final_fit,
                         m,
                         format!(
-                            "official test split; {k}-fold cross-validation on the training rows"
+                            "official test split; {k}-fold cross-validation{repeated} on the training rows"
                         ),
                         Some(cv),
                         n,
@@ -1545,8 +1602,9 @@ pub fn run_scenario(
                         final_fit,
                         m,
                         format!(
-                            "{k}-fold {}cross-validation (out-of-fold predictions of every row)",
-                            if plain_regression { "" } else { "stratified " }
+                            "{k}-fold {}cross-validation{repeated} (out-of-fold predictions of every row{})",
+                            if plain_regression { "" } else { "stratified " },
+                            if repeats > 1 { ", first deal" } else { "" }
                         ),
                         Some(cv),
                         n,

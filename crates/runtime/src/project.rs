@@ -39,18 +39,21 @@ pub fn resolve_scenario(
     }
     let mut plugin = plugin;
     exclude_features(scenario_file, &scenario, &mut plugin)?;
-    if let Some(n) = scenario.data.normalization {
-        // The run's manifest records the scaling its model was fitted with.
-        for c in &mut plugin.data.columns {
-            let numeric = matches!(
-                c.kind,
-                indus_spec::ColumnType::Number | indus_spec::ColumnType::Integer
-            );
-            if numeric
-                && c.role == indus_spec::ColumnRole::Feature
-                && c.encoding != indus_spec::Encoding::Embedding
-            {
+    // The run's manifest records the scaling its model was fitted with.
+    for c in &mut plugin.data.columns {
+        let numeric = matches!(
+            c.kind,
+            indus_spec::ColumnType::Number | indus_spec::ColumnType::Integer
+        );
+        if numeric
+            && c.role == indus_spec::ColumnRole::Feature
+            && c.encoding != indus_spec::Encoding::Embedding
+        {
+            if let Some(n) = scenario.data.normalization {
                 c.normalization = n;
+            }
+            if let Some(bins) = scenario.data.piecewise_linear_bins {
+                c.piecewise_linear_bins = Some(bins);
             }
         }
     }

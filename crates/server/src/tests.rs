@@ -657,12 +657,12 @@ async fn a_training_job_streams_epochs_and_its_run_can_be_promoted() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(state["status"], "succeeded", "{state}");
-    // 5 folds + the final model, 2 epochs each.
-    assert_eq!(state["epochs"].as_array().unwrap().len(), 12);
+    // 5 folds + the final model, five networks each, 2 epochs each.
+    assert_eq!(state["epochs"].as_array().unwrap().len(), 60);
     let (s, events) = call(&app, "GET", &format!("/v1/jobs/{id}/events"), None).await;
     assert_eq!(s, StatusCode::OK);
     let events = events.as_str().unwrap();
-    assert_eq!(events.matches("event: epoch").count(), 12, "{events}");
+    assert_eq!(events.matches("event: epoch").count(), 60, "{events}");
     assert!(events.contains("event: finished"));
     let (s, promoted) = call(&app, "POST", &format!("/v1/jobs/{id}/promote"), None).await;
     assert_eq!(s, StatusCode::OK, "{promoted}");

@@ -314,6 +314,16 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 "`embedding_dim` and `max_vocabulary` only apply to `encoding: embedding`".into(),
             ));
         }
+        if let Some(bins) = c.piecewise_linear_bins {
+            let numeric = matches!(c.kind, ColumnType::Number | ColumnType::Integer);
+            if !numeric || c.role != ColumnRole::Feature || c.encoding == Encoding::Embedding {
+                return Err((
+                    format!("{at}.piecewise_linear_bins"),
+                    "bins apply to number and integer feature columns that are not embedded".into(),
+                ));
+            }
+            check_bins(bins.get()).map_err(|m| (format!("{at}.piecewise_linear_bins"), m))?;
+        }
         if let Some([lo, hi]) = c.range
             && (lo.is_nan() || hi.is_nan() || lo > hi)
         {
@@ -593,7 +603,22 @@ fn check_conv(model: &ModelSpec, at: &str) -> Result<(), Problem> {
 const MAX_KERNEL: usize = 15;
 
 /// Cross-field rules of a scenario.
+/// Piecewise-linear bins: one bin is the scaled value again, and past 64 a
+/// bin holds too few training rows to place its edges.
+fn check_bins(bins: usize) -> Result<(), String> {
+    if (2..=64).contains(&bins) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected between 2 and 64 bins (4 to 8 is usual), got {bins}"
+        ))
+    }
+}
+
 fn check_scenario(s: &Scenario) -> Result<(), Problem> {
+    if let Some(bins) = s.data.piecewise_linear_bins {
+        check_bins(bins.get()).map_err(|m| ("data.piecewise_linear_bins".to_string(), m))?;
+    }
     if let Some(t) = &s.target {
         if t.at_least.is_some() == t.at_most.is_some() {
             return Err((
@@ -656,6 +681,12 @@ fn check_scenario(s: &Scenario) -> Result<(), Problem> {
         return Err((
             "data.folds".into(),
             "cross-validation needs at least 2 folds".into(),
+        ));
+    }
+    if s.data.repeats.is_some() && s.data.folds.is_none() {
+        return Err((
+            "data.repeats".into(),
+            "repeats re-deal the rows of a cross-validation: set `data.folds` too".into(),
         ));
     }
     if s.data.folds.is_some() && s.data.test_fraction.is_some() {

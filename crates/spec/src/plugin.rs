@@ -261,6 +261,14 @@ pub struct ColumnSpec {
     /// Scaling of a numeric feature (fitted on the training rows).
     #[serde(default, skip_serializing_if = "is_default")]
     pub normalization: Normalization,
+    /// Besides the scaled value, N more inputs that each rise from 0 to 1
+    /// across one of N bins cut at the training quantiles (piecewise-linear
+    /// encoding). A small network can then bend its answer at a threshold,
+    /// such as loans over three years, instead of drawing one straight line
+    /// through a single input. A column with at most 2 × N distinct
+    /// training values (a 1–4 rating) keeps the scaled value only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub piecewise_linear_bins: Option<Count>,
     /// How a category or integer id feature becomes model inputs: one input
     /// per value, or a learned vector (for thousands of users or products,
     /// where one-hot inputs would swamp the network).

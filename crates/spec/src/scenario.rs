@@ -166,6 +166,13 @@ pub struct ScenarioData {
     /// trained on every row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folds: Option<Count>,
+    /// With `folds`: run the whole cross-validation this many times, each
+    /// time with the rows dealt into folds afresh. On a thousand rows one
+    /// deal moves the mean by about as much as a model change; the mean
+    /// over every fold of every repeat does not. The pooled out-of-fold
+    /// metrics, importance and plots come from the first repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Count>,
     /// For data sets that mark their official split in a column (a
     /// `role: split` column): the rows whose value is listed form the test
     /// split, every other row trains.
@@ -183,6 +190,12 @@ pub struct ScenarioData {
     /// plugin's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<crate::Normalization>,
+    /// Give every number and integer feature column (embedded ids aside)
+    /// this many piecewise-linear bins beside its scaled value, as the
+    /// column-level `piecewise_linear_bins` does, whatever the plugin
+    /// declares: a scenario can try the encoding without editing the plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub piecewise_linear_bins: Option<crate::Count>,
     /// Scale every image feature column's pixels this way instead of as the
     /// plugin declares: per-pixel z-scores help a network on flattened
     /// pixels, while convolutions, which slide one filter over every

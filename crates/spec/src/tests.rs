@@ -296,6 +296,20 @@ fn an_autoencoder_head_needs_its_normal_and_anomaly_labels() {
 }
 
 #[test]
+fn repeats_re_deal_a_cross_validation_and_need_folds() {
+    let s =
+        scenario(&SCENARIO.replace("seed: 1", "seed: 1\ndata:\n  folds: 5\n  repeats: 3")).unwrap();
+    assert_eq!(s.data.repeats.map(|r| r.get()), Some(3));
+    let m = message(&SCENARIO.replace("seed: 1", "seed: 1\ndata:\n  repeats: 3"));
+    assert!(
+        m.contains("data.repeats") && m.contains("data.folds"),
+        "{m}"
+    );
+    let m = message(&SCENARIO.replace("seed: 1", "seed: 1\ndata:\n  folds: 5\n  repeats: 0"));
+    assert!(m.contains("repeats"), "{m}");
+}
+
+#[test]
 fn a_split_column_excludes_folds() {
     let m = message(&SCENARIO.replace(
         "seed: 1",
@@ -574,4 +588,46 @@ heads:
         let m = plugin_message(&text);
         assert!(m.contains(expected), "{expected}: {m}");
     }
+}
+
+#[test]
+fn piecewise_linear_bins_suit_plain_numeric_features_and_a_sane_count() {
+    let with =
+        |column: &str| RATINGS.replace("    - {name: age, type: number, role: feature}", column);
+    assert!(
+        parse_plugin(
+            Path::new("plugins/shop/plugin.yaml"),
+            &with("    - {name: age, type: number, role: feature, piecewise_linear_bins: 4}"),
+        )
+        .is_ok()
+    );
+    // An embedded id, a target and a bin count of 1 or 100 are refused by field.
+    let m = plugin_message(&RATINGS.replace(
+        "embedding_dim: 8}\n    - {name: item",
+        "embedding_dim: 8, piecewise_linear_bins: 4}\n    - {name: item",
+    ));
+    assert!(
+        m.contains("data.columns[0].piecewise_linear_bins") && m.contains("not embedded"),
+        "{m}"
+    );
+    let m = plugin_message(&RATINGS.replace(
+        "{name: stars, type: number, role: target}",
+        "{name: stars, type: number, role: target, piecewise_linear_bins: 4}",
+    ));
+    assert!(m.contains("data.columns[3].piecewise_linear_bins"), "{m}");
+    for bad in ["1", "100"] {
+        let m = plugin_message(&with(&format!(
+            "    - {{name: age, type: number, role: feature, piecewise_linear_bins: {bad}}}"
+        )));
+        assert!(m.contains("between 2 and 64 bins"), "{m}");
+    }
+    // The scenario-wide setting is checked the same way.
+    let s = scenario(&SCENARIO.replace("seed: 1", "seed: 1\ndata:\n  piecewise_linear_bins: 8"))
+        .unwrap();
+    assert_eq!(s.data.piecewise_linear_bins.map(|b| b.get()), Some(8));
+    let m = message(&SCENARIO.replace("seed: 1", "seed: 1\ndata:\n  piecewise_linear_bins: 65"));
+    assert!(
+        m.contains("data.piecewise_linear_bins") && m.contains("between 2 and 64 bins"),
+        "{m}"
+    );
 }
