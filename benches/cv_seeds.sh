@@ -15,6 +15,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SEEDS=${SEEDS:-"7 1 2 3 4 5"}
 METRIC=${METRIC:-roc_auc}
+export INDUS_DATA_DIR=${INDUS_DATA_DIR:-$ROOT/../shared/data}
 INDUS=${INDUS:-${CARGO_TARGET_DIR:-$ROOT/target}/release/indus}
 [ -x "$INDUS" ] || cargo build --release --workspace --manifest-path "$ROOT/Cargo.toml"
 [ $# -gt 0 ] || { echo "usage: $0 SCENARIO.yaml..." >&2; exit 2; }
@@ -24,7 +25,8 @@ printf 'scenario | %s | mean\n' "$(echo $SEEDS | sed 's/ / | /g')"
 for scenario in "$@"; do
   values=()
   for seed in $SEEDS; do
-    "$INDUS" run "$scenario" --seed "$seed" --runs-dir "$WORK/runs" --json 2>/dev/null >"$WORK/run.json"
+    "$INDUS" run "$scenario" --seed "$seed" --runs-dir "$WORK/runs" --json 2>"$WORK/run.err" >"$WORK/run.json" \
+      || { echo "$scenario, seed $seed:" >&2; tail -5 "$WORK/run.err" >&2; exit 1; }
     values+=("$(python3 -c 'import json, sys
 cv = json.load(open(sys.argv[1]))["metrics"].get("cross_validation")
 sys.exit("not a cross-validated scenario") if cv is None else print("%.4f" % cv["mean"][sys.argv[2]])' "$WORK/run.json" "$METRIC")")
