@@ -44,18 +44,18 @@ fn latency(mut samples: Vec<f64>) -> Latency {
 }
 
 pub fn measure(run: &LoadedRun, test: &RawTable, samples: usize) -> Result<BenchReport> {
-    let x = run.preprocessor.transform(test);
-    let width = run.predictor.inputs();
+    let x = run.model.preprocessor.transform(test);
+    let width = run.model.predictor.inputs();
     let rows = test.len();
     anyhow::ensure!(rows > 0, "the test split is empty");
     let row = |i: usize| &x[(i % rows) * width..(i % rows + 1) * width];
     for i in 0..50 {
-        run.predictor.predict(row(i))?;
+        run.model.predictor.predict(row(i))?;
     }
     let mut model = Vec::with_capacity(samples);
     for i in 0..samples {
         let t = Instant::now();
-        std::hint::black_box(run.predictor.predict(row(i))?);
+        std::hint::black_box(run.model.predictor.predict(row(i))?);
         model.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let mut full = Vec::with_capacity(samples);
@@ -69,7 +69,7 @@ pub fn measure(run: &LoadedRun, test: &RawTable, samples: usize) -> Result<Bench
     for _ in 0..10 {
         let t = Instant::now();
         for chunk in x.chunks(1024 * width) {
-            std::hint::black_box(run.predictor.predict(chunk)?);
+            std::hint::black_box(run.model.predictor.predict(chunk)?);
         }
         passes.push(rows as f64 / t.elapsed().as_secs_f64());
     }

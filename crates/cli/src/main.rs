@@ -378,7 +378,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         return Ok(());
     }
     let metrics = run.evaluate(&rows)?;
-    let auxiliary = run.evaluate_auxiliary(&rows)?;
+    let auxiliary = run.evaluate_secondary_heads(&rows)?;
     if a.json {
         let mut out = serde_json::json!({ "run_dir": dir, "metrics": metrics });
         if !auxiliary.is_empty() {
@@ -388,7 +388,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     } else {
         println!("run {}", dir.display());
         report::print_metrics(&metrics);
-        report::print_auxiliary(&auxiliary, &run.metrics.head);
+        report::print_secondary_heads(&auxiliary, &run.metrics.head);
     }
     Ok(())
 }
@@ -469,7 +469,7 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         .is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
     if as_csv {
         text.extend_from_slice(
-            indus_runtime::predictions_csv(&run.classes, &predictions).as_bytes(),
+            indus_runtime::predictions_csv(&run.model.classes, &predictions).as_bytes(),
         );
     } else {
         for p in &predictions {
@@ -516,9 +516,8 @@ fn cmd_list(a: ListArgs) -> Result<()> {
                         .to_string_lossy(),
                     dir.file_name().unwrap_or_default().to_string_lossy()
                 );
-                let summary = std::fs::read(dir.join("metrics.json"))
+                let summary = indus_runtime::peek_metrics(&dir)
                     .ok()
-                    .and_then(|b| serde_json::from_slice::<indus_runtime::RunMetrics>(&b).ok())
                     .map(|m| {
                         let quality = match (&m.test, &m.regression, &m.multilabel) {
                             (Some(t), _, _) => format!(

@@ -96,7 +96,7 @@ pub fn print_run(s: &RunSummary) {
     if let Some(ml) = &m.multilabel {
         print_multilabel(ml);
     }
-    print_auxiliary(&m.auxiliary_heads, &m.head);
+    print_secondary_heads(&m.secondary_heads, &m.head);
     if let Some(p) = &m.permutation_importance {
         print_importance(p);
     }
@@ -229,7 +229,7 @@ pub fn print_multilabel(m: &MultilabelMetrics) {
 }
 
 /// One row per head trained beside `primary` on the same trunk.
-pub fn print_auxiliary(heads: &[indus_runtime::AuxiliaryMetrics], primary: &str) {
+pub fn print_secondary_heads(heads: &[indus_runtime::SecondaryHeadMetrics], primary: &str) {
     if heads.is_empty() {
         return;
     }

@@ -8,6 +8,8 @@
 //! Charts are SVG drawn by plotters on the server; the page loads nothing
 //! from the network.
 
+#![warn(missing_docs)]
+
 pub mod charts;
 mod page;
 mod perf;

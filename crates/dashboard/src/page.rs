@@ -299,7 +299,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             head_notes = head_notes(m),
         );
         if let Some(test) = &m.test {
-            classification_panel(&mut html, v.name, &r.classes, test);
+            classification_panel(&mut html, v.name, &r.model.classes, test);
         }
         if let Some(p) = &m.permutation_importance {
             importance_panel(&mut html, p);
@@ -665,14 +665,14 @@ fn head_notes(m: &indus_runtime::RunMetrics) -> String {
         }
         out.push_str("</table>");
     }
-    if !m.auxiliary_heads.is_empty() {
+    if !m.secondary_heads.is_empty() {
         let _ = write!(
             out,
             "<table class=\"heads\"><caption>Heads trained with <b>{}</b> on the same trunk, same test rows</caption><tr><th>head</th><th>loss weight</th><th>accuracy</th><th>balanced accuracy</th><th>ROC-AUC</th><th>RMSE</th></tr>",
             esc(&m.head)
         );
         let cell = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
-        for a in &m.auxiliary_heads {
+        for a in &m.secondary_heads {
             let numbers: String = a
                 .summary()
                 .map(|v| format!("<td>{}</td>", cell(v)))

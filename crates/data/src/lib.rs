@@ -2,6 +2,8 @@
 //! into tables checked against a plugin's schema, splitting, and the
 //! preprocessing that is fitted on training rows and saved with the model.
 
+#![warn(missing_docs)]
+
 mod dataset;
 mod error;
 mod fetch;

@@ -7,6 +7,8 @@
 //! on the CPU, `cuda` behind a feature). It knows nothing about files,
 //! YAML parsing or HTTP; callers hand it numbers.
 
+#![warn(missing_docs)]
+
 mod backend;
 mod error;
 mod explain;

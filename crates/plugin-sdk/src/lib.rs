@@ -24,6 +24,8 @@
 //! export_plugin!("ratios", Ratios);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod abi;
 #[doc(hidden)]
 pub mod shim;

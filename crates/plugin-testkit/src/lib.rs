@@ -4,6 +4,8 @@
 //! or `type` (a text column). It also exports hand-made tables for other ABI
 //! versions under extra entry symbols.
 
+#![warn(missing_docs)]
+
 use indus_plugin_sdk::abi::{ABI_MAJOR, PluginTable};
 use indus_plugin_sdk::{Column, Columns, Plugin, Table, export_plugin};
 use std::mem::{offset_of, size_of};

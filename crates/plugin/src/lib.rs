@@ -5,6 +5,8 @@
 //! stay mapped for the life of the process, so nothing they handed out can
 //! outlive their code.
 
+#![warn(missing_docs)]
+
 mod error;
 mod locate;
 mod native;

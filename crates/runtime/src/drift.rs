@@ -8,9 +8,6 @@ use indus_data::{RawTable, feature_columns};
 use indus_spec::{ColumnType, PluginManifest};
 use serde::{Deserialize, Serialize};
 
-/// File of a run folder holding the training rows' distributions.
-pub const REFERENCE: &str = "reference.json";
-
 /// PSI below this: the column is stable.
 pub const MODERATE: f64 = 0.1;
 /// PSI from this on: the column has shifted enough to question the model.

@@ -6,7 +6,12 @@
 //! trusting the network's internals.
 
 use crate::RuntimeError;
+use crate::decision::{Decision, class_columns};
+use crate::model::TrainedModel;
 use indus_data::RawTable;
+use indus_engine::Head;
+use indus_engine::metrics::predict_classes;
+use indus_engine::rating::regression_metrics;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -144,6 +149,90 @@ impl ImportanceSamples {
             columns,
         }
     }
+}
+
+/// Held-out rows scored per shuffle at most: beyond a few thousand rows
+/// the losses hardly move, and each column costs three scorings.
+pub(crate) const IMPORTANCE_ROWS: usize = 2000;
+
+/// Adds the permutation importance of `model` on held-out `rows` (a seeded
+/// sample of at most [`IMPORTANCE_ROWS`]) to `samples`. Heads without one
+/// headline number to lose (autoencoders, recommenders, multilabel) and
+/// image plugins (a pixel alone means nothing) add nothing.
+pub(crate) fn measure_importance(
+    samples: &mut Option<ImportanceSamples>,
+    plugin: &indus_spec::PluginManifest,
+    model: &TrainedModel,
+    rows: &RawTable,
+    classes: &[String],
+    seed: u64,
+) -> Result<(), RuntimeError> {
+    if indus_data::image_column(plugin).is_some()
+        || matches!(model.decision, Decision::Anomaly(_) | Decision::Rating(_))
+    {
+        return Ok(());
+    }
+    let (metric, higher_is_better) = match model.head {
+        Head::Binary => ("roc_auc", true),
+        Head::Multiclass { .. } => ("accuracy", true),
+        Head::Regression { .. } => ("rmse", false),
+        _ => return Ok(()),
+    };
+    let mut offset = 0;
+    let slots: Vec<ColumnSlot> = indus_data::feature_columns(plugin)
+        .into_iter()
+        .map(|c| {
+            let slot = ColumnSlot {
+                name: c.name.clone(),
+                offset,
+                width: c.width(),
+            };
+            offset += c.width();
+            slot
+        })
+        .collect();
+    let sample;
+    let rows = if rows.len() > IMPORTANCE_ROWS {
+        use rand::SeedableRng;
+        use rand::seq::index::sample as pick;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut chosen = pick(&mut rng, rows.len(), IMPORTANCE_ROWS).into_vec();
+        chosen.sort_unstable();
+        sample = rows.select(&chosen);
+        &sample
+    } else {
+        rows
+    };
+    let samples = samples.get_or_insert_with(|| ImportanceSamples::new(metric, higher_is_better));
+    // The primary head alone: secondary heads and a novelty guard do not
+    // take part, so each shuffle costs one pass of the network.
+    samples.measure(&slots, rows, seed, |t| {
+        let outputs = model.predictor.predict(&model.preprocessor.transform(&t))?;
+        Ok(match model.head {
+            Head::Regression { .. } => {
+                regression_metrics(&outputs, &t.values.unwrap_or_default()).rmse
+            }
+            head => {
+                let probs = class_columns(head, outputs);
+                let labels = t.labels.unwrap_or_default();
+                if metric == "roc_auc" {
+                    let scores: Vec<f32> = probs.chunks_exact(2).map(|r| r[1]).collect();
+                    let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+                    indus_engine::metrics::ranking_metrics(&scores, &positive)
+                        .map_or(f64::NAN, |r| r.roc_auc)
+                } else {
+                    let predicted =
+                        predict_classes(&probs, classes.len(), model.decision.threshold());
+                    let right = predicted
+                        .iter()
+                        .zip(&labels)
+                        .filter(|(p, l)| **p == **l as usize)
+                        .count();
+                    right as f64 / labels.len().max(1) as f64
+                }
+            }
+        })
+    })
 }
 
 #[cfg(test)]

@@ -1,38 +1,63 @@
 //! The indus host runtime: what the CLI and the server share.
 //!
 //! It turns a scenario file into a trained, evaluated run folder, and a run
-//! folder back into a model that answers — with the same schema checks and
-//! the same fitted preprocessing on both sides, so there is no train/serve
-//! skew.
+//! folder back into a model that answers — with the same schema checks, the
+//! same fitted preprocessing and the same decisions on both sides, so there
+//! is no train/serve skew.
+//!
+//! The flow, one module a step: [`project`](resolve_scenario) resolves the
+//! scenario and plugin; `evaluation` chooses the evaluation plan before any
+//! data is read; `run` loads the data and drives `fit` (one trained
+//! [`TrainedModel`]) and `cross_validation`; `metrics` is what
+//! `metrics.json` holds; `artifacts` writes and reads every file of a run
+//! folder; `loaded` rebuilds the same [`TrainedModel`] from a run folder to
+//! predict, explain, evaluate and recommend.
 
-mod auxiliary;
+#![warn(missing_docs)]
+
+mod artifacts;
+mod cross_validation;
+mod decision;
 mod drift;
+mod environment;
 mod error;
-mod guard;
+mod evaluation;
+mod fit;
 mod hooks;
 mod importance;
-mod job;
 mod loaded;
+mod metrics;
+mod model;
+mod novelty_guard;
+mod prediction;
 mod predictions_csv;
 mod project;
 mod recommend;
+mod run;
 mod run_folder;
+mod secondary_heads;
+mod targets;
 
-pub use auxiliary::{AuxiliaryMetrics, HeadAnswer};
+pub use artifacts::{
+    BEST_WEIGHTS, CATALOG, ENVIRONMENT, EXAMPLES, GUARD_WEIGHTS, HISTORY, LAST_WEIGHTS, METRICS,
+    NATIVE, PLUGIN, PREPROCESS, REFERENCE, SCENARIO, WEIGHTS, lookup_file, member_file,
+    peek_metrics,
+};
+pub use decision::{AnomalyDecision, Decided, Decision, RatingDecision};
 pub use drift::{ColumnDrift, DriftReport, MAJOR, MODERATE, Reference};
+pub use environment::Environment;
 pub use error::RuntimeError;
-pub use guard::GuardReport;
 pub use importance::{ColumnImportance, PermutationImportance};
-pub use job::{
-    AnomalyDecision, CrossValidation, EXAMPLES, Environment, RatingDecision, RowCounts, RunMetrics,
-    RunOptions, RunSummary, WEIGHTS, run_scenario,
-};
-pub use loaded::{
-    Attribution, Explanation, LoadedRun, Novelty, Prediction, TargetStatus, resolve_run,
-};
+pub use loaded::{LoadedRun, TargetStatus, resolve_run};
+pub use metrics::{CrossValidation, RowCounts, RunMetrics};
+pub use model::TrainedModel;
+pub use novelty_guard::GuardReport;
+pub use prediction::{Attribution, Explanation, HeadAnswer, Novelty, Prediction};
 pub use predictions_csv::{csv_field, predictions_csv};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
-pub use recommend::{Catalog, Recommendation};
+pub use recommend::{ItemCatalog, Recommendation};
+pub use run::{RunOptions, RunSummary, run_scenario};
 pub use run_folder::{
     RUN_MANIFEST, RunFolder, RunRecord, RunWriter, list_runs, scenarios_with_runs,
 };
+pub use secondary_heads::SecondaryHeadMetrics;

@@ -1,21 +1,24 @@
-//! A finished run loaded for `predict`, `eval` and (later) serving: the same
-//! schema checks, the same fitted preprocessing and the same weights.
+//! A finished run loaded for `predict`, `eval` and serving: the same schema
+//! checks, the same fitted preprocessing, the same weights and the same
+//! decisions ([`TrainedModel`]) as training evaluated.
 
 use crate::RuntimeError;
-use crate::auxiliary::{AuxiliaryModel, HeadAnswer};
-use crate::guard::GuardModel;
-use crate::job::{RunMetrics, class_columns, class_names, read_weights};
-use crate::recommend::{Catalog, Recommendation};
+use crate::artifacts::GUARD_WEIGHTS;
+use crate::decision::{Decision, class_columns};
+use crate::metrics::RunMetrics;
+use crate::model::{Scored, TrainedModel};
+use crate::novelty_guard::NoveltyGuardModel;
+use crate::prediction::{Attribution, Explanation, Novelty, Prediction};
+use crate::recommend::{ItemCatalog, Recommendation};
 use crate::run_folder::{RunFolder, list_runs};
-use indus_data::{LookupTable, Preprocessor, RawTable, primary_head, raw_width};
-use indus_engine::metrics::{ClassificationMetrics, classification_metrics_for, predict_classes};
+use crate::secondary_heads::SecondaryHeadMetrics;
+use indus_data::{LookupTable, RawTable, primary_head, raw_width};
+use indus_engine::metrics::ClassificationMetrics;
 use indus_engine::multilabel::{MultilabelMetrics, multilabel_metrics};
 use indus_engine::rating::{RegressionMetrics, regression_metrics};
-use indus_engine::{Head, Predictor};
 use indus_plugin::NativePlugin;
-use indus_spec::{BackendKind, Name, PluginManifest, Scenario, parse_plugin, parse_scenario};
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use indus_spec::{BackendKind, Name, PluginManifest, Scenario};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,12 +30,8 @@ pub struct LoadedRun {
     pub scenario: Scenario,
     /// The plugin manifest as it was when the run was made.
     pub plugin: PluginManifest,
-    /// Fitted preprocessing.
-    pub preprocessor: Preprocessor,
-    /// The trained network.
-    pub predictor: Predictor,
-    /// Class labels in output order.
-    pub classes: Vec<String>,
+    /// The trained model: preprocessing, networks and decisions.
+    pub model: TrainedModel,
     /// The run's recorded metrics.
     pub metrics: RunMetrics,
     /// The plugin's native hooks, when it has any.
@@ -41,134 +40,18 @@ pub struct LoadedRun {
     /// only the keys get the same side columns.
     pub lookups: Vec<LookupTable>,
     /// Recommenders: users, items and what each user rated in training.
-    pub catalog: Option<Catalog>,
-    /// Heads trained beside the primary one on the same trunk.
-    pub(crate) auxiliary: Vec<AuxiliaryModel>,
-    /// The autoencoder that overrules the classifier on unusual rows.
-    pub(crate) guard: Option<GuardModel>,
+    pub catalog: Option<ItemCatalog>,
     /// The training rows' distributions, read from the run folder on the
     /// first drift check and kept for the next ones.
     reference: std::sync::OnceLock<crate::Reference>,
-}
-
-/// One answered row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prediction {
-    /// 1-based row number in the input.
-    pub row: usize,
-    /// The row's id, when the schema has an id column and the input gave it.
-    pub id: Option<String>,
-    /// The decided class (the most probable one, or the positive class at
-    /// or above the run's decision threshold).
-    pub label: String,
-    /// Probability of `label`.
-    pub score: f32,
-    /// `(class, probability)` in class order.
-    pub probabilities: Vec<(String, f32)>,
-    /// Outputs of the plugin's native `postprocess` hook, by name.
-    pub outputs: Vec<(String, serde_json::Value)>,
-    /// Heads that predict a number (ratings): the predicted value, clipped
-    /// to the target's declared range.
-    pub value: Option<f32>,
-    /// Answers of the heads trained beside the primary one, by head name.
-    pub heads: Vec<(String, HeadAnswer)>,
-    /// The novelty guard's verdict, when the run has one.
-    pub novelty: Option<Novelty>,
-}
-
-/// How unusual a row looked to a run's novelty guard.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Novelty {
-    /// The row's reconstruction error.
-    pub error: f32,
-    /// The error at or above which the guard fires.
-    pub threshold: f32,
-    /// Whether it fired: the row then gets the guard's class, whatever
-    /// `probabilities` (the classifier's) say, and `score` is the guard's
-    /// `error / (error + threshold)`.
-    pub flagged: bool,
-}
-
-impl Serialize for Prediction {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("row", &self.row)?;
-        if let Some(id) = &self.id {
-            m.serialize_entry("id", id)?;
-        }
-        if let Some(v) = self.value {
-            m.serialize_entry("value", &v)?;
-        }
-        // A regression head has no classes: its answer is `value` alone.
-        if !self.probabilities.is_empty() {
-            m.serialize_entry("label", &self.label)?;
-            m.serialize_entry("score", &self.score)?;
-            m.serialize_entry("probabilities", &OrderedMap(&self.probabilities))?;
-        }
-        if !self.outputs.is_empty() {
-            m.serialize_entry("outputs", &OrderedMap(&self.outputs))?;
-        }
-        if !self.heads.is_empty() {
-            m.serialize_entry("heads", &OrderedMap(&self.heads))?;
-        }
-        if let Some(n) = &self.novelty {
-            m.serialize_entry("novelty", n)?;
-        }
-        m.end()
-    }
-}
-
-/// Name → value pairs serialized as a JSON object in their order (class
-/// order, hook order, head order), which a map type would not keep.
-pub(crate) struct OrderedMap<'a, V>(pub &'a [(String, V)]);
-
-impl<V: Serialize> Serialize for OrderedMap<'_, V> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-impl Prediction {
-    /// Row `i` of `rows` (its 1-based number and id) with nothing decided
-    /// yet: the base every kind of head fills in.
-    fn for_row(rows: &RawTable, i: usize) -> Prediction {
-        Prediction {
-            row: i + 1,
-            id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
-            label: String::new(),
-            score: 0.0,
-            probabilities: Vec::new(),
-            outputs: Vec::new(),
-            value: None,
-            heads: Vec::new(),
-            novelty: None,
-        }
-    }
-}
-
-/// `(class, probability)` pairs of one row, in class order.
-pub(crate) fn named(classes: &[String], probabilities: &[f32]) -> Vec<(String, f32)> {
-    classes
-        .iter()
-        .cloned()
-        .zip(probabilities.iter().copied())
-        .collect()
 }
 
 impl LoadedRun {
     /// Opens and verifies a run folder and builds its network on `backend`.
     pub fn open(dir: &Path, backend: BackendKind) -> Result<LoadedRun, RuntimeError> {
         let folder = RunFolder::open(dir)?;
-        let text = |name: &str| -> Result<String, RuntimeError> {
-            String::from_utf8(folder.read(name)?)
-                .map_err(|_| RuntimeError::run_folder(dir, format!("`{name}` is not UTF-8")))
-        };
-        let scenario = parse_scenario(&dir.join("scenario.yaml"), &text("scenario.yaml")?)?;
-        let plugin = parse_plugin(&dir.join("plugin.yaml"), &text("plugin.yaml")?)?;
+        let scenario = folder.scenario()?;
+        let plugin = folder.plugin()?;
         if scenario.name.as_str() != folder.record.scenario {
             return Err(RuntimeError::run_folder(
                 dir,
@@ -178,64 +61,51 @@ impl LoadedRun {
                 ),
             ));
         }
-        let preprocessor: Preprocessor =
-            serde_json::from_str(&text("preprocess.json")?).map_err(|e| {
-                RuntimeError::run_folder(dir, format!("preprocess.json is damaged: {e}"))
-            })?;
-        let metrics: RunMetrics = serde_json::from_str(&text("metrics.json")?)
-            .map_err(|e| RuntimeError::run_folder(dir, format!("metrics.json is damaged: {e}")))?;
-        let head = match Head::from_spec(primary_head(&plugin))? {
-            Head::Reconstruction { .. } => Head::Reconstruction {
-                width: preprocessor.output_width(),
-            },
-            other => other,
-        };
-        let classes = class_names(&plugin, head)?;
-        let members = read_weights(&folder, scenario.model.ensemble.get())?;
-        if let Some(w) = members
-            .iter()
-            .find(|w| w.inputs() != preprocessor.output_width())
-        {
+        let preprocessor = folder.preprocessor()?;
+        let metrics = folder.metrics()?;
+        let members = folder.member_weights(scenario.model.ensemble.get())?;
+        let width = preprocessor.output_width();
+        if let Some(w) = members.iter().find(|w| w.inputs() != width) {
             return Err(RuntimeError::run_folder(
                 dir,
                 format!(
-                    "weights expect {} inputs but the preprocessing produces {}",
+                    "weights expect {} inputs but the preprocessing produces {width}",
                     w.inputs(),
-                    preprocessor.output_width()
                 ),
             ));
         }
-        let aux_specs = crate::auxiliary::auxiliary_specs(&plugin, &scenario);
-        let predictor = if aux_specs.is_empty() {
-            Predictor::ensemble(&members, head, backend)?
-        } else {
-            let primary = members
+        let thresholds: Vec<Option<f32>> =
+            crate::secondary_heads::secondary_specs(&plugin, &scenario)
                 .iter()
-                .map(|w| w.output_columns(0, head.outputs()))
-                .collect::<Result<Vec<_>, _>>()?;
-            Predictor::ensemble(&primary, head, backend)?
-        };
-        let thresholds: Vec<Option<f32>> = aux_specs
-            .iter()
-            .map(|spec| {
-                metrics
-                    .auxiliary_heads
-                    .iter()
-                    .find(|m| m.head == spec.name.as_str())
-                    .and_then(|m| m.threshold)
-            })
-            .collect();
-        let auxiliary =
-            AuxiliaryModel::all(aux_specs, &members, head.outputs(), &thresholds, backend)
-                .map_err(|e| RuntimeError::run_folder(dir, e.to_string()))?;
-        let guard = match &metrics.novelty_guard {
-            Some(report) => Some(GuardModel::load(
-                &folder,
-                report,
-                &classes,
-                preprocessor.output_width(),
-                backend,
-            )?),
+                .map(|spec| {
+                    metrics
+                        .secondary_heads
+                        .iter()
+                        .find(|m| m.head == spec.name.as_str())
+                        .and_then(|m| m.threshold)
+                })
+                .collect();
+        let mut model = TrainedModel::assemble(
+            &plugin,
+            &scenario,
+            preprocessor,
+            &members,
+            &thresholds,
+            backend,
+        )
+        .map_err(|e| RuntimeError::run_folder(dir, e.to_string()))?;
+        model.decision = metrics.decision(model.head);
+        model.guard = match &metrics.novelty_guard {
+            Some(report) => Some(
+                NoveltyGuardModel::load(
+                    folder.weights(GUARD_WEIGHTS)?,
+                    report,
+                    &model.classes,
+                    width,
+                    backend,
+                )
+                .map_err(|message| RuntimeError::run_folder(dir, message))?,
+            ),
             None => None,
         };
         let native = load_native(&folder, &plugin)?;
@@ -245,60 +115,52 @@ impl LoadedRun {
             .source
             .joins
             .iter()
-            .map(|j| {
-                let name = crate::job::lookup_file(&j.file);
-                let bytes = folder.read(&name)?;
-                Ok(LookupTable::parse(
-                    &j.file,
-                    &j.on,
-                    &dir.join(&name).display().to_string(),
-                    bytes,
-                    layout,
-                )?)
-            })
+            .map(|j| folder.lookup_table(&j.file, &j.on, layout))
             .collect::<Result<Vec<_>, RuntimeError>>()?;
-        let catalog = match folder.read(crate::recommend::CATALOG) {
-            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| {
-                RuntimeError::run_folder(dir, format!("catalog.json is damaged: {e}"))
-            })?),
-            Err(_) if primary_head(&plugin).task != indus_spec::Task::UserItem => None,
-            Err(e) => return Err(e),
-        };
+        let catalog = folder.catalog()?;
+        if catalog.is_none() && primary_head(&plugin).task == indus_spec::Task::UserItem {
+            return Err(RuntimeError::run_folder(
+                dir,
+                format!(
+                    "incomplete: `{}` is not part of this run",
+                    crate::artifacts::CATALOG
+                ),
+            ));
+        }
         Ok(LoadedRun {
             folder,
             scenario,
             plugin,
-            preprocessor,
-            predictor,
-            classes,
+            model,
             metrics,
             native,
             lookups,
             catalog,
-            auxiliary,
-            guard,
             reference: std::sync::OnceLock::new(),
         })
     }
 
-    /// Class probabilities for validated raw rows.
+    /// Answers validated raw rows.
     pub fn predict(&self, rows: &RawTable) -> Result<Vec<Prediction>, RuntimeError> {
         let x = self.prepare(rows)?;
-        let outputs = self.predictor.predict(&x)?;
-        self.answer(rows, outputs)
+        let outputs = self.model.predictor.predict(&x)?;
+        self.answer_prepared(rows, &x, outputs)
     }
 
     /// Checks the rows' width and applies the fitted preprocessing: the
-    /// model inputs for [`Predictor::predict`]. Split from [`Self::answer`]
-    /// so a server can batch the model call of many requests.
+    /// model inputs for [`indus_engine::Predictor::predict`]. Split from
+    /// [`Self::answer`] so a server can batch the model call of many
+    /// requests.
     pub fn prepare(&self, rows: &RawTable) -> Result<Vec<f32>, RuntimeError> {
-        let expected = raw_width(&self.plugin);
-        if rows.width != expected {
-            return Err(RuntimeError::Invalid(format!(
-                "rows have {} values each, the schema of `{}` needs {expected}",
-                rows.width, self.plugin.name
-            )));
-        }
+        self.check_rows(rows)?;
+        let rows = self.with_derived(rows)?;
+        Ok(self.model.preprocessor.transform(&rows))
+    }
+
+    /// Refuses rows of the wrong width, and rows missing a value the
+    /// schema requires (`missing: drop`), naming row and column.
+    fn check_rows(&self, rows: &RawTable) -> Result<(), RuntimeError> {
+        self.check_width(rows)?;
         let missing = indus_data::rows_missing_required(&self.plugin, rows);
         if !missing.is_empty() {
             let problems = missing
@@ -314,8 +176,19 @@ impl LoadedRun {
                 .collect();
             return Err(indus_data::DataError::rows("input", problems, 50).into());
         }
-        let rows = self.with_derived(rows)?;
-        Ok(self.preprocessor.transform(&rows))
+        Ok(())
+    }
+
+    /// Refuses rows with another number of values than the schema's.
+    fn check_width(&self, rows: &RawTable) -> Result<(), RuntimeError> {
+        let expected = raw_width(&self.plugin);
+        if rows.width != expected {
+            return Err(RuntimeError::Invalid(format!(
+                "rows have {} values each, the schema of `{}` needs {expected}",
+                rows.width, self.plugin.name
+            )));
+        }
+        Ok(())
     }
 
     /// The rows with the columns the plugin's native hook derives filled
@@ -339,24 +212,13 @@ impl LoadedRun {
     /// before trusting its answers on next month's data.
     pub fn drift(&self, rows: &RawTable) -> Result<crate::DriftReport, RuntimeError> {
         if self.reference.get().is_none() {
-            if !self
-                .folder
-                .record
-                .files
-                .contains_key(crate::drift::REFERENCE)
-            {
-                return Err(RuntimeError::run_folder(
-                    &self.folder.dir,
-                    "this run was trained before indus kept its training rows' distributions (reference.json); train it again to compare inputs with it",
-                ));
-            }
-            let loaded: crate::Reference = serde_json::from_slice(
-                &self.folder.read(crate::drift::REFERENCE)?,
-            )
-            .map_err(|e| {
+            let loaded = self.folder.reference()?.ok_or_else(|| {
                 RuntimeError::run_folder(
                     &self.folder.dir,
-                    format!("reference.json is damaged: {e}"),
+                    format!(
+                        "this run was trained before indus kept its training rows' distributions ({}); train it again to compare inputs with it",
+                        crate::artifacts::REFERENCE
+                    ),
                 )
             })?;
             // Another request may have loaded it meanwhile; either copy serves.
@@ -365,49 +227,58 @@ impl LoadedRun {
         let reference = self.reference.get().ok_or_else(|| {
             RuntimeError::run_folder(&self.folder.dir, "reference.json could not be kept")
         })?;
-        let expected = raw_width(&self.plugin);
-        if rows.width != expected {
-            return Err(RuntimeError::Invalid(format!(
-                "rows have {} values each, the schema of `{}` needs {expected}",
-                rows.width, self.plugin.name
-            )));
-        }
+        self.check_width(rows)?;
         let rows = self.with_derived(rows)?;
         Ok(reference.compare(&rows))
     }
 
     /// Turns the network's outputs for `rows` into decided labels with
-    /// their probabilities (the run's decision threshold applies), plus the
-    /// outputs of the plugin's `postprocess` hook.
+    /// their probabilities (the run's decision applies, then the novelty
+    /// guard), plus the secondary heads' answers and the outputs of the
+    /// plugin's `postprocess` hook.
     pub fn answer(
         &self,
         rows: &RawTable,
         outputs: Vec<f32>,
     ) -> Result<Vec<Prediction>, RuntimeError> {
-        let mut predictions = match self.metrics.anomaly {
-            Some(decision) => self.flag(rows, &outputs, decision)?,
-            None => self.decide(rows, outputs),
-        };
-        // The model inputs again, once, for the guard and the other heads.
-        let x = if self.guard.is_some() || !self.auxiliary.is_empty() {
+        // The model inputs again, once, for what needs them beside the
+        // outputs (an autoencoder's error, the guard, the other heads).
+        let x = if self.model.needs_inputs() {
             self.prepare(rows)?
         } else {
             Vec::new()
         };
-        if let Some(guard) = &self.guard {
-            self.note_novelty(&x, &mut predictions)?;
-            for p in &mut predictions {
-                if let Some(n) = p.novelty.filter(|n| n.flagged) {
-                    p.label = self.classes[guard.flags].clone();
-                    p.score = guard.score(n.error);
+        self.answer_prepared(rows, &x, outputs)
+    }
+
+    /// [`Self::answer`] for rows whose model inputs `x` are at hand.
+    fn answer_prepared(
+        &self,
+        rows: &RawTable,
+        x: &[f32],
+        outputs: Vec<f32>,
+    ) -> Result<Vec<Prediction>, RuntimeError> {
+        let mut decided = self.model.decide(x, outputs);
+        let guarded = self.model.apply_guard(x, &mut decided)?;
+        let mut predictions = self.predictions(rows, &decided);
+        if let (Some(guard), Some(scores)) = (&self.model.guard, guarded) {
+            for (i, p) in predictions.iter_mut().enumerate() {
+                let (error, flagged) = (scores.errors[i], scores.fired[i]);
+                p.novelty = Some(Novelty {
+                    error,
+                    threshold: guard.decision.threshold,
+                    flagged,
+                });
+                // A flagged row has the guard's class; its score is the
+                // guard's, not the classifier's.
+                if flagged {
+                    p.score = guard.score(error);
                 }
             }
         }
-        if !self.auxiliary.is_empty() {
-            for model in &self.auxiliary {
-                for (p, a) in predictions.iter_mut().zip(model.answer(&x)?) {
-                    p.heads.push((model.spec.name.to_string(), a));
-                }
+        for head in &self.model.secondary {
+            for (p, a) in predictions.iter_mut().zip(head.answer(x)?) {
+                p.heads.push((head.spec.name.to_string(), a));
             }
         }
         if let Some(native) = &self.native
@@ -418,10 +289,25 @@ impl LoadedRun {
         Ok(predictions)
     }
 
+    /// One answer per row of `decided`.
+    fn predictions(&self, rows: &RawTable, decided: &crate::decision::Decided) -> Vec<Prediction> {
+        let separator = primary_head(&self.plugin)
+            .label_separator
+            .as_deref()
+            .unwrap_or("|");
+        Prediction::from_decided(
+            rows,
+            decided,
+            &self.model.decision,
+            &self.model.classes,
+            separator,
+        )
+    }
+
     /// Records the novelty guard's verdict on each prediction (decisions
     /// unchanged); nothing without a guard.
     fn note_novelty(&self, x: &[f32], predictions: &mut [Prediction]) -> Result<(), RuntimeError> {
-        if let Some(guard) = &self.guard {
+        if let Some(guard) = &self.model.guard {
             for (p, e) in predictions.iter_mut().zip(guard.errors(x)?) {
                 p.novelty = Some(Novelty {
                     error: e,
@@ -442,20 +328,23 @@ impl LoadedRun {
         use indus_plugin::Column;
         let n = predictions.len();
         let (probs, decided) = self.probabilities_and_classes(predictions);
-        let mut columns = crate::hooks::prediction_columns(&self.classes, &probs, &decided);
+        let mut columns = crate::hooks::prediction_columns(&self.model.classes, &probs, &decided);
         if self.plugin.native.as_ref().is_some_and(|s| s.attributions) {
             self.check_explainable()?;
             // Attributions of the positive class (binary) or of the decided one.
             let x = self.prepare(rows)?;
-            let head = self.predictor.head();
+            let head = self.model.head;
             let explained: Vec<usize> = match head {
                 indus_engine::Head::Binary => vec![1; n],
                 _ => decided,
             };
-            let attr = self.predictor.integrated_gradients(&x, &explained, 32)?;
-            let width = self.preprocessor.output_width().max(1);
+            let attr = self
+                .model
+                .predictor
+                .integrated_gradients(&x, &explained, 32)?;
+            let width = self.model.preprocessor.output_width().max(1);
             let mut offset = 0;
-            for (name, w) in self.preprocessor.column_widths() {
+            for (name, w) in self.model.preprocessor.column_widths() {
                 let values = attr
                     .chunks_exact(width)
                     .map(|row| f64::from(row[offset..offset + w].iter().sum::<f32>()))
@@ -481,71 +370,6 @@ impl LoadedRun {
         Ok(())
     }
 
-    fn decide(&self, rows: &RawTable, outputs: Vec<f32>) -> Vec<Prediction> {
-        if let indus_engine::Head::Multilabel { labels } = self.predictor.head() {
-            // Each label on its own at 0.5; `label` lists the chosen ones.
-            let separator = primary_head(&self.plugin)
-                .label_separator
-                .as_deref()
-                .unwrap_or("|");
-            return outputs
-                .chunks_exact(labels.max(1))
-                .enumerate()
-                .map(|(i, p)| {
-                    let chosen: Vec<&str> = self
-                        .classes
-                        .iter()
-                        .zip(p)
-                        .filter(|(_, v)| **v >= 0.5)
-                        .map(|(c, _)| c.as_str())
-                        .collect();
-                    Prediction {
-                        label: chosen.join(separator),
-                        // How sure the least sure decision is.
-                        score: p.iter().map(|v| v.max(1.0 - v)).fold(1.0, f32::min),
-                        probabilities: named(&self.classes, p),
-                        ..Prediction::for_row(rows, i)
-                    }
-                })
-                .collect();
-        }
-        if self.classes.is_empty() {
-            // A regression head: the number is the answer.
-            return outputs
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| Prediction {
-                    score: v,
-                    value: Some(v),
-                    ..Prediction::for_row(rows, i)
-                })
-                .collect();
-        }
-        if let Some(decision) = self.metrics.rating {
-            return outputs
-                .iter()
-                .enumerate()
-                .map(|(i, &o)| {
-                    let (rating, p) = decision.apply(o);
-                    self.two_class(rows, i, p >= 0.5, p, rating)
-                })
-                .collect();
-        }
-        let probs = class_columns(self.predictor.head(), outputs);
-        let k = self.classes.len();
-        let decided = predict_classes(&probs, k, self.metrics.threshold);
-        probs
-            .chunks_exact(k)
-            .enumerate()
-            .map(|(i, p)| Prediction {
-                label: self.classes[decided[i]].clone(),
-                score: p[decided[i]],
-                probabilities: named(&self.classes, p),
-                ..Prediction::for_row(rows, i)
-            })
-            .collect()
-    }
-
     /// Predictions back as row-major class probabilities and the index of
     /// each decided class, as metrics and hooks take them.
     fn probabilities_and_classes(&self, predictions: &[Prediction]) -> (Vec<f32>, Vec<usize>) {
@@ -555,45 +379,21 @@ impl LoadedRun {
             .collect();
         let decided = predictions
             .iter()
-            .map(|p| self.classes.iter().position(|c| *c == p.label).unwrap_or(0))
+            .map(|p| {
+                self.model
+                    .classes
+                    .iter()
+                    .position(|c| *c == p.label)
+                    .unwrap_or(0)
+            })
             .collect();
         (probs, decided)
-    }
-
-    /// The prediction of row `i` for a head whose number (`value`: a
-    /// rating, a reconstruction error) decides between its two classes;
-    /// `p` is the score of the second class.
-    fn two_class(&self, rows: &RawTable, i: usize, second: bool, p: f32, value: f32) -> Prediction {
-        Prediction {
-            label: self.classes[usize::from(second)].clone(),
-            score: if second { p } else { 1.0 - p },
-            probabilities: named(&self.classes, &[1.0 - p, p]),
-            value: Some(value),
-            ..Prediction::for_row(rows, i)
-        }
-    }
-
-    /// Anomaly verdicts from an autoencoder's reconstructions of `rows`.
-    fn flag(
-        &self,
-        rows: &RawTable,
-        reconstructed: &[f32],
-        decision: crate::job::AnomalyDecision,
-    ) -> Result<Vec<Prediction>, RuntimeError> {
-        let x = self.prepare(rows)?;
-        let errors =
-            crate::job::reconstruction_errors(&x, reconstructed, self.preprocessor.output_width());
-        Ok(errors
-            .iter()
-            .enumerate()
-            .map(|(i, &e)| self.two_class(rows, i, e >= decision.threshold, decision.score(e), e))
-            .collect())
     }
 
     /// The `k` items with the highest predicted rating for `user` among
     /// those the user did not rate in training.
     pub fn recommend(&self, user: &str, k: usize) -> Result<Vec<Recommendation>, RuntimeError> {
-        let (Some(catalog), Some(decision)) = (&self.catalog, self.metrics.rating) else {
+        let (Some(catalog), Some(decision)) = (&self.catalog, self.model.decision.rating()) else {
             return Err(RuntimeError::Invalid(format!(
                 "scenario `{}` has a {} head, and recommendations need a user_item head",
                 self.scenario.name,
@@ -601,7 +401,7 @@ impl LoadedRun {
             )));
         };
         let (rows, keys) = catalog.candidates(user.trim())?;
-        let scores = self.predictor.predict(&self.prepare(&rows)?)?;
+        let scores = self.model.predictor.predict(&self.prepare(&rows)?)?;
         Ok(crate::recommend::top_indices(&scores, k)
             .into_iter()
             .enumerate()
@@ -624,7 +424,8 @@ impl LoadedRun {
         let x = self.prepare(rows)?;
         // The classifier's own decisions are explained; a row the novelty
         // guard flags says so in `novelty` (its served label is the guard's).
-        let mut predictions = self.decide(rows, self.predictor.predict(&x)?);
+        let decided = self.model.decide(&x, self.model.predictor.predict(&x)?);
+        let mut predictions = self.predictions(rows, &decided);
         self.note_novelty(&x, &mut predictions)?;
         let class_of = |p: &Prediction| {
             if self.is_multilabel() {
@@ -636,14 +437,21 @@ impl LoadedRun {
                     .max_by(|a, b| a.1.1.total_cmp(&b.1.1))
                     .map_or(0, |(i, _)| i);
             }
-            self.classes.iter().position(|c| *c == p.label).unwrap_or(0)
+            self.model
+                .classes
+                .iter()
+                .position(|c| *c == p.label)
+                .unwrap_or(0)
         };
         let classes: Vec<usize> = predictions.iter().map(class_of).collect();
-        let head = self.predictor.head();
-        let attributions = self.predictor.integrated_gradients(&x, &classes, steps)?;
-        let width = self.preprocessor.output_width();
-        let baseline = class_columns(head, self.predictor.predict(&vec![0.0; width])?);
-        let columns = self.preprocessor.column_widths();
+        let head = self.model.head;
+        let attributions = self
+            .model
+            .predictor
+            .integrated_gradients(&x, &classes, steps)?;
+        let width = self.model.preprocessor.output_width();
+        let baseline = class_columns(head, self.model.predictor.predict(&vec![0.0; width])?);
+        let columns = self.model.preprocessor.column_widths();
         Ok(predictions
             .into_iter()
             .zip(attributions.chunks_exact(width.max(1)))
@@ -674,13 +482,13 @@ impl LoadedRun {
     /// Integrated gradients walk each input from a baseline to its value;
     /// an embedded id is a table row, not a quantity that can be walked.
     fn check_explainable(&self) -> Result<(), RuntimeError> {
-        if self.metrics.anomaly.is_some() {
+        if matches!(self.model.decision, Decision::Anomaly(_)) {
             return Err(RuntimeError::Invalid(format!(
                 "scenario `{}` is an autoencoder: its verdict is the reconstruction error (`value`), which integrated gradients of one output do not explain",
                 self.scenario.name
             )));
         }
-        match self.preprocessor.embedding_slots().first() {
+        match self.model.preprocessor.embedding_slots().first() {
             None => Ok(()),
             Some(_) => Err(RuntimeError::Invalid(format!(
                 "scenario `{}` looks up learned vectors for ids (encoding: embedding); explanations by integrated gradients need numeric or one-hot inputs only",
@@ -692,58 +500,66 @@ impl LoadedRun {
     /// True when the run's head predicts a plain number (regression), so
     /// [`Self::evaluate_regression`] applies rather than [`Self::evaluate`].
     pub fn predicts_a_number(&self) -> bool {
-        self.classes.is_empty()
+        self.model.classes.is_empty()
+    }
+
+    /// Checks labelled rows and scores them as training scored its test
+    /// rows: the derived columns filled in, the same decisions.
+    fn score(&self, rows: &RawTable) -> Result<Scored, RuntimeError> {
+        let target = primary_head(&self.plugin).target.clone();
+        let has_target = match self.model.decision {
+            Decision::Rating(_) | Decision::Value => rows.values.is_some(),
+            Decision::Multilabel => rows.multi_hot(self.model.classes.len()).is_some(),
+            Decision::Classes { .. } | Decision::Anomaly(_) => rows.labels.is_some(),
+        };
+        if !has_target {
+            return Err(RuntimeError::Invalid(format!(
+                "the input has no `{target}` column to evaluate against"
+            )));
+        }
+        self.check_rows(rows)?;
+        self.model.score(self.with_derived(rows)?.into_owned())
     }
 
     /// RMSE, MAE and R² on rows whose target values are known.
     pub fn evaluate_regression(&self, rows: &RawTable) -> Result<RegressionMetrics, RuntimeError> {
-        let truth = rows.values.as_ref().ok_or_else(|| {
-            RuntimeError::Invalid(format!(
-                "the input has no `{}` column to evaluate against",
-                primary_head(&self.plugin).target
-            ))
-        })?;
-        let predicted: Vec<f32> = self
-            .predict(rows)?
-            .iter()
-            .map(|p| p.value.unwrap_or(f32::NAN))
-            .collect();
-        Ok(regression_metrics(&predicted, truth))
+        let (predicted, truth) = self.score(rows)?.values.unwrap_or_default();
+        Ok(regression_metrics(&predicted, &truth))
     }
 
-    /// Metrics of each head trained beside the primary one, on labelled
-    /// rows that carry those heads' target columns (empty for a run with
-    /// one head).
-    pub fn evaluate_auxiliary(
+    /// Metrics of each secondary head (trained beside the primary one), on
+    /// labelled rows that carry those heads' target columns (empty for a
+    /// run with one head).
+    pub fn evaluate_secondary_heads(
         &self,
         rows: &RawTable,
-    ) -> Result<Vec<crate::AuxiliaryMetrics>, RuntimeError> {
-        if self.auxiliary.is_empty() {
+    ) -> Result<Vec<SecondaryHeadMetrics>, RuntimeError> {
+        if self.model.secondary.is_empty() {
             return Ok(Vec::new());
         }
         let x = self.prepare(rows)?;
-        self.auxiliary
+        self.model
+            .secondary
             .iter()
-            .map(|model| Ok(model.metrics(&model.score(&x, rows)?)))
+            .map(|head| Ok(head.metrics(&head.score(&x, rows)?)))
             .collect()
     }
 
     /// True when the run's head gives each row any number of labels, so
     /// [`Self::evaluate_multilabel`] applies rather than [`Self::evaluate`].
     pub fn is_multilabel(&self) -> bool {
-        matches!(self.predictor.head(), indus_engine::Head::Multilabel { .. })
+        self.model.decision == Decision::Multilabel
     }
 
     /// Per-label and pooled metrics on rows whose labels are known.
     pub fn evaluate_multilabel(&self, rows: &RawTable) -> Result<MultilabelMetrics, RuntimeError> {
-        let truth = rows.multi_hot(self.classes.len()).ok_or_else(|| {
-            RuntimeError::Invalid(format!(
-                "the input has no `{}` column to evaluate against",
-                primary_head(&self.plugin).target
-            ))
-        })?;
-        let probs = self.predictor.predict(&self.prepare(rows)?)?;
-        Ok(multilabel_metrics(&probs, &truth, &self.classes))
+        let scored = self.score(rows)?;
+        let truth = scored.multi_hot.unwrap_or_default();
+        Ok(multilabel_metrics(
+            &scored.probs,
+            &truth,
+            &self.model.classes,
+        ))
     }
 
     /// Metrics on labelled rows.
@@ -760,73 +576,8 @@ impl LoadedRun {
                 self.scenario.name
             )));
         }
-        // Rating and anomaly heads: the two-class view their predictions give.
-        let truth = match (self.metrics.rating, &rows.values, &rows.labels) {
-            (Some(d), Some(values), _) => Some(
-                values
-                    .iter()
-                    .map(|&t| u32::from(f64::from(t) >= d.liked_at))
-                    .collect::<Vec<u32>>(),
-            ),
-            (None, _, Some(labels)) if self.metrics.anomaly.is_some() => Some(labels.clone()),
-            _ => None,
-        };
-        if let Some(labels) = truth {
-            let (probs, decided) = self.probabilities_and_classes(&self.predict(rows)?);
-            return Ok(classification_metrics_for(
-                &probs,
-                &decided,
-                &labels,
-                &self.classes,
-            ));
-        }
-        let labels = rows.labels.as_ref().ok_or_else(|| {
-            RuntimeError::Invalid(format!(
-                "the input has no `{}` column to evaluate against",
-                primary_head(&self.plugin).target
-            ))
-        })?;
-        let x = self.prepare(rows)?;
-        let probs = class_columns(self.predictor.head(), self.predictor.predict(&x)?);
-        let mut decided = predict_classes(&probs, self.classes.len(), self.metrics.threshold);
-        if let Some(guard) = &self.guard {
-            guard.overrule(&x, &mut decided)?;
-        }
-        Ok(classification_metrics_for(
-            &probs,
-            &decided,
-            labels,
-            &self.classes,
-        ))
+        Ok(self.score(rows)?.metrics(&self.model.classes))
     }
-}
-
-/// How much one source column moved the explained probability.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attribution {
-    /// The column.
-    pub column: String,
-    /// Its share of `score - baseline_score` (negative: it pulled the
-    /// probability down).
-    pub value: f32,
-}
-
-/// One explained row.
-#[derive(Debug, Clone, Serialize)]
-pub struct Explanation {
-    /// The prediction being explained.
-    #[serde(flatten)]
-    pub prediction: Prediction,
-    /// Probability of the same label for the all-baseline row (training
-    /// means, no category, black image): the attributions explain the move
-    /// from here to `prediction.score`.
-    pub baseline_score: f32,
-    /// Attribution per source column, in schema order (image columns: the
-    /// sum over their pixels).
-    pub attributions: Vec<Attribution>,
-    /// Attribution per model input (one-hot categories and pixels apart),
-    /// in the order of [`Preprocessor::input_names`].
-    pub inputs: Vec<f32>,
 }
 
 /// A scenario's target next to what one run measured.
@@ -874,21 +625,13 @@ impl LoadedRun {
 
     /// The learning curve saved with the run (empty when it is missing).
     pub fn history(&self) -> Vec<indus_engine::EpochRecord> {
-        self.folder
-            .read("history.json")
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        self.folder.history()
     }
 
     /// Example input rows saved with the run (empty for runs made before
     /// examples were saved).
     pub fn examples(&self) -> Vec<serde_json::Value> {
-        self.folder
-            .read(crate::job::EXAMPLES)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        self.folder.examples()
     }
 
     /// Refuses a run of another scenario than the one the caller expects
@@ -917,11 +660,7 @@ fn load_native(
     let Some(spec) = &plugin.native else {
         return Ok(None);
     };
-    let recorded: Option<crate::job::NativeRecord> = folder
-        .read(crate::job::NATIVE)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let path = match recorded {
+    let path = match folder.native_record() {
         Some(r) if r.library.is_file() => r.library,
         _ => indus_plugin::find_library(
             plugin.name.as_str(),

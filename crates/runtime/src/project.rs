@@ -110,7 +110,7 @@ pub fn resolve_scenario(
     }
     check_conv(scenario_file, &scenario, &plugin)?;
     if let (Some(guard), Some(head)) = (&scenario.novelty_guard, plugin.heads.first()) {
-        crate::guard::guard_classes(guard, head).map_err(|(field, message)| {
+        crate::novelty_guard::guard_classes(guard, head).map_err(|(field, message)| {
             RuntimeError::from(indus_spec::SpecError::field(scenario_file, field, message))
         })?;
     }

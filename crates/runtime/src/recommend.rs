@@ -5,17 +5,17 @@
 //! sending side features, and never repeats what the user has seen.
 
 use crate::RuntimeError;
-use indus_data::{LookupTable, RawTable, feature_columns};
+use crate::decision::RatingDecision;
+use crate::model::TrainedModel;
+use indus_data::{LookupTable, RawTable, feature_columns, primary_head};
+use indus_engine::rating::{TopKMetrics, top_k_metrics};
 use indus_spec::{ColumnSpec, ColumnType, HeadSpec, PluginManifest};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// File name of a run's catalog.
-pub const CATALOG: &str = "catalog.json";
-
 /// Users and items known from the training rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Catalog {
+pub struct ItemCatalog {
     /// The head's user column.
     pub user_column: String,
     /// The head's item column.
@@ -91,7 +91,7 @@ fn key_text(c: &ColumnSpec, v: f32) -> String {
     }
 }
 
-impl Catalog {
+impl ItemCatalog {
     /// Collects users, items and seen pairs from the training rows. Every
     /// feature column must belong to the user (its id or a column of a
     /// table joined on it) or to the item; a context column such as a
@@ -101,7 +101,7 @@ impl Catalog {
         head: &HeadSpec,
         lookups: &[LookupTable],
         train: &RawTable,
-    ) -> Result<Catalog, RuntimeError> {
+    ) -> Result<ItemCatalog, RuntimeError> {
         let (Some(user_column), Some(item_column)) = (&head.user, &head.item) else {
             return Err(RuntimeError::Invalid(format!(
                 "head `{}` names no user and item columns",
@@ -145,7 +145,7 @@ impl Catalog {
             }
             at += c.width();
         }
-        let mut catalog = Catalog {
+        let mut catalog = ItemCatalog {
             user_column: user_column.clone(),
             item_column: item_column.clone(),
             user_positions,
@@ -255,6 +255,61 @@ pub fn top_indices(scores: &[f32], k: usize) -> Vec<usize> {
     order
 }
 
+/// List length of the top-k evaluation.
+const TOP_K: usize = 10;
+
+/// HR@10, NDCG@10 and recall@10 over the test users: each user's list
+/// ranks every item known from training that the user did not rate in
+/// training; the relevant items are the user's test items rated at or
+/// above `liked_at`.
+pub(crate) fn evaluate_top_k(
+    plugin: &indus_spec::PluginManifest,
+    catalog: &ItemCatalog,
+    model: &TrainedModel,
+    decision: RatingDecision,
+    test: &RawTable,
+) -> Result<TopKMetrics, RuntimeError> {
+    let pair = PairKeys::new(plugin, primary_head(plugin))?;
+    let truth = test.values.as_deref().unwrap_or_default();
+    let mut liked: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (r, row) in test.features.chunks_exact(test.width.max(1)).enumerate() {
+        if truth
+            .get(r)
+            .is_some_and(|&t| f64::from(t) >= decision.liked_at)
+        {
+            let (user, item) = pair.keys(row);
+            liked.entry(user).or_default().push(item);
+        }
+    }
+    let (mut lists, mut relevant) = (Vec::new(), Vec::new());
+    for (user, items) in liked {
+        let Ok((rows, keys)) = catalog.candidates(&user) else {
+            continue; // a user never seen in training has no profile
+        };
+        let scores = model
+            .predictor
+            .predict(&model.preprocessor.transform(&rows))?;
+        let top: Vec<String> = top_indices(&scores, TOP_K)
+            .into_iter()
+            .map(|i| keys[i].clone())
+            .collect();
+        lists.push(top);
+        relevant.push(items);
+    }
+    let (_, items) = catalog.sizes();
+    Ok(top_k_metrics(
+        &lists,
+        &relevant,
+        TOP_K,
+        &format!(
+            "for each test user with a test rating >= {}: rank all {items} items with at least {} training ratings, minus those the user rated in training; relevant = the user's test items rated >= {}",
+            decision.liked_at,
+            catalog.min_item_ratings(),
+            decision.liked_at
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,7 +332,7 @@ mod tests {
             width: 2,
             ..Default::default()
         };
-        let c = Catalog::build(&p, &p.heads[0], &[], &train).unwrap();
+        let c = ItemCatalog::build(&p, &p.heads[0], &[], &train).unwrap();
         assert_eq!(c.sizes(), (2, 3));
         let mut strict = p.clone();
         strict.heads[0].min_item_ratings = Some(indus_spec::Count::try_from(2).unwrap());
@@ -286,7 +341,7 @@ mod tests {
             width: 2,
             ..Default::default()
         };
-        let c2 = Catalog::build(&strict, &strict.heads[0], &[], &train2).unwrap();
+        let c2 = ItemCatalog::build(&strict, &strict.heads[0], &[], &train2).unwrap();
         // Only item 10 has two ratings; user 3 has not rated it.
         assert_eq!(c2.candidates("3").unwrap().1, ["10"]);
         let (rows, keys) = c.candidates("1").unwrap();
@@ -306,7 +361,7 @@ mod tests {
             width: 3,
             ..Default::default()
         };
-        let err = Catalog::build(&p, &p.heads[0], &[], &train)
+        let err = ItemCatalog::build(&p, &p.heads[0], &[], &train)
             .unwrap_err()
             .to_string();
         assert!(err.contains("`hour`"), "{err}");

@@ -83,12 +83,16 @@ fn work(
         observe(rows);
         if batch.len() == 1 {
             let job = batch.remove(0);
-            let out = run.predictor.predict(&job.x).map_err(|e| e.to_string());
+            let out = run
+                .model
+                .predictor
+                .predict(&job.x)
+                .map_err(|e| e.to_string());
             let _ = job.reply.send(out);
             continue;
         }
         let x: Vec<f32> = batch.iter().flat_map(|j| j.x.iter().copied()).collect();
-        match run.predictor.predict(&x) {
+        match run.model.predictor.predict(&x) {
             Ok(out) => {
                 let per_row = out.len() / rows.max(1);
                 let mut at = 0;

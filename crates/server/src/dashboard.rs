@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::scenarios::{RowsRequest, validate_rows};
-use crate::state::{ApiJson, AppState};
+use crate::state::{ApiJson, AppState, ServedScenario};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -104,11 +104,9 @@ async fn job_curve(
 }
 
 async fn explain_svg(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { served, .. }: ServedScenario,
     ApiJson(req): ApiJson<RowsRequest>,
 ) -> Result<Response, ApiError> {
-    let served = s.served(&name)?;
     let table = validate_rows(&served.run, req.rows, 1)?;
     let run = Arc::clone(&served.run);
     let explanation = tokio::task::spawn_blocking(move || run.explain(&table, 64))

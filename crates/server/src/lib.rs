@@ -6,6 +6,8 @@
 //! Inference runs on dedicated threads with micro-batching (see
 //! [`batcher`]), never on the async executor.
 
+#![warn(missing_docs)]
+
 mod app;
 pub mod batcher;
 mod config;

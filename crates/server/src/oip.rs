@@ -6,9 +6,9 @@
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::ops::readiness;
 use crate::scenarios::{predict_table, validate_rows};
-use crate::state::{ApiJson, AppState};
+use crate::state::{ApiJson, AppState, ServedScenario};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use indus_runtime::Prediction;
 use indus_spec::{ColumnRole, ColumnSpec, ColumnType};
@@ -150,10 +150,8 @@ pub async fn server_ready(State(s): State<AppState>) -> (StatusCode, Json<Ready>
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = ModelReady), (status = 404, body = ErrorBody)))]
 pub async fn model_ready(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, .. }: ServedScenario,
 ) -> Result<Json<ModelReady>, ApiError> {
-    s.served(&name)?;
     Ok(Json(ModelReady { name, ready: true }))
 }
 
@@ -162,10 +160,8 @@ pub async fn model_ready(
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = ModelMetadata), (status = 404, body = ErrorBody)))]
 pub async fn model_metadata(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
 ) -> Result<Json<ModelMetadata>, ApiError> {
-    let served = s.served(&name)?;
     let run = &served.run;
     let inputs = features(&run.plugin.data.columns)
         .map(|c| TensorMetadata {
@@ -178,7 +174,7 @@ pub async fn model_metadata(
             },
         })
         .collect();
-    let k = run.classes.len() as i64;
+    let k = run.model.classes.len() as i64;
     let mut outputs = if k == 0 {
         // A regression head answers with a number only.
         vec![tensor("value", "FP32", vec![-1])]
@@ -210,17 +206,16 @@ pub async fn model_metadata(
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn infer(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<InferRequest>,
 ) -> Result<Json<InferResponse>, ApiError> {
-    let served = s.served(&name)?;
     let run = &served.run;
     let rows = tensors_to_rows(&run.plugin.data.columns, req.inputs)?;
     let table = validate_rows(run, rows, s.config.max_rows_per_request)?;
     let predictions = predict_table(&served, &table).await?;
     s.metrics.rows(&name, predictions.len());
     let n = predictions.len();
-    let k = run.classes.len();
+    let k = run.model.classes.len();
     let wanted = |o: &str| {
         req.outputs
             .as_ref()

@@ -3,9 +3,9 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::registry::Served;
-use crate::state::{ApiJson, AppState};
+use crate::state::{ApiJson, AppState, ServedScenario};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use indus_data::{RawTable, primary_head};
 use indus_runtime::{Explanation, LoadedRun, Prediction};
 use indus_spec::{ColumnRole, ColumnSpec, ColumnType, PluginManifest, UnknownValues};
@@ -290,10 +290,8 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<ScenarioSummary>
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = ScenarioDetail), (status = 404, body = ErrorBody)))]
 pub async fn detail(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
 ) -> Result<Json<ScenarioDetail>, ApiError> {
-    let served = s.served(&name)?;
     let run = &served.run;
     let to = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
     Ok(Json(ScenarioDetail {
@@ -301,7 +299,7 @@ pub async fn detail(
         description: run.plugin.description.clone(),
         columns: run.plugin.data.columns.clone(),
         heads: to(serde_json::to_value(&run.plugin.heads)),
-        classes: run.classes.clone(),
+        classes: run.model.classes.clone(),
         threshold: run.metrics.threshold,
         metrics: to(serde_json::to_value(&run.metrics)),
         history: to(serde_json::to_value(&served.history)),
@@ -316,10 +314,8 @@ pub async fn detail(
     responses((status = 200, description = "JSON Schema (draft 2020-12) of one row", body = Object),
               (status = 404, body = ErrorBody)))]
 pub async fn schema(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
 ) -> Result<Json<Value>, ApiError> {
-    let served = s.served(&name)?;
     let looked_up: Vec<String> = served
         .run
         .lookups
@@ -334,10 +330,8 @@ pub async fn schema(
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = RowsRequest), (status = 404, body = ErrorBody)))]
 pub async fn examples(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { served, .. }: ServedScenario,
 ) -> Result<Json<Value>, ApiError> {
-    let served = s.served(&name)?;
     Ok(Json(json!({ "rows": served.examples })))
 }
 
@@ -352,10 +346,9 @@ pub async fn examples(
               (status = 422, description = "Rows break the schema; one detail per bad field", body = ErrorBody)))]
 pub async fn predict(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<RowsRequest>,
 ) -> Result<Json<PredictResponse>, ApiError> {
-    let served = s.served(&name)?;
     let table = validate_rows(&served.run, req.rows, s.config.max_rows_per_request)?;
     answer(&s, name, &served, &table).await
 }
@@ -391,10 +384,9 @@ async fn answer(
               (status = 422, description = "Not a readable image, or the scenario reads no images", body = ErrorBody)))]
 pub async fn predict_image(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
     body: axum::body::Bytes,
 ) -> Result<Json<PredictResponse>, ApiError> {
-    let served = s.served(&name)?;
     if indus_data::image_column(&served.run.plugin).is_none() {
         return Err(ApiError::unprocessable(format!(
             "scenario `{name}` reads rows, not images (its plugin has no single `type: image` column); send rows to /v1/scenarios/{name}/predict"
@@ -431,16 +423,15 @@ pub async fn predict_image(
               (status = 422, description = "Not readable as CSV, or rows break the schema; one detail per bad cell", body = ErrorBody)))]
 pub async fn predict_csv(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let served = s.served(&name)?;
     let table = csv_body_rows(&s, &served, body).await?;
     let Json(answered) = answer(&s, name, &served, &table).await?;
     if accepts_csv(&headers) {
-        let text = indus_runtime::predictions_csv(&served.run.classes, &answered.predictions);
+        let text = indus_runtime::predictions_csv(&served.run.model.classes, &answered.predictions);
         return Ok((
             [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             text,
@@ -503,10 +494,9 @@ fn accepts_csv(headers: &axum::http::HeaderMap) -> bool {
               (status = 422, description = "Rows break the schema, or the run keeps no training distributions", body = ErrorBody)))]
 pub async fn drift(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<RowsRequest>,
 ) -> Result<Json<DriftResponse>, ApiError> {
-    let served = s.served(&name)?;
     let table = validate_rows(&served.run, req.rows, s.config.max_rows_per_request)?;
     drift_of(name, &served, table).await
 }
@@ -524,10 +514,9 @@ pub async fn drift(
               (status = 422, description = "Not readable as CSV, rows break the schema, or the run keeps no training distributions", body = ErrorBody)))]
 pub async fn drift_csv(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
     body: axum::body::Bytes,
 ) -> Result<Json<DriftResponse>, ApiError> {
-    let served = s.served(&name)?;
     let table = csv_body_rows(&s, &served, body).await?;
     drift_of(name, &served, table).await
 }
@@ -569,8 +558,7 @@ async fn drift_of(
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn explain(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<ExplainRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
     const MAX_ROWS: usize = 256;
@@ -591,7 +579,6 @@ pub async fn explain(
             ),
         ));
     }
-    let served = s.served(&name)?;
     let table = validate_rows(&served.run, req.rows, MAX_ROWS)?;
     let run = served.run.clone();
     let explanations = tokio::task::spawn_blocking(move || run.explain(&table, steps))
@@ -602,7 +589,7 @@ pub async fn explain(
         run_id: served.run.folder.record.run_id.clone(),
         method: "integrated_gradients",
         steps,
-        input_names: served.run.preprocessor.input_names(),
+        input_names: served.run.model.preprocessor.input_names(),
         explanations,
     }))
 }
@@ -615,8 +602,7 @@ pub async fn explain(
               (status = 404, description = "Unknown scenario or user", body = ErrorBody),
               (status = 422, description = "The scenario has no recommendation head, or k is out of range", body = ErrorBody)))]
 pub async fn recommend(
-    State(s): State<AppState>,
-    Path(name): Path<String>,
+    ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<RecommendRequest>,
 ) -> Result<Json<RecommendResponse>, ApiError> {
     let k = req.k.unwrap_or(10);
@@ -625,7 +611,6 @@ pub async fn recommend(
             "k must be between 1 and 1000, got {k}"
         )));
     }
-    let served = s.served(&name)?;
     let user = req.user.text();
     let run = served.run.clone();
     let who = user.clone();

@@ -80,6 +80,30 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// The scenario a route's `{name}` segment names, looked up among the
+/// served ones: 503 while the server is loading, 404 when nothing of that
+/// name is served. Handlers take it instead of a raw path and a lookup of
+/// their own, so every route answers an unknown name alike.
+pub struct ServedScenario {
+    /// The name as the request gave it.
+    pub name: String,
+    /// What is served under it.
+    pub served: Arc<Served>,
+}
+
+impl FromRequestParts<AppState> for ServedScenario {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let axum::extract::Path(name) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let served = state.served(&name)?;
+        Ok(ServedScenario { name, served })
+    }
+}
+
 /// Proof that the caller may change what is served: present only when the
 /// server has no token, or the request carries `Authorization: Bearer <token>`.
 pub struct Authorized;

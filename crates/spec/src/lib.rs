@@ -4,6 +4,8 @@
 //! turn any mistake into a message that names the file, the line and column,
 //! the field path, and what was expected — before any data is touched.
 
+#![warn(missing_docs)]
+
 mod error;
 mod plugin;
 mod scenario;

@@ -4,17 +4,13 @@
 //! showed it; the guard also flags the unusual rows no label described.
 
 use crate::RuntimeError;
-use crate::job::{AnomalyDecision, percentile_of, reconstruction_errors};
-use crate::run_folder::RunFolder;
+use crate::decision::{AnomalyDecision, percentile_of, reconstruction_errors};
 use indus_engine::metrics::{
     ClassificationMetrics, RankingMetrics, classification_metrics_for, ranking_metrics,
 };
 use indus_engine::{Head, MlpWeights, Predictor, Targets, TrainObserver, TrainRequest, TrainSet};
 use indus_spec::{BackendKind, HeadSpec, NoveltyGuard, Task};
 use serde::{Deserialize, Serialize};
-
-/// File of the guard's weights in a run folder.
-pub(crate) const GUARD_WEIGHTS: &str = "novelty-guard.safetensors";
 
 /// What the guard decided and how it did, saved in `metrics.json`: serving
 /// reads its threshold and classes back from here.
@@ -58,7 +54,7 @@ pub(crate) struct GuardScores {
 }
 
 /// A trained (or reloaded) guard.
-pub(crate) struct GuardModel {
+pub(crate) struct NoveltyGuardModel {
     /// The autoencoder, ready to reconstruct model inputs.
     pub predictor: Predictor,
     /// Its weights, for the run folder.
@@ -161,7 +157,7 @@ fn usual_rows(set: &TrainSet, normal: usize, weights: Option<&[f32]>) -> TrainSe
     }
 }
 
-impl GuardModel {
+impl NoveltyGuardModel {
     /// Trains the autoencoder on the usual training rows (best epoch on
     /// the usual validation rows) and sets its threshold at the
     /// configured percentile of their errors. Rows of sample weight 0 are
@@ -176,7 +172,7 @@ impl GuardModel {
         seed: u64,
         backend: BackendKind,
         observer: &mut dyn TrainObserver,
-    ) -> Result<GuardModel, RuntimeError> {
+    ) -> Result<NoveltyGuardModel, RuntimeError> {
         let (normal, flags) = guard_classes(spec, head)
             .map_err(|(field, message)| RuntimeError::Invalid(format!("{field}: {message}")))?;
         let usual = usual_rows(train, normal, weights);
@@ -213,7 +209,7 @@ impl GuardModel {
         let on = usual_validation.as_ref().unwrap_or(&usual);
         let errors = reconstruction_errors(&on.x, &predictor.predict(&on.x)?, on.width);
         let percentile = spec.threshold_percentile.unwrap_or(99.0);
-        Ok(GuardModel {
+        Ok(NoveltyGuardModel {
             predictor,
             weights,
             decision: AnomalyDecision {
@@ -227,35 +223,29 @@ impl GuardModel {
         })
     }
 
-    /// Reloads the guard of a finished run.
+    /// Rebuilds the guard of a finished run from its saved weights and the
+    /// report its `metrics.json` holds; `Err` says what does not fit.
     pub fn load(
-        folder: &RunFolder,
+        weights: MlpWeights,
         report: &GuardReport,
         classes: &[String],
         width: usize,
         backend: BackendKind,
-    ) -> Result<GuardModel, RuntimeError> {
-        let bytes = folder.read(GUARD_WEIGHTS)?;
-        let weights = MlpWeights::from_safetensors(&folder.dir.join(GUARD_WEIGHTS), &bytes)?;
+    ) -> Result<NoveltyGuardModel, String> {
         let index = |name: &str| {
             classes.iter().position(|c| c == name).ok_or_else(|| {
-                RuntimeError::run_folder(
-                    &folder.dir,
-                    format!("metrics.json: the novelty guard names an unknown class `{name}`"),
-                )
+                format!("metrics.json: the novelty guard names an unknown class `{name}`")
             })
         };
         if weights.inputs() != width {
-            return Err(RuntimeError::run_folder(
-                &folder.dir,
-                format!(
-                    "{GUARD_WEIGHTS} expects {} inputs but the preprocessing produces {width}",
-                    weights.inputs()
-                ),
+            return Err(format!(
+                "the novelty guard's weights expect {} inputs but the preprocessing produces {width}",
+                weights.inputs()
             ));
         }
-        Ok(GuardModel {
-            predictor: Predictor::new(&weights, Head::Reconstruction { width }, backend)?,
+        Ok(NoveltyGuardModel {
+            predictor: Predictor::new(&weights, Head::Reconstruction { width }, backend)
+                .map_err(|e| e.to_string())?,
             decision: AnomalyDecision {
                 threshold: report.threshold,
                 percentile: report.percentile,
@@ -276,7 +266,7 @@ impl GuardModel {
 
     /// Whether a row with reconstruction error `error` is flagged.
     pub fn fires(&self, error: f32) -> bool {
-        error >= self.decision.threshold
+        self.decision.fires(error)
     }
 
     /// The guard's score of a row, rising with its error and 0.5 at the

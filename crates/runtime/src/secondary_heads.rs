@@ -1,9 +1,11 @@
-//! Heads trained beside the primary one on a shared trunk (a scenario's
-//! `heads:` list): their targets, their slice of the model, their decisions,
-//! metrics and served answers.
+//! The secondary heads: every head after the first of a scenario's
+//! `heads:` list, trained beside the primary one on a shared trunk. Their
+//! targets, their slice of the model, their decisions, metrics and served
+//! answers.
 
 use crate::RuntimeError;
-use crate::job::class_columns;
+use crate::decision::class_columns;
+use crate::prediction::{HeadAnswer, named};
 use indus_data::{HeadTargets, RawTable, head_classes};
 use indus_engine::metrics::{ClassificationMetrics, classification_metrics_for, predict_classes};
 use indus_engine::rating::{RegressionMetrics, regression_metrics};
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// The heads after the primary one that `scenario` trains on one trunk
 /// (empty unless it lists several under `heads:`).
-pub(crate) fn auxiliary_specs<'a>(
+pub(crate) fn secondary_specs<'a>(
     plugin: &'a PluginManifest,
     scenario: &Scenario,
 ) -> &'a [HeadSpec] {
@@ -21,7 +23,7 @@ pub(crate) fn auxiliary_specs<'a>(
     plugin.heads.get(1..trained).unwrap_or_default()
 }
 
-/// The training targets of auxiliary head `spec` in `table`.
+/// The training targets of secondary head `spec` in `table`.
 pub(crate) fn targets_of(spec: &HeadSpec, table: &RawTable) -> Result<Targets, RuntimeError> {
     match table.head_target(spec.name.as_str()) {
         Some(HeadTargets::Classes(c)) => Ok(Targets::Classes(c.clone())),
@@ -36,8 +38,8 @@ pub(crate) fn targets_of(spec: &HeadSpec, table: &RawTable) -> Result<Targets, R
     }
 }
 
-/// One auxiliary head of a trained model, ready to answer.
-pub(crate) struct AuxiliaryModel {
+/// One secondary head of a trained model, ready to answer.
+pub(crate) struct SecondaryHead {
     /// The head as the plugin declares it (with the scenario's loss weight).
     pub spec: HeadSpec,
     /// Its engine head.
@@ -51,8 +53,8 @@ pub(crate) struct AuxiliaryModel {
     pub predictor: Predictor,
 }
 
-/// Predictions of an auxiliary head for labelled rows.
-pub(crate) enum AuxiliaryScores {
+/// Predictions of a secondary head for labelled rows.
+pub(crate) enum SecondaryScores {
     /// Classifiers: probability columns, decided classes, true labels.
     Classes {
         probs: Vec<f32>,
@@ -66,17 +68,17 @@ pub(crate) enum AuxiliaryScores {
     },
 }
 
-impl AuxiliaryScores {
+impl SecondaryScores {
     /// Appends another batch of rows (cross-validation folds).
-    pub fn extend(&mut self, other: AuxiliaryScores) {
+    pub fn extend(&mut self, other: SecondaryScores) {
         match (self, other) {
             (
-                AuxiliaryScores::Classes {
+                SecondaryScores::Classes {
                     probs,
                     predicted,
                     labels,
                 },
-                AuxiliaryScores::Classes {
+                SecondaryScores::Classes {
                     probs: p,
                     predicted: d,
                     labels: l,
@@ -87,8 +89,8 @@ impl AuxiliaryScores {
                 labels.extend(l);
             }
             (
-                AuxiliaryScores::Values { predicted, truth },
-                AuxiliaryScores::Values {
+                SecondaryScores::Values { predicted, truth },
+                SecondaryScores::Values {
                     predicted: p,
                     truth: t,
                 },
@@ -101,9 +103,9 @@ impl AuxiliaryScores {
     }
 }
 
-/// What `metrics.json` records for an auxiliary head.
+/// What `metrics.json` records for a secondary head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuxiliaryMetrics {
+pub struct SecondaryHeadMetrics {
     /// Head name.
     pub head: String,
     /// Its task (`binary`, `multiclass`, `regression`).
@@ -121,7 +123,7 @@ pub struct AuxiliaryMetrics {
     pub regression: Option<RegressionMetrics>,
 }
 
-impl AuxiliaryMetrics {
+impl SecondaryHeadMetrics {
     /// The numbers a summary table shows for this head: accuracy, balanced
     /// accuracy and ROC-AUC (classifiers), RMSE (regression).
     pub fn summary(&self) -> [Option<f64>; 4] {
@@ -135,28 +137,7 @@ impl AuxiliaryMetrics {
     }
 }
 
-/// One auxiliary head's answer for one row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HeadAnswer {
-    /// Classifiers: the decided class.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    /// Classifiers: probability of `label`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub score: Option<f32>,
-    /// Classifiers: probability per class, in class order.
-    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "ordered")]
-    pub probabilities: Vec<(String, f32)>,
-    /// Regression heads: the predicted number.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<f32>,
-}
-
-fn ordered<S: serde::Serializer>(pairs: &[(String, f32)], s: S) -> Result<S::Ok, S::Error> {
-    crate::loaded::OrderedMap(pairs).serialize(s)
-}
-
-impl AuxiliaryModel {
+impl SecondaryHead {
     /// Builds head `spec`, whose outputs start at column `offset` of the
     /// shared output layer of each network in `members` (one unless the
     /// scenario trains an ensemble).
@@ -166,13 +147,13 @@ impl AuxiliaryModel {
         offset: usize,
         threshold: Option<f32>,
         backend: BackendKind,
-    ) -> Result<AuxiliaryModel, RuntimeError> {
+    ) -> Result<SecondaryHead, RuntimeError> {
         let head = Head::from_spec(spec)?;
         let own = members
             .iter()
             .map(|w| w.output_columns(offset, head.outputs()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(AuxiliaryModel {
+        Ok(SecondaryHead {
             spec: spec.clone(),
             head,
             classes: match head {
@@ -184,7 +165,7 @@ impl AuxiliaryModel {
         })
     }
 
-    /// Builds every auxiliary head of `specs`, laid out after a primary
+    /// Builds every secondary head of `specs`, laid out after a primary
     /// head of `primary_outputs` columns.
     pub fn all(
         specs: &[HeadSpec],
@@ -192,11 +173,11 @@ impl AuxiliaryModel {
         primary_outputs: usize,
         thresholds: &[Option<f32>],
         backend: BackendKind,
-    ) -> Result<Vec<AuxiliaryModel>, RuntimeError> {
+    ) -> Result<Vec<SecondaryHead>, RuntimeError> {
         let mut offset = primary_outputs;
         let mut models = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
-            let model = AuxiliaryModel::new(
+            let model = SecondaryHead::new(
                 spec,
                 members,
                 offset,
@@ -222,15 +203,15 @@ impl AuxiliaryModel {
     }
 
     /// Scores preprocessed rows `x` whose targets `table` carries.
-    pub fn score(&self, x: &[f32], table: &RawTable) -> Result<AuxiliaryScores, RuntimeError> {
+    pub fn score(&self, x: &[f32], table: &RawTable) -> Result<SecondaryScores, RuntimeError> {
         let out = self.outputs(x)?;
         Ok(match targets_of(&self.spec, table)? {
-            Targets::Classes(labels) => AuxiliaryScores::Classes {
+            Targets::Classes(labels) => SecondaryScores::Classes {
                 predicted: predict_classes(&out, self.classes.len(), self.threshold),
                 probs: out,
                 labels,
             },
-            Targets::Values { values, .. } => AuxiliaryScores::Values {
+            Targets::Values { values, .. } => SecondaryScores::Values {
                 predicted: out,
                 truth: values,
             },
@@ -238,9 +219,9 @@ impl AuxiliaryModel {
     }
 
     /// The metrics of `scores` for `metrics.json`.
-    pub fn metrics(&self, scores: &AuxiliaryScores) -> AuxiliaryMetrics {
+    pub fn metrics(&self, scores: &SecondaryScores) -> SecondaryHeadMetrics {
         let (test, regression) = match scores {
-            AuxiliaryScores::Classes {
+            SecondaryScores::Classes {
                 probs,
                 predicted,
                 labels,
@@ -253,11 +234,11 @@ impl AuxiliaryModel {
                 )),
                 None,
             ),
-            AuxiliaryScores::Values { predicted, truth } => {
+            SecondaryScores::Values { predicted, truth } => {
                 (None, Some(regression_metrics(predicted, truth)))
             }
         };
-        AuxiliaryMetrics {
+        SecondaryHeadMetrics {
             head: self.spec.name.to_string(),
             task: self.spec.task.as_str().to_string(),
             loss_weight: self.spec.loss_weight.get(),
@@ -289,7 +270,7 @@ impl AuxiliaryModel {
             .map(|(p, d)| HeadAnswer {
                 label: Some(self.classes[d].clone()),
                 score: Some(p[d]),
-                probabilities: crate::loaded::named(&self.classes, p),
+                probabilities: named(&self.classes, p),
                 value: None,
             })
             .collect())
