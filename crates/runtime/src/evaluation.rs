@@ -391,7 +391,9 @@ mod tests {
     fn resolved(data: &str, task: &str) -> ResolvedScenario {
         let dir = tempfile::tempdir().unwrap();
         let scenario_file = dir.path().join("s.yaml");
-        let text = format!("name: s\nplugin: p\ndata: {data}\n");
+        let text = format!(
+            "name: s\nplugin: p\ndata: {data}\nmodel: {{hidden: [4]}}\ntraining: {{epochs: 1, batch_size: 8, optimizer: {{kind: adam, learning_rate: 0.01}}}}\nseed: 1\n"
+        );
         std::fs::write(&scenario_file, &text).unwrap();
         let head = match task {
             "user_item" => "{name: y, task: user_item, target: y, user: u, item: i, liked_at: 4}",
@@ -399,7 +401,7 @@ mod tests {
         };
         let plugin = indus_spec::parse_plugin(
             Path::new("p.yaml"),
-            &format!("name: p\nindustry: t\ndescription: t\ndata:\n  source: {{format: csv, dataset: p, files: {{train: {{name: t.csv}}}}}}\n  columns:\n    - {{name: u, type: integer, role: feature, encoding: embedding}}\n    - {{name: i, type: integer, role: feature, encoding: embedding}}\n    - {{name: t, type: integer, role: split}}\n    - {{name: y, type: integer, role: target, range: [0, 5]}}\nheads:\n  - {head}\n"),
+            &format!("name: p\nindustry: t\ndescription: t\ndata:\n  source: {{format: csv, dataset: p, files: {{train: {{name: t.csv}}}}}}\n  columns:\n    - {{name: u, type: integer, role: feature, encoding: embedding, embedding_dim: 4}}\n    - {{name: i, type: integer, role: feature, encoding: embedding, embedding_dim: 4}}\n    - {{name: t, type: integer, role: split}}\n    - {{name: y, type: integer, role: target, range: [0, 5]}}\nheads:\n  - {head}\n"),
         )
         .unwrap();
         let scenario = indus_spec::parse_scenario(&scenario_file, &text).unwrap();
@@ -441,7 +443,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("s.yaml:3") && err.contains("user_item"),
+            err.contains("s.yaml") && err.contains("data.folds") && err.contains("user_item"),
             "{err}"
         );
         let plan = EvaluationPlan::choose(&resolved(

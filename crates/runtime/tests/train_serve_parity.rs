@@ -10,8 +10,8 @@ use std::path::Path;
 
 /// A deterministic spread of numbers in [0, 1).
 fn uniform(i: usize, salt: usize) -> f64 {
-    let mut z =
-        (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (salt as u64 + 1) * 0xBF58_476D_1CE4_E5B9;
+    let mut z = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (salt as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z ^= z >> 31;
     z = z.wrapping_mul(0x94D0_49BB_1331_11EB);
     ((z >> 11) as f64) / ((1u64 << 53) as f64)
