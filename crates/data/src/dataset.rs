@@ -184,6 +184,19 @@ enum Split {
     Test,
 }
 
+/// Whether the plugin's data set ships an official test split: what
+/// [`load_dataset`] fills `test` from (an NPZ archive always has one).
+pub fn has_official_test(manifest: &PluginManifest) -> bool {
+    let files = &manifest.data.source.files;
+    match manifest.data.source.format {
+        SourceFormat::Idx => files.contains_key("test_images"),
+        SourceFormat::Npz => true,
+        SourceFormat::Csv | SourceFormat::Parquet | SourceFormat::ImageFolder => {
+            files.contains_key("test")
+        }
+    }
+}
+
 fn load_split(
     manifest: &PluginManifest,
     locations: &DataLocations,

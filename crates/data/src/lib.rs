@@ -17,8 +17,8 @@ mod rows;
 mod table;
 
 pub use dataset::{
-    Limits, LoadedData, csv_layout, images_with_labels, load_dataset, load_test_split,
-    stratified_folds, stratified_split,
+    Limits, LoadedData, csv_layout, has_official_test, images_with_labels, load_dataset,
+    load_test_split, stratified_folds, stratified_split,
 };
 pub use error::DataError;
 pub use fetch::{DataLocations, FetchedFile, fetch, locate_folder, sha256_hex};

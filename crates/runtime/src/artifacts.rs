@@ -9,7 +9,7 @@ use crate::drift::Reference;
 use crate::environment::Environment;
 use crate::metrics::RunMetrics;
 use crate::recommend::ItemCatalog;
-use crate::run_folder::{RUN_MANIFEST, RunFolder, RunRecord, RunWriter};
+use crate::run_folder::{RunFolder, RunRecord, RunWriter};
 use indus_data::{LookupTable, Preprocessor};
 use indus_engine::{EpochRecord, MlpWeights};
 use indus_spec::{PluginManifest, Scenario, parse_plugin, parse_scenario};
@@ -240,10 +240,7 @@ impl RunFolder {
 /// run's manifest: cheap enough to list hundreds of runs, where
 /// [`RunFolder::open`] would hash every weights file.
 pub fn peek_metrics(dir: &Path) -> Result<RunMetrics, RuntimeError> {
-    let manifest = std::fs::read(dir.join(RUN_MANIFEST))
-        .map_err(|_| RuntimeError::run_folder(dir, format!("incomplete: no {RUN_MANIFEST}")))?;
-    let record: RunRecord = serde_json::from_slice(&manifest)
-        .map_err(|e| RuntimeError::run_folder(dir, format!("{RUN_MANIFEST} is damaged: {e}")))?;
+    let record = RunRecord::read(dir)?;
     let bytes =
         std::fs::read(dir.join(METRICS)).map_err(|e| RuntimeError::io(dir.join(METRICS), e))?;
     if record.files.get(METRICS) != Some(&indus_data::sha256_hex(&bytes)) {

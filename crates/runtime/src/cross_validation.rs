@@ -146,7 +146,7 @@ pub(crate) fn cross_validate(
                     seed.wrapping_add(f as u64),
                 )?;
             }
-            let mut scored = fold_fit.model.score(fold_test)?;
+            let mut scored = fold_fit.model.score(&fold_test)?;
             if plain_regression {
                 let (predicted, truth) = scored.values.take().unwrap_or_default();
                 regression_folds.push(regression_metrics(&predicted, &truth));
@@ -185,18 +185,12 @@ pub(crate) fn cross_validate(
         String::new()
     };
     let (scores, evaluation) = match official_test {
-        Some(t) => {
-            let mut scores = scoring.score_held_out(&fitted, t, importance)?;
-            // Multilabel heads never cross-validate; the test rows' own
-            // numbers stand as the single-fit path reports them.
-            scores.multilabel = None;
-            (
-                scores,
-                format!(
-                    "official test split; {k}-fold cross-validation{repeated} on the training rows"
-                ),
-            )
-        }
+        Some(t) => (
+            scoring.score_held_out(&fitted, t, importance)?,
+            format!(
+                "official test split; {k}-fold cross-validation{repeated} on the training rows"
+            ),
+        ),
         None => {
             let scored = Scored {
                 probs: pooled.probs,

@@ -49,17 +49,6 @@ pub(crate) struct EvaluationPlan {
 /// none.
 pub(crate) const DEFAULT_TEST_FRACTION: f64 = 0.2;
 
-/// Whether the plugin's data set ships an official test split.
-fn has_official_test(plugin: &PluginManifest) -> bool {
-    use indus_spec::SourceFormat;
-    let files = &plugin.data.source.files;
-    match plugin.data.source.format {
-        SourceFormat::Idx => files.contains_key("test_images"),
-        SourceFormat::Npz => true,
-        _ => files.contains_key("test"),
-    }
-}
-
 impl EvaluationPlan {
     /// Chooses the protocol and checks every rule that needs only the two
     /// files: a test split named twice, a split column that is not one, a
@@ -72,23 +61,30 @@ impl EvaluationPlan {
                 .locate_in(&text)
                 .into()
         };
-        let official = has_official_test(plugin);
-        let is_split_column = |name: &str| {
-            plugin
+        let official = indus_data::has_official_test(plugin);
+        let require_split_column = |name: &str, field: &str| {
+            let declared = plugin
                 .data
                 .columns
                 .iter()
-                .any(|c| c.name == name && c.role == ColumnRole::Split)
+                .any(|c| c.name == name && c.role == ColumnRole::Split);
+            if declared {
+                Ok(())
+            } else {
+                Err(refuse(
+                    field,
+                    format!(
+                        "plugin `{}` has no `role: split` column named `{name}`",
+                        plugin.name
+                    ),
+                ))
+            }
         };
         let data = &scenario.data;
+        // Naming both a split column and a time split is refused when the
+        // scenario is parsed.
         let test_rows = match (&data.split_column, &data.time_split) {
-            (Some(_), Some(_)) => {
-                return Err(refuse(
-                    "data.time_split",
-                    "name one test split: `split_column` or `time_split`, not both".into(),
-                ));
-            }
-            (Some(_), None) if official => {
+            (Some(_), _) if official => {
                 return Err(refuse(
                     "data.split_column",
                     "the plugin already has an official test file".into(),
@@ -100,28 +96,12 @@ impl EvaluationPlan {
                     "the plugin already has an official test file".into(),
                 ));
             }
-            (Some(split), None) => {
-                if !is_split_column(&split.name) {
-                    return Err(refuse(
-                        "data.split_column.name",
-                        format!(
-                            "plugin `{}` has no `role: split` column named `{}`",
-                            plugin.name, split.name
-                        ),
-                    ));
-                }
+            (Some(split), _) => {
+                require_split_column(&split.name, "data.split_column.name")?;
                 TestRows::SplitColumn(split.clone())
             }
             (None, Some(split)) => {
-                if !is_split_column(&split.column) {
-                    return Err(refuse(
-                        "data.time_split.column",
-                        format!(
-                            "plugin `{}` has no `role: split` column named `{}`",
-                            plugin.name, split.column
-                        ),
-                    ));
-                }
+                require_split_column(&split.column, "data.time_split.column")?;
                 TestRows::TimeOrdered(split.clone())
             }
             (None, None) if official => TestRows::Official,
@@ -328,7 +308,7 @@ impl Scoring<'_> {
             self.classes,
             self.scenario.seed,
         )?;
-        let mut scored = fitted.model.score(rows)?;
+        let mut scored = fitted.model.score(&rows)?;
         let mut out = HeldOutScores {
             test: self.test_metrics(&scored)?,
             novelty_guard: fitted.guard_report(&scored),
@@ -388,7 +368,7 @@ mod tests {
         assert!(err.contains("row 2") && err.contains("soon"), "{err}");
     }
 
-    fn resolved(data: &str, task: &str) -> ResolvedScenario {
+    fn resolved(data: &str, task: &str) -> (tempfile::TempDir, ResolvedScenario) {
         let dir = tempfile::tempdir().unwrap();
         let scenario_file = dir.path().join("s.yaml");
         let text = format!(
@@ -405,52 +385,53 @@ mod tests {
         )
         .unwrap();
         let scenario = indus_spec::parse_scenario(&scenario_file, &text).unwrap();
-        // The file must outlive the plan's check, which reads it for lines.
-        std::mem::forget(dir);
-        ResolvedScenario {
+        // The folder must outlive the plan's check, which reads the file
+        // for line numbers.
+        let resolved = ResolvedScenario {
             scenario_file,
             scenario,
             plugin_file: "p.yaml".into(),
             plugin,
-        }
+        };
+        (dir, resolved)
+    }
+
+    /// The plan of a scenario with `data` and a plugin head of `task`.
+    fn plan_for((data, task): (&str, &str)) -> Result<EvaluationPlan, RuntimeError> {
+        let (_dir, resolved) = resolved(data, task);
+        EvaluationPlan::choose(&resolved)
     }
 
     #[test]
     fn the_plan_is_chosen_and_checked_before_any_data_is_read() {
-        let plan = EvaluationPlan::choose(&resolved("{folds: 5, repeats: 2}", "binary")).unwrap();
+        let plan = plan_for(("{folds: 5, repeats: 2}", "binary")).unwrap();
         assert_eq!(plan.test_rows, TestRows::OutOfFold);
         assert_eq!(plan.folds, Some((5, 2)));
-        let plan = EvaluationPlan::choose(&resolved("{}", "binary")).unwrap();
+        let plan = plan_for(("{}", "binary")).unwrap();
         assert_eq!(
             plan.test_rows,
             TestRows::Holdout {
                 fraction: DEFAULT_TEST_FRACTION
             }
         );
-        let err = EvaluationPlan::choose(&resolved(
-            "{split_column: {name: u, test: ['1']}}",
-            "binary",
-        ))
-        .unwrap_err()
-        .to_string();
+        let err = plan_for(("{split_column: {name: u, test: ['1']}}", "binary"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("s.yaml")
                 && err.contains("split_column")
                 && err.contains("no `role: split` column named `u`"),
             "{err}"
         );
-        let err = EvaluationPlan::choose(&resolved("{folds: 5}", "user_item"))
+        let err = plan_for(("{folds: 5}", "user_item"))
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("s.yaml") && err.contains("data.folds") && err.contains("user_item"),
             "{err}"
         );
-        let plan = EvaluationPlan::choose(&resolved(
-            "{time_split: {column: t, test_fraction: 0.2}}",
-            "user_item",
-        ))
-        .unwrap();
+        let plan =
+            plan_for(("{time_split: {column: t, test_fraction: 0.2}}", "user_item")).unwrap();
         assert!(matches!(plan.test_rows, TestRows::TimeOrdered(_)));
     }
 }

@@ -518,7 +518,7 @@ impl LoadedRun {
             )));
         }
         self.check_rows(rows)?;
-        self.model.score(self.with_derived(rows)?.into_owned())
+        self.model.score(&*self.with_derived(rows)?)
     }
 
     /// RMSE, MAE and R² on rows whose target values are known.

@@ -164,12 +164,12 @@ impl TrainedModel {
 
     /// Scores labelled rows (derived columns already filled in): what the
     /// run's metrics are computed from, during training and by `indus eval`.
-    pub(crate) fn score(&self, rows: RawTable) -> Result<Scored, RuntimeError> {
-        let x = self.preprocessor.transform(&rows);
+    pub(crate) fn score(&self, rows: &RawTable) -> Result<Scored, RuntimeError> {
+        let x = self.preprocessor.transform(rows);
         let secondary = self
             .secondary
             .iter()
-            .map(|h| h.score(&x, &rows))
+            .map(|h| h.score(&x, rows))
             .collect::<Result<Vec<_>, _>>()?;
         let mut decided = self.decide(&x, self.predictor.predict(&x)?);
         let guard = self.apply_guard(&x, &mut decided)?;
@@ -189,16 +189,18 @@ impl TrainedModel {
         };
         match self.decision {
             Decision::Rating(rule) => {
-                let truth = rows.values.unwrap_or_default();
+                let truth = rows.values.clone().unwrap_or_default();
                 scored.labels = truth.iter().map(|&t| u32::from(rule.liked(t))).collect();
                 scored.values = Some((values, truth));
             }
-            Decision::Value => scored.values = Some((values, rows.values.unwrap_or_default())),
+            Decision::Value => {
+                scored.values = Some((values, rows.values.clone().unwrap_or_default()));
+            }
             Decision::Multilabel => {
                 scored.multi_hot = Some(rows.multi_hot(self.classes.len()).unwrap_or_default());
             }
             Decision::Classes { .. } | Decision::Anomaly(_) => {
-                scored.labels = rows.labels.unwrap_or_default();
+                scored.labels = rows.labels.clone().unwrap_or_default();
             }
         }
         Ok(scored)

@@ -114,7 +114,7 @@ pub fn run_scenario(
     };
     let mut importance: Option<ImportanceSamples> = None;
     let official_validation = data.validation.take();
-    let (fitted, scores, evaluation, cross_validation) = match (plan.folds, data.test) {
+    let (fitted, mut scores, evaluation, cross_validation) = match (plan.folds, data.test) {
         (Some(folds), test) => {
             let CrossValidated {
                 fitted,
@@ -176,7 +176,7 @@ pub fn run_scenario(
     };
     let run_id = format!("{}-s{}", started_at.format("%Y%m%dT%H%M%SZ"), scenario.seed);
     let writer = RunWriter::create(&options.runs_root, scenario.name.as_str(), &run_id)?;
-    let test_decisions = scores.decided.clone();
+    let test_decisions = scores.decided.take();
     let metrics = record_metrics(
         resolved,
         &backend,

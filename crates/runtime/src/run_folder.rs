@@ -30,6 +30,29 @@ pub struct RunRecord {
     pub files: BTreeMap<String, String>,
 }
 
+impl RunRecord {
+    /// Reads and checks the manifest of the run folder `dir` (the other
+    /// files are not looked at: [`RunFolder::open`] verifies them).
+    pub fn read(dir: &Path) -> Result<RunRecord, RuntimeError> {
+        let text = std::fs::read(dir.join(RUN_MANIFEST)).map_err(|_| {
+            RuntimeError::run_folder(dir, format!("incomplete: no {RUN_MANIFEST} (the run did not finish, or this is not a run folder)"))
+        })?;
+        let record: RunRecord = serde_json::from_slice(&text).map_err(|e| {
+            RuntimeError::run_folder(dir, format!("{RUN_MANIFEST} is damaged: {e}"))
+        })?;
+        if record.format != FORMAT {
+            return Err(RuntimeError::run_folder(
+                dir,
+                format!(
+                    "run format {} is not supported (expected {FORMAT})",
+                    record.format
+                ),
+            ));
+        }
+        Ok(record)
+    }
+}
+
 /// Writes a run folder atomically. Dropping it without `commit` removes the
 /// temporary folder, so a failed run leaves nothing that looks like a run.
 pub struct RunWriter {
@@ -143,22 +166,7 @@ impl RunFolder {
         if !dir.is_dir() {
             return Err(RuntimeError::run_folder(dir, "not a folder"));
         }
-        let manifest = dir.join(RUN_MANIFEST);
-        let text = std::fs::read(&manifest).map_err(|_| {
-            RuntimeError::run_folder(dir, format!("incomplete: no {RUN_MANIFEST} (the run did not finish, or this is not a run folder)"))
-        })?;
-        let record: RunRecord = serde_json::from_slice(&text).map_err(|e| {
-            RuntimeError::run_folder(dir, format!("{RUN_MANIFEST} is damaged: {e}"))
-        })?;
-        if record.format != FORMAT {
-            return Err(RuntimeError::run_folder(
-                dir,
-                format!(
-                    "run format {} is not supported (expected {FORMAT})",
-                    record.format
-                ),
-            ));
-        }
+        let record = RunRecord::read(dir)?;
         for (name, expected) in &record.files {
             let path = dir.join(name);
             let bytes = std::fs::read(&path).map_err(|_| {
