@@ -92,6 +92,26 @@ fn project() -> &'static Path {
     })
 }
 
+/// The columns of the plugin a shipped scenario uses, as JSON.
+fn plugin_columns(scenario: &str) -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(repo().join("scenarios").join(format!("{scenario}.yaml"))).unwrap();
+    let plugin = text
+        .lines()
+        .find_map(|l| l.strip_prefix("plugin:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let manifest: Value = serde_norway::from_str(
+        &std::fs::read_to_string(repo().join("plugins").join(&plugin).join("plugin.yaml")).unwrap(),
+    )
+    .unwrap();
+    manifest["data"]["columns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// A running `indus serve`, killed when dropped.
 struct Server {
     child: Child,
@@ -153,12 +173,11 @@ impl Server {
     }
 
     fn send(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let mut res = self
-            .agent
-            .post(format!("{}{path}", self.url))
-            .header("content-type", content_type)
-            .send(body)
-            .unwrap();
+        let mut req = self.agent.post(format!("{}{path}", self.url));
+        if !content_type.is_empty() {
+            req = req.header("content-type", content_type);
+        }
+        let mut res = req.send(body).unwrap();
         let text = res.body_mut().read_to_string().unwrap();
         (
             res.status().as_u16(),
@@ -354,6 +373,41 @@ fn every_shipped_scenario_answers_every_endpoint_like_the_cli() {
             assert_eq!(inferred["outputs"][0]["datatype"], "BOOL");
         }
         assert_eq!(server.get(&format!("/v2/models/{name}/ready")).0, 200);
+        // The same model by its version (the run id), and an infer body
+        // sent without a JSON content type, as tritonclient sends it.
+        let version = meta["versions"][0].as_str().unwrap();
+        let at = format!("/v2/models/{name}/versions/{version}");
+        assert_eq!(server.get(&at).0, 200);
+        assert_eq!(server.get(&format!("{at}/ready")).0, 200);
+        assert_eq!(
+            server.get(&format!("/v2/models/{name}/versions/0/ready")).0,
+            404
+        );
+        let (s, bare) = server.send(
+            &format!("{at}/infer"),
+            "",
+            json!({ "inputs": inputs, "outputs": [{"name": "label"}] })
+                .to_string()
+                .into_bytes(),
+        );
+        assert_eq!(s, 200, "{name}: {bare}");
+        assert_eq!(bare["outputs"][0]["data"], json!(labels), "{name}");
+        // Columns a native hook derives are never asked of a client.
+        let derived: Vec<String> = plugin_columns(name)
+            .into_iter()
+            .filter(|c| c["derived"] == json!(true))
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        for column in &derived {
+            assert!(
+                !meta["inputs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["name"] == json!(column)),
+                "{name}: derived `{column}` is asked as an input"
+            );
+        }
 
         if recommender {
             // Side columns come from the joined tables: only the keys are required.
@@ -540,4 +594,258 @@ fn the_dashboard_works_in_a_real_browser() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(out.join("dashboard-390.png").is_file());
+}
+
+/// Opens a TCP connection to the server's address.
+fn connect(server: &Server) -> std::net::TcpStream {
+    let addr = server.url.trim_start_matches("http://");
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// How long `/health` takes to answer.
+fn health_latency(server: &Server) -> Duration {
+    let started = Instant::now();
+    assert_eq!(server.get("/health").0, 200);
+    started.elapsed()
+}
+
+/// Slow and idle clients, oversized announcements and a connection flood:
+/// the probes still answer at once, half-sent headers are cut off after
+/// the header timeout, and a body announced over the limit gets its 413
+/// before it is sent.
+#[test]
+fn slow_idle_and_oversized_clients_do_not_hold_the_server() {
+    use std::io::{Read, Write};
+    let server = Server::start(&[
+        "--scenario",
+        "credit-scoring",
+        "--header-timeout-secs",
+        "1",
+        "--concurrency",
+        "4",
+        "--max-connections",
+        "64",
+    ]);
+    // Half-sent headers, and slow bodies holding every request slot.
+    let mut half_open = Vec::new();
+    for _ in 0..20 {
+        let mut s = connect(&server);
+        s.write_all(b"GET /v1/scenarios HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        half_open.push(s);
+    }
+    let mut slow_bodies = Vec::new();
+    for _ in 0..8 {
+        let mut s = connect(&server);
+        s.write_all(
+            b"POST /v1/scenarios/credit-scoring/predict HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"rows\": [",
+        )
+        .unwrap();
+        slow_bodies.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..5 {
+        let took = health_latency(&server);
+        assert!(took < Duration::from_millis(500), "/health took {took:?}");
+    }
+    // A body announced over the limit is refused before it is sent.
+    let mut big = connect(&server);
+    big.write_all(
+        b"POST /v1/scenarios/credit-scoring/predict HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 999999999999\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = [0u8; 64];
+    let n = big.read(&mut answer).unwrap();
+    let head = String::from_utf8_lossy(&answer[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    // The half-sent headers are closed by the server after the timeout.
+    std::thread::sleep(Duration::from_millis(1500));
+    for mut s in half_open {
+        let mut buf = [0u8; 256];
+        // Closed: end of stream (or a 408 first, then the end).
+        let n = s.read(&mut buf).unwrap_or(0);
+        let rest = if n > 0 {
+            s.read(&mut buf).unwrap_or(0)
+        } else {
+            0
+        };
+        assert_eq!(rest, 0, "a half-sent request was left open");
+    }
+    // Past the connection cap, new connections are closed at once and the
+    // server still answers once they go.
+    let flood: Vec<_> = (0..80).map(|_| connect(&server)).collect();
+    drop(flood);
+    drop(slow_bodies);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.get("/health").0, 200);
+}
+
+/// Heavy predicts run off the async threads and stop at their timeout:
+/// while two requests of 10,000 rows each (reason codes on every row) are
+/// being answered, `/health` answers at once, and a request over its time
+/// gets a 408 instead of a late 200.
+#[test]
+fn heavy_requests_do_not_stall_the_probes_and_stop_at_their_timeout() {
+    let server = Server::start(&["--scenario", "credit-scoring", "--timeout-secs", "2"]);
+    let (_, examples) = server.get("/v1/scenarios/credit-scoring/examples");
+    let row = examples["rows"][0].clone();
+    let body = json!({ "rows": vec![row; 10_000] });
+    let heavy: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, body) = (server.url.clone(), body.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let started = Instant::now();
+                let res = agent
+                    .post(format!("{url}/v1/scenarios/credit-scoring/predict"))
+                    .header("content-type", "application/json")
+                    .send(body.to_string())
+                    .unwrap();
+                (res.status().as_u16(), started.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut worst = Duration::ZERO;
+    for _ in 0..10 {
+        worst = worst.max(health_latency(&server));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(worst < Duration::from_millis(500), "/health took {worst:?}");
+    for h in heavy {
+        let (status, took) = h.join().unwrap();
+        assert!(status == 200 || status == 408, "status {status}");
+        // Answered by the deadline (plus the chunk in flight), never long after.
+        assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    }
+}
+
+/// SIGTERM while a client holds a half-sent request: the server still
+/// exits, after at most the header timeout and the shutdown grace.
+#[test]
+fn sigterm_ends_the_server_even_with_a_half_sent_request_open() {
+    use std::io::Write;
+    let mut server = Server::start(&["--scenario", "credit-scoring"]);
+    let mut s = connect(&server);
+    s.write_all(b"POST /v1/scenarios/credit-scoring/predict HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\n{")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    loop {
+        if server.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(25),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(s);
+}
+
+/// A damaged newest run does not stop serving: its scenario falls back to
+/// the newest run that verifies, with a warning.
+#[test]
+fn a_damaged_newest_run_falls_back_to_the_newest_verified_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs/credit-scoring");
+    std::fs::create_dir_all(&runs).unwrap();
+    let good = common::latest_run(&project().join("runs"), "credit-scoring");
+    let good_id = good.file_name().unwrap().to_str().unwrap().to_string();
+    common::copy_dir(&good, &runs.join(&good_id));
+    let newer = runs.join("99999999T999999Z-s7");
+    common::copy_dir(&good, &newer);
+    let weights = newer.join("weights.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    bytes[at + 1] ^= 0xff;
+    std::fs::write(&weights, bytes).unwrap();
+    // A killed run's leftovers are swept at start.
+    let leftover = runs.join(".partial-20000101T000000Z-s1-999999999");
+    std::fs::create_dir_all(&leftover).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_indus"))
+        .args(["serve", "--port", "0", "--runs-dir"])
+        .arg(dir.path().join("runs"))
+        .env("INDUS_OFFLINE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let started = Instant::now();
+    let body = loop {
+        let mut res = agent.get(format!("{url}/v1/scenarios")).call().unwrap();
+        if res.status() == 200 {
+            break res.body_mut().read_to_string().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list[0]["run_id"], json!(good_id), "{list}");
+    assert!(!leftover.exists(), "the killed run's folder was not swept");
+}
+
+/// The official Triton HTTP client (`tritonclient.http` from PyPI,
+/// unchanged) against every shipped scenario: liveness, readiness, server
+/// and model metadata, versions, and infer with JSON and with binary
+/// tensors both ways, each answer equal to `/v1/.../predict`'s
+/// (tests/oip/triton_http.py). `.ci/run` installs the client into a venv
+/// and names its Python in `INDUS_OIP_PYTHON`.
+#[test]
+fn the_official_triton_http_client_gets_the_answers_of_predict() {
+    let python = std::env::var("INDUS_OIP_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "set INDUS_OIP_PYTHON to a Python with tritonclient[http] installed \
+             (python3 -m venv v && v/bin/pip install 'tritonclient[http]'); .ci/run does"
+        )
+    });
+    let server = Server::start(&[]);
+    let out = Command::new(python)
+        .arg(repo().join("tests/oip/triton_http.py"))
+        .arg(&server.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.matches("agrees with /v1 predict").count(),
+        SCENARIOS.len(),
+        "{stdout}"
+    );
 }

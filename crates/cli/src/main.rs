@@ -288,7 +288,7 @@ fn cmd_run(a: RunArgs) -> Result<()> {
     let mut resolved = resolve_scenario(&a.scenario, &[])?;
     let s = &mut resolved.scenario;
     if let Some(e) = a.epochs {
-        s.set_epochs(count(e, "epochs")?);
+        s.set_epochs(indus_spec::limits::epochs(e).map_err(|m| anyhow::anyhow!("--epochs: {m}"))?);
     }
     if let Some(seed) = a.seed {
         s.seed = seed;

@@ -27,33 +27,48 @@ pub struct ServeArgs {
     /// Folder with local copies of data sets (for training jobs).
     #[arg(long, env = "INDUS_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Require `Authorization: Bearer <token>` for train, promote and reload.
+    /// Require `Authorization: Bearer <token>` for train, promote, reload and cancel.
     #[arg(long, env = "INDUS_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Without --token: let anyone who reaches the port train, promote,
+    /// reload and cancel (otherwise those endpoints answer 403). Only on a
+    /// trusted network.
+    #[arg(long)]
+    open_admin: bool,
+    /// Training jobs run at once (more wait in a queue of 8).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    training_slots: u64,
     /// Allowed CORS origin (repeatable; `*` for any). Default: no CORS headers.
     #[arg(long = "cors-origin")]
     cors_origins: Vec<String>,
     /// Largest request body in bytes.
-    #[arg(long, default_value_t = 16 * 1024 * 1024)]
-    max_body_bytes: usize,
+    #[arg(long, default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    max_body_bytes: u64,
     /// Most rows in one predict request.
-    #[arg(long, default_value_t = 10_000)]
-    max_rows: usize,
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_rows: u64,
     /// Seconds before a request is answered with 408.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout_secs: u64,
+    /// Seconds a client has to send a request's headers; also how long an
+    /// idle keep-alive connection stays open.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    header_timeout_secs: u64,
+    /// Open connections at once (more are closed at accept).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
     /// Requests handled at once (more wait in line).
-    #[arg(long, default_value_t = 512)]
-    concurrency: usize,
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    concurrency: u64,
     /// Most rows in one micro-batched model call.
-    #[arg(long, default_value_t = 64)]
-    max_batch_rows: usize,
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    max_batch_rows: u64,
     /// Microseconds a worker waits for more requests to join a batch (0: no waiting).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     batch_wait_us: u64,
     /// Inference threads per scenario (default: one per CPU).
-    #[arg(long)]
-    workers: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    workers: Option<u64>,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -65,15 +80,21 @@ pub fn cmd_serve(a: ServeArgs) -> Result<()> {
         data_dir: a.data_dir,
         scenarios: a.scenarios,
         backend: defaults.backend,
-        max_body_bytes: a.max_body_bytes,
-        max_rows_per_request: a.max_rows,
-        request_timeout: Duration::from_secs(a.timeout_secs.max(1)),
-        concurrency_limit: a.concurrency,
+        max_body_bytes: size(a.max_body_bytes),
+        max_rows_per_request: size(a.max_rows),
+        request_timeout: Duration::from_secs(a.timeout_secs),
+        concurrency_limit: size(a.concurrency),
         cors_origins: a.cors_origins,
         token: a.token.filter(|t| !t.is_empty()),
-        max_batch_rows: a.max_batch_rows,
+        open_admin: a.open_admin,
+        training_slots: size(a.training_slots),
+        header_read_timeout: Duration::from_secs(a.header_timeout_secs),
+        max_connections: size(a.max_connections),
+        shutdown_grace: defaults.shutdown_grace,
+        max_batch_rows: size(a.max_batch_rows),
         max_batch_wait: Duration::from_micros(a.batch_wait_us),
-        workers: a.workers.unwrap_or(defaults.workers),
+        workers: a.workers.map_or(defaults.workers, size),
+        work_threads: defaults.work_threads,
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -104,6 +125,11 @@ pub fn cmd_serve(a: ServeArgs) -> Result<()> {
             Err(e) => Err(e.into()),
         }
     })
+}
+
+/// A flag's value (already range-checked by clap) as a size.
+fn size(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

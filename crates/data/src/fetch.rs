@@ -299,6 +299,7 @@ mod tests {
             dataset: Name::parse("demo").unwrap(),
             files,
             mirrors: vec![],
+            paths_outside_data: false,
             joins: vec![],
             delimiter: ',',
             encoding: Default::default(),

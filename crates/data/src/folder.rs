@@ -317,13 +317,46 @@ fn decode_all(paths: &[&Path], height: u32, width: u32) -> Vec<Result<Grey, Stri
 /// An image file as grey levels 0–255, row-major at `height` × `width`,
 /// and the size it had on disk (width, height).
 fn grey_pixels(path: &Path, height: u32, width: u32) -> Result<Grey, String> {
-    let image = image::ImageReader::open(path)
-        .map_err(|e| format!("cannot read: {e}"))?
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    Ok(grey_at(&decode_bounded(&bytes)?, height, width))
+}
+
+/// Most pixels of one image: a 7,000 × 7,000 scan passes; a small file
+/// claiming 20,000 × 20,000 (a decompression bomb) is refused from its
+/// header, before anything is decoded.
+pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
+
+/// The width and height an image file's header declares, read without
+/// decoding it (a server weighs an upload by it before decoding).
+pub fn image_dimensions(bytes: &[u8]) -> Result<(u32, u32), String> {
+    image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("cannot read: {e}"))?
+        .into_dimensions()
+        .map_err(|e| format!("not a readable image (PNG, JPEG, BMP or TIFF): {e}"))
+}
+
+/// Decodes an image whose header declares at most [`MAX_IMAGE_PIXELS`],
+/// with the decoder's own allocation limit set to match.
+fn decode_bounded(bytes: &[u8]) -> Result<image::DynamicImage, String> {
+    let (w, h) = image_dimensions(bytes)?;
+    if u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return Err(format!(
+            "the image is {w} × {h} pixels, over the limit of {MAX_IMAGE_PIXELS} pixels; scale it down first"
+        ));
+    }
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    // Eight bytes per pixel: RGBA at 16 bits, the widest format read here.
+    limits.max_alloc = Some(MAX_IMAGE_PIXELS * 8);
+    reader.limits(limits);
+    reader
         .decode()
-        .map_err(|e| format!("not a readable image: {e}"))?;
-    Ok(grey_at(&image, height, width))
+        .map_err(|e| format!("not a readable image (PNG, JPEG, BMP or TIFF): {e}"))
 }
 
 fn grey_at(image: &image::DynamicImage, height: u32, width: u32) -> Grey {
@@ -356,9 +389,9 @@ pub fn image_bytes_row(
     source_name: &str,
 ) -> Result<FolderRows, DataError> {
     let (height, width) = image_shape(manifest)?;
-    let image = image::load_from_memory(bytes).map_err(|e| DataError::Schema {
+    let image = decode_bounded(bytes).map_err(|message| DataError::Schema {
         source_name: source_name.to_string(),
-        message: format!("not a readable image (PNG, JPEG, BMP or TIFF): {e}"),
+        message,
     })?;
     let (pixels, size) = grey_at(&image, height, width);
     let mut notes = Vec::new();
@@ -527,5 +560,40 @@ mod tests {
         assert_eq!(batch.table.len(), 2);
         assert!(batch.table.labels.is_none());
         assert_eq!(batch.table.ids.as_deref().unwrap(), ["x.png", "y.png"]);
+    }
+
+    #[test]
+    fn an_image_claiming_too_many_pixels_is_refused_from_its_header() {
+        // A valid PNG header of 20000 × 20000 grey pixels followed by a
+        // few bytes: decoding would reserve 400 MB.
+        let mut png = Vec::new();
+        let header = image::codecs::png::PngEncoder::new(&mut png);
+        use image::ImageEncoder;
+        let small = vec![0u8; 4];
+        header
+            .write_image(&small, 2, 2, image::ExtendedColorType::L8)
+            .unwrap();
+        // Patch the IHDR width and height (bytes 16..24) to 20000.
+        png[16..20].copy_from_slice(&20_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+        // ... and its checksum (CRC-32 of the chunk type and data).
+        let crc = png[12..29].iter().fold(!0u32, |mut c, &b| {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+            c
+        });
+        png[29..33].copy_from_slice(&(!crc).to_be_bytes());
+        let started = std::time::Instant::now();
+        let e = image_bytes_row(&plugin(), &png, "upload.png").unwrap_err();
+        assert!(e.to_string().contains("20000 × 20000"), "{e}");
+        assert!(e.to_string().contains("upload.png"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+        assert_eq!(image_dimensions(&png).unwrap(), (20_000, 20_000));
     }
 }

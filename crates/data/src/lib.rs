@@ -22,7 +22,10 @@ pub use dataset::{
 };
 pub use error::DataError;
 pub use fetch::{DataLocations, FetchedFile, fetch, locate_folder, sha256_hex};
-pub use folder::{FolderRows, image_bytes_row, read_class_folders, read_images};
+pub use folder::{
+    FolderRows, MAX_IMAGE_PIXELS, image_bytes_row, image_dimensions, read_class_folders,
+    read_images,
+};
 pub use join::{LookupTable, fill_json_rows};
 pub use npz::read_npz_array;
 pub use preprocess::{EmbeddingSlot, FittedColumn, ImageSlot, OTHER, Preprocessor};

@@ -113,23 +113,7 @@ pub fn profile_csv(
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .count();
     let frame = read_first_csv_rows(source_name, bytes, layout, PROFILE_ROWS)?;
-    // polars renames a repeated header `a` to `a_duplicated_0`; a schema
-    // cannot name both, so the file is refused with the name it repeats.
-    let names: Vec<String> = frame
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    if let Some(twice) = names.iter().find_map(|n| {
-        n.rsplit_once("_duplicated_")
-            .map(|(base, _)| base)
-            .filter(|base| names.iter().any(|m| m == base))
-    }) {
-        return Err(DataError::Schema {
-            source_name: source_name.to_string(),
-            message: format!("the header names column `{twice}` more than once; rename the copies"),
-        });
-    }
+    // A repeated header name was refused while reading.
     let texts = text_cells(&frame);
     layout.decimal_comma = delimiter != b',' && texts.iter().any(|(_, c)| has_decimal_commas(c));
     let mut profile = profile_texts(Some(layout), frame.height(), &texts, target);

@@ -298,10 +298,34 @@ fn parse_text_csv(
         CsvRead::Columns(positions) if positions.is_empty() => return Ok(DataFrame::empty()),
         CsvRead::Columns(positions) => options = options.with_projection(Some(Arc::new(positions))),
     }
-    options
+    let frame = options
         .into_reader_with_file_handle(std::io::Cursor::new(bytes))
         .finish()
-        .map_err(|e| schema_error(csv_parse_message(&e.to_string(), bytes, layout)))
+        .map_err(|e| schema_error(csv_parse_message(&e.to_string(), bytes, layout)))?;
+    if layout.header
+        && let Some(twice) = repeated_header(&frame)
+    {
+        return Err(schema_error(format!(
+            "the header names column `{twice}` more than once; rename the copies"
+        )));
+    }
+    Ok(frame)
+}
+
+/// A name the header row repeats. polars renames a repeated header `a` to
+/// `a_duplicated_0`, which would silently read a second column as if the
+/// file had named it so; a schema cannot name both, so the file is refused.
+fn repeated_header(frame: &DataFrame) -> Option<String> {
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    names.iter().find_map(|n| {
+        n.rsplit_once("_duplicated_")
+            .map(|(base, _)| base.to_string())
+            .filter(|base| names.iter().any(|m| m == base))
+    })
 }
 
 /// What went wrong when polars refused a file, in the terms of the file
@@ -1185,6 +1209,13 @@ fn check_number(c: &ColumnSpec, v: f64) -> Result<f32, String> {
     if !v.is_finite() {
         return Err(format!("value {v} is not a finite number"));
     }
+    // Checked in the type the model computes in: 1e39 is a finite f64
+    // but an infinite f32, and would get a confident answer.
+    if !(v as f32).is_finite() {
+        return Err(format!(
+            "value {v} is beyond what the model's 32-bit numbers hold (about ±3.4e38)"
+        ));
+    }
     let (lo, hi) = match (c.range, c.max_value) {
         (Some([lo, hi]), _) => (lo, hi),
         (None, Some(max)) => (0.0, max.get()),
@@ -1373,6 +1404,10 @@ mod tests {
         );
         let e = err("amount,kind,y\nNaN,a,bad\n");
         assert!(e.contains("not a finite number"), "{e}");
+        let e = err("amount,kind,y,kind\n1,a,bad,b\n");
+        assert!(e.contains("`kind` more than once"), "{e}");
+        let e = err("amount,kind,y\n1e39,a,bad\n");
+        assert!(e.contains("32-bit"), "{e}");
         let e = err("amount,kind\n1,a\n");
         assert!(e.contains("missing column `y`"), "{e}");
         let e = err("amount,y\n1,bad\n");

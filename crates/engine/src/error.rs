@@ -18,6 +18,12 @@ pub enum EngineError {
     /// A numeric problem during training (loss became NaN, ...).
     #[error("training diverged: {0}")]
     Diverged(String),
+    /// The caller asked training to stop (a cancelled job).
+    #[error("training was cancelled after {epochs} finished epochs")]
+    Cancelled {
+        /// Epochs that had finished.
+        epochs: usize,
+    },
     /// A weights file is unreadable or does not match the expected network.
     #[error("{file}: {message}")]
     Weights {

@@ -154,6 +154,11 @@ pub trait TrainObserver {
     fn on_step(&mut self, _epoch: usize, _step: usize, _loss: f64, _accuracy: Option<f64>) {}
     /// Called after each epoch (and its validation).
     fn on_epoch(&mut self, _record: &EpochRecord) {}
+    /// Asked between steps: `true` stops training with
+    /// [`EngineError::Cancelled`] (a job its owner cancelled).
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.
@@ -427,7 +432,7 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
         .class_weights
         .map(|w| Tensor::<B, 1>::from_data(TensorData::new(w.to_vec(), [w.len()]), device));
     let mut order: Vec<usize> = (0..n).collect();
-    let mut history = Vec::with_capacity(epochs);
+    let mut history = Vec::new(); // grows as epochs run: a bound is the spec's job, not a reservation's
     let mut best: Option<(f64, usize, MlpWeights)> = None;
     let mut since_best = 0usize;
     let mut stopped_early = false;
@@ -490,6 +495,9 @@ fn fit<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
             loss_sum = loss_sum + loss.clone().inner().mul_scalar(rows.len() as f32);
             seen += rows.len();
             if step % REPORT_EVERY == 0 {
+                if observer.cancelled() {
+                    return Err(EngineError::Cancelled { epochs: epoch });
+                }
                 let value = scalar(loss.clone().inner());
                 if !value.is_finite() {
                     return Err(diverged(epoch, value));

@@ -21,6 +21,7 @@ const ERROR_CAPACITY: usize = 4096;
 pub struct NativePlugin {
     name: String,
     path: PathBuf,
+    sha256: String,
     abi: (u32, u32),
     derive: Option<DeriveFn>,
     postprocess: Option<PostprocessFn>,
@@ -35,6 +36,15 @@ impl std::fmt::Debug for NativePlugin {
             .field("abi", &self.abi)
             .finish()
     }
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Plugins loaded in this process, by name. Libraries are never unloaded.
@@ -56,8 +66,10 @@ pub fn load_for_manifest(
 
 impl NativePlugin {
     /// Loads `path` as plugin `plugin` and configures it with `config`.
-    /// Loading the same library again returns the instance already loaded;
-    /// another library under the same name is refused.
+    /// Loading the same library again returns the instance already loaded
+    /// (the same file, or a copy of it at another path: cargo puts one in
+    /// `release/` and `release/deps/`); another library under the same name
+    /// is refused.
     pub fn load(
         plugin: &str,
         path: &Path,
@@ -75,9 +87,16 @@ impl NativePlugin {
         config: &serde_json::Value,
     ) -> Result<Arc<NativePlugin>, PluginError> {
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let bytes = std::fs::read(&path).map_err(|e| PluginError::NotALibrary {
+            plugin: plugin.to_string(),
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let sha256 = sha256_hex(&bytes);
+        drop(bytes);
         let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = loaded.get(plugin) {
-            return if existing.path == path {
+            return if existing.path == path || existing.sha256 == sha256 {
                 Ok(existing.clone())
             } else {
                 Err(PluginError::Duplicate {
@@ -180,6 +199,7 @@ impl NativePlugin {
         let instance = NativePlugin {
             name: plugin.to_string(),
             path,
+            sha256,
             abi: (major, minor),
             derive,
             postprocess,
@@ -210,6 +230,12 @@ impl NativePlugin {
     /// The library file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// SHA-256 of the library file as loaded (hex): a run records it, so
+    /// serving can tell that the library is the one it was trained with.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// ABI version the library was built for.

@@ -69,6 +69,11 @@ pub(crate) struct NativeRecord {
     pub library: PathBuf,
     /// Its ABI version.
     pub abi: (u32, u32),
+    /// SHA-256 of the library file (absent in runs made before it was
+    /// recorded): serving refuses another build of the library, whose
+    /// derived features could differ from what the model learned on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Everything a finished run writes, gathered so the folder is written in

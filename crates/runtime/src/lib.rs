@@ -58,6 +58,6 @@ pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resol
 pub use recommend::{ItemCatalog, Recommendation};
 pub use run::{RunOptions, RunSummary, run_scenario};
 pub use run_folder::{
-    RUN_MANIFEST, RunFolder, RunRecord, RunWriter, list_runs, scenarios_with_runs,
+    RUN_MANIFEST, RunFolder, RunRecord, RunWriter, list_runs, scenarios_with_runs, sweep_partial,
 };
 pub use secondary_heads::SecondaryHeadMetrics;

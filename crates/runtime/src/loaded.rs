@@ -149,17 +149,18 @@ impl LoadedRun {
 
     /// Checks the rows' width and applies the fitted preprocessing: the
     /// model inputs for [`indus_engine::Predictor::predict`]. Split from
-    /// [`Self::answer`] so a server can batch the model call of many
+    /// [`Self::answer_prepared`] so a server can batch the model call of many
     /// requests.
     pub fn prepare(&self, rows: &RawTable) -> Result<Vec<f32>, RuntimeError> {
-        self.check_rows(rows)?;
+        self.check_input(rows)?;
         let rows = self.with_derived(rows)?;
         Ok(self.model.preprocessor.transform(&rows))
     }
 
     /// Refuses rows of the wrong width, and rows missing a value the
-    /// schema requires (`missing: drop`), naming row and column.
-    fn check_rows(&self, rows: &RawTable) -> Result<(), RuntimeError> {
+    /// schema requires (`missing: drop`), naming row and column: a server
+    /// checks a whole request this way before answering it in chunks.
+    pub fn check_input(&self, rows: &RawTable) -> Result<(), RuntimeError> {
         self.check_width(rows)?;
         let missing = indus_data::rows_missing_required(&self.plugin, rows);
         if !missing.is_empty() {
@@ -235,24 +236,10 @@ impl LoadedRun {
     /// Turns the network's outputs for `rows` into decided labels with
     /// their probabilities (the run's decision applies, then the novelty
     /// guard), plus the secondary heads' answers and the outputs of the
-    /// plugin's `postprocess` hook.
-    pub fn answer(
-        &self,
-        rows: &RawTable,
-        outputs: Vec<f32>,
-    ) -> Result<Vec<Prediction>, RuntimeError> {
-        // The model inputs again, once, for what needs them beside the
-        // outputs (an autoencoder's error, the guard, the other heads).
-        let x = if self.model.needs_inputs() {
-            self.prepare(rows)?
-        } else {
-            Vec::new()
-        };
-        self.answer_prepared(rows, &x, outputs)
-    }
-
-    /// [`Self::answer`] for rows whose model inputs `x` are at hand.
-    fn answer_prepared(
+    /// plugin's `postprocess` hook. `x` are the rows' model inputs from
+    /// [`Self::prepare`], needed only when [`TrainedModel::needs_inputs`]
+    /// (empty otherwise).
+    pub fn answer_prepared(
         &self,
         rows: &RawTable,
         x: &[f32],
@@ -517,7 +504,7 @@ impl LoadedRun {
                 "the input has no `{target}` column to evaluate against"
             )));
         }
-        self.check_rows(rows)?;
+        self.check_input(rows)?;
         self.model.score(&*self.with_derived(rows)?)
     }
 
@@ -660,19 +647,29 @@ fn load_native(
     let Some(spec) = &plugin.native else {
         return Ok(None);
     };
-    let path = match folder.native_record() {
-        Some(r) if r.library.is_file() => r.library,
+    let record = folder.native_record();
+    let path = match &record {
+        Some(r) if r.library.is_file() => r.library.clone(),
         _ => indus_plugin::find_library(
             plugin.name.as_str(),
             &spec.library,
             &Path::new("plugins").join(plugin.name.as_str()),
         )?,
     };
-    Ok(Some(NativePlugin::load(
-        plugin.name.as_str(),
-        &path,
-        &spec.config,
-    )?))
+    let native = NativePlugin::load(plugin.name.as_str(), &path, &spec.config)?;
+    if let Some(expected) = record.and_then(|r| r.sha256)
+        && native.sha256() != expected
+    {
+        return Err(RuntimeError::run_folder(
+            &folder.dir,
+            format!(
+                "the native library {} (sha256 {}) is not the build this run was trained with (sha256 {expected}); its derived features could differ: serve it with the library it was trained with, or train again",
+                native.path().display(),
+                native.sha256()
+            ),
+        ));
+    }
+    Ok(Some(native))
 }
 
 /// Turns what a user typed into a run folder: a run folder itself, a

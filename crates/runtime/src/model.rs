@@ -135,7 +135,7 @@ impl TrainedModel {
 
     /// Whether answering needs the model inputs again beside the primary
     /// network's outputs (an autoencoder's error, the guard, other heads).
-    pub(crate) fn needs_inputs(&self) -> bool {
+    pub fn needs_inputs(&self) -> bool {
         self.guard.is_some()
             || !self.secondary.is_empty()
             || matches!(self.decision, Decision::Anomaly(_))

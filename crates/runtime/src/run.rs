@@ -216,6 +216,7 @@ pub fn run_scenario(
         native: native.as_ref().map(|n| NativeRecord {
             library: n.path().to_path_buf(),
             abi: n.abi(),
+            sha256: Some(n.sha256().to_string()),
         }),
         catalog: catalog.as_ref(),
         lookups: &data.lookups,

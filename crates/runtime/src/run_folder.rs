@@ -64,7 +64,10 @@ pub struct RunWriter {
 
 impl RunWriter {
     /// Starts a run folder for `scenario` under `runs_root`; `run_id` gets a
-    /// numeric suffix if a run of that id already exists.
+    /// numeric suffix if a run of that id already exists. The id is
+    /// reserved at once by creating its (empty) folder, which only one
+    /// process can do: two runs started in the same second by two
+    /// processes get two ids, and neither loses its work at commit.
     pub fn create(
         runs_root: &Path,
         scenario: &str,
@@ -74,9 +77,15 @@ impl RunWriter {
         std::fs::create_dir_all(&parent).map_err(|e| RuntimeError::io(&parent, e))?;
         let mut target = parent.join(run_id);
         let mut n = 1;
-        while target.exists() {
-            n += 1;
-            target = parent.join(format!("{run_id}-{n}"));
+        loop {
+            match std::fs::create_dir(&target) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => {
+                    n += 1;
+                    target = parent.join(format!("{run_id}-{n}"));
+                }
+                Err(e) => return Err(RuntimeError::io(&target, e)),
+            }
         }
         let tmp = parent.join(format!(
             ".partial-{}-{}",
@@ -129,6 +138,8 @@ impl RunWriter {
         let text =
             serde_json::to_vec_pretty(&record).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         write_synced(&self.tmp.join(RUN_MANIFEST), &text)?;
+        // Onto the reserved, still empty folder: a rename may replace an
+        // empty directory.
         std::fs::rename(&self.tmp, &self.target).map_err(|e| RuntimeError::io(&self.target, e))?;
         self.committed = true;
         Ok(self.target.clone())
@@ -139,6 +150,8 @@ impl Drop for RunWriter {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.tmp);
+            // The reservation, if nothing else was put there.
+            let _ = std::fs::remove_dir(&self.target);
         }
     }
 }
@@ -232,6 +245,51 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Removes the temporary folders (`.partial-<run>-<pid>`) of runs whose
+/// process is gone (killed, or the machine went down), and the empty
+/// reservations they left; returns what was removed. A run still being
+/// written by a live process is left alone.
+pub fn sweep_partial(runs_root: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for scenario in subdirs(runs_root) {
+        let Ok(entries) = std::fs::read_dir(&scenario) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(".partial-") else {
+                continue;
+            };
+            let pid = rest.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(process_alive) {
+                continue;
+            }
+            let path = entry.path();
+            if std::fs::remove_dir_all(&path).is_ok() {
+                removed.push(path);
+            }
+            // Its reservation: `.partial-<run>-<pid>` reserved `<run>`.
+            if let Some(run) = rest.rsplit_once('-').map(|(run, _)| scenario.join(run))
+                && !run.join(RUN_MANIFEST).exists()
+                && std::fs::remove_dir(&run).is_ok()
+            {
+                removed.push(run);
+            }
+        }
+    }
+    removed
+}
+
+/// Whether a process of that id is running (Linux: `/proc/<pid>`; where
+/// that cannot be told, assume it is, and leave its folder alone).
+fn process_alive(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return true;
+    }
+    pid == std::process::id() || proc_root.join(pid.to_string()).exists()
+}
+
 /// Names of the scenarios under `runs_root` with at least one finished run,
 /// sorted: what `indus serve` and `indus report` show by default.
 pub fn scenarios_with_runs(runs_root: &Path) -> Vec<String> {
@@ -250,6 +308,35 @@ pub fn scenarios_with_runs(runs_root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_writers_of_the_same_id_get_two_folders_and_both_commit() {
+        let root = tempfile::tempdir().unwrap();
+        let mut a = RunWriter::create(root.path(), "s", "r1").unwrap();
+        let mut b = RunWriter::create(root.path(), "s", "r1").unwrap();
+        assert_eq!(a.run_id(), "r1");
+        assert_eq!(b.run_id(), "r1-2");
+        a.write("a.txt", b"a").unwrap();
+        b.write("b.txt", b"b").unwrap();
+        // The later-started one finishes first: nothing is lost either way.
+        let b_dir = b.commit("s", "p").unwrap();
+        let a_dir = a.commit("s", "p").unwrap();
+        assert!(RunFolder::open(&a_dir).is_ok() && RunFolder::open(&b_dir).is_ok());
+        assert_eq!(list_runs(root.path(), Some("s")).len(), 2);
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_run_are_swept_and_a_live_one_is_not() {
+        let root = tempfile::tempdir().unwrap();
+        let dead = root.path().join("s/.partial-r1-999999999");
+        std::fs::create_dir_all(&dead).unwrap();
+        std::fs::create_dir_all(root.path().join("s/r1")).unwrap();
+        let live = RunWriter::create(root.path(), "s", "r2").unwrap();
+        let removed = sweep_partial(root.path());
+        assert!(removed.contains(&dead), "{removed:?}");
+        assert!(!dead.exists() && !root.path().join("s/r1").exists());
+        assert!(live.tmp.exists(), "a run being written is left alone");
+    }
 
     #[test]
     fn uncommitted_run_leaves_nothing_and_committed_run_verifies() {

@@ -4,6 +4,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::work::Deadline;
 use crate::{dashboard, docs, oip, ops, scenarios};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -55,10 +56,16 @@ pub struct BadOrigin(pub String);
 
 /// Builds the whole application around `state`.
 pub fn router(state: AppState) -> Result<Router, BadOrigin> {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    // Probes stay outside the concurrency limit: a server busy with slow
+    // or heavy requests still answers its orchestrator at once.
+    let (probes, probes_doc) = OpenApiRouter::new()
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))
+        .routes(routes!(oip::live))
+        .routes(routes!(oip::server_ready))
+        .split_for_parts();
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(scenarios::list))
         .routes(routes!(scenarios::detail))
         .routes(routes!(scenarios::schema))
@@ -73,24 +80,34 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
         .routes(routes!(ops::train))
         .routes(routes!(ops::job))
         .routes(routes!(ops::job_events))
+        .routes(routes!(ops::cancel))
         .routes(routes!(ops::promote))
         .routes(routes!(ops::reload))
-        .routes(routes!(oip::live))
-        .routes(routes!(oip::server_ready))
+        .routes(routes!(oip::server_metadata))
         .routes(routes!(oip::model_metadata))
+        .routes(routes!(oip::version_metadata))
         .routes(routes!(oip::model_ready))
+        .routes(routes!(oip::version_ready))
         .routes(routes!(oip::infer))
+        .routes(routes!(oip::version_infer))
         .split_for_parts();
+    openapi.merge(probes_doc);
     let cors = cors(&state.config.cors_origins)?;
-    let router = api
+    let limited = api
         .merge(docs::routes(openapi))
         .merge(dashboard::routes())
-        .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(GlobalConcurrencyLimitLayer::new(
             state.config.concurrency_limit.max(1),
-        ))
+        ));
+    let router = probes
+        .merge(limited)
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_oversized,
+        ))
         .layer(TraceLayer::new_for_http());
     let router = match cors {
         Some(c) => router.layer(c),
@@ -125,19 +142,38 @@ async fn not_found(req: Request) -> ApiError {
     )
 }
 
+/// A 413 before any of the body is read when its declared length is over
+/// the limit (a client announcing 10 GB gets its answer at once, not after
+/// the request timeout).
+async fn refuse_oversized(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > s.config.max_body_bytes as u64) {
+        return crate::state::body_too_large(&s).into_response();
+    }
+    next.run(req).await
+}
+
 /// Times out slow requests and records every answer in the metrics, by
 /// route template and served scenario (unknown names are not recorded as
-/// labels, so a scan cannot blow up the metric set).
+/// labels, so a scan cannot blow up the metric set). Each request gets its
+/// [`Deadline`]: when the answer is sent, the time is up, or the client
+/// goes away, the request's work stops at its next check.
 async fn observe(
     State(s): State<AppState>,
     matched: Option<MatchedPath>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let route = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let scenario = scenario_label(&s, req.uri().path());
     let started = Instant::now();
     let timeout = s.config.request_timeout;
+    let (deadline, _abandon_when_dropped) = Deadline::after(timeout);
+    req.extensions_mut().insert(deadline);
     let response = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => ApiError::new(

@@ -7,13 +7,21 @@
 use indus_runtime::LoadedRun;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// One request's preprocessed rows waiting for the model.
 struct Job {
     x: Vec<f32>,
     rows: usize,
-    reply: oneshot::Sender<Result<Vec<f32>, String>>,
+    reply: crossbeam_channel::Sender<Result<Vec<f32>, String>>,
+}
+
+/// Why a model call gave no outputs.
+#[derive(Debug)]
+pub enum Waited {
+    /// The wait ran out (the request's deadline).
+    TimedOut,
+    /// The model or its workers failed.
+    Failed(String),
 }
 
 /// Observes the size of each model call (for `/metrics`).
@@ -47,15 +55,20 @@ impl Batcher {
         Ok(Batcher { queue })
     }
 
-    /// Network outputs for `rows` preprocessed rows.
-    pub async fn infer(&self, x: Vec<f32>, rows: usize) -> Result<Vec<f32>, String> {
-        let (reply, answer) = oneshot::channel();
+    /// Network outputs for `rows` preprocessed rows, waiting (on the
+    /// calling thread, a request-work thread) at most until `wait` is over.
+    pub fn infer(&self, x: Vec<f32>, rows: usize, wait: Duration) -> Result<Vec<f32>, Waited> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
         self.queue
             .send(Job { x, rows, reply })
-            .map_err(|_| "the scenario's inference workers have stopped".to_string())?;
-        answer
-            .await
-            .map_err(|_| "the inference worker dropped the request".to_string())?
+            .map_err(|_| Waited::Failed("the scenario's inference workers have stopped".into()))?;
+        match answer.recv_timeout(wait) {
+            Ok(out) => out.map_err(Waited::Failed),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Waited::TimedOut),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Waited::Failed(
+                "the inference worker dropped the request".into(),
+            )),
+        }
     }
 }
 

@@ -29,8 +29,23 @@ pub struct ServerConfig {
     pub concurrency_limit: usize,
     /// Origins allowed by CORS (`*` for any); empty sends no CORS headers.
     pub cors_origins: Vec<String>,
-    /// When set, training, promotion and reload need `Authorization: Bearer <token>`.
+    /// When set, training, promotion, reload and cancel need
+    /// `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// Without a token, whether training, promotion, reload and cancel
+    /// answer anyone (`--open-admin`); otherwise they are refused, so a
+    /// server reachable on a network cannot be made to train by a stranger.
+    pub open_admin: bool,
+    /// Training jobs run at once; more wait in a bounded queue.
+    pub training_slots: usize,
+    /// A client must send a request's headers within this time, and an
+    /// idle keep-alive connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// Open connections at once; more are closed at accept.
+    pub max_connections: usize,
+    /// On shutdown, how long requests in flight may take to finish before
+    /// the remaining connections are dropped.
+    pub shutdown_grace: Duration,
     /// Most rows one micro-batched model call takes.
     pub max_batch_rows: usize,
     /// How long a worker waits for more requests to join a batch (zero:
@@ -38,6 +53,13 @@ pub struct ServerConfig {
     pub max_batch_wait: Duration,
     /// Inference threads per scenario.
     pub workers: usize,
+    /// Threads for request work (reading rows, preprocessing, hooks,
+    /// reason codes); more requests wait, within their timeout.
+    pub work_threads: usize,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 impl Default for ServerConfig {
@@ -54,9 +76,15 @@ impl Default for ServerConfig {
             concurrency_limit: 512,
             cors_origins: Vec::new(),
             token: None,
+            open_admin: false,
+            training_slots: 1,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4_096,
+            shutdown_grace: Duration::from_secs(10),
             max_batch_rows: 64,
             max_batch_wait: Duration::ZERO,
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            workers: cores(),
+            work_threads: 2 * cores(),
         }
     }
 }

@@ -104,14 +104,19 @@ async fn job_curve(
 }
 
 async fn explain_svg(
+    State(s): State<AppState>,
+    deadline: crate::work::Deadline,
     ServedScenario { served, .. }: ServedScenario,
     ApiJson(req): ApiJson<RowsRequest>,
 ) -> Result<Response, ApiError> {
-    let table = validate_rows(&served.run, req.rows, 1)?;
     let run = Arc::clone(&served.run);
-    let explanation = tokio::task::spawn_blocking(move || run.explain(&table, 64))
-        .await
-        .map_err(|e| ApiError::internal(format!("explanation failed: {e}")))??;
+    let explanation = s
+        .work
+        .run(&deadline, move |_| {
+            let table = validate_rows(&run, req.rows, 1)?;
+            Ok(run.explain(&table, 64)?)
+        })
+        .await?;
     let Some(e) = explanation.first() else {
         return Err(ApiError::unprocessable("nothing to explain"));
     };

@@ -1,5 +1,6 @@
-//! Background training jobs started over HTTP: one at a time (training uses
-//! every core), each with a state to poll and an event stream of epochs.
+//! Background training jobs started over HTTP: a fixed number of training
+//! slots (training uses every core) behind a bounded queue, each job with a
+//! state to poll, an event stream of epochs, and a way to cancel it.
 
 use crate::config::ServerConfig;
 use indus_engine::{EpochRecord, TrainObserver};
@@ -7,7 +8,7 @@ use indus_runtime::{RunOptions, list_scenarios, resolve_scenario, run_scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use utoipa::ToSchema;
@@ -24,6 +25,18 @@ pub enum JobStatus {
     Succeeded,
     /// Stopped with an error.
     Failed,
+    /// Stopped because its owner cancelled it.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// Whether the job has ended (nothing more will happen to it).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
 }
 
 /// What `GET /v1/jobs/{id}` returns.
@@ -92,6 +105,7 @@ pub enum JobEvent {
 pub struct Job {
     state: Mutex<JobState>,
     events: broadcast::Sender<JobEvent>,
+    cancelled: AtomicBool,
 }
 
 impl Job {
@@ -114,6 +128,31 @@ impl Job {
         (self.events.subscribe(), guard.clone())
     }
 
+    /// Asks the job to stop: a queued job never starts, a running one
+    /// stops at its next step. Returns the state (unchanged when it had
+    /// already ended).
+    pub fn cancel(&self) -> JobState {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.state()
+    }
+
+    /// Records the job's end and announces it.
+    fn finish(&self, status: JobStatus, result: Result<indus_runtime::RunSummary, String>) {
+        self.update(|s| {
+            s.finished_at = Some(chrono::Utc::now().to_rfc3339());
+            s.status = status;
+            match result {
+                Ok(summary) => {
+                    s.run_id = Some(summary.metrics.run_id.clone());
+                    s.metrics = serde_json::to_value(&summary.metrics).ok();
+                    s.run_dir = Some(summary.dir);
+                }
+                Err(e) => s.error = Some(e),
+            }
+            Some(JobEvent::Finished(Box::new(s.clone())))
+        });
+    }
+
     /// Changes the state and announces `event`, atomically for subscribers.
     fn update(&self, f: impl FnOnce(&mut JobState) -> Option<JobEvent>) {
         let mut guard = match self.state.lock() {
@@ -126,12 +165,35 @@ impl Job {
     }
 }
 
-/// Every job of this server process.
-#[derive(Default)]
+/// Jobs waiting for a training slot; more are refused (429) rather than
+/// piling up threads and memory.
+pub const MAX_QUEUED_JOBS: usize = 8;
+
+/// Finished jobs remembered for `GET /v1/jobs/{id}`; older ones are
+/// forgotten (their run folders stay on disk).
+const FINISHED_KEPT: usize = 256;
+
+/// A job handed to a training slot.
+struct Work {
+    job: Arc<Job>,
+    resolved: indus_runtime::ResolvedScenario,
+    options: RunOptions,
+}
+
+/// Every job of this server process, and the training slots that run them:
+/// a fixed number of threads (training uses every core), started on the
+/// first job, fed by a bounded queue.
 pub struct Jobs {
     jobs: Mutex<BTreeMap<String, Arc<Job>>>,
     next: AtomicU64,
-    one_at_a_time: Arc<Mutex<()>>,
+    slots: usize,
+    queue: std::sync::OnceLock<Result<crossbeam_channel::Sender<Work>, String>>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Jobs::new(1)
+    }
 }
 
 /// Why a job could not be started.
@@ -143,15 +205,53 @@ pub enum StartError {
     /// The scenario file or its plugin is invalid, or an override is.
     #[error("{0}")]
     Invalid(String),
+    /// The queue is full.
+    #[error("{MAX_QUEUED_JOBS} training jobs are already waiting; try again when one has finished")]
+    Busy,
+    /// The training threads could not be started.
+    #[error("cannot start a training thread: {0}")]
+    Thread(String),
 }
 
 impl Jobs {
+    /// Jobs run `slots` at a time (at least one).
+    pub fn new(slots: usize) -> Jobs {
+        Jobs {
+            jobs: Mutex::default(),
+            next: AtomicU64::new(0),
+            slots: slots.max(1),
+            queue: std::sync::OnceLock::new(),
+        }
+    }
+
     /// A job by id.
     pub fn get(&self, id: &str) -> Option<Arc<Job>> {
         self.jobs.lock().ok()?.get(id).cloned()
     }
 
-    /// Resolves the scenario and starts training it on its own thread.
+    /// The queue into the training slots, starting them the first time.
+    fn queue(&self) -> Result<&crossbeam_channel::Sender<Work>, StartError> {
+        self.queue
+            .get_or_init(|| {
+                let (tx, rx) = crossbeam_channel::bounded::<Work>(MAX_QUEUED_JOBS);
+                for slot in 0..self.slots {
+                    let rx = rx.clone();
+                    std::thread::Builder::new()
+                        .name(format!("train-slot-{slot}"))
+                        .spawn(move || {
+                            while let Ok(work) = rx.recv() {
+                                run_job(work);
+                            }
+                        })
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(tx)
+            })
+            .as_ref()
+            .map_err(|e| StartError::Thread(e.clone()))
+    }
+
+    /// Resolves the scenario and queues it for a training slot.
     pub fn start(
         &self,
         config: &ServerConfig,
@@ -169,7 +269,10 @@ impl Jobs {
             indus_spec::Count::try_from(v).map_err(|e| StartError::Invalid(format!("{field}: {e}")))
         };
         if let Some(e) = request.epochs {
-            resolved.scenario.set_epochs(count(e, "epochs")?);
+            resolved.scenario.set_epochs(
+                indus_spec::limits::epochs(e)
+                    .map_err(|m| StartError::Invalid(format!("epochs: {m}")))?,
+            );
         }
         if let Some(seed) = request.seed {
             resolved.scenario.seed = seed;
@@ -195,52 +298,99 @@ impl Jobs {
         let job = Arc::new(Job {
             state: Mutex::new(state.clone()),
             events,
+            cancelled: AtomicBool::new(false),
         });
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.insert(id.clone(), job.clone());
-        }
         let options = RunOptions {
             data_dir: config.data_dir.clone(),
             runs_root: config.runs_dir.clone(),
         };
-        let gate = self.one_at_a_time.clone();
-        std::thread::Builder::new()
-            .name(format!("train-{id}"))
-            .spawn(move || {
-                let _turn = gate.lock();
-                job.update(|s| {
-                    s.status = JobStatus::Running;
-                    None
-                });
-                let mut observer = Progress { job: &job };
-                let mut log = |note: &str| {
-                    job.update(|s| {
-                        s.log.push(note.to_string());
-                        Some(JobEvent::Log {
-                            message: note.to_string(),
-                        })
-                    })
-                };
-                let result = run_scenario(&resolved, &options, &mut observer, &mut log);
-                job.update(|s| {
-                    s.finished_at = Some(chrono::Utc::now().to_rfc3339());
-                    match result {
-                        Ok(summary) => {
-                            s.status = JobStatus::Succeeded;
-                            s.run_id = Some(summary.metrics.run_id.clone());
-                            s.metrics = serde_json::to_value(&summary.metrics).ok();
-                            s.run_dir = Some(summary.dir);
-                        }
-                        Err(e) => {
-                            s.status = JobStatus::Failed;
-                            s.error = Some(e.to_string());
-                        }
-                    }
-                    Some(JobEvent::Finished(Box::new(s.clone())))
-                });
-            })
-            .map_err(|e| StartError::Invalid(format!("cannot start a training thread: {e}")))?;
+        let work = Work {
+            job: job.clone(),
+            resolved,
+            options,
+        };
+        match self.queue()?.try_send(work) {
+            Ok(()) => {}
+            Err(crossbeam_channel::TrySendError::Full(_)) => return Err(StartError::Busy),
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                return Err(StartError::Thread("the training slots have stopped".into()));
+            }
+        }
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.insert(id, job);
+            forget_oldest_finished(&mut jobs);
+        }
         Ok(state)
+    }
+}
+
+/// Drops the oldest finished jobs beyond [`FINISHED_KEPT`].
+fn forget_oldest_finished(jobs: &mut BTreeMap<String, Arc<Job>>) {
+    let finished: Vec<String> = jobs
+        .iter()
+        .filter(|(_, j)| j.state().status.is_final())
+        .map(|(id, _)| id.clone())
+        .collect();
+    if finished.len() > FINISHED_KEPT {
+        let mut by_age = finished;
+        // Ids are `job-N`: the number orders them.
+        by_age.sort_by_key(|id| id.trim_start_matches("job-").parse::<u64>().unwrap_or(0));
+        for id in &by_age[..by_age.len() - FINISHED_KEPT] {
+            jobs.remove(id);
+        }
+    }
+}
+
+/// Trains one job on this slot. Whatever happens — an error, a panic in
+/// the engine, a cancellation — the job ends in a final state and its
+/// event stream gets `finished`.
+fn run_job(work: Work) {
+    let Work {
+        job,
+        resolved,
+        options,
+    } = work;
+    if job.cancelled.load(Ordering::SeqCst) {
+        job.finish(
+            JobStatus::Cancelled,
+            Err("cancelled before it started".into()),
+        );
+        return;
+    }
+    job.update(|s| {
+        s.status = JobStatus::Running;
+        None
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut observer = Progress { job: &job };
+        let mut log = |note: &str| {
+            job.update(|s| {
+                s.log.push(note.to_string());
+                Some(JobEvent::Log {
+                    message: note.to_string(),
+                })
+            })
+        };
+        run_scenario(&resolved, &options, &mut observer, &mut log)
+    }));
+    match result {
+        Ok(Ok(summary)) => job.finish(JobStatus::Succeeded, Ok(summary)),
+        Ok(Err(e)) if job.cancelled.load(Ordering::SeqCst) => {
+            job.finish(JobStatus::Cancelled, Err(e.to_string()))
+        }
+        Ok(Err(e)) => job.finish(JobStatus::Failed, Err(e.to_string())),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!(job = %job.state().id, %why, "training panicked");
+            job.finish(
+                JobStatus::Failed,
+                Err(format!("training stopped on an internal error: {why}")),
+            )
+        }
     }
 }
 
@@ -254,5 +404,9 @@ impl TrainObserver for Progress<'_> {
             s.epochs.push(record.clone());
             Some(JobEvent::Epoch(record.clone()))
         });
+    }
+
+    fn cancelled(&self) -> bool {
+        self.job.cancelled.load(Ordering::SeqCst)
     }
 }

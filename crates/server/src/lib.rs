@@ -17,10 +17,12 @@ mod error;
 mod jobs;
 mod metrics;
 mod oip;
+mod oip_binary;
 mod ops;
 mod registry;
 mod scenarios;
 mod state;
+mod work;
 
 pub use app::{BadOrigin, router};
 pub use config::ServerConfig;
@@ -41,18 +43,19 @@ pub enum ServeError {
     /// A listed scenario could not be loaded; nothing was served.
     #[error("cannot serve:\n{0}")]
     Load(String),
-    /// The socket failed.
-    #[error("server: {0}")]
-    Io(#[from] std::io::Error),
 }
 
 /// Shared state for `config`, with nothing loaded yet.
 pub fn shared(config: ServerConfig) -> AppState {
+    let jobs = jobs::Jobs::new(config.training_slots);
+    let work = work::WorkPool::new(config.work_threads);
     Arc::new(Shared {
         config,
         registry: Default::default(),
         metrics: Default::default(),
-        jobs: Default::default(),
+        jobs,
+        work,
+        decode_budget: work::decode_budget(),
     })
 }
 
@@ -94,15 +97,69 @@ pub async fn serve(
             Ok(problem) = failed_rx => { let _ = watcher.send(Some(problem)); }
         }
     });
-    let mut wait = stop_rx.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = wait.wait_for(Option::is_some).await;
-        })
-        .await?;
+    accept(listener, app, &state.config, stop_rx.clone()).await;
     match stop_rx.borrow().clone() {
         Some(problem) if !problem.is_empty() => Err(ServeError::Load(problem)),
         _ => Ok(()),
+    }
+}
+
+/// Accepts connections until `stop` is set, then stops accepting, lets
+/// requests in flight finish and closes idle connections, for at most the
+/// configured grace. Every connection must send its headers within the
+/// header timeout (which also closes idle keep-alive connections), and at
+/// most the configured number are open at once: a flood of slow or idle
+/// clients cannot hold the server.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    config: &ServerConfig,
+    mut stop: tokio::sync::watch::Receiver<Option<String>>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(Option::is_some) => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, most often: wait for some to close.
+                tracing::warn!(error = %e, "cannot accept a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = open.clone().try_acquire_owned() else {
+            tracing::warn!(
+                limit = config.max_connections,
+                "connection refused: the server is at its connection limit"
+            );
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_ms = config.shutdown_grace.as_millis() as u64,
+            "connections still open after the shutdown grace; closing them"
+        );
     }
 }
 

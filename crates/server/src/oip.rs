@@ -1,16 +1,21 @@
 //! Open Inference Protocol (KServe v2) endpoints, so existing inference
-//! clients can call any scenario: one input tensor per feature column,
-//! outputs `label`, `score` and `probabilities` (plus `novelty_error` and
-//! `novelty_flagged` for a run with a novelty guard).
+//! clients (KServe's, Triton's `tritonclient`) call any scenario unchanged:
+//! one input tensor per column a client sends, outputs `label`, `score` and
+//! `probabilities` (plus `novelty_error` and `novelty_flagged` for a run
+//! with a novelty guard), as JSON or with the binary tensor data extension
+//! ([`crate::oip_binary`]).
 
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::oip_binary::{self, BINARY_HEADER};
 use crate::ops::readiness;
-use crate::scenarios::{predict_table, validate_rows};
-use crate::state::{ApiJson, AppState, ServedScenario};
+use crate::scenarios::{predict_chunks, validate_rows};
+use crate::state::{AppState, ServedScenario};
+use crate::work::Deadline;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
-use indus_runtime::Prediction;
+use axum::response::{IntoResponse, Response};
+use indus_runtime::{LoadedRun, Prediction};
 use indus_spec::{ColumnRole, ColumnSpec, ColumnType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -37,6 +42,17 @@ pub struct ModelReady {
     pub name: String,
     /// True when it can answer.
     pub ready: bool,
+}
+
+/// What the server is and which protocol extensions it speaks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerMetadata {
+    /// `indus`.
+    pub name: String,
+    /// The indus version.
+    pub version: String,
+    /// Protocol extensions supported.
+    pub extensions: Vec<String>,
 }
 
 /// A tensor's name, type and shape (`-1`: any size).
@@ -74,9 +90,16 @@ pub struct InferInput {
     pub shape: Vec<i64>,
     /// Declared element type.
     pub datatype: String,
-    /// Elements in row-major order (flat or nested).
-    #[schema(value_type = Vec<Object>)]
-    pub data: Value,
+    /// `binary_data_size`: the tensor's bytes follow the JSON header
+    /// (binary tensor data extension) instead of `data`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Map<String, Value>>,
+    /// Elements in row-major order (flat or nested); absent for a binary
+    /// tensor.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub data: Option<Value>,
 }
 
 /// An output the client asks for.
@@ -84,6 +107,10 @@ pub struct InferInput {
 pub struct RequestedOutput {
     /// `label`, `score` or `probabilities`.
     pub name: String,
+    /// `binary_data: true` returns this output's bytes after the JSON header.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Map<String, Value>>,
 }
 
 /// An inference request.
@@ -91,7 +118,11 @@ pub struct RequestedOutput {
 pub struct InferRequest {
     /// Echoed in the response.
     pub id: Option<String>,
-    /// One tensor per feature column.
+    /// `binary_data_output: true` returns every output as binary data.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Map<String, Value>>,
+    /// One tensor per input column.
     pub inputs: Vec<InferInput>,
     /// Outputs to return (all when absent).
     pub outputs: Option<Vec<RequestedOutput>>,
@@ -106,9 +137,14 @@ pub struct InferOutput {
     pub shape: Vec<usize>,
     /// Element type.
     pub datatype: String,
-    /// Elements, row-major.
-    #[schema(value_type = Vec<Object>)]
-    pub data: Value,
+    /// `binary_data_size` when the elements follow the JSON header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<Map<String, Value>>,
+    /// Elements, row-major (absent when sent as binary data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub data: Option<Value>,
 }
 
 /// An inference response.
@@ -145,6 +181,17 @@ pub async fn server_ready(State(s): State<AppState>) -> (StatusCode, Json<Ready>
     )
 }
 
+/// Server metadata: name, version and the extensions spoken.
+#[utoipa::path(get, path = "/v2", tag = "open inference protocol",
+    responses((status = 200, body = ServerMetadata)))]
+pub async fn server_metadata() -> Json<ServerMetadata> {
+    Json(ServerMetadata {
+        name: "indus".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        extensions: vec!["binary_tensor_data".into()],
+    })
+}
+
 /// Model readiness.
 #[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "open inference protocol",
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
@@ -155,7 +202,20 @@ pub async fn model_ready(
     Ok(Json(ModelReady { name, ready: true }))
 }
 
-/// Model metadata: input tensors (one per feature column) and outputs.
+/// Readiness of one version (the served run id) of a model.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/ready", tag = "open inference protocol",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring"),
+           ("version" = String, Path, description = "The served run id")),
+    responses((status = 200, body = ModelReady), (status = 404, body = ErrorBody)))]
+pub async fn version_ready(
+    scenario: ServedScenario,
+    axum::extract::Path(segments): axum::extract::Path<(String, String)>,
+) -> Result<Json<ModelReady>, ApiError> {
+    served_version(&scenario, &segments.1)?;
+    model_ready(scenario).await
+}
+
+/// Model metadata: input tensors (one per column a client sends) and outputs.
 #[utoipa::path(get, path = "/v2/models/{name}", tag = "open inference protocol",
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     responses((status = 200, body = ModelMetadata), (status = 404, body = ErrorBody)))]
@@ -163,8 +223,8 @@ pub async fn model_metadata(
     ServedScenario { name, served }: ServedScenario,
 ) -> Result<Json<ModelMetadata>, ApiError> {
     let run = &served.run;
-    let inputs = features(&run.plugin.data.columns)
-        .map(|c| TensorMetadata {
+    let inputs = client_inputs(run)
+        .map(|(c, _)| TensorMetadata {
             name: c.name.clone(),
             datatype: datatype(c).to_string(),
             shape: if c.kind == ColumnType::Image {
@@ -174,21 +234,17 @@ pub async fn model_metadata(
             },
         })
         .collect();
-    let k = run.model.classes.len() as i64;
-    let mut outputs = if k == 0 {
-        // A regression head answers with a number only.
-        vec![tensor("value", "FP32", vec![-1])]
-    } else {
-        vec![
-            tensor("label", "BYTES", vec![-1]),
-            tensor("score", "FP32", vec![-1]),
-            tensor("probabilities", "FP32", vec![-1, k]),
-        ]
-    };
-    if run.metrics.novelty_guard.is_some() {
-        outputs.push(tensor("novelty_error", "FP32", vec![-1]));
-        outputs.push(tensor("novelty_flagged", "BOOL", vec![-1]));
-    }
+    let outputs = output_names(run)
+        .into_iter()
+        .map(|(name, datatype)| {
+            let shape = if name == "probabilities" {
+                vec![-1, run.model.classes.len() as i64]
+            } else {
+                vec![-1]
+            };
+            tensor(name, datatype, shape)
+        })
+        .collect();
     Ok(Json(ModelMetadata {
         name,
         versions: vec![run.folder.record.run_id.clone()],
@@ -198,7 +254,22 @@ pub async fn model_metadata(
     }))
 }
 
-/// Inference: tensors in, `label` / `score` / `probabilities` out.
+/// Metadata of one version (the served run id) of a model.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}", tag = "open inference protocol",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring"),
+           ("version" = String, Path, description = "The served run id")),
+    responses((status = 200, body = ModelMetadata), (status = 404, body = ErrorBody)))]
+pub async fn version_metadata(
+    scenario: ServedScenario,
+    axum::extract::Path(segments): axum::extract::Path<(String, String)>,
+) -> Result<Json<ModelMetadata>, ApiError> {
+    served_version(&scenario, &segments.1)?;
+    model_metadata(scenario).await
+}
+
+/// Inference: tensors in, `label` / `score` / `probabilities` out, as JSON
+/// (with or without a JSON content type) or with the binary tensor data
+/// extension (`Inference-Header-Content-Length`).
 #[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "open inference protocol",
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
     request_body = InferRequest,
@@ -206,82 +277,249 @@ pub async fn model_metadata(
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn infer(
     State(s): State<AppState>,
+    deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
-    ApiJson(req): ApiJson<InferRequest>,
-) -> Result<Json<InferResponse>, ApiError> {
-    let run = &served.run;
-    let rows = tensors_to_rows(&run.plugin.data.columns, req.inputs)?;
-    let table = validate_rows(run, rows, s.config.max_rows_per_request)?;
-    let predictions = predict_table(&served, &table).await?;
+    OipBody(req): OipBody,
+) -> Result<Response, ApiError> {
+    let max_rows = s.config.max_rows_per_request;
+    let model = served.clone();
+    let (req, predictions) = s
+        .work
+        .run(&deadline, move |d| {
+            let run = &model.run;
+            let mut req = req;
+            let rows = tensors_to_rows(run, std::mem::take(&mut req.inputs), max_rows)?;
+            let table = validate_rows(run, rows, max_rows)?;
+            Ok((req, predict_chunks(&model, &table, d)?))
+        })
+        .await?;
     s.metrics.rows(&name, predictions.len());
-    let n = predictions.len();
-    let k = run.model.classes.len();
-    let wanted = |o: &str| {
-        req.outputs
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|r| r.name == o))
-    };
-    let mut names: Vec<&str> = if k == 0 {
-        vec!["value"]
+    respond(&served.run, name, req, &predictions)
+}
+
+/// Inference on one version (the served run id) of a model.
+#[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "open inference protocol",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring"),
+           ("version" = String, Path, description = "The served run id")),
+    request_body = InferRequest,
+    responses((status = 200, body = InferResponse), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn version_infer(
+    state: State<AppState>,
+    deadline: Deadline,
+    scenario: ServedScenario,
+    axum::extract::Path(segments): axum::extract::Path<(String, String)>,
+    body: OipBody,
+) -> Result<Response, ApiError> {
+    served_version(&scenario, &segments.1)?;
+    infer(state, deadline, scenario, body).await
+}
+
+/// 404 unless `version` is the run being served: asking for a version is
+/// asking for exactly that model.
+fn served_version(scenario: &ServedScenario, version: &str) -> Result<(), ApiError> {
+    let served = &scenario.served.run.folder.record.run_id;
+    if version == served {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "model `{}` has no version `{version}`; the served version is `{served}`",
+            scenario.name
+        ),
+    ))
+}
+
+/// The outputs a model answers with, and their datatypes.
+fn output_names(run: &LoadedRun) -> Vec<(&'static str, &'static str)> {
+    let mut names = if run.model.classes.is_empty() {
+        // A regression head answers with a number only.
+        vec![("value", "FP32")]
     } else {
-        vec!["label", "score", "probabilities"]
+        vec![
+            ("label", "BYTES"),
+            ("score", "FP32"),
+            ("probabilities", "FP32"),
+        ]
     };
     if run.metrics.novelty_guard.is_some() {
-        names.extend(["novelty_error", "novelty_flagged"]);
+        names.extend([("novelty_error", "FP32"), ("novelty_flagged", "BOOL")]);
     }
+    names
+}
+
+/// The requested outputs of `predictions`, as JSON or, where asked, as
+/// binary data after the JSON header.
+fn respond(
+    run: &LoadedRun,
+    name: String,
+    req: InferRequest,
+    predictions: &[Prediction],
+) -> Result<Response, ApiError> {
+    let names = output_names(run);
     if let Some(list) = &req.outputs
-        && let Some(bad) = list.iter().find(|r| !names.contains(&r.name.as_str()))
+        && let Some(bad) = list
+            .iter()
+            .find(|r| !names.iter().any(|(n, _)| *n == r.name))
     {
         return Err(ApiError::bad_request(format!(
             "unknown output `{}`; this model has {}",
             bad.name,
-            names.join(", ")
+            names.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
         )));
     }
-    let wanted = |o: &str| names.contains(&o) && wanted(o);
+    let all_binary = flag(req.parameters.as_ref(), "binary_data_output");
+    let n = predictions.len();
+    let k = run.model.classes.len();
     let mut outputs = Vec::new();
-    let mut add = |name: &str, datatype: &str, shape: Vec<usize>, data: Value| {
-        if wanted(name) {
-            outputs.push(InferOutput {
-                name: name.into(),
-                shape,
-                datatype: datatype.into(),
-                data,
-            });
-        }
-    };
-    let each = |f: fn(&Prediction) -> Value| Value::Array(predictions.iter().map(f).collect());
-    add(
-        "value",
-        "FP32",
-        vec![n],
-        each(|p| json!(p.value.unwrap_or(f32::NAN))),
-    );
-    add("label", "BYTES", vec![n], each(|p| json!(p.label)));
-    add("score", "FP32", vec![n], each(|p| json!(p.score)));
-    let flat: Vec<f32> = predictions
-        .iter()
-        .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
-        .collect();
-    add("probabilities", "FP32", vec![n, k], json!(flat));
-    add(
-        "novelty_error",
-        "FP32",
-        vec![n],
-        each(|p| json!(p.novelty.map_or(f32::NAN, |v| v.error))),
-    );
-    add(
-        "novelty_flagged",
-        "BOOL",
-        vec![n],
-        each(|p| json!(p.novelty.is_some_and(|v| v.flagged))),
-    );
-    Ok(Json(InferResponse {
+    let mut binary = Vec::new();
+    for (output, datatype) in names {
+        let as_binary = match &req.outputs {
+            None => all_binary,
+            Some(list) => match list.iter().find(|r| r.name == output) {
+                None => continue,
+                Some(r) => all_binary || flag(r.parameters.as_ref(), "binary_data"),
+            },
+        };
+        let (shape, values) = output_values(output, predictions, n, k);
+        let (parameters, data) = if as_binary {
+            let bytes = oip_binary::encode(datatype, &values);
+            let mut p = Map::new();
+            p.insert("binary_data_size".into(), json!(bytes.len()));
+            binary.extend(bytes);
+            (Some(p), None)
+        } else {
+            (None, Some(Value::Array(values)))
+        };
+        outputs.push(InferOutput {
+            name: output.into(),
+            shape,
+            datatype: datatype.into(),
+            parameters,
+            data,
+        });
+    }
+    let body = InferResponse {
         model_name: name,
         model_version: run.folder.record.run_id.clone(),
         id: req.id,
         outputs,
-    }))
+    };
+    if binary.is_empty() {
+        return Ok(Json(body).into_response());
+    }
+    let mut bytes = serde_json::to_vec(&body)
+        .map_err(|e| ApiError::internal(format!("cannot write the response: {e}")))?;
+    let header_len = bytes.len();
+    bytes.extend(binary);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_string(),
+            ),
+            (
+                axum::http::HeaderName::from_static(BINARY_HEADER),
+                header_len.to_string(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// One output's shape and elements, row-major.
+fn output_values(
+    output: &str,
+    predictions: &[Prediction],
+    n: usize,
+    k: usize,
+) -> (Vec<usize>, Vec<Value>) {
+    let each = |f: &dyn Fn(&Prediction) -> Value| predictions.iter().map(f).collect();
+    match output {
+        "value" => (vec![n], each(&|p| json!(p.value.unwrap_or(f32::NAN)))),
+        "label" => (vec![n], each(&|p| json!(p.label))),
+        "score" => (vec![n], each(&|p| json!(p.score))),
+        "probabilities" => (
+            vec![n, k],
+            predictions
+                .iter()
+                .flat_map(|p| p.probabilities.iter().map(|(_, v)| json!(v)))
+                .collect(),
+        ),
+        "novelty_error" => (
+            vec![n],
+            each(&|p| json!(p.novelty.map_or(f32::NAN, |v| v.error))),
+        ),
+        _ => (
+            vec![n],
+            each(&|p| json!(p.novelty.is_some_and(|v| v.flagged))),
+        ),
+    }
+}
+
+/// Whether a protocol parameter is set to true.
+fn flag(parameters: Option<&Map<String, Value>>, key: &str) -> bool {
+    parameters
+        .and_then(|p| p.get(key))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// An infer body as the protocol's clients send it: JSON whatever the
+/// content type (`tritonclient` sends none), or a JSON header of
+/// `Inference-Header-Content-Length` bytes followed by the binary tensors,
+/// which are decoded into the inputs' `data` here.
+pub struct OipBody(pub InferRequest);
+
+impl FromRequest<AppState> for OipBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let header_len = req
+            .headers()
+            .get(BINARY_HEADER)
+            .map(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(|t| t.trim().parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "{BINARY_HEADER} must be a whole number of bytes"
+                        ))
+                    })
+            })
+            .transpose()?;
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    crate::state::body_too_large(state)
+                } else {
+                    ApiError::new(e.status(), e.body_text())
+                }
+            })?;
+        let (json_part, tail) = match header_len {
+            Some(n) if n > body.len() => {
+                return Err(ApiError::bad_request(format!(
+                    "{BINARY_HEADER} is {n} but the body has only {} bytes",
+                    body.len()
+                )));
+            }
+            Some(n) => body.split_at(n),
+            None => (&body[..], &[][..]),
+        };
+        let mut request: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
+            if e.is_data() {
+                ApiError::unprocessable(format!("unexpected JSON: {e}"))
+            } else {
+                ApiError::bad_request(format!("malformed JSON: {e}"))
+            }
+        })?;
+        oip_binary::attach_inputs(&mut request.inputs, tail)?;
+        Ok(OipBody(request))
+    }
 }
 
 fn tensor(name: &str, datatype: &str, shape: Vec<i64>) -> TensorMetadata {
@@ -292,8 +530,18 @@ fn tensor(name: &str, datatype: &str, shape: Vec<i64>) -> TensorMetadata {
     }
 }
 
-fn features(columns: &[ColumnSpec]) -> impl Iterator<Item = &ColumnSpec> {
-    columns.iter().filter(|c| c.role == ColumnRole::Feature)
+/// The columns a client sends, each with whether it may be left out:
+/// feature columns, except those the plugin's native hook derives (never
+/// asked of a client); a nullable column, or one a lookup table fills in
+/// by key, is optional.
+fn client_inputs(run: &LoadedRun) -> impl Iterator<Item = (&ColumnSpec, bool)> {
+    let looked_up: Vec<&String> = run.lookups.iter().flat_map(|t| t.columns()).collect();
+    run.plugin
+        .data
+        .columns
+        .iter()
+        .filter(|c| c.role == ColumnRole::Feature && !c.derived)
+        .map(move |c| (c, c.nullable || looked_up.contains(&&c.name)))
 }
 
 fn datatype(c: &ColumnSpec) -> &'static str {
@@ -308,8 +556,19 @@ fn datatype(c: &ColumnSpec) -> &'static str {
 /// Regroups column tensors into row objects, so both protocols share one
 /// validation path. Each problem names the tensor.
 fn tensors_to_rows(
-    columns: &[ColumnSpec],
+    run: &LoadedRun,
     inputs: Vec<InferInput>,
+    max_rows: usize,
+) -> Result<Vec<Value>, ApiError> {
+    let columns: Vec<(&ColumnSpec, bool)> = client_inputs(run).collect();
+    columns_to_rows(&columns, inputs, max_rows)
+}
+
+/// [`tensors_to_rows`] for the columns a client sends.
+fn columns_to_rows(
+    columns: &[(&ColumnSpec, bool)],
+    inputs: Vec<InferInput>,
+    max_rows: usize,
 ) -> Result<Vec<Value>, ApiError> {
     let mut details = Vec::new();
     let mut problem = |field: &str, message: String| {
@@ -319,7 +578,7 @@ fn tensors_to_rows(
             message,
         })
     };
-    let known: Vec<&str> = features(columns).map(|c| c.name.as_str()).collect();
+    let known: Vec<&str> = columns.iter().map(|(c, _)| c.name.as_str()).collect();
     for i in &inputs {
         if !known.contains(&i.name.as_str()) {
             problem(
@@ -330,9 +589,11 @@ fn tensors_to_rows(
     }
     let mut rows: Option<usize> = None;
     let mut by_column = Vec::new();
-    for c in features(columns) {
+    for &(c, optional) in columns {
         let Some(input) = inputs.iter().find(|i| i.name == c.name) else {
-            problem(&c.name, "missing input tensor".into());
+            if !optional {
+                problem(&c.name, "missing input tensor".into());
+            }
             continue;
         };
         let expected = datatype(c);
@@ -353,16 +614,38 @@ fn tensors_to_rows(
             );
             continue;
         }
-        let mut flat = Vec::new();
-        flatten(&input.data, &mut flat);
         let width = if c.kind == ColumnType::Image {
             c.width()
         } else {
             1
         };
-        let declared: i64 = input.shape.iter().product();
+        // Checked: a client's shape is any list of numbers.
+        let declared = input
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &d| usize::try_from(d).ok()?.checked_mul(acc));
         let n = input.shape.first().copied().unwrap_or(0);
-        if n <= 0 || declared != flat.len() as i64 || flat.len() != n as usize * width {
+        let Some(declared) = declared else {
+            problem(
+                &c.name,
+                format!(
+                    "shape {:?} is not a list of non-negative sizes whose product fits in memory",
+                    input.shape
+                ),
+            );
+            continue;
+        };
+        if usize::try_from(n).is_ok_and(|n| n > max_rows) {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a batch of {n} rows; this endpoint takes at most {max_rows}"),
+            ));
+        }
+        let mut flat = Vec::new();
+        if let Some(data) = &input.data {
+            flatten(data, &mut flat);
+        }
+        if n <= 0 || declared != flat.len() || flat.len() != n as usize * width {
             problem(
                 &c.name,
                 format!(
@@ -438,6 +721,16 @@ mod tests {
         p.data.columns
     }
 
+    fn rows(inputs: Vec<InferInput>) -> Result<Vec<Value>, ApiError> {
+        let columns = columns();
+        let sent: Vec<(&ColumnSpec, bool)> = columns
+            .iter()
+            .filter(|c| c.role == ColumnRole::Feature)
+            .map(|c| (c, false))
+            .collect();
+        columns_to_rows(&sent, inputs, 100)
+    }
+
     fn input(name: &str, shape: Vec<i64>, data: Value) -> InferInput {
         InferInput {
             name: name.into(),
@@ -450,19 +743,17 @@ mod tests {
             } else {
                 "FP32".into()
             },
-            data,
+            parameters: None,
+            data: Some(data),
         }
     }
 
     #[test]
     fn column_tensors_become_rows() {
-        let rows = tensors_to_rows(
-            &columns(),
-            vec![
-                input("amount", vec![2], json!([1.5, 2.5])),
-                input("kind", vec![2], json!(["a", "b"])),
-            ],
-        )
+        let rows = rows(vec![
+            input("amount", vec![2], json!([1.5, 2.5])),
+            input("kind", vec![2], json!(["a", "b"])),
+        ])
         .unwrap();
         assert_eq!(
             rows,
@@ -475,13 +766,10 @@ mod tests {
 
     #[test]
     fn every_tensor_problem_is_named() {
-        let err = tensors_to_rows(
-            &columns(),
-            vec![
-                input("amount", vec![3], json!([1, 2])),
-                input("colour", vec![1], json!([1])),
-            ],
-        )
+        let err = rows(vec![
+            input("amount", vec![3], json!([1, 2])),
+            input("colour", vec![1], json!([1])),
+        ])
         .unwrap_err();
         let fields: Vec<_> = err
             .body
@@ -490,5 +778,27 @@ mod tests {
             .map(|d| d.field.clone().unwrap())
             .collect();
         assert_eq!(fields, vec!["colour", "amount", "kind"]);
+    }
+
+    #[test]
+    fn a_shape_whose_product_overflows_is_refused_not_wrapped() {
+        let err = rows(vec![
+            input("amount", vec![1_152_921_504_606_846_977, 784], json!([0.0])),
+            input("kind", vec![1], json!(["a"])),
+        ])
+        .unwrap_err();
+        assert!(err.body.details[0].message.contains("product"), "{err:?}");
+        let err = rows(vec![
+            input("amount", vec![-1, -1], json!([0.0])),
+            input("kind", vec![1], json!(["a"])),
+        ])
+        .unwrap_err();
+        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let err = rows(vec![
+            input("amount", vec![1000], json!([0.0])),
+            input("kind", vec![1], json!(["a"])),
+        ])
+        .unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -94,7 +94,9 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     request_body(content = TrainRequest, description = "Optional overrides; send `{}` for none"),
     security(("bearer" = [])),
     responses((status = 202, body = JobState), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 403, description = "Wrong token, or no token and no --open-admin", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, description = "The job queue is full", body = ErrorBody)))]
 pub async fn train(
     State(s): State<AppState>,
     _auth: Authorized,
@@ -108,6 +110,8 @@ pub async fn train(
         .map_err(|e| match e {
             StartError::UnknownScenario(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
             StartError::Invalid(_) => ApiError::unprocessable(e.to_string()),
+            StartError::Busy => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+            StartError::Thread(_) => ApiError::internal(e.to_string()),
         })?;
     Ok((StatusCode::ACCEPTED, Json(state)))
 }
@@ -154,7 +158,7 @@ pub async fn job_events(
             .map(|m| JobEvent::Log { message: m.clone() })
             .collect();
         replay.extend(state.epochs.iter().cloned().map(JobEvent::Epoch));
-        let done = matches!(state.status, JobStatus::Succeeded | JobStatus::Failed);
+        let done = state.status.is_final();
         if done {
             replay.push(JobEvent::Finished(Box::new(state)));
         }
@@ -174,6 +178,22 @@ pub async fn job_events(
         }
     });
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+}
+
+/// Cancels a job: a queued one never starts, a running one stops at its
+/// next training step and ends `cancelled` (its event stream then sends
+/// `finished`). Cancelling an ended job changes nothing.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "training",
+    params(("id" = String, Path, description = "Job id")),
+    security(("bearer" = [])),
+    responses((status = 202, body = JobState), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn cancel(
+    State(s): State<AppState>,
+    _auth: Authorized,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<JobState>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(find_job(&s, &id)?.cancel())))
 }
 
 /// Serves a succeeded job's run in place of its scenario's current one.

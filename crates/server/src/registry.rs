@@ -7,7 +7,9 @@ use crate::batcher::{BatchObserver, Batcher};
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use indus_engine::EpochRecord;
-use indus_runtime::{LoadedRun, RuntimeError, resolve_run, scenarios_with_runs};
+use indus_runtime::{
+    LoadedRun, RuntimeError, list_runs, resolve_run, scenarios_with_runs, sweep_partial,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,9 +62,23 @@ impl Served {
         })
     }
 
-    /// Network outputs for preprocessed rows, micro-batched with other requests.
-    pub async fn infer(&self, x: Vec<f32>, rows: usize) -> Result<Vec<f32>, String> {
-        self.batcher.infer(x, rows).await
+    /// Network outputs for preprocessed rows, micro-batched with other
+    /// requests; called from request work, within its deadline.
+    pub fn infer(
+        &self,
+        x: Vec<f32>,
+        rows: usize,
+        deadline: &crate::work::Deadline,
+    ) -> Result<Vec<f32>, crate::error::ApiError> {
+        use crate::batcher::Waited;
+        self.batcher
+            .infer(x, rows, deadline.remaining())
+            .map_err(|w| match w {
+                Waited::TimedOut => deadline.check().err().unwrap_or_else(|| {
+                    crate::error::ApiError::unavailable("the model did not answer in time")
+                }),
+                Waited::Failed(e) => crate::error::ApiError::internal(e),
+            })
     }
 }
 
@@ -139,9 +155,16 @@ pub fn scenario_names(config: &ServerConfig) -> Vec<String> {
     scenarios_with_runs(&config.runs_dir)
 }
 
-/// Loads the latest run of every scenario to serve. Fails naming each
-/// scenario that could not be loaded, so nothing is half-served.
+/// Loads the newest verified run of every scenario to serve. A newest run
+/// that is damaged (a changed file, a missing weight) is skipped with a
+/// warning for the next newest, per scenario, so one bad folder does not
+/// stop the others or its own scenario; a scenario with no loadable run
+/// fails the whole load, naming each, so nothing is half-served.
+/// Leftovers of killed runs (`.partial-*`) are swept first.
 pub fn load_catalog(config: &ServerConfig, metrics: &Arc<Metrics>) -> Result<Catalog, String> {
+    for swept in sweep_partial(&config.runs_dir) {
+        tracing::info!(folder = %swept.display(), "removed the leftovers of a run that did not finish");
+    }
     let names = scenario_names(config);
     if names.is_empty() {
         return Err(format!(
@@ -152,9 +175,7 @@ pub fn load_catalog(config: &ServerConfig, metrics: &Arc<Metrics>) -> Result<Cat
     let mut catalog = Catalog::default();
     let mut problems = Vec::new();
     for name in names {
-        let loaded = resolve_run(&name, &config.runs_dir)
-            .and_then(|dir| Served::load(&name, &dir, config, metrics.clone()));
-        match loaded {
+        match load_newest_verified(&name, config, metrics) {
             Ok(served) => {
                 tracing::info!(
                     scenario = %name,
@@ -171,4 +192,39 @@ pub fn load_catalog(config: &ServerConfig, metrics: &Arc<Metrics>) -> Result<Cat
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// The newest run of `name` that opens and verifies, trying older ones
+/// when the newest cannot be served; the error is the newest run's.
+fn load_newest_verified(
+    name: &str,
+    config: &ServerConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<Served, RuntimeError> {
+    let newest = resolve_run(name, &config.runs_dir)?;
+    let mut candidates = list_runs(&config.runs_dir, Some(name));
+    candidates.retain(|d| d != &newest);
+    candidates.push(newest);
+    let mut first_error = None;
+    while let Some(dir) = candidates.pop() {
+        match Served::load(name, &dir, config, metrics.clone()) {
+            Ok(served) => {
+                if let Some(e) = &first_error {
+                    tracing::warn!(
+                        scenario = %name,
+                        serving = %dir.display(),
+                        newer_run_problem = %e,
+                        "the newest run cannot be served; serving the newest verified one instead"
+                    );
+                }
+                return Ok(served);
+            }
+            Err(e) => {
+                tracing::warn!(scenario = %name, run = %dir.display(), error = %e, "run skipped");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error
+        .unwrap_or_else(|| RuntimeError::Invalid(format!("no finished runs of `{name}`"))))
 }

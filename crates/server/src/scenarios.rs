@@ -4,6 +4,7 @@
 use crate::error::{ApiError, ErrorBody};
 use crate::registry::Served;
 use crate::state::{ApiJson, AppState, ServedScenario};
+use crate::work::{CHUNK_ROWS, Deadline};
 use axum::Json;
 use axum::extract::State;
 use indus_data::{RawTable, primary_head};
@@ -346,27 +347,35 @@ pub async fn examples(
               (status = 422, description = "Rows break the schema; one detail per bad field", body = ErrorBody)))]
 pub async fn predict(
     State(s): State<AppState>,
+    deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<RowsRequest>,
 ) -> Result<Json<PredictResponse>, ApiError> {
-    let table = validate_rows(&served.run, req.rows, s.config.max_rows_per_request)?;
-    answer(&s, name, &served, &table).await
+    let max_rows = s.config.max_rows_per_request;
+    let model = served.clone();
+    let predictions = s
+        .work
+        .run(&deadline, move |d| {
+            let table = validate_rows(&model.run, req.rows, max_rows)?;
+            predict_chunks(&model, &table, d)
+        })
+        .await?;
+    Ok(respond(&s, name, &served, predictions))
 }
 
-/// Predicts checked rows, counts them, and wraps the answers.
-async fn answer(
+/// Counts the answered rows and wraps them.
+fn respond(
     s: &AppState,
     name: String,
     served: &Served,
-    table: &RawTable,
-) -> Result<Json<PredictResponse>, ApiError> {
-    let predictions = predict_table(served, table).await?;
+    predictions: Vec<Prediction>,
+) -> Json<PredictResponse> {
     s.metrics.rows(&name, predictions.len());
-    Ok(Json(PredictResponse {
+    Json(PredictResponse {
         scenario: name,
         run_id: served.run.folder.record.run_id.clone(),
         predictions,
-    }))
+    })
 }
 
 /// Predicts one image sent as the request body (the bytes of a PNG, JPEG,
@@ -384,6 +393,7 @@ async fn answer(
               (status = 422, description = "Not a readable image, or the scenario reads no images", body = ErrorBody)))]
 pub async fn predict_image(
     State(s): State<AppState>,
+    deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
     body: axum::body::Bytes,
 ) -> Result<Json<PredictResponse>, ApiError> {
@@ -397,15 +407,45 @@ pub async fn predict_image(
             "the request body is empty: send the image file's bytes",
         ));
     }
-    let run = served.run.clone();
-    // Decoding a large photo takes a while: off the request threads.
-    let rows = tokio::task::spawn_blocking(move || {
-        indus_data::image_bytes_row(&run.plugin, &body, "request body")
-    })
+    // Weighed by the pixels its header declares before anything is
+    // decoded: the uploads being decoded at once share one budget.
+    let (w, h) = indus_data::image_dimensions(&body)
+        .map_err(|m| ApiError::unprocessable(format!("request body: {m}")))?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > indus_data::MAX_IMAGE_PIXELS {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the image is {w} × {h} pixels, over the limit of {} pixels; scale it down first",
+                indus_data::MAX_IMAGE_PIXELS
+            ),
+        ));
+    }
+    let share =
+        u32::try_from(pixels.div_ceil(crate::work::PIXELS_PER_PERMIT).max(1)).unwrap_or(u32::MAX);
+    let decoding = tokio::time::timeout(
+        deadline.remaining(),
+        s.decode_budget.clone().acquire_many_owned(share),
+    )
     .await
-    .map_err(|e| ApiError::internal(format!("image decoding task failed: {e}")))?
-    .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    answer(&s, name, &served, &rows.table).await
+    .map_err(|_| {
+        deadline
+            .check()
+            .err()
+            .unwrap_or_else(|| ApiError::unavailable("busy decoding other images"))
+    })?
+    .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+    let model = served.clone();
+    let predictions = s
+        .work
+        .run(&deadline, move |d| {
+            let rows = indus_data::image_bytes_row(&model.run.plugin, &body, "request body")
+                .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            drop(decoding);
+            predict_chunks(&model, &rows.table, d)
+        })
+        .await?;
+    Ok(respond(&s, name, &served, predictions))
 }
 
 /// Predicts the rows of a CSV file sent as the request body: a header row
@@ -423,13 +463,22 @@ pub async fn predict_image(
               (status = 422, description = "Not readable as CSV, or rows break the schema; one detail per bad cell", body = ErrorBody)))]
 pub async fn predict_csv(
     State(s): State<AppState>,
+    deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let table = csv_body_rows(&s, &served, body).await?;
-    let Json(answered) = answer(&s, name, &served, &table).await?;
+    let max_rows = s.config.max_rows_per_request;
+    let model = served.clone();
+    let predictions = s
+        .work
+        .run(&deadline, move |d| {
+            let table = csv_body_rows(&model, body, max_rows)?;
+            predict_chunks(&model, &table, d)
+        })
+        .await?;
+    let Json(answered) = respond(&s, name, &served, predictions);
     if accepts_csv(&headers) {
         let text = indus_runtime::predictions_csv(&served.run.model.classes, &answered.predictions);
         return Ok((
@@ -442,31 +491,28 @@ pub async fn predict_csv(
 }
 
 /// Rows from a CSV request body, read as `indus predict` reads a file and
-/// checked like JSON rows (not empty, within the row limit).
-async fn csv_body_rows(
-    s: &AppState,
+/// checked like JSON rows (not empty, within the row limit). Runs as
+/// request work: parsing every cell of a large export takes a while.
+fn csv_body_rows(
     served: &Served,
     body: axum::body::Bytes,
+    max_rows: usize,
 ) -> Result<RawTable, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::unprocessable(
             "the request body is empty: send a CSV file with a header row",
         ));
     }
-    let run = served.run.clone();
-    // Parsing and checking every cell of a large export takes a while.
-    let table = tokio::task::spawn_blocking(move || {
-        indus_data::csv_input_rows(&run.plugin, "request body", body.to_vec(), &run.lookups)
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("CSV reading task failed: {e}")))??;
+    let run = &served.run;
+    let table =
+        indus_data::csv_input_rows(&run.plugin, "request body", body.to_vec(), &run.lookups)?;
     if table.is_empty() {
         return Err(ApiError::unprocessable(
             "the CSV has a header and no rows: send at least one row",
         ));
     }
-    within_row_limit(table.len(), s.config.max_rows_per_request)?;
-    warn_undeclared(&served.run, &table);
+    within_row_limit(table.len(), max_rows)?;
+    warn_undeclared(run, &table);
     Ok(table)
 }
 
@@ -494,11 +540,20 @@ fn accepts_csv(headers: &axum::http::HeaderMap) -> bool {
               (status = 422, description = "Rows break the schema, or the run keeps no training distributions", body = ErrorBody)))]
 pub async fn drift(
     State(s): State<AppState>,
+    deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<RowsRequest>,
 ) -> Result<Json<DriftResponse>, ApiError> {
-    let table = validate_rows(&served.run, req.rows, s.config.max_rows_per_request)?;
-    drift_of(name, &served, table).await
+    let max_rows = s.config.max_rows_per_request;
+    let model = served.clone();
+    let report = s
+        .work
+        .run(&deadline, move |_| {
+            let table = validate_rows(&model.run, req.rows, max_rows)?;
+            Ok(model.run.drift(&table)?)
+        })
+        .await?;
+    Ok(drift_response(name, &served, report))
 }
 
 /// The drift of the rows of a CSV file sent as the request body (as for
@@ -514,25 +569,29 @@ pub async fn drift(
               (status = 422, description = "Not readable as CSV, rows break the schema, or the run keeps no training distributions", body = ErrorBody)))]
 pub async fn drift_csv(
     State(s): State<AppState>,
+    deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
     body: axum::body::Bytes,
 ) -> Result<Json<DriftResponse>, ApiError> {
-    let table = csv_body_rows(&s, &served, body).await?;
-    drift_of(name, &served, table).await
+    let max_rows = s.config.max_rows_per_request;
+    let model = served.clone();
+    let report = s
+        .work
+        .run(&deadline, move |_| {
+            let table = csv_body_rows(&model, body, max_rows)?;
+            Ok(model.run.drift(&table)?)
+        })
+        .await?;
+    Ok(drift_response(name, &served, report))
 }
 
-/// Compares checked rows with the served run's training rows.
-async fn drift_of(
+/// The drift report as the API returns it.
+fn drift_response(
     name: String,
     served: &Served,
-    table: RawTable,
-) -> Result<Json<DriftResponse>, ApiError> {
-    let run = served.run.clone();
-    let report = tokio::task::spawn_blocking(move || run.drift(&table))
-        .await
-        .map_err(|e| ApiError::internal(format!("drift task failed: {e}")))?
-        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    Ok(Json(DriftResponse {
+    report: indus_runtime::DriftReport,
+) -> Json<DriftResponse> {
+    Json(DriftResponse {
         scenario: name,
         run_id: served.run.folder.record.run_id.clone(),
         reference_rows: report.reference_rows,
@@ -547,7 +606,7 @@ async fn drift_of(
                 largest_change: c.largest_change,
             })
             .collect(),
-    }))
+    })
 }
 
 /// Explains rows with integrated gradients, per source column.
@@ -558,6 +617,8 @@ async fn drift_of(
               (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn explain(
+    State(s): State<AppState>,
+    deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<ExplainRequest>,
 ) -> Result<Json<ExplainResponse>, ApiError> {
@@ -579,11 +640,14 @@ pub async fn explain(
             ),
         ));
     }
-    let table = validate_rows(&served.run, req.rows, MAX_ROWS)?;
     let run = served.run.clone();
-    let explanations = tokio::task::spawn_blocking(move || run.explain(&table, steps))
-        .await
-        .map_err(|e| ApiError::internal(format!("explanation task failed: {e}")))??;
+    let explanations = s
+        .work
+        .run(&deadline, move |_| {
+            let table = validate_rows(&run, req.rows, MAX_ROWS)?;
+            Ok(run.explain(&table, steps)?)
+        })
+        .await?;
     Ok(Json(ExplainResponse {
         scenario: name,
         run_id: served.run.folder.record.run_id.clone(),
@@ -602,6 +666,8 @@ pub async fn explain(
               (status = 404, description = "Unknown scenario or user", body = ErrorBody),
               (status = 422, description = "The scenario has no recommendation head, or k is out of range", body = ErrorBody)))]
 pub async fn recommend(
+    State(s): State<AppState>,
+    deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
     ApiJson(req): ApiJson<RecommendRequest>,
 ) -> Result<Json<RecommendResponse>, ApiError> {
@@ -614,9 +680,10 @@ pub async fn recommend(
     let user = req.user.text();
     let run = served.run.clone();
     let who = user.clone();
-    let items = tokio::task::spawn_blocking(move || run.recommend(&who, k))
-        .await
-        .map_err(|e| ApiError::internal(format!("recommendation task failed: {e}")))??;
+    let items = s
+        .work
+        .run(&deadline, move |_| Ok(run.recommend(&who, k)?))
+        .await?;
     Ok(Json(RecommendResponse {
         scenario: name,
         run_id: served.run.folder.record.run_id.clone(),
@@ -690,17 +757,44 @@ fn first_sighting(plugin: &str, fields: &[String]) -> bool {
     seen.len() < UNDECLARED_REMEMBERED && seen.insert(key)
 }
 
-/// Runs validated rows through the micro-batched model.
-pub(crate) async fn predict_table(
+/// Answers validated rows as request work: [`CHUNK_ROWS`] at a time
+/// through preprocessing, the micro-batched model and the decisions and
+/// hooks, checking the deadline between chunks, so a request of any size
+/// holds bounded memory and stops when its time is up.
+pub(crate) fn predict_chunks(
     served: &Served,
     table: &RawTable,
+    deadline: &Deadline,
 ) -> Result<Vec<Prediction>, ApiError> {
-    let x = served.run.prepare(table)?;
-    let outputs = served
-        .infer(x, table.len())
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(served.run.answer(table, outputs)?)
+    let run = &served.run;
+    // Every row is checked before any is answered, so errors name the
+    // request's own row numbers.
+    run.check_input(table)?;
+    let mut predictions = Vec::with_capacity(table.len());
+    for start in (0..table.len()).step_by(CHUNK_ROWS) {
+        deadline.check()?;
+        let end = (start + CHUNK_ROWS).min(table.len());
+        let part;
+        let chunk = if start == 0 && end == table.len() {
+            table
+        } else {
+            part = table.select(&(start..end).collect::<Vec<_>>());
+            &part
+        };
+        let x = run.prepare(chunk)?;
+        let inputs = if run.model.needs_inputs() {
+            x.clone()
+        } else {
+            Vec::new()
+        };
+        let outputs = served.infer(x, chunk.len(), deadline)?;
+        let answered = run.answer_prepared(chunk, &inputs, outputs)?;
+        predictions.extend(answered.into_iter().map(|mut p| {
+            p.row += start;
+            p
+        }));
+    }
+    Ok(predictions)
 }
 
 fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {

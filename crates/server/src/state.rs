@@ -23,6 +23,10 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Training jobs.
     pub jobs: Jobs,
+    /// Where request work runs (never on the async threads).
+    pub work: crate::work::WorkPool,
+    /// Pixels of image uploads being decoded at once ([`crate::work::decode_budget`]).
+    pub decode_budget: Arc<tokio::sync::Semaphore>,
 }
 
 /// The state as handlers receive it.
@@ -67,17 +71,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "send the body as JSON with `Content-Type: application/json`",
                 ),
-                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the request body is larger than this server's limit of {} bytes",
-                        state.config.max_body_bytes
-                    ),
-                ),
+                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => body_too_large(state),
                 other => ApiError::new(other.status(), other.body_text()),
             }),
         }
     }
+}
+
+/// The 413 for a body over the configured limit.
+pub fn body_too_large(state: &AppState) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the request body is larger than this server's limit of {} bytes",
+            state.config.max_body_bytes
+        ),
+    )
 }
 
 /// The scenario a route's `{name}` segment names, looked up among the
@@ -95,17 +104,25 @@ impl FromRequestParts<AppState> for ServedScenario {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let axum::extract::Path(name) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        // By key, so routes with more segments (`/versions/{version}`)
+        // share the extractor.
+        let axum::extract::Path(segments) = axum::extract::Path::<
+            std::collections::BTreeMap<String, String>,
+        >::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let name = segments
+            .get("name")
+            .cloned()
+            .ok_or_else(|| ApiError::internal("this route names no scenario"))?;
         let served = state.served(&name)?;
         Ok(ServedScenario { name, served })
     }
 }
 
 /// Proof that the caller may change what is served: present only when the
-/// server has no token, or the request carries `Authorization: Bearer <token>`.
+/// request carries `Authorization: Bearer <token>`, or the server has no
+/// token and was started with `--open-admin`.
 pub struct Authorized;
 
 impl FromRequestParts<AppState> for Authorized {
@@ -113,13 +130,19 @@ impl FromRequestParts<AppState> for Authorized {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Some(token) = &state.config.token else {
-            return Ok(Authorized);
+            if state.config.open_admin {
+                return Ok(Authorized);
+            }
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "training, promotion, reload and cancel are off: start the server with --token (or --open-admin on a trusted network)",
+            ));
         };
         let given = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(bearer_credentials);
         match given {
             Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(Authorized),
             Some(_) => Err(ApiError::new(
@@ -134,6 +157,15 @@ impl FromRequestParts<AppState> for Authorized {
     }
 }
 
+/// The credentials of a `Bearer` authorization; the scheme name is
+/// case-insensitive (RFC 7235), so `bearer x` is read as `Bearer x`.
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_start())
+}
+
 /// Compares without an early exit, so timing does not reveal the token.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -141,6 +173,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(super::bearer_credentials("Bearer abc"), Some("abc"));
+        assert_eq!(super::bearer_credentials("bearer abc"), Some("abc"));
+        assert_eq!(super::bearer_credentials("BEARER  abc"), Some("abc"));
+        assert_eq!(super::bearer_credentials("Basic abc"), None);
+        assert_eq!(super::bearer_credentials("Bearer"), None);
+    }
+
     #[test]
     fn tokens_compare_by_content() {
         assert!(super::constant_time_eq(b"secret", b"secret"));

@@ -624,9 +624,100 @@ async fn changing_what_is_served_needs_the_token() {
     .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(b["credit-scoring"].as_str().is_some());
+    // The scheme is case-insensitive (RFC 7235).
+    let (s, b) = call_raw(
+        &app,
+        "POST",
+        "/v1/reload",
+        None,
+        &[("authorization", "bearer s3cret")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
     // Reading needs no token.
     let (s, _) = call(&app, "GET", "/v1/scenarios", None).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_a_token_changing_what_is_served_is_off_unless_opened() {
+    let app = app();
+    for (method, uri, body) in [
+        ("POST", "/v1/reload", None),
+        (
+            "POST",
+            "/v1/scenarios/credit-scoring/train",
+            Some(json!({})),
+        ),
+        ("POST", "/v1/jobs/job-1/cancel", None),
+        ("POST", "/v1/jobs/job-1/promote", None),
+    ] {
+        let (s, b) = call(&app, method, uri, body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{uri}: {b}");
+        assert!(b["error"].as_str().unwrap().contains("--token"), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_training_request_beyond_the_bounds_is_refused_and_the_server_lives() {
+    let app = app_with(ServerConfig {
+        open_admin: true,
+        ..config()
+    });
+    for epochs in [1_000_000_000u64, u64::MAX] {
+        let (s, b) = call(
+            &app,
+            "POST",
+            "/v1/scenarios/mnist/train",
+            Some(json!({ "epochs": epochs })),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert!(b.to_string().contains("limit of 100000"), "{b}");
+    }
+    let (s, _) = call(&app, "GET", "/health", None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_cancelled_job_ends_cancelled_and_its_stream_finishes() {
+    let runs = tempfile::tempdir().unwrap();
+    copy_dir(runs_dir(), runs.path());
+    let app = app_with(ServerConfig {
+        runs_dir: runs.path().to_path_buf(),
+        open_admin: true,
+        ..config()
+    });
+    let (s, job) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/train",
+        Some(json!({"epochs": 100000})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let (s, _) = call(&app, "POST", &format!("/v1/jobs/{id}/cancel"), None).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let mut state = job;
+    for _ in 0..600 {
+        let (_, now) = call(&app, "GET", &format!("/v1/jobs/{id}"), None).await;
+        state = now;
+        if state["status"] != "queued" && state["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state["status"], "cancelled", "{state}");
+    assert!(
+        state["error"].as_str().unwrap().contains("cancel"),
+        "{state}"
+    );
+    let (_, events) = call(&app, "GET", &format!("/v1/jobs/{id}/events"), None).await;
+    assert!(
+        events.as_str().unwrap().contains("event: finished"),
+        "{events}"
+    );
 }
 
 #[tokio::test]
@@ -635,6 +726,7 @@ async fn a_training_job_streams_epochs_and_its_run_can_be_promoted() {
     copy_dir(runs_dir(), runs.path());
     let app = app_with(ServerConfig {
         runs_dir: runs.path().to_path_buf(),
+        open_admin: true,
         ..config()
     });
     let (_, before) = call(&app, "GET", "/v1/scenarios/credit-scoring", None).await;

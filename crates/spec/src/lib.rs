@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod limits;
 mod plugin;
 mod scenario;
 mod values;
@@ -22,6 +23,15 @@ use std::path::{Path, PathBuf};
 /// Parses YAML text into `T`, rejecting unknown keys, with errors that carry
 /// the file, position and dotted field path.
 pub fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, SpecError> {
+    if let Some((line, message)) = too_deep_or_large(text) {
+        return Err(SpecError::Invalid(Located {
+            file: file.to_path_buf(),
+            line: Some(line),
+            column: None,
+            field: String::new(),
+            message,
+        }));
+    }
     let deserializer = serde_norway::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let field = err.path().to_string();
@@ -43,6 +53,56 @@ pub fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Spe
             message,
         })
     })
+}
+
+/// Largest scenario or manifest file read (the largest shipped is 20 KB).
+pub const MAX_YAML_BYTES: usize = 4 << 20;
+
+/// Deepest nesting of `[`/`{` collections (the shipped files nest 3 deep).
+pub const MAX_YAML_NESTING: usize = 64;
+
+/// Refuses a file too large, or nested so deep that parsing it would take
+/// the parser tens of seconds, before it is parsed: the line and why.
+fn too_deep_or_large(text: &str) -> Option<(usize, String)> {
+    if text.len() > MAX_YAML_BYTES {
+        return Some((
+            1,
+            format!(
+                "the file is {} bytes, over the limit of {MAX_YAML_BYTES}",
+                text.len()
+            ),
+        ));
+    }
+    let (mut depth, mut quote) = (0usize, None::<char>);
+    for (i, line) in text.lines().enumerate() {
+        // Indentation nests too: a block nested this deep is as slow.
+        let indent = line.len() - line.trim_start().len();
+        if quote.is_none() && indent > 2 * MAX_YAML_NESTING * 4 {
+            return Some((
+                i + 1,
+                format!("nested deeper than {MAX_YAML_NESTING} levels"),
+            ));
+        }
+        for ch in line.chars() {
+            match (quote, ch) {
+                (None, '#') => break,
+                (None, '"' | '\'') => quote = Some(ch),
+                (Some(q), c) if c == q => quote = None,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_YAML_NESTING {
+                        return Some((
+                            i + 1,
+                            format!("nested deeper than {MAX_YAML_NESTING} levels"),
+                        ));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 /// The YAML library appends " at line L column C" to messages; we report the
@@ -182,6 +242,29 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
     if m.data.source.format == SourceFormat::ImageFolder {
         check_image_folder(m)?;
     }
+    if !m.data.source.paths_outside_data {
+        for (role, file) in &m.data.source.files {
+            let path = std::path::Path::new(&file.name);
+            let escapes = path.is_absolute()
+                || file.name.starts_with('/')
+                || file.name.starts_with('\\')
+                || path.components().any(|c| {
+                    !matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::CurDir
+                    )
+                });
+            if escapes {
+                return Err((
+                    format!("data.source.files.{role}.name"),
+                    format!(
+                        "`{}` points outside the data folders; name a file inside the data set folder (or set `data.source.paths_outside_data: true`)",
+                        file.name
+                    ),
+                ));
+            }
+        }
+    }
     if m.data.source.decimal_comma && m.data.source.delimiter == ',' {
         return Err((
             "data.source.decimal_comma".into(),
@@ -309,6 +392,20 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                     "an embedded column cannot be nullable; unseen values already share one vector"
                         .into(),
                 ));
+            }
+            if let Some(d) = c.embedding_dim {
+                limits::at_most(
+                    d.get(),
+                    limits::MAX_EMBEDDING_DIM,
+                    &format!("{at}.embedding_dim"),
+                )?;
+            }
+            if let Some(v) = c.max_vocabulary {
+                limits::at_most(
+                    v.get(),
+                    limits::MAX_VOCABULARY,
+                    &format!("{at}.max_vocabulary"),
+                )?;
             }
         } else if c.embedding_dim.is_some() || c.max_vocabulary.is_some() {
             return Err((
@@ -618,6 +715,7 @@ fn check_bins(bins: usize) -> Result<(), String> {
 }
 
 fn check_scenario(s: &Scenario) -> Result<(), Problem> {
+    limits::check_scenario(s)?;
     if let Some(bins) = s.data.piecewise_linear_bins {
         check_bins(bins.get()).map_err(|m| ("data.piecewise_linear_bins".to_string(), m))?;
     }

@@ -151,6 +151,13 @@ pub struct SourceSpec {
     /// nor in the cache. Empty means the data must be supplied locally.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<String>,
+    /// Let file names in `files` be absolute paths or climb out with `..`.
+    /// Off by default: a plugin's files are then found only in its data
+    /// set folder, its own `data/` folder or the cache, so a manifest
+    /// (which a server's training endpoint reads) cannot make indus read
+    /// any file on the machine (default false).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub paths_outside_data: bool,
 }
 
 /// A lookup table joined onto the main rows.

@@ -631,3 +631,62 @@ fn piecewise_linear_bins_suit_plain_numeric_features_and_a_sane_count() {
         "{m}"
     );
 }
+
+#[test]
+fn sizes_that_would_exhaust_memory_are_refused_before_anything_is_built() {
+    let m = message(&SCENARIO.replace("epochs: 2", "epochs: 1000000000"));
+    assert!(m.contains("training.epochs"), "{m}");
+    assert!(m.contains("limit of 100000"), "{m}");
+    let m = message(&SCENARIO.replace("[128, 64]", "[128, 100000000]"));
+    assert!(m.contains("model.hidden[1]"), "{m}");
+    let m = message(&SCENARIO.replace("[128, 64]", "[16384, 16384, 16384]"));
+    assert!(m.contains("weights between two layers"), "{m}");
+    let m = message(&SCENARIO.replace("batch_size: 32", "batch_size: 18446744073709551615"));
+    assert!(m.contains("training.batch_size"), "{m}");
+    let m = message(&SCENARIO.replace("seed: 1", "seed: 1\ndata:\n  folds: 100000"));
+    assert!(m.contains("data.folds"), "{m}");
+}
+
+#[test]
+fn a_data_file_outside_the_data_folders_needs_the_plugin_to_say_so() {
+    let plugin = |name: &str, extra: &str| {
+        format!(
+            "name: p\nindustry: t\ndescription: t\ndata:\n  source: {{format: csv, dataset: p, files: {{train: {{name: \"{name}\"}}}}{extra}}}\n  columns:\n    - {{name: a, type: number, role: feature}}\n    - {{name: y, type: category, role: target}}\nheads:\n  - {{name: y, task: binary, target: y, classes: [n, p]}}\n"
+        )
+    };
+    for bad in ["/etc/passwd", "../../secrets.csv", "data/../../x.csv"] {
+        let e = parse_plugin(Path::new("p.yaml"), &plugin(bad, ""))
+            .expect_err(bad)
+            .to_string();
+        assert!(e.contains("data.source.files.train.name"), "{e}");
+        assert!(e.contains("paths_outside_data"), "{e}");
+    }
+    assert!(parse_plugin(Path::new("p.yaml"), &plugin("sub/train.csv", "")).is_ok());
+    assert!(
+        parse_plugin(
+            Path::new("p.yaml"),
+            &plugin("/srv/data/train.csv", ", paths_outside_data: true")
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn yaml_nested_without_end_is_refused_at_once_with_its_line() {
+    let deep = format!(
+        "name: demo\nplugin: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let started = std::time::Instant::now();
+    let m = message(&deep);
+    assert!(m.contains("nested deeper than 64"), "{m}");
+    assert!(m.starts_with("scenarios/demo.yaml:2"), "{m}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // A quoted bracket is text, not nesting.
+    let quoted = SCENARIO.replace(
+        "name: demo",
+        &format!("name: demo\ndescription: \"{}\"", "[".repeat(100)),
+    );
+    assert!(scenario(&quoted).is_ok());
+}
