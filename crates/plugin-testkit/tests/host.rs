@@ -168,11 +168,25 @@ fn loading_mistakes_name_the_plugin_and_the_file() {
 
 #[test]
 fn two_libraries_cannot_claim_one_name() {
-    testkit();
+    let first = testkit();
     let tmp = tempfile::tempdir().unwrap();
+    // The same file at a second path (cargo keeps one in `deps/` too) is
+    // the same library.
     let copy = tmp.path().join(library_file_name("indus_plugin_testkit"));
     std::fs::copy(library(), &copy).unwrap();
-    let err = NativePlugin::load("testkit", &copy, &json!(null)).unwrap_err();
+    let again = NativePlugin::load("testkit", &copy, &json!(null)).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again));
+    assert_eq!(again.sha256().len(), 64);
+    // Another build under the same name is refused.
+    let other = tmp
+        .path()
+        .join("other")
+        .join(library_file_name("indus_plugin_testkit"));
+    std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+    let mut bytes = std::fs::read(library()).unwrap();
+    bytes.push(0);
+    std::fs::write(&other, bytes).unwrap();
+    let err = NativePlugin::load("testkit", &other, &json!(null)).unwrap_err();
     assert!(matches!(err, PluginError::Duplicate { .. }), "{err}");
     assert!(
         testkit().derive(&rows(""), &["sum"]).is_ok(),

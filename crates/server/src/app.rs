@@ -99,6 +99,10 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(GlobalConcurrencyLimitLayer::new(
             state.config.concurrency_limit.max(1),
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            read_body_first,
         ));
     let router = probes
         .merge(limited)
@@ -155,6 +159,26 @@ async fn refuse_oversized(State(s): State<AppState>, req: Request, next: Next) -
         return crate::state::body_too_large(&s).into_response();
     }
     next.run(req).await
+}
+
+/// Reads the whole body before the request takes one of the concurrency
+/// limit's slots: a client sending its body a byte a second holds only its
+/// own connection (until the request timeout), never a slot that other
+/// requests wait for.
+async fn read_body_first(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, s.config.max_body_bytes).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        // The limit's own error reads "length limit exceeded".
+        Err(e) if e.to_string().contains("length limit") => {
+            crate::state::body_too_large(&s).into_response()
+        }
+        Err(e) => ApiError::bad_request(format!("the request body could not be read: {e}"))
+            .into_response(),
+    }
 }
 
 /// Times out slow requests and records every answer in the metrics, by

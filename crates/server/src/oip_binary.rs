@@ -81,7 +81,7 @@ fn decode(datatype: &str, bytes: &[u8]) -> Result<Vec<Value>, String> {
         return decode_bytes(bytes);
     }
     let size = element_size(datatype).ok_or_else(|| format!("unknown datatype {datatype}"))?;
-    if bytes.len() % size != 0 {
+    if !bytes.len().is_multiple_of(size) {
         return Err(format!(
             "{} bytes is not a whole number of {datatype} elements",
             bytes.len()

@@ -919,3 +919,30 @@ async fn a_regression_scenario_answers_with_numbers_on_every_endpoint() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(out["error"].to_string().contains("value"), "{out}");
 }
+
+#[tokio::test]
+async fn a_slow_body_does_not_hold_a_request_slot() {
+    let app = app_with(ServerConfig {
+        concurrency_limit: 1,
+        ..config()
+    });
+    // A body that never finishes: its sender is kept and never written to.
+    let (_keep, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let slow = Request::builder()
+        .method("POST")
+        .uri("/v1/scenarios/credit-scoring/predict")
+        .header("content-type", "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let held = tokio::spawn(app.clone().oneshot(slow));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        call(&app, "GET", "/v1/scenarios", None),
+    )
+    .await
+    .expect("a request waited behind a slow body");
+    assert_eq!(answered.0, StatusCode::OK);
+    held.abort();
+}
