@@ -116,6 +116,8 @@ fn plugin_columns(scenario: &str) -> Vec<Value> {
 struct Server {
     child: Child,
     url: String,
+    /// `host:port` of the gRPC service, when started with `--grpc-port`.
+    grpc: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -134,19 +136,31 @@ impl Server {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
         let url = line
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
+        let grpc = extra.contains(&"--grpc-port").then(|| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            line.trim()
+                .strip_prefix("grpc listening on ")
+                .unwrap_or_else(|| panic!("unexpected second line: {line:?}"))
+                .to_string()
+        });
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        let server = Server { child, url, agent };
+        let server = Server {
+            child,
+            url,
+            grpc,
+            agent,
+        };
         let started = Instant::now();
         while server.get("/ready").0 != 200 {
             assert!(started.elapsed() < Duration::from_secs(60), "never ready");
@@ -817,35 +831,41 @@ fn a_damaged_newest_run_falls_back_to_the_newest_verified_one() {
     assert!(!leftover.exists(), "the killed run's folder was not swept");
 }
 
-/// The official Triton HTTP client (`tritonclient.http` from PyPI,
+/// The official Triton clients (`tritonclient.http` and `.grpc` from PyPI,
 /// unchanged) against every shipped scenario: liveness, readiness, server
-/// and model metadata, versions, and infer with JSON and with binary
-/// tensors both ways, each answer equal to `/v1/.../predict`'s
-/// (tests/oip/triton_http.py). `.ci/run` installs the client into a venv
-/// and names its Python in `INDUS_OIP_PYTHON`.
+/// and model metadata, versions, and infer (over HTTP with JSON and with
+/// binary tensors both ways; over gRPC with raw tensors), each answer
+/// equal to `/v1/.../predict`'s (tests/oip/). `.ci/run` installs the
+/// clients into a venv and names its Python in `INDUS_OIP_PYTHON`.
 #[test]
-fn the_official_triton_http_client_gets_the_answers_of_predict() {
+fn the_official_triton_clients_get_the_answers_of_predict() {
     let python = std::env::var("INDUS_OIP_PYTHON").unwrap_or_else(|_| {
         panic!(
-            "set INDUS_OIP_PYTHON to a Python with tritonclient[http] installed \
-             (python3 -m venv v && v/bin/pip install 'tritonclient[http]'); .ci/run does"
+            "set INDUS_OIP_PYTHON to a Python with tritonclient[http,grpc] installed \
+             (python3 -m venv v && v/bin/pip install 'tritonclient[http,grpc]'); .ci/run does"
         )
     });
-    let server = Server::start(&[]);
-    let out = Command::new(python)
-        .arg(repo().join("tests/oip/triton_http.py"))
-        .arg(&server.url)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        stdout.matches("agrees with /v1 predict").count(),
-        SCENARIOS.len(),
-        "{stdout}"
-    );
+    let server = Server::start(&["--grpc-port", "0"]);
+    for (script, endpoint) in [
+        ("triton_http.py", None),
+        ("triton_grpc.py", server.grpc.clone()),
+    ] {
+        let out = Command::new(&python)
+            .arg(repo().join("tests/oip").join(script))
+            .arg(&server.url)
+            .args(endpoint)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{script}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout.matches("agrees with /v1 predict").count(),
+            SCENARIOS.len(),
+            "{script}: {stdout}"
+        );
+    }
 }

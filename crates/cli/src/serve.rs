@@ -15,6 +15,10 @@ pub struct ServeArgs {
     /// Port to listen on (0: any free port; the chosen one is printed).
     #[arg(long, env = "INDUS_PORT", default_value_t = 8080)]
     port: u16,
+    /// Also serve the Open Inference Protocol over gRPC on this port (0:
+    /// any free port; printed as `grpc listening on …`).
+    #[arg(long, env = "INDUS_GRPC_PORT")]
+    grpc_port: Option<u16>,
     /// Scenario to serve (repeatable); default: every scenario with a finished run.
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
@@ -116,7 +120,19 @@ pub fn cmd_serve(a: ServeArgs) -> Result<()> {
         println!("listening on http://{local}");
         std::io::stdout().flush()?;
         tracing::info!(%local, "listening; scenarios load in the background (GET /ready)");
-        match indus_server::serve(config, listener, shutdown_signal()).await {
+        let grpc = match a.grpc_port {
+            Some(port) => {
+                let addr = format!("{}:{port}", a.host);
+                let l = tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for gRPC"))?;
+                println!("grpc listening on {}", l.local_addr()?);
+                std::io::stdout().flush()?;
+                Some(l)
+            }
+            None => None,
+        };
+        match indus_server::serve(config, listener, grpc, shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!("stopped");
                 Ok(())

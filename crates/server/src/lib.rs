@@ -14,6 +14,8 @@ mod config;
 mod dashboard;
 mod docs;
 mod error;
+mod grpc;
+mod grpc_messages;
 mod jobs;
 mod metrics;
 mod oip;
@@ -59,13 +61,15 @@ pub fn shared(config: ServerConfig) -> AppState {
     })
 }
 
-/// Serves on `listener` until `shutdown` resolves, then stops accepting and
+/// Serves HTTP on `listener` (and the Open Inference Protocol's gRPC
+/// service on `grpc`, when given) until `shutdown` resolves, then stops accepting and
 /// lets requests in flight finish. Scenarios load in the background after
 /// the socket is open (`/health` answers at once, `/ready` once loaded);
 /// if one cannot be loaded, the server shuts down with [`ServeError::Load`].
 pub async fn serve(
     config: ServerConfig,
     listener: tokio::net::TcpListener,
+    grpc: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let state = shared(config);
@@ -97,7 +101,18 @@ pub async fn serve(
             Ok(problem) = failed_rx => { let _ = watcher.send(Some(problem)); }
         }
     });
+    let grpc = grpc.map(|l| {
+        let (state, stop) = (state.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = grpc::serve_grpc(state, l, stop).await {
+                tracing::error!(error = %e, "the gRPC service stopped");
+            }
+        })
+    });
     accept(listener, app, &state.config, stop_rx.clone()).await;
+    if let Some(g) = grpc {
+        let _ = tokio::time::timeout(state.config.shutdown_grace, g).await;
+    }
     match stop_rx.borrow().clone() {
         Some(problem) if !problem.is_empty() => Err(ServeError::Load(problem)),
         _ => Ok(()),

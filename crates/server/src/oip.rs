@@ -222,7 +222,11 @@ pub async fn version_ready(
 pub async fn model_metadata(
     ServedScenario { name, served }: ServedScenario,
 ) -> Result<Json<ModelMetadata>, ApiError> {
-    let run = &served.run;
+    Ok(Json(metadata_of(name, &served.run)))
+}
+
+/// A model's metadata, for both protocols.
+pub(crate) fn metadata_of(name: String, run: &LoadedRun) -> ModelMetadata {
     let inputs = client_inputs(run)
         .map(|(c, _)| TensorMetadata {
             name: c.name.clone(),
@@ -245,13 +249,13 @@ pub async fn model_metadata(
             tensor(name, datatype, shape)
         })
         .collect();
-    Ok(Json(ModelMetadata {
+    ModelMetadata {
         name,
         versions: vec![run.folder.record.run_id.clone()],
         platform: "indus-mlp".into(),
         inputs,
         outputs,
-    }))
+    }
 }
 
 /// Metadata of one version (the served run id) of a model.
@@ -281,11 +285,25 @@ pub async fn infer(
     ServedScenario { name, served }: ServedScenario,
     OipBody(req): OipBody,
 ) -> Result<Response, ApiError> {
+    let (req, predictions) = predict_request(&s, &deadline, &name, &served, req).await?;
+    respond(&served.run, name, req, &predictions)
+}
+
+/// The predictions for an infer request's tensors, as request work; the
+/// request comes back without its inputs (its outputs and id are still
+/// needed). Shared by both protocols.
+pub(crate) async fn predict_request(
+    s: &AppState,
+    deadline: &Deadline,
+    name: &str,
+    served: &std::sync::Arc<crate::registry::Served>,
+    req: InferRequest,
+) -> Result<(InferRequest, Vec<Prediction>), ApiError> {
     let max_rows = s.config.max_rows_per_request;
     let model = served.clone();
     let (req, predictions) = s
         .work
-        .run(&deadline, move |d| {
+        .run(deadline, move |d| {
             let run = &model.run;
             let mut req = req;
             let rows = tensors_to_rows(run, std::mem::take(&mut req.inputs), max_rows)?;
@@ -293,8 +311,8 @@ pub async fn infer(
             Ok((req, predict_chunks(&model, &table, d)?))
         })
         .await?;
-    s.metrics.rows(&name, predictions.len());
-    respond(&served.run, name, req, &predictions)
+    s.metrics.rows(name, predictions.len());
+    Ok((req, predictions))
 }
 
 /// Inference on one version (the served run id) of a model.
@@ -318,21 +336,23 @@ pub async fn version_infer(
 /// 404 unless `version` is the run being served: asking for a version is
 /// asking for exactly that model.
 fn served_version(scenario: &ServedScenario, version: &str) -> Result<(), ApiError> {
-    let served = &scenario.served.run.folder.record.run_id;
+    check_version(&scenario.name, &scenario.served.run, version)
+}
+
+/// 404 unless `version` names the run `run` (of model `name`).
+pub(crate) fn check_version(name: &str, run: &LoadedRun, version: &str) -> Result<(), ApiError> {
+    let served = &run.folder.record.run_id;
     if version == served {
         return Ok(());
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
-        format!(
-            "model `{}` has no version `{version}`; the served version is `{served}`",
-            scenario.name
-        ),
+        format!("model `{name}` has no version `{version}`; the served version is `{served}`"),
     ))
 }
 
 /// The outputs a model answers with, and their datatypes.
-fn output_names(run: &LoadedRun) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn output_names(run: &LoadedRun) -> Vec<(&'static str, &'static str)> {
     let mut names = if run.model.classes.is_empty() {
         // A regression head answers with a number only.
         vec![("value", "FP32")]
@@ -349,6 +369,24 @@ fn output_names(run: &LoadedRun) -> Vec<(&'static str, &'static str)> {
     names
 }
 
+/// 400 when a requested output is not one the model has.
+pub(crate) fn check_outputs<'a>(
+    run: &LoadedRun,
+    requested: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    let names = output_names(run);
+    if let Some(bad) = requested
+        .into_iter()
+        .find(|r| !names.iter().any(|(n, _)| n == r))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown output `{bad}`; this model has {}",
+            names.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// The requested outputs of `predictions`, as JSON or, where asked, as
 /// binary data after the JSON header.
 fn respond(
@@ -358,16 +396,8 @@ fn respond(
     predictions: &[Prediction],
 ) -> Result<Response, ApiError> {
     let names = output_names(run);
-    if let Some(list) = &req.outputs
-        && let Some(bad) = list
-            .iter()
-            .find(|r| !names.iter().any(|(n, _)| *n == r.name))
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown output `{}`; this model has {}",
-            bad.name,
-            names.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-        )));
+    if let Some(list) = &req.outputs {
+        check_outputs(run, list.iter().map(|r| r.name.as_str()))?;
     }
     let all_binary = flag(req.parameters.as_ref(), "binary_data_output");
     let n = predictions.len();
@@ -430,7 +460,7 @@ fn respond(
 }
 
 /// One output's shape and elements, row-major.
-fn output_values(
+pub(crate) fn output_values(
     output: &str,
     predictions: &[Prediction],
     n: usize,

@@ -76,7 +76,7 @@ fn element_size(datatype: &str) -> Option<usize> {
 }
 
 /// The elements of a binary tensor.
-fn decode(datatype: &str, bytes: &[u8]) -> Result<Vec<Value>, String> {
+pub fn decode(datatype: &str, bytes: &[u8]) -> Result<Vec<Value>, String> {
     if datatype == "BYTES" {
         return decode_bytes(bytes);
     }
