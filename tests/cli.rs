@@ -2509,3 +2509,29 @@ fn sample_weights_decide_which_rows_the_model_learns_from() {
         "{err}"
     );
 }
+
+/// `--help` shows what a user can pass, not the build machine's folders,
+/// and `drift` offers only the formats it reads.
+#[test]
+fn help_texts_name_no_build_paths_and_only_usable_formats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let new = ok(&indus(&["new", "plugin", "--help"], tmp.path()));
+    assert!(new.contains("--sdk"), "{new}");
+    assert!(!new.contains(env!("CARGO_MANIFEST_DIR")), "{new}");
+    assert!(!new.contains("[default: /"), "{new}");
+    let drift = ok(&indus(&["drift", "--help"], tmp.path()));
+    assert!(drift.contains("parquet"), "{drift}");
+    assert!(
+        !drift.contains("idx") && !drift.contains("images"),
+        "{drift}"
+    );
+}
+
+/// A scenario file that is not there: its cause is said once.
+#[test]
+fn a_missing_scenario_file_names_its_cause_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = fails(&indus(&["run", "scenarios/no-such.yaml"], tmp.path()));
+    assert!(e.contains("scenarios/no-such.yaml"), "{e}");
+    assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
+}

@@ -2,7 +2,7 @@
 //! the rows the model was trained on, column by column (population
 //! stability index), before anyone trusts its answers on them.
 
-use crate::{FormatArg, read_input};
+use crate::{TableFormatArg, read_input};
 use anyhow::{Result, bail};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indus_runtime::{LoadedRun, MAJOR, MODERATE, resolve_run};
@@ -18,7 +18,7 @@ pub struct DriftArgs {
     input: PathBuf,
     /// Format of --input (default: from its extension).
     #[arg(long, value_enum)]
-    format: Option<FormatArg>,
+    format: Option<TableFormatArg>,
     /// Where run folders are found.
     #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
     runs_dir: PathBuf,
@@ -42,7 +42,7 @@ pub fn cmd_drift(a: DriftArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     // The network is not used: any backend opens the run.
     let run = LoadedRun::open(&dir, indus_spec::BackendKind::Flex)?;
-    let rows = read_input(&run, &a.input, a.format)?;
+    let rows = read_input(&run, &a.input, a.format.map(Into::into))?;
     if rows.is_empty() {
         bail!("{}: no rows to compare", a.input.display());
     }

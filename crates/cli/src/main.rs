@@ -242,6 +242,24 @@ enum FormatArg {
     Images,
 }
 
+/// The formats `indus drift` reads: tables only (images are not compared).
+#[derive(Clone, Copy, ValueEnum)]
+enum TableFormatArg {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+impl From<TableFormatArg> for FormatArg {
+    fn from(f: TableFormatArg) -> FormatArg {
+        match f {
+            TableFormatArg::Csv => FormatArg::Csv,
+            TableFormatArg::Jsonl => FormatArg::Jsonl,
+            TableFormatArg::Parquet => FormatArg::Parquet,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum ListWhat {
     Plugins,
@@ -274,10 +292,26 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: the library
+/// errors already name their cause (`file: cannot read: No such file`), and
+/// printing the chain as well said it twice.
+fn report(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+    }
+    text
 }
 
 fn count(v: u64, flag: &str) -> Result<indus_spec::Count> {
@@ -306,6 +340,12 @@ fn cmd_run(a: RunArgs) -> Result<()> {
         data_dir: a.data_dir,
         runs_root: a.runs_dir,
     };
+    for swept in indus_runtime::sweep_partial(&options.runs_root) {
+        eprintln!(
+            "removed the leftovers of a run that did not finish: {}",
+            swept.display()
+        );
+    }
     let mut bars = progress::EpochBars::new(!a.json);
     let summary = run_scenario(&resolved, &options, &mut bars, &mut |note| {
         eprintln!("{note}")

@@ -46,10 +46,16 @@ pub struct NewPluginArgs {
     /// line is wrong.
     #[arg(long, requires = "from")]
     delimiter: Option<char>,
-    /// Path of the indus-plugin-sdk crate the native crate depends on.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk"))]
-    sdk: PathBuf,
+    /// Path of the indus-plugin-sdk crate the native crate depends on
+    /// (default: the one in the indus source tree this binary was built
+    /// from, when it is still there).
+    #[arg(long)]
+    sdk: Option<PathBuf>,
 }
+
+/// Where the SDK crate was when this binary was built: the default of
+/// `--sdk`, kept out of `--help` (it names the build machine's folders).
+const BUILT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk");
 
 /// Writes `plugins/NAME/{plugin.yaml, data/sample.csv}` and
 /// `scenarios/NAME.yaml`, refusing to overwrite anything.
@@ -103,10 +109,20 @@ pub fn cmd_new_plugin(a: NewPluginArgs) -> Result<()> {
     );
     println!("created {}", scenario.display());
     if a.native {
-        let sdk = a
-            .sdk
-            .canonicalize()
-            .with_context(|| format!("--sdk {}: not found", a.sdk.display()))?;
+        let (given, sdk) = match a.sdk {
+            Some(path) => (true, path),
+            None => (false, PathBuf::from(BUILT_SDK)),
+        };
+        let sdk = sdk.canonicalize().with_context(|| {
+            if given {
+                format!("--sdk {}: not found", sdk.display())
+            } else {
+                format!(
+                    "the indus-plugin-sdk crate is not at {} (the source tree this binary was built from); pass --sdk PATH to a checkout's crates/plugin-sdk",
+                    sdk.display()
+                )
+            }
+        })?;
         let library = name.as_str().replace('-', "_") + "_native";
         let manifest = plugin_dir.join("plugin.yaml");
         let yaml = std::fs::read_to_string(&manifest)?

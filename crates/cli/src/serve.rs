@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// Inference threads per scenario (default: one per CPU).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     workers: Option<u64>,
+    /// Threads for drift, explain and recommend requests; more wait in
+    /// line within their timeout (default: two per CPU).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    work_threads: Option<u64>,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -98,7 +102,7 @@ pub fn cmd_serve(a: ServeArgs) -> Result<()> {
         max_batch_rows: size(a.max_batch_rows),
         max_batch_wait: Duration::from_micros(a.batch_wait_us),
         workers: a.workers.map_or(defaults.workers, size),
-        work_threads: defaults.work_threads,
+        work_threads: a.work_threads.map_or(defaults.work_threads, size),
     };
     tracing_subscriber::fmt()
         .with_env_filter(

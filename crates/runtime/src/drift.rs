@@ -19,6 +19,12 @@ const FLOOR: f64 = 1e-4;
 /// Numeric columns are cut at their training deciles.
 const QUANTILE_BINS: usize = 10;
 
+/// Fewest rows a drift check compares: ten per bin. A few rows drawn from
+/// the training distribution itself scatter over ten bins unevenly enough
+/// to read as a major shift (three rows did on every column), so a smaller
+/// sample is refused as too small rather than reported as drift.
+pub const MIN_DRIFT_ROWS: usize = 10 * QUANTILE_BINS;
+
 /// Every scalar input column's training distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reference {

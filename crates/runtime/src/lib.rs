@@ -44,7 +44,7 @@ pub use artifacts::{
     peek_metrics,
 };
 pub use decision::{AnomalyDecision, Decided, Decision, RatingDecision};
-pub use drift::{ColumnDrift, DriftReport, MAJOR, MODERATE, Reference};
+pub use drift::{ColumnDrift, DriftReport, MAJOR, MIN_DRIFT_ROWS, MODERATE, Reference};
 pub use environment::Environment;
 pub use error::RuntimeError;
 pub use importance::{ColumnImportance, PermutationImportance};

@@ -212,6 +212,13 @@ impl LoadedRun {
     /// column by column (population stability index): the question to ask
     /// before trusting its answers on next month's data.
     pub fn drift(&self, rows: &RawTable) -> Result<crate::DriftReport, RuntimeError> {
+        if rows.len() < crate::drift::MIN_DRIFT_ROWS {
+            return Err(RuntimeError::Invalid(format!(
+                "{} rows are too few to tell a shift from chance; compare at least {} rows",
+                rows.len(),
+                crate::drift::MIN_DRIFT_ROWS
+            )));
+        }
         if self.reference.get().is_none() {
             let loaded = self.folder.reference()?.ok_or_else(|| {
                 RuntimeError::run_folder(

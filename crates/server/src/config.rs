@@ -53,8 +53,9 @@ pub struct ServerConfig {
     pub max_batch_wait: Duration,
     /// Inference threads per scenario.
     pub workers: usize,
-    /// Threads for request work (reading rows, preprocessing, hooks,
-    /// reason codes); more requests wait, within their timeout.
+    /// Threads for drift, explain and recommend requests (predictions run
+    /// on the scenarios' inference threads); more wait, within their
+    /// timeout.
     pub work_threads: usize,
 }
 

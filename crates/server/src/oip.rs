@@ -8,7 +8,7 @@
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::oip_binary::{self, BINARY_HEADER};
 use crate::ops::readiness;
-use crate::scenarios::{predict_chunks, validate_rows};
+use crate::scenarios::validate_rows;
 use crate::state::{AppState, ServedScenario};
 use crate::work::Deadline;
 use axum::Json;
@@ -297,19 +297,19 @@ pub(crate) async fn predict_request(
     deadline: &Deadline,
     name: &str,
     served: &std::sync::Arc<crate::registry::Served>,
-    req: InferRequest,
+    mut req: InferRequest,
 ) -> Result<(InferRequest, Vec<Prediction>), ApiError> {
     let max_rows = s.config.max_rows_per_request;
-    let model = served.clone();
-    let (req, predictions) = s
-        .work
-        .run(deadline, move |d| {
-            let run = &model.run;
-            let mut req = req;
-            let rows = tensors_to_rows(run, std::mem::take(&mut req.inputs), max_rows)?;
-            let table = validate_rows(run, rows, max_rows)?;
-            Ok((req, predict_chunks(&model, &table, d)?))
-        })
+    let run = served.run.clone();
+    let inputs = std::mem::take(&mut req.inputs);
+    let predictions = served
+        .predict(
+            Box::new(move || {
+                let rows = tensors_to_rows(&run, inputs, max_rows)?;
+                validate_rows(&run, rows, max_rows)
+            }),
+            deadline,
+        )
         .await?;
     s.metrics.rows(name, predictions.len());
     Ok((req, predictions))

@@ -62,23 +62,15 @@ impl Served {
         })
     }
 
-    /// Network outputs for preprocessed rows, micro-batched with other
-    /// requests; called from request work, within its deadline.
-    pub fn infer(
+    /// The answers for the rows `read` produces, from this scenario's
+    /// inference threads (micro-batched with other requests), within
+    /// `deadline`.
+    pub async fn predict(
         &self,
-        x: Vec<f32>,
-        rows: usize,
+        read: crate::batcher::ReadRows,
         deadline: &crate::work::Deadline,
-    ) -> Result<Vec<f32>, crate::error::ApiError> {
-        use crate::batcher::Waited;
-        self.batcher
-            .infer(x, rows, deadline.remaining())
-            .map_err(|w| match w {
-                Waited::TimedOut => deadline.check().err().unwrap_or_else(|| {
-                    crate::error::ApiError::unavailable("the model did not answer in time")
-                }),
-                Waited::Failed(e) => crate::error::ApiError::internal(e),
-            })
+    ) -> Result<Vec<indus_runtime::Prediction>, crate::error::ApiError> {
+        self.batcher.predict(read, deadline).await
     }
 }
 

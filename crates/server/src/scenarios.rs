@@ -4,7 +4,7 @@
 use crate::error::{ApiError, ErrorBody};
 use crate::registry::Served;
 use crate::state::{ApiJson, AppState, ServedScenario};
-use crate::work::{CHUNK_ROWS, Deadline};
+use crate::work::Deadline;
 use axum::Json;
 use axum::extract::State;
 use indus_data::{RawTable, primary_head};
@@ -352,13 +352,12 @@ pub async fn predict(
     ApiJson(req): ApiJson<RowsRequest>,
 ) -> Result<Json<PredictResponse>, ApiError> {
     let max_rows = s.config.max_rows_per_request;
-    let model = served.clone();
-    let predictions = s
-        .work
-        .run(&deadline, move |d| {
-            let table = validate_rows(&model.run, req.rows, max_rows)?;
-            predict_chunks(&model, &table, d)
-        })
+    let run = served.run.clone();
+    let predictions = served
+        .predict(
+            Box::new(move || validate_rows(&run, req.rows, max_rows)),
+            &deadline,
+        )
         .await?;
     Ok(respond(&s, name, &served, predictions))
 }
@@ -435,15 +434,17 @@ pub async fn predict_image(
             .unwrap_or_else(|| ApiError::unavailable("busy decoding other images"))
     })?
     .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-    let model = served.clone();
-    let predictions = s
-        .work
-        .run(&deadline, move |d| {
-            let rows = indus_data::image_bytes_row(&model.run.plugin, &body, "request body")
-                .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-            drop(decoding);
-            predict_chunks(&model, &rows.table, d)
-        })
+    let run = served.run.clone();
+    let predictions = served
+        .predict(
+            Box::new(move || {
+                let rows = indus_data::image_bytes_row(&run.plugin, &body, "request body")
+                    .map_err(|e| ApiError::unprocessable(e.to_string()));
+                drop(decoding);
+                Ok(rows?.table)
+            }),
+            &deadline,
+        )
         .await?;
     Ok(respond(&s, name, &served, predictions))
 }
@@ -470,13 +471,12 @@ pub async fn predict_csv(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let max_rows = s.config.max_rows_per_request;
-    let model = served.clone();
-    let predictions = s
-        .work
-        .run(&deadline, move |d| {
-            let table = csv_body_rows(&model, body, max_rows)?;
-            predict_chunks(&model, &table, d)
-        })
+    let run = served.run.clone();
+    let predictions = served
+        .predict(
+            Box::new(move || csv_body_rows(&run, body, max_rows)),
+            &deadline,
+        )
         .await?;
     let Json(answered) = respond(&s, name, &served, predictions);
     if accepts_csv(&headers) {
@@ -494,7 +494,7 @@ pub async fn predict_csv(
 /// checked like JSON rows (not empty, within the row limit). Runs as
 /// request work: parsing every cell of a large export takes a while.
 fn csv_body_rows(
-    served: &Served,
+    run: &LoadedRun,
     body: axum::body::Bytes,
     max_rows: usize,
 ) -> Result<RawTable, ApiError> {
@@ -503,7 +503,6 @@ fn csv_body_rows(
             "the request body is empty: send a CSV file with a header row",
         ));
     }
-    let run = &served.run;
     let table =
         indus_data::csv_input_rows(&run.plugin, "request body", body.to_vec(), &run.lookups)?;
     if table.is_empty() {
@@ -578,7 +577,7 @@ pub async fn drift_csv(
     let report = s
         .work
         .run(&deadline, move |_| {
-            let table = csv_body_rows(&model, body, max_rows)?;
+            let table = csv_body_rows(&model.run, body, max_rows)?;
             Ok(model.run.drift(&table)?)
         })
         .await?;
@@ -755,46 +754,6 @@ fn first_sighting(plugin: &str, fields: &[String]) -> bool {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     seen.len() < UNDECLARED_REMEMBERED && seen.insert(key)
-}
-
-/// Answers validated rows as request work: [`CHUNK_ROWS`] at a time
-/// through preprocessing, the micro-batched model and the decisions and
-/// hooks, checking the deadline between chunks, so a request of any size
-/// holds bounded memory and stops when its time is up.
-pub(crate) fn predict_chunks(
-    served: &Served,
-    table: &RawTable,
-    deadline: &Deadline,
-) -> Result<Vec<Prediction>, ApiError> {
-    let run = &served.run;
-    // Every row is checked before any is answered, so errors name the
-    // request's own row numbers.
-    run.check_input(table)?;
-    let mut predictions = Vec::with_capacity(table.len());
-    for start in (0..table.len()).step_by(CHUNK_ROWS) {
-        deadline.check()?;
-        let end = (start + CHUNK_ROWS).min(table.len());
-        let part;
-        let chunk = if start == 0 && end == table.len() {
-            table
-        } else {
-            part = table.select(&(start..end).collect::<Vec<_>>());
-            &part
-        };
-        let x = run.prepare(chunk)?;
-        let inputs = if run.model.needs_inputs() {
-            x.clone()
-        } else {
-            Vec::new()
-        };
-        let outputs = served.infer(x, chunk.len(), deadline)?;
-        let answered = run.answer_prepared(chunk, &inputs, outputs)?;
-        predictions.extend(answered.into_iter().map(|mut p| {
-            p.row += start;
-            p
-        }));
-    }
-    Ok(predictions)
 }
 
 fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {

@@ -216,8 +216,11 @@ async fn a_csv_export_sent_as_the_body_is_predicted_like_the_same_rows_in_json()
 
 #[tokio::test]
 async fn drift_compares_a_batch_with_the_training_rows() {
-    let app = app();
-    let rows = credit_rows(40);
+    let app = app_with(ServerConfig {
+        max_body_bytes: 1 << 20,
+        ..config()
+    });
+    let rows = credit_rows(100);
     let (status, body) = call(
         &app,
         "POST",
@@ -226,13 +229,13 @@ async fn drift_compares_a_batch_with_the_training_rows() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["rows"], 40);
+    assert_eq!(body["rows"], 100);
     let first = body.clone();
     assert_eq!(body["reference_rows"], 1000);
     let columns = body["columns"].as_array().unwrap();
     assert_eq!(columns.len(), 23, "20 read and 3 derived columns");
     // The same applicants with every loan three years long.
-    let long: Vec<Value> = credit_rows(40)
+    let long: Vec<Value> = credit_rows(100)
         .into_iter()
         .map(|mut r| {
             r["duration_in_month"] = json!("36");
@@ -271,11 +274,21 @@ async fn drift_compares_a_batch_with_the_training_rows() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    // The same 40 applicants as a CSV export: the same report.
+    // Three rows are too few to tell a shift from chance.
+    let (status, e) = call(
+        &app,
+        "POST",
+        "/v1/scenarios/credit-scoring/drift",
+        Some(json!({"rows": credit_rows(3)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("too few"), "{e}");
+    // The same 100 applicants as a CSV export: the same report.
     let text =
         std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
             .unwrap();
-    let csv: Vec<&str> = text.lines().take(41).collect();
+    let csv: Vec<&str> = text.lines().take(101).collect();
     let (status, from_csv) = call_raw(
         &app,
         "POST",

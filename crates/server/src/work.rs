@@ -1,10 +1,11 @@
-//! Where a request's CPU work runs: reading and checking rows, decoding
-//! images, preprocessing, native hooks, reason codes, drift and
-//! explanations all run on a bounded pool of blocking threads, never on
-//! the async threads that accept connections and answer `/health`. Each
-//! request carries a [`Deadline`]; long work is done in chunks and checks
-//! it between them, so a request that timed out (or whose client went
-//! away) stops using the CPU instead of finishing unseen.
+//! Where a request's CPU work runs, and until when. Predictions run on
+//! their scenario's inference threads ([`crate::batcher`]); drift,
+//! explanations and recommendations on a bounded pool of blocking threads
+//! here. Neither runs on the async threads that accept connections and
+//! answer `/health`. Each request carries a [`Deadline`]; long work is
+//! done in chunks and checks it between them, so a request that timed out
+//! (or whose client went away) stops using the CPU instead of finishing
+//! unseen.
 
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
