@@ -869,3 +869,53 @@ fn the_official_triton_clients_get_the_answers_of_predict() {
         );
     }
 }
+
+/// A log written to a file carries no colour codes, and `--log-format json`
+/// writes one JSON object per line for a log collector.
+#[test]
+fn server_logs_are_plain_in_a_file_and_json_on_request() {
+    for (format, check) in [("text", false), ("json", true)] {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_indus"))
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--runs-dir",
+                "runs",
+                "--scenario",
+                "credit-scoring",
+            ])
+            .args(["--log-format", format])
+            .current_dir(project())
+            .env("INDUS_OFFLINE", "1")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let started = Instant::now();
+        let text = loop {
+            let text = std::fs::read_to_string(log.path()).unwrap();
+            if text.contains("ready") || started.elapsed() > Duration::from_secs(30) {
+                break text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!text.contains('\u{1b}'), "colour codes in a file: {text}");
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(!lines.is_empty());
+        if check {
+            for l in lines {
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+                assert!(v["level"].is_string(), "{l}");
+            }
+        }
+    }
+}

@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// Microseconds a worker waits for more requests to join a batch (0: no waiting).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     batch_wait_us: u64,
+    /// Log lines as text (colours only on a terminal) or as one JSON
+    /// object per line, for log collectors.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// Inference threads per scenario (default: one per CPU).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     workers: Option<u64>,
@@ -104,13 +108,18 @@ pub fn cmd_serve(a: ServeArgs) -> Result<()> {
         workers: a.workers.map_or(defaults.workers, size),
         work_threads: a.work_threads.map_or(defaults.work_threads, size),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match a.log_format {
+        LogFormat::Json => logs.json().init(),
+        // Colour codes only where a person reads them, never in a file.
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -145,6 +154,15 @@ pub fn cmd_serve(a: ServeArgs) -> Result<()> {
             Err(e) => Err(e.into()),
         }
     })
+}
+
+/// How `indus serve` writes its log lines.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// A flag's value (already range-checked by clap) as a size.

@@ -522,6 +522,7 @@ pub fn rows_from_csv(
         require_target,
         joins,
         layout.decimal_comma,
+        &undeclared,
     )?;
     table.undeclared_columns = undeclared;
     Ok(table)
@@ -566,13 +567,23 @@ pub fn rows_from_parquet(
         .map_err(|e| schema_error(format!("cannot read a column as text: {e}")))?;
     let df = DataFrame::new_infer_height(columns).map_err(|e| schema_error(e.to_string()))?;
     // Parquet numbers are typed; text cells follow the point convention.
-    let mut table = rows_from_frame(manifest, source_name, df, require_target, joins, false)?;
+    let mut table = rows_from_frame(
+        manifest,
+        source_name,
+        df,
+        require_target,
+        joins,
+        false,
+        &undeclared,
+    )?;
     table.undeclared_columns = undeclared;
     Ok(table)
 }
 
 /// Checks a table of text columns against the schema: joins, missing
-/// columns, every cell, the target and the split columns.
+/// columns, every cell, the target and the split columns. `undeclared` are
+/// the file's columns the schema does not declare (named when a declared
+/// one is missing).
 fn rows_from_frame(
     manifest: &PluginManifest,
     source_name: &str,
@@ -580,6 +591,7 @@ fn rows_from_frame(
     require_target: bool,
     joins: &[LookupTable],
     decimal_comma: bool,
+    undeclared: &[String],
 ) -> Result<RawTable, DataError> {
     let schema_error = |message: String| DataError::Schema {
         source_name: source_name.to_string(),
@@ -615,9 +627,10 @@ fn rows_from_frame(
         .collect();
     if !missing.is_empty() {
         return Err(schema_error(format!(
-            "missing column{} {} (the plugin's schema)",
+            "missing column{} {} (the plugin's schema){}",
             if missing.len() > 1 { "s" } else { "" },
-            quoted(&missing)
+            quoted(&missing),
+            near_misses(undeclared, &missing)
         )));
     }
     // Cell problems of every column, reported together in row order.
@@ -1038,6 +1051,10 @@ pub fn rows_from_json(
                 let cell = json_text(v).and_then(|text| parse_cell(c, text.as_deref()));
                 match cell {
                     Ok(value) => table.features.push(value),
+                    Err(m) if !obj.contains_key(&c.name) => {
+                        problems.push(at(format!("{m}{}", closest_key(manifest, obj, &c.name))));
+                        table.features.push(0.0);
+                    }
                     Err(m) => {
                         problems.push(at(m));
                         table.features.push(0.0);
@@ -1080,6 +1097,60 @@ pub fn rows_from_json(
 
 /// The CSV fields a column occupies: its name, or `name_0 … name_{n-1}`
 /// for the pixels of an image column.
+/// For a field a JSON row lacks: the row's undeclared key closest to it,
+/// as a hint (`; the row has `duration_in_months`: a misspelling?`).
+fn closest_key(
+    manifest: &PluginManifest,
+    obj: &serde_json::Map<String, serde_json::Value>,
+    wanted: &str,
+) -> String {
+    let declared = |k: &str| manifest.data.columns.iter().any(|c| c.name == k);
+    obj.keys()
+        .filter(|k| !declared(k))
+        .map(|k| {
+            (
+                k,
+                strsim::levenshtein(&k.to_lowercase(), &wanted.to_lowercase()),
+            )
+        })
+        .filter(|(_, d)| *d <= (wanted.len() / 3).max(2))
+        .min_by_key(|(_, d)| *d)
+        .map(|(k, _)| format!("; the row has `{k}`: a misspelling of `{wanted}`?"))
+        .unwrap_or_default()
+}
+
+/// What the file has instead of the missing columns: its columns that the
+/// schema does not declare (`unexpected`), each missing name with its
+/// closest such column (a misspelled header is then one look away).
+fn near_misses(unexpected: &[String], missing: &[String]) -> String {
+    if unexpected.is_empty() {
+        return String::new();
+    }
+    let guesses: Vec<String> = missing
+        .iter()
+        .filter_map(|m| {
+            let (best, distance) = unexpected
+                .iter()
+                .map(|u| (u, strsim::levenshtein(&m.to_lowercase(), &u.to_lowercase())))
+                .min_by_key(|(_, d)| *d)?;
+            (distance <= (m.len() / 3).max(2)).then(|| format!("`{best}` for `{m}`?"))
+        })
+        .collect();
+    let shown: Vec<String> = unexpected.iter().take(20).cloned().collect();
+    let mut text = format!(
+        "; the file has column{} {} that the schema does not declare",
+        if unexpected.len() > 1 { "s" } else { "" },
+        quoted(&shown)
+    );
+    if unexpected.len() > shown.len() {
+        text.push_str(&format!(" (and {} more)", unexpected.len() - shown.len()));
+    }
+    if !guesses.is_empty() {
+        text.push_str(&format!(": {}", guesses.join(", ")));
+    }
+    text
+}
+
 fn csv_field_names(c: &ColumnSpec) -> Vec<String> {
     if c.kind == ColumnType::Image {
         (0..c.width()).map(|i| format!("{}_{i}", c.name)).collect()
@@ -1404,6 +1475,9 @@ mod tests {
         );
         let e = err("amount,kind,y\nNaN,a,bad\n");
         assert!(e.contains("not a finite number"), "{e}");
+        let e = err("amout,kind,y\n1,a,bad\n");
+        assert!(e.contains("missing column `amount`"), "{e}");
+        assert!(e.contains("`amout` for `amount`?"), "{e}");
         let e = err("amount,kind,y,kind\n1,a,bad,b\n");
         assert!(e.contains("`kind` more than once"), "{e}");
         let e = err("amount,kind,y\n1e39,a,bad\n");
@@ -1726,6 +1800,19 @@ mod tests {
             .to_string();
         assert!(
             e.contains("request: row 2, column `kind`: unknown category `z`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_misspelled_field_is_named_beside_the_missing_one() {
+        let rows = vec![(1, serde_json::json!({"amount": 5, "knd": "a"}))];
+        let e = rows_from_json(&plugin(), "request", &rows)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("row 1, column `kind`"), "{e}");
+        assert!(
+            e.contains("the row has `knd`: a misspelling of `kind`?"),
             "{e}"
         );
     }
