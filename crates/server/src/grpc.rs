@@ -85,8 +85,7 @@ impl tower::Service<axum::http::Request<Body>> for InferenceService {
                 }
                 "ModelReady" => {
                     unary(req, limit, move |r: pb::ModelReadyRequest| async move {
-                        let run = served(&s, &r.name, &r.version)?;
-                        drop(run);
+                        served(&s, &r.name, &r.version)?;
                         Ok(pb::ModelReadyResponse { ready: true })
                     })
                     .await

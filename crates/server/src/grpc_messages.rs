@@ -161,19 +161,8 @@ pub struct ModelInferRequest {
     pub raw_input_contents: Vec<Vec<u8>>,
 }
 
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct InferOutputTensor {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(string, tag = "2")]
-    pub datatype: String,
-    #[prost(int64, repeated, tag = "3")]
-    pub shape: Vec<i64>,
-    #[prost(map = "string, message", tag = "4")]
-    pub parameters: HashMap<String, InferParameter>,
-    #[prost(message, optional, tag = "5")]
-    pub contents: Option<InferTensorContents>,
-}
+/// An output tensor has exactly an input tensor's fields and numbers.
+pub type InferOutputTensor = InferInputTensor;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ModelInferResponse {

@@ -190,12 +190,6 @@ pub struct Jobs {
     queue: std::sync::OnceLock<Result<crossbeam_channel::Sender<Work>, String>>,
 }
 
-impl Default for Jobs {
-    fn default() -> Self {
-        Jobs::new(1)
-    }
-}
-
 /// Why a job could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

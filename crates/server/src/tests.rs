@@ -88,6 +88,19 @@ async fn call_raw(
     (status, value)
 }
 
+/// A job's state once it is no longer queued or running (or after 30 s).
+async fn job_when_ended(app: &Router, id: &str, mut state: Value) -> Value {
+    for _ in 0..600 {
+        let (_, now) = call(app, "GET", &format!("/v1/jobs/{id}"), None).await;
+        state = now;
+        if state["status"] != "queued" && state["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    state
+}
+
 /// The first `n` rows of the shipped German credit file as JSON objects.
 fn credit_rows(n: usize) -> Vec<Value> {
     let text =
@@ -712,15 +725,7 @@ async fn a_cancelled_job_ends_cancelled_and_its_stream_finishes() {
     let id = job["id"].as_str().unwrap().to_string();
     let (s, _) = call(&app, "POST", &format!("/v1/jobs/{id}/cancel"), None).await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let mut state = job;
-    for _ in 0..600 {
-        let (_, now) = call(&app, "GET", &format!("/v1/jobs/{id}"), None).await;
-        state = now;
-        if state["status"] != "queued" && state["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let state = job_when_ended(&app, &id, job).await;
     assert_eq!(state["status"], "cancelled", "{state}");
     assert!(
         state["error"].as_str().unwrap().contains("cancel"),
@@ -752,15 +757,7 @@ async fn a_training_job_streams_epochs_and_its_run_can_be_promoted() {
     .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{job}");
     let id = job["id"].as_str().unwrap().to_string();
-    let mut state = job;
-    for _ in 0..600 {
-        let (_, now) = call(&app, "GET", &format!("/v1/jobs/{id}"), None).await;
-        state = now;
-        if state["status"] != "queued" && state["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let state = job_when_ended(&app, &id, job).await;
     assert_eq!(state["status"], "succeeded", "{state}");
     // 5 folds + the final model, five networks each, 2 epochs each.
     assert_eq!(state["epochs"].as_array().unwrap().len(), 60);
