@@ -956,10 +956,37 @@ fn credit_predict_and_eval_take_csv_rows_with_categories() {
     let e: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(e["metrics"]["rows"], 50);
 
-    let err = fails(&indus(&["eval", run_dir, "--json"], tmp.path()));
+    // Without a file: a cross-validated run's held-out numbers are its
+    // out-of-fold answers, recorded at training (no fold model is kept).
+    let out = ok(&indus(&["eval", run_dir, "--json"], tmp.path()));
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["out_of_fold"], true);
+    assert_eq!(e["metrics"], v["metrics"]["test"]);
+    // ... and row by row, each with the fold that tested it.
+    let held = tmp.path().join("held_out.csv");
+    ok(&indus(
+        &["eval", run_dir, "--export", held.to_str().unwrap()],
+        tmp.path(),
+    ));
+    let text = std::fs::read_to_string(&held).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
     assert!(
-        err.contains("no official test file") && err.contains("--input"),
-        "{err}"
+        header.starts_with("row,id,label,score,p_good,p_bad") && header.ends_with(",truth,fold"),
+        "{header}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 1000);
+    let folds: std::collections::BTreeSet<&str> =
+        rows.iter().filter_map(|l| l.rsplit(',').next()).collect();
+    assert_eq!(folds.len(), 5, "{folds:?}");
+    let numbers: std::collections::BTreeSet<usize> = rows
+        .iter()
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        (numbers.len(), numbers.first(), numbers.last()),
+        (1000, Some(&1), Some(&1000))
     );
 
     let bad = tmp.path().join("bad.csv");
@@ -1418,6 +1445,9 @@ fn an_autoencoder_learns_normal_traffic_and_flags_attacks_it_never_saw() {
     // percentile of normal validation rows.
     let normal_recall = m["test"]["per_class"][0]["recall"].as_f64().unwrap();
     assert!(normal_recall > 0.85, "normal recall {normal_recall}");
+    // Its alarm score is no probability: no log-loss is reported of it.
+    assert!(m["test"].get("log_loss").is_none(), "{}", m["test"]);
+    assert!(m["test"]["accuracy"].is_number());
     // The native hook's derived traffic columns are among the inputs, fitted
     // like any other column.
     let dir = tmp.path().join(v["run_dir"].as_str().unwrap());
@@ -1432,6 +1462,68 @@ fn an_autoencoder_learns_normal_traffic_and_flags_attacks_it_never_saw() {
         .collect();
     assert!(names.contains(&"syn_errors_to_host"), "{names:?}");
     assert_eq!(names.len(), 51, "41 file columns and 10 derived: {names:?}");
+    // The plugin's published numbers are its classifier's (head `attack`):
+    // the autoencoder's run does not carry them.
+    let plugin = std::fs::read_to_string(dir.join("plugin.yaml")).unwrap();
+    assert!(!plugin.contains("J48"), "{plugin}");
+    // Its answers: label, the alarm score and the error, no probabilities;
+    // a target column with a blank cell in the input is read past.
+    let text = std::fs::read_to_string(data_dir().join("security/nsl_kdd_test_plus.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().take(4).map(str::to_string).collect();
+    let target = lines[0]
+        .split(',')
+        .position(|c| c == "label_binary")
+        .unwrap();
+    let mut cells: Vec<&str> = lines[2].split(',').collect();
+    cells[target] = "";
+    lines[2] = cells.join(",");
+    let input = tmp.path().join("three.csv");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let run = dir.to_str().unwrap();
+    let out = indus(
+        &["predict", run, "--input", input.to_str().unwrap()],
+        tmp.path(),
+    );
+    let answers: Vec<Value> = ok(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 3);
+    for a in &answers {
+        assert!(a.get("probabilities").is_none(), "{a}");
+        assert!(
+            a["label"].is_string() && a["value"].as_f64().unwrap() >= 0.0,
+            "{a}"
+        );
+        let (score, error) = (a["score"].as_f64().unwrap(), a["value"].as_f64().unwrap());
+        let threshold = m["anomaly"]["threshold"].as_f64().unwrap();
+        assert!((score - error / (error + threshold)).abs() < 1e-4, "{a}");
+    }
+    let noted = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        noted.contains("predicting needs no target") && noted.contains("row 2"),
+        "{noted}"
+    );
+    // Evaluating needs the label, and says which row lacks it.
+    let e = fails(&indus(
+        &["eval", run, "--input", input.to_str().unwrap()],
+        tmp.path(),
+    ));
+    assert!(e.contains("row 2") && e.contains("missing label"), "{e}");
+    let csv_out = tmp.path().join("three-answers.csv");
+    ok(&indus(
+        &[
+            "predict",
+            run,
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            csv_out.to_str().unwrap(),
+        ],
+        tmp.path(),
+    ));
+    let header = std::fs::read_to_string(csv_out).unwrap();
+    assert!(header.starts_with("row,id,label,score,value\n"), "{header}");
 }
 
 #[test]
@@ -2534,4 +2626,196 @@ fn a_missing_scenario_file_names_its_cause_once() {
     let e = fails(&indus(&["run", "scenarios/no-such.yaml"], tmp.path()));
     assert!(e.contains("scenarios/no-such.yaml"), "{e}");
     assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
+}
+
+/// A holdout run: `indus eval RUN` finds the held-out rows of the training
+/// file again by their row numbers (in the data folder the run recorded),
+/// scores them with the run's model and gets the run's own numbers; its
+/// examples are held-out rows; a changed data file is refused.
+#[test]
+fn eval_rescoring_a_holdout_run_finds_its_own_held_out_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("scenarios")).unwrap();
+    let data = root.join("data/credit");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = repo().join("plugins/finance-credit/data/german_credit.csv");
+    std::fs::copy(&file, data.join("german_credit.csv")).unwrap();
+    // The plugin as a user's copy whose data file declares no digest.
+    let plugin = root.join("plugins/finance-credit");
+    std::fs::create_dir_all(&plugin).unwrap();
+    let manifest = std::fs::read_to_string(repo().join("plugins/finance-credit/plugin.yaml"))
+        .unwrap()
+        .replace(
+            "        sha256: 01f2981fc8f44de5ed05b904318afb1e78390c34def2cb46015e0c3f99be286c\n",
+            "",
+        );
+    assert!(!manifest.contains("01f2981f"));
+    std::fs::write(plugin.join("plugin.yaml"), manifest).unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/credit-scoring.yaml"))
+        .unwrap()
+        .replace("name: credit-scoring", "name: credit-holdout")
+        .replace("  folds: 5\n", "  test_fraction: 0.25\n  dir: ../data\n")
+        .replace("ensemble: 5", "ensemble: 1");
+    assert!(text.contains("test_fraction") && text.contains("dir: ../data"));
+    std::fs::write(root.join("scenarios/credit-holdout.yaml"), text).unwrap();
+    let trained = indus(
+        &[
+            "run",
+            "scenarios/credit-holdout.yaml",
+            "--runs-dir",
+            "runs",
+            "--epochs",
+            "2",
+            "--json",
+        ],
+        root,
+    );
+    let v: Value = serde_json::from_str(&ok(&trained)).unwrap();
+    let run_dir = root.join(v["run_dir"].as_str().unwrap());
+    // A file without a declared digest is read, and its digest recorded.
+    let log = String::from_utf8_lossy(&trained.stderr);
+    assert!(
+        log.contains("plugin.yaml declares no sha256 for it"),
+        "{log}"
+    );
+    let environment: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("environment.json")).unwrap())
+            .unwrap();
+    let digests = environment["data_sha256"].as_object().unwrap();
+    let (path, digest) = digests.iter().next().unwrap();
+    assert!(path.ends_with("german_credit.csv"), "{path}");
+    assert_eq!(
+        digest,
+        "01f2981fc8f44de5ed05b904318afb1e78390c34def2cb46015e0c3f99be286c"
+    );
+    assert!(environment["data_dir"].as_str().unwrap().ends_with("data"));
+    let run = run_dir.to_str().unwrap();
+    // From another folder, without --data-dir: the recorded folder is used.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = indus(&["eval", run, "--json"], elsewhere.path());
+    let e: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let noted = String::from_utf8_lossy(&out.stderr);
+    assert!(noted.contains("the run's 250 held-out rows"), "{noted}");
+    let (now, then) = (&e["metrics"], &v["metrics"]["test"]);
+    assert_eq!(now["rows"], 250);
+    assert_eq!(now["confusion"], then["confusion"]);
+    let auc = |m: &Value| m["ranking"]["roc_auc"].as_f64().unwrap();
+    assert!(
+        (auc(now) - auc(then)).abs() < 1e-9,
+        "{} vs {}",
+        auc(now),
+        auc(then)
+    );
+    // The examples are held-out rows, numbers as the file writes them.
+    let held: Vec<usize> = std::fs::read_to_string(run_dir.join("held_out.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(held.len(), 250);
+    let lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let amount_at = lines[0]
+        .split(',')
+        .position(|c| c == "credit_amount")
+        .unwrap();
+    let amount = |line: &str| -> String {
+        // The columns before credit_amount hold no quoted commas.
+        line.split(',').nth(amount_at).unwrap().to_string()
+    };
+    let held_amounts: std::collections::HashSet<String> =
+        held.iter().map(|&r| amount(&lines[r])).collect();
+    let examples: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("examples.json")).unwrap())
+            .unwrap();
+    assert_eq!(examples.len(), 5);
+    for x in &examples {
+        let written = x["credit_amount"].to_string();
+        assert!(
+            held_amounts.contains(&written),
+            "{written} is not a held-out row's amount"
+        );
+    }
+    // A data file that changed since the run no longer names those rows.
+    let mut changed = std::fs::read_to_string(data.join("german_credit.csv")).unwrap();
+    changed.push_str(lines.last().unwrap());
+    changed.push('\n');
+    std::fs::write(data.join("german_credit.csv"), changed).unwrap();
+    let e = fails(&indus(&["eval", run], elsewhere.path()));
+    assert!(e.contains("changed since the run"), "{e}");
+}
+
+/// A misspelled plugin name: `run` suggests the plugin it was probably
+/// meant to be, and `list` shows that scenario as invalid, not as usable.
+#[test]
+fn a_misspelled_plugin_is_suggested_and_listed_as_invalid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("scenarios")).unwrap();
+    let plugins = root.join("plugins/finance-credit");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        repo().join("plugins/finance-credit/plugin.yaml"),
+        plugins.join("plugin.yaml"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/credit-scoring.yaml"))
+        .unwrap()
+        .replace("plugin: finance-credit", "plugin: finance-credt");
+    assert!(text.contains("finance-credt"));
+    std::fs::write(root.join("scenarios/typo.yaml"), text).unwrap();
+    let e = fails(&indus(&["run", "scenarios/typo.yaml"], root));
+    assert!(e.contains("no plugin named `finance-credt`"), "{e}");
+    assert!(e.contains("did you mean `finance-credit`?"), "{e}");
+    let listed = ok(&indus(
+        &["list", "scenarios", "--root", ".", "--runs-dir", "none"],
+        root,
+    ));
+    let line = listed
+        .lines()
+        .find(|l| l.contains("typo"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("INVALID") && line.contains("finance-credit`?"),
+        "{listed}"
+    );
+}
+
+/// A cross-validated ensemble trains thirty networks: each epoch line says
+/// which fold and which network it belongs to, and the summary does not
+/// read as testing on the training rows.
+#[test]
+fn epoch_lines_name_their_fold_and_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/credit-scoring.yaml");
+    let out = indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--epochs",
+            "1",
+        ],
+        tmp.path(),
+    );
+    let printed = ok(&out);
+    let log = String::from_utf8_lossy(&out.stderr);
+    for part in [
+        "epoch 1/1 (fold 1/5, network 1/5)",
+        "epoch 1/1 (fold 5/5, network 5/5)",
+        "epoch 1/1 (final model, network 3/5)",
+    ] {
+        assert!(log.contains(part), "{part} not in:\n{log}");
+    }
+    assert!(
+        printed.contains("1000 rows, each tested once by the fold model that did not train on it"),
+        "{printed}"
+    );
+    assert!(!printed.contains("train/val/test"), "{printed}");
 }

@@ -1,6 +1,7 @@
-// Drives the indus dashboard in headless Chromium: the live page at two
+// Drives the indus dashboard in headless Chromium: the live page at three
 // widths (table, charts, filter, sort, keyboard focus, the "try it" form)
-// and the static report from a file URL. Saves screenshots.
+// with a dozen scenarios, and the static report from a file URL. Saves
+// screenshots.
 //
 //   node dashboard.mjs URL REPORT_HTML OUT_DIR NAME[,NAME...]
 //
@@ -18,7 +19,9 @@ const browser = await chromium.launch({
          "--disable-sync", "--no-first-run"],
 });
 try {
-  for (const width of [1280, 390]) {
+  // A name no other name contains, so that filtering by it leaves one row.
+  const unique = names.find(n => names.filter(m => m.includes(n)).length === 1);
+  for (const width of [2400, 1280, 390]) {
     const page = await browser.newPage({ viewport: { width, height: 900 } });
     const errors = [];
     page.on("pageerror", e => errors.push(e.message));
@@ -27,27 +30,53 @@ try {
     const res = await page.goto(url + "/");
     check(res.ok(), `${width}px: GET / answered ${res.status()}`);
 
-    const listed = await page.$$eval("#scenarios tbody tr td:nth-child(2)", tds => tds.map(t => t.textContent.trim()));
+    const listed = await page.$$eval("#scenarios tbody tr > :first-child", cs => cs.map(t => t.textContent.trim()));
     for (const n of names) check(listed.includes(n), `${width}px: table lists ${n} (found ${listed})`);
     const lines = await page.$$eval("#curve-loss svg polyline, #curve-loss svg path", e => e.length);
     check(lines > 0, `${width}px: the loss chart has lines`);
+
+    // The overview overlays six scenarios, named beside the plot (x past
+    // its 640 px), never over the curves; the others can be ticked.
+    const ticked = await page.$$eval('input[name="curve"]:checked', c => c.length);
+    check(ticked === 6, `${width}px: 6 of ${names.length} curves overlaid at first, got ${ticked}`);
+    const legend = await page.$$eval("#curve-loss svg text", ts => ts.map(t => [t.textContent.trim(), +t.getAttribute("x")]));
+    const named = legend.filter(([t]) => names.includes(t));
+    check(named.length === 6 && named.every(([, x]) => x > 640), `${width}px: legend beside the plot, got ${JSON.stringify(named)}`);
+    const own = await page.$$eval("figure.own-curve svg", s => s.length);
+    check(own === names.length, `${width}px: each panel has its own curve (${own})`);
+
+    // The table: the Target column is never cut; the scenario column stays
+    // in view when the table scrolls sideways.
+    const fit = await page.evaluate(() => {
+      const region = document.querySelector(".scroll");
+      const target = [...document.querySelectorAll("#scenarios thead th")].find(th => th.textContent.trim().startsWith("Target"));
+      const r = region.getBoundingClientRect(), t = target.getBoundingClientRect();
+      region.scrollLeft = region.scrollWidth;
+      const first = document.querySelector("#scenarios tbody tr > :first-child").getBoundingClientRect();
+      const out = { sideways: region.scrollWidth - region.clientWidth, targetRight: t.right - r.right, firstLeft: first.left - r.left };
+      region.scrollLeft = 0;
+      return out;
+    });
+    if (width >= 1280) check(fit.targetRight <= 1, `${width}px: the Target column is cut by ${fit.targetRight}px`);
+    if (width === 2400) check(fit.sideways <= 1, `2400px: the table scrolls sideways by ${fit.sideways}px`);
+    check(Math.abs(fit.firstLeft) <= 1, `${width}px: the scenario column scrolled away (${fit.firstLeft}px)`);
 
     // Labelled controls, reachable with the keyboard.
     const filter = page.getByLabel("Filter rows");
     await filter.focus();
     check(await filter.evaluate(el => el === document.activeElement), `${width}px: filter takes focus`);
-    await page.keyboard.type("finance");
+    await page.keyboard.type(unique);
     const visible = await page.$$eval("#scenarios tbody tr", rs => rs.filter(r => !r.hidden).length);
-    check(visible === 1, `${width}px: filtering "finance" leaves 1 row, got ${visible}`);
+    check(visible === 1, `${width}px: filtering "${unique}" leaves 1 row, got ${visible}`);
     await filter.fill("");
     await page.keyboard.press("Tab");
     const next = await page.evaluate(() => document.activeElement && document.activeElement.tagName);
     check(next !== "BODY", `${width}px: Tab moves focus on from the filter`);
 
     // Sorting by scenario, descending on the second press.
-    const sortBtn = page.locator('#scenarios th button[data-col="1"]');
+    const sortBtn = page.locator('#scenarios th button[data-col="0"]');
     await sortBtn.click(); await sortBtn.click();
-    const sorted = await page.$$eval("#scenarios tbody tr td:nth-child(2)", tds => tds.map(t => t.textContent.trim()));
+    const sorted = await page.$$eval("#scenarios tbody tr > :first-child", cs => cs.map(t => t.textContent.trim()));
     check(JSON.stringify(sorted) === JSON.stringify([...names].sort().reverse()), `${width}px: sort descending, got ${sorted}`);
 
     if (width === 390) {

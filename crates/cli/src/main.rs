@@ -100,18 +100,26 @@ struct EvalArgs {
     /// Fail unless the run belongs to this scenario (guards against mixed-up paths).
     #[arg(long)]
     scenario: Option<String>,
-    /// Labelled rows to evaluate on (default: the plugin's own test split).
+    /// Labelled rows to evaluate on (default: the rows the run was tested
+    /// on: the official test file, or the held-out rows of the training
+    /// file it recorded; a cross-validated run's out-of-fold numbers).
     #[arg(long)]
     input: Option<PathBuf>,
     /// Format of --input (default: from its extension).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
-    /// Folder with local copies of data sets.
-    #[arg(long, env = "INDUS_DATA_DIR")]
+    /// Folder with local copies of data sets (default: the folder the run
+    /// read its data from, then INDUS_DATA_DIR).
+    #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Where run folders are found.
     #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
     runs_dir: PathBuf,
+    /// Write the run's held-out rows with its answers, the truth and (for
+    /// folds) the fold that tested each, as CSV (`row` is the row's number
+    /// in its file), instead of evaluating.
+    #[arg(long, value_name = "FILE", conflicts_with = "input")]
+    export: Option<PathBuf>,
     /// Use only the first N test rows of the plugin's test split.
     #[arg(long)]
     test_limit: Option<u64>,
@@ -382,12 +390,26 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     if let Some(expected) = &a.scenario {
         run.expect_scenario(expected)?;
     }
+    if let Some(out) = &a.export {
+        let csv = run.held_out_csv()?;
+        std::fs::write(out, &csv).with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!(
+            "wrote {} held-out rows of run {} to {}",
+            csv.lines().count().saturating_sub(1),
+            dir.display(),
+            out.display()
+        );
+        return Ok(());
+    }
     let rows = match &a.input {
         Some(path) => read_input(&run, path, a.format)?,
-        None => {
-            let locations = indus_data::DataLocations::from_env(a.data_dir.clone());
-            indus_data::load_test_split(&run.plugin, &locations, a.test_limit.map(|n| n as usize))?
-        }
+        None => match run.held_out_rows(a.data_dir.clone(), a.test_limit.map(|n| n as usize))? {
+            indus_runtime::HeldOutRows::Rows { rows, what } => {
+                eprintln!("evaluating on {what}");
+                *rows
+            }
+            indus_runtime::HeldOutRows::OutOfFold => return print_out_of_fold(&run, &dir, a.json),
+        },
     };
     if run.is_multilabel() {
         let m = run.evaluate_multilabel(&rows)?;
@@ -429,6 +451,42 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         println!("run {}", dir.display());
         report::print_metrics(&metrics);
         report::print_secondary_heads(&auxiliary, &run.metrics.head);
+    }
+    Ok(())
+}
+
+/// `indus eval` of a cross-validated run: its held-out numbers are the
+/// out-of-fold answers recorded at training, since no fold's model is kept
+/// (the served one trained on every row, so scoring it again would test it
+/// on rows it learned).
+fn print_out_of_fold(run: &LoadedRun, dir: &Path, json: bool) -> Result<()> {
+    let m = &run.metrics;
+    if json {
+        let out = serde_json::json!({
+            "run_dir": dir,
+            "out_of_fold": true,
+            "evaluation": m.evaluation,
+            "metrics": m.test,
+            "regression": m.regression,
+            "cross_validation": m.cross_validation,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("run {}", dir.display());
+    println!(
+        "{}: the numbers below are the out-of-fold answers recorded when the run was made (each fold's model is not kept; the served model trained on every row). `indus eval {} --export FILE` writes them row by row; `--input FILE` scores new rows.",
+        m.evaluation,
+        dir.display()
+    );
+    if let Some(r) = &m.regression {
+        println!(
+            "{} rows: RMSE {:.4}, MAE {:.4}, R² {:.4}",
+            m.rows.train, r.rmse, r.mae, r.r2
+        );
+    }
+    if let Some(t) = &m.test {
+        report::print_metrics(t);
     }
     Ok(())
 }
@@ -485,6 +543,9 @@ fn print_input_notes(path: &Path, rows: &indus_data::RawTable) {
     for note in &rows.notes {
         eprintln!("note: {note}");
     }
+    for why in &rows.ignored_targets {
+        eprintln!("note: predicting needs no target: {why}");
+    }
 }
 
 fn cmd_predict(a: PredictArgs) -> Result<()> {
@@ -509,7 +570,12 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
         .is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
     if as_csv {
         text.extend_from_slice(
-            indus_runtime::predictions_csv(&run.model.classes, &predictions).as_bytes(),
+            indus_runtime::predictions_csv(
+                &run.model.classes,
+                run.model.decision.scores_are_probabilities(),
+                &predictions,
+            )
+            .as_bytes(),
         );
     } else {
         for p in &predictions {

@@ -8,6 +8,8 @@ use indus_engine::{EpochRecord, TrainObserver};
 /// is not a terminal; the epoch lines are still printed then).
 pub struct EpochBars {
     visible: bool,
+    /// Which of the run's networks is training (empty when it has one).
+    part: String,
     epochs: usize,
     steps: usize,
     bar: Option<ProgressBar>,
@@ -17,6 +19,7 @@ impl EpochBars {
     pub fn new(visible: bool) -> Self {
         EpochBars {
             visible,
+            part: String::new(),
             epochs: 0,
             steps: 0,
             bar: None,
@@ -34,12 +37,31 @@ impl EpochBars {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
+        bar.set_prefix(format!(
+            "{}/{}{}",
+            epoch + 1,
+            self.epochs,
+            self.part_suffix()
+        ));
         bar
     }
 }
 
+impl EpochBars {
+    /// ` (fold 2/5, network 3/5)`, or nothing for a run's only network.
+    fn part_suffix(&self) -> String {
+        if self.part.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.part)
+        }
+    }
+}
+
 impl TrainObserver for EpochBars {
+    fn on_part(&mut self, part: &str) {
+        self.part = part.to_string();
+    }
     fn on_start(&mut self, epochs: usize, steps: usize) {
         self.epochs = epochs;
         self.steps = steps;
@@ -67,8 +89,13 @@ impl TrainObserver for EpochBars {
             return;
         }
         let mut line = format!(
-            "epoch {}/{}  {:.2}s  lr {:.2e}  loss {:.4}",
-            r.epoch, self.epochs, r.seconds, r.learning_rate, r.train_loss
+            "epoch {}/{}{}  {:.2}s  lr {:.2e}  loss {:.4}",
+            r.epoch,
+            self.epochs,
+            self.part_suffix(),
+            r.seconds,
+            r.learning_rate,
+            r.train_loss
         );
         if let Some(a) = r.train_accuracy {
             line.push_str(&format!("  acc {a:.4}"));

@@ -65,6 +65,10 @@ const POSITIVE_LABELS: &[&str] = &[
     "defect",
 ];
 
+/// The industry a proposal writes when `--industry` is not given: no guess
+/// from the file, which could be from any trade.
+pub const UNSPECIFIED_INDUSTRY: &str = "unspecified";
+
 /// Everything the proposal needs to know besides the file.
 pub struct Proposal<'a> {
     /// The plugin (and scenario) name.
@@ -206,6 +210,17 @@ pub fn propose(p: &Proposal, data_file_name: &str, bytes: Vec<u8>) -> Result<Wri
             "{}: no column is left to learn `{}` from:{why}",
             p.file.display(),
             p.target
+        );
+    }
+    if head.task == TaskChoice::Binary {
+        notes.push(format!(
+            "the positive class of `{}` (the one the model scores, recall and the decision threshold refer to) is `{}`: {}; to score `{}` instead, swap the two `classes` of the head in plugin.yaml",
+            target.name, head.classes[1], head.positive_reason, head.classes[0]
+        ));
+    }
+    if p.industry == UNSPECIFIED_INDUSTRY {
+        notes.push(
+            "industry left `unspecified` (pass --industry, or set `industry:` in plugin.yaml); the dashboard groups scenarios by it".to_string(),
         );
     }
     if !markers.is_empty() {
@@ -544,10 +559,8 @@ fn number_feature(
     let kind = if s.integer { "integer" } else { "number" };
     let _ = writeln!(
         yaml,
-        "    - name: {name}       # {} to {}, {} distinct{empty_note}{marker_note}",
-        short(s.min),
-        short(s.max),
-        s.counts.len()
+        "    - name: {name}       # {}{empty_note}{marker_note}",
+        number_summary(s)
     );
     let _ = writeln!(yaml, "      type: {kind}\n      role: feature");
     let _ = writeln!(
@@ -749,9 +762,10 @@ fn plugin_yaml(
             TaskChoice::Binary => {
                 let _ = writeln!(
                     y,
-                    "    classes: [{classes}]   # [negative, positive]: the model scores {} ({})",
+                    "    classes: [{classes}]   # [negative, positive]: the model scores {} ({}); swap the two to score {}",
                     comment_safe(&head.classes[1]),
-                    head.positive_reason
+                    head.positive_reason,
+                    comment_safe(&head.classes[0])
                 );
             }
             _ => {
@@ -871,6 +885,30 @@ fn names_list(profile: &TableProfile) -> String {
 }
 
 /// Up to five values with their counts, for comments and messages.
+/// Few distinct numbers are shown as the file writes them (`values 0,
+/// 0.5, 1`), so that a user who turns the column into a category lists the
+/// right ones; more as their range (`1 to 90, 57 distinct`).
+fn number_summary(s: &NumberStats) -> String {
+    const LISTED: usize = 6;
+    if s.counts.len() > LISTED {
+        return format!(
+            "{} to {}, {} distinct",
+            short(s.min),
+            short(s.max),
+            s.counts.len()
+        );
+    }
+    let mut values: Vec<(f64, &str)> = s
+        .counts
+        .iter()
+        .zip(&s.written)
+        .map(|((v, _), w)| (*v, w.as_str()))
+        .collect();
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let listed: Vec<&str> = values.into_iter().map(|(_, w)| w).collect();
+    format!("values {} ({} distinct)", listed.join(", "), listed.len())
+}
+
 fn preview(counts: &[(String, usize)]) -> String {
     let mut shown: Vec<String> = counts
         .iter()
@@ -1191,6 +1229,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("is not a number"), "{text}");
+    }
+
+    #[test]
+    fn the_proposal_shows_few_values_as_written_and_says_which_class_is_scored() {
+        let mut csv = String::from("grade,size,diagnosis\n");
+        for i in 0..30 {
+            let grade = ["0", "0.5", "1"][i % 3];
+            let diagnosis = if i % 4 == 0 { "M" } else { "B" };
+            csv.push_str(&format!("{grade},{},{diagnosis}\n", 10 + i));
+        }
+        let name = indus_spec::Name::parse("scans").expect("name");
+        let mut p = proposal(&name, "diagnosis");
+        p.industry = UNSPECIFIED_INDUSTRY;
+        let written = propose(&p, "scans.csv", csv.into_bytes()).expect("propose");
+        // Three distinct numbers: listed as the file writes them.
+        assert!(
+            written.plugin.contains("# values 0, 0.5, 1 (3 distinct)"),
+            "{}",
+            written.plugin
+        );
+        assert!(
+            written.plugin.contains("# 10 to 39, 30 distinct"),
+            "{}",
+            written.plugin
+        );
+        // The scored class and how to flip it, in the file and the notes.
+        assert!(
+            written
+                .plugin
+                .contains("the model scores M (the rarer class); swap the two to score B"),
+            "{}",
+            written.plugin
+        );
+        let notes = written.notes.join("\n");
+        assert!(
+            notes.contains("positive class of `diagnosis`") && notes.contains("`M`"),
+            "{notes}"
+        );
+        // No industry guessed from a file that could be from any trade.
+        assert!(
+            written.plugin.contains("industry: \"unspecified\""),
+            "{}",
+            written.plugin
+        );
+        assert!(notes.contains("--industry"), "{notes}");
     }
 
     #[test]

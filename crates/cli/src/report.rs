@@ -12,15 +12,25 @@ pub fn print_run(s: &RunSummary) {
         "scenario {} (plugin {}), run {}",
         m.scenario, m.plugin, m.run_id
     );
+    let rows = if m.out_of_fold() {
+        // Not "train/val/test 569/0/569": no row was tested by a model
+        // that had trained on it.
+        format!(
+            "{} rows, each tested once by the fold model that did not train on it",
+            m.rows.train
+        )
+    } else {
+        format!(
+            "rows train/val/test {}/{}/{}",
+            m.rows.train, m.rows.validation, m.rows.test
+        )
+    };
     println!(
-        "trained {} epochs on {} in {:.1}s, {} parameters; rows train/val/test {}/{}/{}{}",
+        "trained {} epochs on {} in {:.1}s, {} parameters; {rows}{}",
         m.epochs_run,
         m.backend,
         m.train_seconds,
         m.parameters,
-        m.rows.train,
-        m.rows.validation,
-        m.rows.test,
         m.best_epoch
             .map(|e| format!("; kept epoch {e}"))
             .unwrap_or_default()
@@ -143,8 +153,10 @@ pub fn print_metrics(m: &ClassificationMetrics) {
         ("macro precision", m.macro_precision),
         ("macro recall", m.macro_recall),
         ("macro F1", m.macro_f1),
-        ("log-loss", m.log_loss),
-    ] {
+    ]
+    .into_iter()
+    .chain(m.log_loss.map(|l| ("log-loss", l)))
+    {
         t.add_row([
             k.to_string(),
             if k == "rows" {

@@ -14,9 +14,11 @@ pub struct NewPluginArgs {
     /// Project root holding plugins/ and scenarios/.
     #[arg(long, default_value = ".")]
     root: PathBuf,
-    /// Industry shown on the dashboard.
-    #[arg(long, default_value = "manufacturing")]
-    industry: String,
+    /// Industry shown on the dashboard (default: `manufacturing` for the
+    /// sample and image plugins, whose data is a factory's; `unspecified`
+    /// with `--from`, whose file could be from any trade).
+    #[arg(long)]
+    industry: Option<String>,
     /// Also scaffold a native hook crate (`plugins/NAME/native/`, a Rust
     /// cdylib against the SDK) computing one derived feature.
     #[arg(long, conflicts_with = "images")]
@@ -71,14 +73,19 @@ pub fn cmd_new_plugin(a: NewPluginArgs) -> Result<()> {
             );
         }
     }
+    let industry = a.industry.as_deref().unwrap_or(if a.from.is_some() {
+        crate::propose::UNSPECIFIED_INDUSTRY
+    } else {
+        "manufacturing"
+    });
     if a.images {
-        return new_image_plugin(&name, &a.industry, &plugin_dir, &scenario);
+        return new_image_plugin(&name, industry, &plugin_dir, &scenario);
     }
     if let (Some(file), Some(target)) = (&a.from, &a.target) {
         return new_plugin_from_file(
             &crate::propose::Proposal {
                 name: &name,
-                industry: &a.industry,
+                industry,
                 file,
                 target,
                 task: a.task,
@@ -95,7 +102,7 @@ pub fn cmd_new_plugin(a: NewPluginArgs) -> Result<()> {
         &plugin_dir.join("plugin.yaml"),
         &PLUGIN_TEMPLATE
             .replace("{name}", name.as_str())
-            .replace("{industry}", &a.industry.replace('"', "'"))
+            .replace("{industry}", &industry.replace('"', "'"))
             .replace("{sha256}", &sha),
     )?;
     write(

@@ -7,11 +7,21 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 /// Light grey for guides and legend borders.
 const GREY_400: RGBColor = RGBColor(189, 189, 189);
+/// The legend's train/validation key, in no scenario's colour.
+const KEY_GREY: RGBColor = RGBColor(90, 98, 117);
 
 const SIZE: (u32, u32) = (640, 360);
 
-/// Line colours that stay readable on white (the Tableau 10 set).
-const PALETTE: [RGBColor; 10] = [
+/// Width of the legend column right of a learning-curve plot: the legend
+/// never covers a curve, however many scenarios are overlaid.
+const LEGEND_WIDTH: u32 = 230;
+
+/// Legend entries that fit beside the plot; further ones are counted.
+const LEGEND_ROWS: usize = 14;
+
+/// Line colours that stay readable on white (the Tableau 20 set, dark
+/// shades first), so a dozen scenarios still get a colour each.
+const PALETTE: [RGBColor; 20] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -22,6 +32,16 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
 ];
 const FONT: &str = "sans-serif";
 
@@ -72,18 +92,24 @@ impl CurveMetric {
     }
 }
 
-/// One drawn line: legend label, points, dashed (validation), colour index.
-type Line = (String, Vec<(f64, f64)>, bool, usize);
+/// One drawn line: points, dashed (validation), colour index.
+type Line = (Vec<(f64, f64)>, bool, usize);
+
+/// One scenario's curve: its name, its epochs and its colour (an index
+/// into the palette that stays the scenario's whichever others are drawn).
+pub type CurveSeries<'a> = (&'a str, &'a [EpochRecord], usize);
 
 /// Overlaid learning curves of several scenarios: a solid line for the
-/// training value and a dashed one for validation, one colour per scenario.
-pub fn learning_curves(series: &[(&str, &[EpochRecord])], metric: CurveMetric) -> String {
+/// training value and a dashed one for validation, one colour per scenario,
+/// named in a legend beside the plot.
+pub fn learning_curves(series: &[CurveSeries<'_>], metric: CurveMetric) -> String {
     let pick = |r: &EpochRecord| match metric {
         CurveMetric::Loss => (Some(r.train_loss), r.val_loss),
         CurveMetric::Accuracy => (r.train_accuracy, r.val_accuracy),
     };
     let mut lines: Vec<Line> = Vec::new();
-    for (i, (name, history)) in series.iter().enumerate() {
+    let mut legend: Vec<(&str, usize)> = Vec::new();
+    for &(name, history, colour) in series {
         let train: Vec<(f64, f64)> = history
             .iter()
             .enumerate()
@@ -94,14 +120,18 @@ pub fn learning_curves(series: &[(&str, &[EpochRecord])], metric: CurveMetric) -
             .enumerate()
             .filter_map(|(e, r)| pick(r).1.map(|v| ((e + 1) as f64, v)))
             .collect();
+        if train.is_empty() && val.is_empty() {
+            continue;
+        }
+        legend.push((name, colour));
         if !train.is_empty() {
-            lines.push((format!("{name} train"), train, false, i));
+            lines.push((train, false, colour));
         }
         if !val.is_empty() {
-            lines.push((format!("{name} validation"), val, true, i));
+            lines.push((val, true, colour));
         }
     }
-    let values = lines.iter().flat_map(|l| l.1.iter());
+    let values = lines.iter().flat_map(|l| l.0.iter());
     let (mut lo, mut hi, mut last) = (f64::INFINITY, f64::NEG_INFINITY, 1.0f64);
     for &(x, y) in values {
         lo = lo.min(y);
@@ -116,9 +146,10 @@ pub fn learning_curves(series: &[(&str, &[EpochRecord])], metric: CurveMetric) -
         CurveMetric::Loss => ("loss", "Loss per epoch"),
         CurveMetric::Accuracy => ("accuracy", "Accuracy per epoch"),
     };
-    svg(SIZE, |root| {
+    svg((SIZE.0 + LEGEND_WIDTH, SIZE.1), |root| {
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, key) = root.split_horizontally(SIZE.0);
+        let mut chart = ChartBuilder::on(&plot)
             .caption(title, (FONT, 22))
             .margin(10)
             .x_label_area_size(35)
@@ -130,35 +161,75 @@ pub fn learning_curves(series: &[(&str, &[EpochRecord])], metric: CurveMetric) -
             .y_desc(label)
             .light_line_style(WHITE)
             .draw()?;
-        for (name, points, dashed, colour) in lines {
+        for (points, dashed, colour) in lines {
             let style = PALETTE[colour % PALETTE.len()].stroke_width(2);
-            let legend_style = style;
             if dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(points, 6, 4, style))?
-                    .label(name)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], legend_style)
-                    });
+                chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?;
             } else {
-                chart
-                    .draw_series(LineSeries::new(points, style))?
-                    .label(name)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], legend_style)
-                    });
+                chart.draw_series(LineSeries::new(points, style))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY_400)
-            .label_font((FONT, 15))
-            .draw()?;
+        draw_legend(&key, &legend)?;
         root.present()?;
         Ok(())
     })
+}
+
+/// The legend column: how train and validation are drawn, then one entry
+/// per scenario in its colour (the rest counted when they do not fit).
+fn draw_legend(
+    key: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    entries: &[(&str, usize)],
+) -> DrawResult {
+    let text = |s: &str, x: i32, y: i32, key: &DrawingArea<_, _>| -> DrawResult {
+        key.draw(&Text::new(
+            s.to_string(),
+            (x, y),
+            (FONT, 14)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        Ok(())
+    };
+    let swatch = |y: i32, colour: RGBColor, dashed: bool| {
+        let style = colour.stroke_width(2);
+        if dashed {
+            key.draw(&PathElement::new(vec![(8, y), (14, y)], style))
+                .and_then(|_| key.draw(&PathElement::new(vec![(20, y), (26, y)], style)))
+        } else {
+            key.draw(&PathElement::new(vec![(8, y), (26, y)], style))
+        }
+    };
+    swatch(44, KEY_GREY, false)?;
+    text("train", 32, 44, key)?;
+    swatch(62, KEY_GREY, true)?;
+    text("validation", 32, 62, key)?;
+    let shown = if entries.len() > LEGEND_ROWS {
+        LEGEND_ROWS - 1
+    } else {
+        entries.len()
+    };
+    for (row, (name, colour)) in entries.iter().take(shown).enumerate() {
+        let y = 92 + 18 * row as i32;
+        swatch(y, PALETTE[colour % PALETTE.len()], false)?;
+        text(&shorten(name, 24), 32, y, key)?;
+    }
+    if entries.len() > shown {
+        let y = 92 + 18 * shown as i32;
+        text(&format!("and {} more", entries.len() - shown), 32, y, key)?;
+    }
+    Ok(())
+}
+
+/// `name` cut to `max` characters with an ellipsis.
+fn shorten(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        name.to_string()
+    } else {
+        let cut: String = name.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
 }
 
 /// A curve through `points` on the unit square (ROC or precision–recall),
@@ -408,12 +479,57 @@ mod tests {
     fn learning_curves_draw_one_path_per_series_with_a_legend() {
         let a = [epoch(1, 0.9), epoch(2, 0.5), epoch(3, 0.3)];
         let b = [epoch(1, 0.7), epoch(2, 0.6)];
-        let s = learning_curves(&[("mnist", &a), ("credit", &b)], CurveMetric::Loss);
+        let s = learning_curves(&[("mnist", &a, 0), ("credit", &b, 1)], CurveMetric::Loss);
         assert!(s.starts_with("<svg"), "{s}");
-        assert!(s.contains("mnist train") && s.contains("credit validation"));
+        let labels = texts(&s);
+        for expected in ["mnist", "credit", "train", "validation"] {
+            assert!(labels.iter().any(|t| t == expected), "{labels:?}");
+        }
         assert!(
             s.matches("<polyline").count() + s.matches("<path").count() >= 4,
             "{s}"
+        );
+    }
+
+    #[test]
+    fn a_dozen_overlaid_curves_are_named_beside_the_plot_not_over_it() {
+        let h = [epoch(1, 0.9), epoch(2, 0.5)];
+        let names: Vec<String> = (1..=13).map(|i| format!("scenario-{i:02}")).collect();
+        let series: Vec<CurveSeries<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), &h[..], i))
+            .collect();
+        let s = learning_curves(&series, CurveMetric::Loss);
+        // Every `<text>` element's x and body.
+        let placed: Vec<(f64, String)> = s
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                let x = t.split("x=\"").nth(1)?.split('"').next()?.parse().ok()?;
+                let body = t
+                    .split_once('>')?
+                    .1
+                    .split_once("</text>")?
+                    .0
+                    .trim()
+                    .to_string();
+                Some((x, body))
+            })
+            .collect();
+        for name in &names {
+            let (x, _) = placed
+                .iter()
+                .find(|(_, b)| b == name)
+                .unwrap_or_else(|| panic!("{name} not in the legend: {placed:?}"));
+            assert!(*x > SIZE.0 as f64, "{name} drawn at x {x}, inside the plot");
+        }
+        // Thirteen scenarios, thirteen colours.
+        let colours: std::collections::HashSet<_> = (0..13).map(|i| PALETTE[i]).collect();
+        assert_eq!(colours.len(), 13);
+        assert_eq!(
+            shorten("a-very-long-scenario-name-indeed", 10),
+            "a-very-lo…"
         );
     }
 

@@ -97,6 +97,9 @@ fn task(run: &LoadedRun) -> &'static str {
     indus_data::primary_head(&run.plugin).task.as_str()
 }
 
+/// Scenarios whose learning curves the overview chart overlays at first.
+const OVERLAID: usize = 6;
+
 /// The whole page.
 pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
     let live = matches!(mode, Mode::Live { .. });
@@ -131,17 +134,12 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
 <thead><tr>"#,
         n = views.len()
     );
+    // The scenario first (it stays in view when the table scrolls), the
+    // headline and the target next, so that neither is ever cut off.
     let headers = [
-        ("Industry", "text"),
         ("Scenario", "text"),
-        ("Data set", "text"),
+        ("Industry", "text"),
         ("Task", "text"),
-        ("Train rows", "num"),
-        ("Test rows", "num"),
-        ("Parameters", "num"),
-        ("Model KiB", "num"),
-        ("Train s", "num"),
-        ("Epochs", "num"),
         ("Headline", "text"),
         ("Value", "num"),
         ("Baseline", "num"),
@@ -152,6 +150,10 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         ("ROC-AUC", "num"),
         ("PR-AUC", "num"),
         ("Log loss", "num"),
+        ("Train rows", "num"),
+        ("Test rows", "num"),
+        ("Parameters", "num"),
+        ("Train s", "num"),
         ("p50 µs", "num"),
         ("Rows/s", "num"),
     ];
@@ -168,17 +170,23 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         let baseline = r.plugin.baselines.first();
         let (headline, value) = r.headline();
         let t = m.test.as_ref();
+        let test_rows = if m.out_of_fold() {
+            // Every row, each tested once by a fold model that had not seen it.
+            format!(
+                r#"<span title="every row, out of fold">{} (folds)</span>"#,
+                m.rows.test
+            )
+        } else {
+            m.rows.test.to_string()
+        };
         let cells = [
+            format!(
+                r##"<a href="#s-{0}" title="data set {1}">{0}</a>"##,
+                esc(v.name),
+                esc(r.plugin.data.source.dataset.as_str())
+            ),
             esc(&r.plugin.industry),
-            format!(r##"<a href="#s-{0}">{0}</a>"##, esc(v.name)),
-            esc(r.plugin.data.source.dataset.as_str()),
             task(r).to_string(),
-            m.rows.train.to_string(),
-            m.rows.test.to_string(),
-            m.parameters.to_string(),
-            format!("{:.1}", m.parameters as f64 * 4.0 / 1024.0),
-            format!("{:.1}", m.train_seconds),
-            m.epochs_run.to_string(),
             esc(&headline),
             num(value, 4),
             baseline.map_or("–".into(), |b| format!("{:.3}", b.value)),
@@ -188,31 +196,60 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             num(t.map(|t| t.macro_f1), 4),
             num(t.and_then(|t| t.ranking.as_ref()).map(|x| x.roc_auc), 4),
             num(t.and_then(|t| t.ranking.as_ref()).map(|x| x.pr_auc), 4),
-            num(t.map(|t| t.log_loss), 4),
+            num(t.and_then(|t| t.log_loss), 4),
+            m.rows.train.to_string(),
+            test_rows,
+            m.parameters.to_string(),
+            format!("{:.1}", m.train_seconds),
             num(v.perf.map(|p| p.latency_p50_us), 1),
             num(v.perf.map(|p| p.throughput_rows_per_s), 0),
         ];
         html.push_str("<tr>");
-        for c in cells {
-            let _ = write!(html, "<td>{c}</td>");
+        for (i, c) in cells.iter().enumerate() {
+            match i {
+                0 => {
+                    let _ = write!(html, r#"<th scope="row">{c}</th>"#);
+                }
+                6 => {
+                    let _ = write!(html, r#"<td class="target">{c}</td>"#);
+                }
+                _ => {
+                    let _ = write!(html, "<td>{c}</td>");
+                }
+            }
         }
         html.push_str("</tr>\n");
     }
     html.push_str("</tbody></table></div>\n");
-    html.push_str(r#"<p class="note">Headline: the metric of the plugin's first published baseline, on held-out rows (pooled out-of-fold rows for cross-validated scenarios). Target: the scenario's own bar (<code>target:</code> in its YAML), judged on the same rows or, for cross-validated scenarios, on the mean over the folds. Speed: this machine, one CPU thread per call, on the scenario's example rows.</p>
+    html.push_str(r#"<p class="note">Headline: the metric of the plugin's first published baseline for the head the scenario trains, on held-out rows; for cross-validated scenarios the mean over the folds, as <code>indus run</code> prints it. Target: the scenario's own bar (<code>target:</code> in its YAML), judged on the headline's number. The other metric columns are of the held-out rows (pooled out-of-fold rows for cross-validated scenarios). Speed: this machine, one CPU thread per call, on the scenario's example rows.</p>
 </section>
 "#);
 
-    // Learning curves.
-    let series: Vec<(&str, &[EpochRecord])> = views.iter().map(|v| (v.name, v.history)).collect();
+    // Learning curves: a few scenarios overlaid (more are unreadable on
+    // one chart; each panel below has its own), a colour per scenario.
+    let series: Vec<charts::CurveSeries<'_>> = views
+        .iter()
+        .enumerate()
+        .take(OVERLAID)
+        .map(|(i, v)| (v.name, v.history, i))
+        .collect();
     html.push_str(r#"<section aria-labelledby="h-curves"><h2 id="h-curves">Learning curves</h2>"#);
+    if views.len() > OVERLAID {
+        let _ = write!(
+            html,
+            r#"<p class="note">The first {OVERLAID} of {} scenarios are overlaid{}; each scenario's own curve is in its panel below.</p>"#,
+            views.len(),
+            if live { " (tick others below)" } else { "" }
+        );
+    }
     if live {
         html.push_str(r#"<fieldset id="curve-pick"><legend>Scenarios to overlay</legend>"#);
-        for v in views {
+        for (i, v) in views.iter().enumerate() {
             let _ = write!(
                 html,
-                r#"<label><input type="checkbox" name="curve" value="{0}" checked> {0}</label> "#,
-                esc(v.name)
+                r#"<label><input type="checkbox" name="curve" value="{0}"{1}> {0}</label> "#,
+                esc(v.name),
+                if i < OVERLAID { " checked" } else { "" }
             );
         }
         html.push_str("</fieldset>");
@@ -254,7 +291,7 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
 
     // One panel per scenario.
     html.push_str(r#"<section aria-labelledby="h-details"><h2 id="h-details">Per scenario</h2>"#);
-    for v in views {
+    for (colour, v) in views.iter().enumerate() {
         let r = v.run;
         let m = &r.metrics;
         let _ = write!(
@@ -298,6 +335,11 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             },
             head_notes = head_notes(m),
         );
+        let _ = write!(
+            html,
+            r#"<div class="charts"><figure class="own-curve">{}</figure></div>"#,
+            charts::learning_curves(&[(v.name, v.history, colour)], CurveMetric::Loss)
+        );
         if let Some(test) = &m.test {
             classification_panel(&mut html, v.name, &r.model.classes, test);
         }
@@ -329,12 +371,16 @@ const CSS: &str = r#"
 :root { --ink: #1d2330; --muted: #5a6275; --line: #d8dbe3; --accent: #1f5fbf; }
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, sans-serif; color: var(--ink); margin: 0; }
-header, main, footer { max-width: 1400px; margin: 0 auto; padding: 0 1rem; }
+header, main, footer { max-width: 2400px; margin: 0 auto; padding: 0 1rem; }
 h1 { font-size: 1.5rem; margin: 1rem 0 .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid var(--line); }
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: 13px; }
-th, td { border-bottom: 1px solid var(--line); padding: .3rem .5rem; text-align: right; white-space: nowrap; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .45rem; text-align: right; white-space: nowrap; }
 th:nth-child(-n+4), td:nth-child(-n+4) { text-align: left; }
+#scenarios tbody th { font-weight: normal; text-align: left; }
+#scenarios th:first-child { position: sticky; left: 0; background: #fff; z-index: 1; box-shadow: 1px 0 0 var(--line); }
+#scenarios thead th:nth-child(7) { text-align: left; }
+#scenarios td.target { white-space: normal; min-width: 11rem; max-width: 15rem; text-align: left; }
 th button { font: inherit; font-weight: 600; background: none; border: 0; color: var(--ink); cursor: pointer; padding: 0; }
 th button:focus-visible, a:focus-visible, summary:focus-visible, input:focus-visible, select:focus-visible, button:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 th[aria-sort="ascending"] button::after { content: " ▲"; } th[aria-sort="descending"] button::after { content: " ▼"; }

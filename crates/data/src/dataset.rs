@@ -2,7 +2,7 @@
 //! carving a validation split out of the training rows.
 
 use crate::DataError;
-use crate::fetch::{DataLocations, fetch, locate_folder};
+use crate::fetch::{DataFile, DataLocations, fetch, locate_folder};
 use crate::folder::read_class_folders;
 use crate::idx::{IdxArray, parse_idx};
 use crate::join::LookupTable;
@@ -13,7 +13,6 @@ use indus_spec::{PluginManifest, SourceFormat, TextEncoding};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use std::path::PathBuf;
 
 /// The train and (when the data set has one) official test tables, plus the
 /// files they came from.
@@ -26,8 +25,8 @@ pub struct LoadedData {
     pub test: Option<RawTable>,
     /// The data set's official validation split, if it ships one.
     pub validation: Option<RawTable>,
-    /// Files read, for the run's provenance record.
-    pub files: Vec<PathBuf>,
+    /// Files read with their digests, for the run's provenance record.
+    pub files: Vec<DataFile>,
     /// Lookup tables joined onto the rows, kept for serving.
     pub lookups: Vec<LookupTable>,
     /// Rows left out for a missing value in a `missing: drop` column
@@ -123,7 +122,7 @@ pub fn csv_layout(manifest: &PluginManifest) -> Result<CsvLayout, DataError> {
 fn load_lookups(
     manifest: &PluginManifest,
     locations: &DataLocations,
-    files: &mut Vec<PathBuf>,
+    files: &mut Vec<DataFile>,
 ) -> Result<Vec<LookupTable>, DataError> {
     let source = &manifest.data.source;
     if source.joins.is_empty() {
@@ -133,6 +132,7 @@ fn load_lookups(
     let mut tables = Vec::new();
     for join in &source.joins {
         let file = fetch(locations, source, &join.file)?;
+        files.push(file.record());
         tables.push(LookupTable::parse(
             &join.file,
             &join.on,
@@ -140,7 +140,6 @@ fn load_lookups(
             file.bytes,
             layout,
         )?);
-        files.push(file.path);
     }
     Ok(tables)
 }
@@ -202,7 +201,7 @@ fn load_split(
     locations: &DataLocations,
     split: Split,
     limit: Option<usize>,
-    files: &mut Vec<PathBuf>,
+    files: &mut Vec<DataFile>,
     notes: &mut Vec<String>,
     lookups: &[LookupTable],
 ) -> Result<Option<RawTable>, DataError> {
@@ -225,6 +224,7 @@ fn load_split(
                 return Ok(None);
             }
             let file = fetch(locations, source, prefix)?;
+            files.push(file.record());
             let layout = csv_layout(manifest)?;
             let table = rows_from_csv(
                 manifest,
@@ -235,7 +235,6 @@ fn load_split(
                 lookups,
             )?;
             notes.extend(undeclared_note(&file.path.display().to_string(), &table));
-            files.push(file.path);
             table
         }
         SourceFormat::Parquet => {
@@ -243,6 +242,7 @@ fn load_split(
                 return Ok(None);
             }
             let file = fetch(locations, source, prefix)?;
+            files.push(file.record());
             let table = rows_from_parquet(
                 manifest,
                 &file.path.display().to_string(),
@@ -251,7 +251,6 @@ fn load_split(
                 lookups,
             )?;
             notes.extend(undeclared_note(&file.path.display().to_string(), &table));
-            files.push(file.path);
             table
         }
         SourceFormat::ImageFolder => {
@@ -261,7 +260,11 @@ fn load_split(
             let folder = locate_folder(locations, source, prefix)?;
             let rows = read_class_folders(manifest, &folder)?;
             notes.extend(rows.notes);
-            files.push(folder);
+            files.push(DataFile {
+                path: folder,
+                sha256: None,
+                declared: false,
+            });
             rows.table
         }
         SourceFormat::Npz => {
@@ -286,8 +289,8 @@ fn load_split(
                 &images_at,
                 &labels_at,
             )?;
-            if !files.contains(&file.path) {
-                files.push(file.path);
+            if !files.iter().any(|f| f.path == file.path) {
+                files.push(file.record());
             }
             table
         }
@@ -315,7 +318,7 @@ fn load_idx_split(
     locations: &DataLocations,
     images: &str,
     labels: &str,
-    files: &mut Vec<PathBuf>,
+    files: &mut Vec<DataFile>,
 ) -> Result<RawTable, DataError> {
     let image = single_image_column(manifest)?;
     let classes = primary_head(manifest)
@@ -336,8 +339,8 @@ fn load_idx_split(
         &img.path,
         &lab.path,
     )?;
-    files.push(img.path);
-    files.push(lab.path);
+    files.push(img.record());
+    files.push(lab.record());
     Ok(table)
 }
 

@@ -107,6 +107,33 @@ pub struct FetchedFile {
     pub path: PathBuf,
     /// Decompressed content.
     pub bytes: Vec<u8>,
+    /// Lowercase hex SHA-256 of the decompressed content: what a run
+    /// records, whether or not the plugin declares a digest.
+    pub sha256: String,
+    /// Whether the plugin declares a digest for the file (and so pins it).
+    pub declared: bool,
+}
+
+impl FetchedFile {
+    /// What a run records of this file.
+    pub fn record(&self) -> DataFile {
+        DataFile {
+            path: self.path.clone(),
+            sha256: Some(self.sha256.clone()),
+            declared: self.declared,
+        }
+    }
+}
+
+/// A data file (or image folder) a run read, with the digest of its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// SHA-256 of the decompressed content; none for an image folder.
+    pub sha256: Option<String>,
+    /// Whether the plugin declares the digest.
+    pub declared: bool,
 }
 
 /// Returns the decompressed content of the file playing `role` in `source`,
@@ -125,11 +152,10 @@ pub fn fetch(
     if let Some(dir) = &locations.data_dir {
         for candidate in [dir.join(dataset).join(&spec.name), dir.join(&spec.name)] {
             if candidate.is_file() {
-                return read_verified(
-                    candidate,
-                    spec,
-                    "this is your local copy; replace it with the official file",
+                let advice = format!(
+                    "this is your local copy: replace it with the official file, or, if it is the file you mean to use, set `sha256: <got>` under data.source.files.{role} in plugin.yaml"
                 );
+                return read_verified(candidate, spec, &advice);
             }
         }
     }
@@ -148,10 +174,12 @@ pub fn fetch(
     if cached.is_file() {
         let bytes = decompress_if_gz(&cached, read(&cached)?)?;
         match verify(&cached, spec, &bytes, "") {
-            Ok(()) => {
+            Ok(sha256) => {
                 return Ok(FetchedFile {
                     path: cached,
                     bytes,
+                    sha256,
+                    declared: spec.sha256.is_some(),
                 });
             }
             // A damaged cache entry is ours to replace: fall through to a fresh download.
@@ -164,7 +192,7 @@ pub fn fetch(
     let unavailable = |reason: String| DataError::Unavailable {
         dataset: dataset.to_string(),
         reason,
-        instructions: instructions(locations, source),
+        instructions: instructions(locations, source, &spec.name),
     };
     if locations.offline {
         return Err(unavailable(
@@ -179,9 +207,12 @@ pub fn fetch(
         let url = format!("{}/{}", mirror.trim_end_matches('/'), spec.name);
         match download(&url, &cached, spec) {
             Ok(bytes) => {
+                let sha256 = sha256_hex(&bytes);
                 return Ok(FetchedFile {
                     path: cached,
                     bytes,
+                    sha256,
+                    declared: spec.sha256.is_some(),
                 });
             }
             Err(e) => failures.push(format!("{url}: {e}")),
@@ -197,8 +228,13 @@ pub fn fetch(
 /// error that says whose file it is, never a silent re-download.
 fn read_verified(path: PathBuf, spec: &FileSpec, hint: &str) -> Result<FetchedFile, DataError> {
     let bytes = decompress_if_gz(&path, read(&path)?)?;
-    verify(&path, spec, &bytes, hint)?;
-    Ok(FetchedFile { path, bytes })
+    let sha256 = verify(&path, spec, &bytes, hint)?;
+    Ok(FetchedFile {
+        path,
+        bytes,
+        sha256,
+        declared: spec.sha256.is_some(),
+    })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, DataError> {
@@ -216,24 +252,49 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn verify(path: &Path, spec: &FileSpec, decompressed: &[u8], hint: &str) -> Result<(), DataError> {
-    let Some(expected) = &spec.sha256 else {
-        return Ok(());
-    };
+/// The digest of `decompressed`, checked against the declared one when the
+/// plugin declares it.
+fn verify(
+    path: &Path,
+    spec: &FileSpec,
+    decompressed: &[u8],
+    hint: &str,
+) -> Result<String, DataError> {
     let actual = sha256_hex(decompressed);
+    let Some(expected) = &spec.sha256 else {
+        return Ok(actual);
+    };
     if actual == expected.as_str() {
-        Ok(())
+        return Ok(actual);
+    }
+    let hint = hint.replace("<got>", &actual);
+    let mut advice = if hint.is_empty() {
+        String::new()
     } else {
-        Err(DataError::Checksum {
-            file: path.to_path_buf(),
-            expected: expected.as_str().to_string(),
-            actual,
-            hint: if hint.is_empty() {
-                String::new()
-            } else {
-                format!(" ({hint})")
-            },
-        })
+        format!(" ({hint})")
+    };
+    advice.push_str(&format!("; {}", digest_command(path)));
+    Err(DataError::Checksum {
+        file: path.to_path_buf(),
+        expected: expected.as_str().to_string(),
+        actual,
+        hint: advice,
+    })
+}
+
+/// The shell command that computes the digest indus compares: of the
+/// decompressed content, so `sha256sum file.gz` would be the wrong one.
+fn digest_command(path: &Path) -> String {
+    let shown = path.display();
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        format!(
+            "the digest is of the decompressed content: `gunzip -c '{shown}' | sha256sum` computes it (not `sha256sum` of the .gz)"
+        )
+    } else {
+        format!("`sha256sum '{shown}'` computes the digest")
     }
 }
 
@@ -267,8 +328,9 @@ fn download(url: &str, target: &Path, spec: &FileSpec) -> Result<Vec<u8>, String
     Ok(bytes)
 }
 
-fn instructions(locations: &DataLocations, source: &SourceSpec) -> String {
-    let names: Vec<&str> = source.files.values().map(|f| f.name.as_str()).collect();
+/// Where to put the one file that was wanted (not the data set's whole
+/// list: `indus eval` wants only the test file).
+fn instructions(locations: &DataLocations, source: &SourceSpec, wanted: &str) -> String {
     let dir = match &locations.data_dir {
         Some(d) => d.join(source.dataset.as_str()).display().to_string(),
         None => format!(
@@ -276,7 +338,7 @@ fn instructions(locations: &DataLocations, source: &SourceSpec) -> String {
             source.dataset
         ),
     };
-    format!("put these files in {dir}: {}", names.join(", "))
+    format!("put {wanted} in {dir}")
 }
 
 #[cfg(test)]
@@ -333,6 +395,34 @@ mod tests {
             err.contains("checksum mismatch") && err.contains("t.bin"),
             "{err}"
         );
+        // It says how to accept the file and how to compute the digest.
+        assert!(
+            err.contains(&format!(
+                "set `sha256: {good}` under data.source.files.train"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("`sha256sum '"), "{err}");
+        assert_eq!(fetch(&loc, &source(None), "train").unwrap().sha256, good);
+    }
+
+    #[test]
+    fn a_gz_mismatch_names_the_digest_of_the_decompressed_content() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("demo")).unwrap();
+        std::fs::write(dir.path().join("demo/t.bin.gz"), gz(b"abc")).unwrap();
+        let loc = DataLocations {
+            data_dir: Some(dir.path().into()),
+            cache_dir: dir.path().join("cache"),
+            offline: true,
+            bundled_dir: None,
+        };
+        let mut src = source(Some(&sha256_hex(b"abd")));
+        src.files.get_mut("train").unwrap().name = "t.bin.gz".into();
+        let err = fetch(&loc, &src, "train").unwrap_err().to_string();
+        assert!(err.contains(&sha256_hex(b"abc")), "{err}");
+        assert!(err.contains("gunzip -c"), "{err}");
+        assert!(err.contains("decompressed content"), "{err}");
     }
 
     #[test]

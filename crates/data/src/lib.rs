@@ -21,7 +21,7 @@ pub use dataset::{
     load_test_split, stratified_folds, stratified_split,
 };
 pub use error::DataError;
-pub use fetch::{DataLocations, FetchedFile, fetch, locate_folder, sha256_hex};
+pub use fetch::{DataFile, DataLocations, FetchedFile, fetch, locate_folder, sha256_hex};
 pub use folder::{
     FolderRows, MAX_IMAGE_PIXELS, image_bytes_row, image_dimensions, read_class_folders,
     read_images,

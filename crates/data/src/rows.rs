@@ -458,6 +458,34 @@ pub fn numeric_target(manifest: &PluginManifest) -> Option<&ColumnSpec> {
     manifest.data.columns.iter().find(|c| c.name == head.target)
 }
 
+/// Whether a target read from the input is kept. Training data
+/// (`require_target`) reports its problems with every other cell's. An
+/// input to predict needs no target, so a blank or unknown one there does
+/// not refuse the rows: the column is read past and its first problem is
+/// kept in `set_aside` ([`RawTable::ignored_targets`], which evaluating
+/// names, or the notes for a sample weight).
+fn settle_target(
+    problems: Vec<DataError>,
+    require_target: bool,
+    cell_problems: &mut Vec<DataError>,
+    set_aside: &mut Vec<String>,
+) -> bool {
+    let Some(first) = problems.first() else {
+        return true;
+    };
+    if require_target {
+        cell_problems.extend(problems);
+        return true;
+    }
+    let more = match problems.len() - 1 {
+        0 => String::new(),
+        1 => " (and 1 more row)".to_string(),
+        n => format!(" (and {n} more rows)"),
+    };
+    set_aside.push(format!("{first}{more}; the column is read past"));
+    false
+}
+
 /// A numeric target cell, checked against its column's declared range.
 fn target_number(column: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
     match cell.map(str::trim).filter(|s| !s.is_empty()) {
@@ -681,16 +709,24 @@ fn rows_from_frame(
         if present || require_target {
             let cells = text_column(&t.name, "the target")?;
             let mut values = Vec::with_capacity(n);
+            let mut problems = Vec::new();
             for (row, cell) in cells.iter().enumerate() {
                 match target_number(t, cell.as_deref()) {
                     Ok(v) => values.push(v),
                     Err(m) => {
-                        cell_problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
+                        problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
                         values.push(0.0);
                     }
                 }
             }
-            table.values = Some(values);
+            if settle_target(
+                problems,
+                require_target,
+                &mut cell_problems,
+                &mut table.ignored_targets,
+            ) {
+                table.values = Some(values);
+            }
         }
     }
     if let Some(c) = manifest
@@ -703,16 +739,24 @@ fn rows_from_frame(
         if df.column(&c.name).is_ok() || require_target {
             let cells = text_column(&c.name, "the sample weight")?;
             let mut weights = Vec::with_capacity(n);
+            let mut problems = Vec::new();
             for (row, cell) in cells.iter().enumerate() {
                 match sample_weight(cell.as_deref()) {
                     Ok(w) => weights.push(w),
                     Err(m) => {
-                        cell_problems.push(DataError::row(source_name, row + 1, Some(&c.name), m));
+                        problems.push(DataError::row(source_name, row + 1, Some(&c.name), m));
                         weights.push(0.0);
                     }
                 }
             }
-            table.weights = Some(weights);
+            if settle_target(
+                problems,
+                require_target,
+                &mut cell_problems,
+                &mut table.notes,
+            ) {
+                table.weights = Some(weights);
+            }
         }
     }
     for c in manifest
@@ -738,6 +782,7 @@ fn rows_from_frame(
             let classes = head_classes(head);
             let separator = head.label_separator.as_deref().unwrap_or("|");
             let mut sets = Vec::with_capacity(n);
+            let mut problems = Vec::new();
             for (row, cell) in cells.iter().enumerate() {
                 let mut set = Vec::new();
                 for part in cell
@@ -750,7 +795,7 @@ fn rows_from_frame(
                     match class_index(&classes, part) {
                         Ok(l) if !set.contains(&l) => set.push(l),
                         Ok(_) => {}
-                        Err(m) => cell_problems.push(DataError::row(
+                        Err(m) => problems.push(DataError::row(
                             source_name,
                             row + 1,
                             Some(&head.target),
@@ -761,13 +806,21 @@ fn rows_from_frame(
                 set.sort_unstable();
                 sets.push(set);
             }
-            table.label_sets = Some(sets);
+            if settle_target(
+                problems,
+                require_target,
+                &mut cell_problems,
+                &mut table.ignored_targets,
+            ) {
+                table.label_sets = Some(sets);
+            }
         }
     } else if let Some((t, classes)) = target_classes(manifest) {
         let present = df.column(&t.name).is_ok();
         if present || require_target {
             let cells = text_column(&t.name, "the target")?;
             let mut labels = Vec::with_capacity(n);
+            let mut problems = Vec::new();
             for (row, cell) in cells.iter().enumerate() {
                 let cell = cell.as_deref().map(str::trim).filter(|s| !s.is_empty());
                 let label = cell
@@ -776,12 +829,19 @@ fn rows_from_frame(
                 match label {
                     Ok(l) => labels.push(l),
                     Err(m) => {
-                        cell_problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
+                        problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
                         labels.push(0);
                     }
                 }
             }
-            table.labels = Some(labels);
+            if settle_target(
+                problems,
+                require_target,
+                &mut cell_problems,
+                &mut table.ignored_targets,
+            ) {
+                table.labels = Some(labels);
+            }
         }
     }
     for head in manifest.heads.iter().skip(1) {
@@ -821,15 +881,25 @@ fn rows_from_frame(
                 HeadTargets::Classes(labels)
             }
         };
-        for (row, m) in problems_here {
-            cell_problems.push(DataError::row(
-                source_name,
-                row + 1,
-                Some(&head.target),
-                format!("{m} (head `{}`)", head.name),
-            ));
+        let problems = problems_here
+            .into_iter()
+            .map(|(row, m)| {
+                DataError::row(
+                    source_name,
+                    row + 1,
+                    Some(&head.target),
+                    format!("{m} (head `{}`)", head.name),
+                )
+            })
+            .collect();
+        if settle_target(
+            problems,
+            require_target,
+            &mut cell_problems,
+            &mut table.ignored_targets,
+        ) {
+            table.head_targets.push((head.name.to_string(), targets));
         }
-        table.head_targets.push((head.name.to_string(), targets));
     }
     if let Some(c) = manifest
         .data
@@ -1003,6 +1073,7 @@ pub fn rows_from_json(
         ..Default::default()
     };
     let mut labels = Vec::new();
+    let mut label_problems = Vec::new();
     let mut ids = Vec::new();
     let mut problems = Problems::default();
     for (row, value) in rows {
@@ -1066,9 +1137,13 @@ pub fn rows_from_json(
             && let Some(v) = obj.get(&t.name)
         {
             let label = json_text(v).ok().flatten().unwrap_or_default();
-            match class_index(classes, &label) {
+            let label = match label.trim() {
+                "" => Err("missing label".to_string()),
+                text => class_index(classes, text),
+            };
+            match label {
                 Ok(i) => labels.push(i),
-                Err(m) => problems.push(DataError::row(source_name, row, Some(&t.name), m)),
+                Err(m) => label_problems.push(DataError::row(source_name, row, Some(&t.name), m)),
             }
         }
         if let Some(c) = id_col {
@@ -1080,14 +1155,26 @@ pub fn rows_from_json(
         }
     }
     problems.into_result(source_name)?;
-    if !labels.is_empty() {
-        if labels.len() != rows.len() {
-            return Err(DataError::Schema {
-                source_name: source_name.into(),
-                message: "the target column is present in some rows but not all".into(),
-            });
+    // Rows to predict need no target: one that some rows lack, or carry
+    // blank or unknown, is read past (and named when evaluating).
+    if let Some((t, _)) = &target
+        && !(labels.is_empty() && label_problems.is_empty())
+    {
+        let unlabelled = rows.len() - labels.len() - label_problems.len();
+        if unlabelled > 0 {
+            table.ignored_targets.push(format!(
+                "{source_name}: {unlabelled} of {} rows carry no `{}` field",
+                rows.len(),
+                t.name
+            ));
+        } else if settle_target(
+            label_problems,
+            false,
+            &mut Vec::new(),
+            &mut table.ignored_targets,
+        ) {
+            table.labels = Some(labels);
         }
-        table.labels = Some(labels);
     }
     if id_col.is_some() {
         table.ids = Some(ids);
@@ -1350,6 +1437,38 @@ mod tests {
         assert_eq!(t.features[..2], [10.0, 1.0]);
         assert!(t.features[2].is_nan());
         assert_eq!(t.labels, Some(vec![1, 0]));
+    }
+
+    #[test]
+    fn a_target_with_blank_cells_is_read_past_when_predicting() {
+        let csv = b"amount,kind,y\n10,b,bad\n1,a,\n2,a,\n".to_vec();
+        // Rows to predict: the target is optional, so its blank cells do
+        // not refuse the batch; the column is set aside with its reason.
+        let t = csv_input_rows(&plugin(), "p.csv", csv.clone(), &[]).unwrap();
+        assert_eq!(t.features.len(), 6);
+        assert_eq!(t.labels, None);
+        assert_eq!(t.ignored_targets.len(), 1);
+        let why = &t.ignored_targets[0];
+        assert!(why.contains("row 2") && why.contains("`y`"), "{why}");
+        assert!(why.contains("missing label (and 1 more row)"), "{why}");
+        // Training data still refuses it, naming the row.
+        let e = rows_from_csv(&plugin(), "t.csv", csv, CsvLayout::INPUT, true, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("row 2, column `y`: missing label"), "{e}");
+        // JSON rows: a null or absent target in some rows is read past too.
+        let rows = vec![
+            (
+                1,
+                serde_json::json!({"amount": 1, "kind": "a", "y": "good"}),
+            ),
+            (2, serde_json::json!({"amount": 2, "kind": "b", "y": null})),
+            (3, serde_json::json!({"amount": 3, "kind": "b"})),
+        ];
+        let t = rows_from_json(&plugin(), "request", &rows).unwrap();
+        assert_eq!((t.labels, t.ignored_targets.len()), (None, 1));
+        let t = rows_from_json(&plugin(), "request", &rows[..1]).unwrap();
+        assert_eq!(t.labels, Some(vec![0]));
     }
 
     #[test]

@@ -35,6 +35,16 @@ pub struct RawTable {
     /// What reading the input found that the user should hear about
     /// (images resized, files skipped), one line each.
     pub notes: Vec<String>,
+    /// Target columns the input carried but that could not be used (a
+    /// blank or unknown label), each with its first problem: rows to
+    /// predict need no target, so they are read past; evaluating names why
+    /// there is nothing to score against.
+    pub ignored_targets: Vec<String>,
+    /// Each row's 1-based number in the file it was read from, once rows
+    /// were selected (split, dropped, dealt into folds); `None` while row
+    /// `i` is still the file's row `i + 1`. A run keeps these numbers for
+    /// its held-out rows, so they can be found again.
+    pub source_rows: Option<Vec<usize>>,
 }
 
 /// What a head after the first learns from, one entry per row.
@@ -100,10 +110,21 @@ impl RawTable {
         self.len() == 0
     }
 
+    /// The 1-based number of row `i` in the file it was read from.
+    pub fn source_row(&self, i: usize) -> usize {
+        self.source_rows
+            .as_ref()
+            .and_then(|rows| rows.get(i).copied())
+            .unwrap_or(i + 1)
+    }
+
     /// Keeps the first `n` rows (no-op when there are fewer).
     pub fn truncate(&mut self, n: usize) {
         let n = n.min(self.len());
         self.features.truncate(n * self.width);
+        if let Some(rows) = &mut self.source_rows {
+            rows.truncate(n);
+        }
         if let Some(l) = &mut self.labels {
             l.truncate(n);
         }
@@ -158,6 +179,8 @@ impl RawTable {
                 .map(|v| indices.iter().map(|&i| v[i]).collect()),
             undeclared_columns: self.undeclared_columns.clone(),
             notes: self.notes.clone(),
+            ignored_targets: self.ignored_targets.clone(),
+            source_rows: Some(indices.iter().map(|&i| self.source_row(i)).collect()),
             splits: self
                 .splits
                 .iter()
@@ -182,6 +205,15 @@ impl RawTable {
                 .as_ref()
                 .map(|w| indices.iter().map(|&i| w[i]).collect()),
         }
+    }
+
+    /// `n` rows spread evenly over the table (its first, then every
+    /// `len / n`-th), so that examples are not just a file's first lines.
+    pub fn spread(&self, n: usize) -> RawTable {
+        let len = self.len();
+        let n = n.min(len);
+        let picked: Vec<usize> = (0..n).map(|k| k * len / n.max(1)).collect();
+        self.select(&picked)
     }
 
     /// The first `n` rows back as JSON objects in the plugin's input schema
@@ -210,7 +242,9 @@ impl RawTable {
                         continue;
                     }
                     let value = match c.kind {
-                        ColumnType::Image => json!(v),
+                        ColumnType::Image => {
+                            Value::Array(v.iter().map(|&p| as_written(p)).collect())
+                        }
                         _ if v[0].is_nan() => Value::Null,
                         ColumnType::Category => c
                             .values
@@ -219,7 +253,7 @@ impl RawTable {
                             .map_or(Value::Null, |s| json!(s)),
                         ColumnType::Boolean => json!(v[0] != 0.0),
                         ColumnType::Integer => json!(v[0] as i64),
-                        _ => json!(v[0]),
+                        _ => as_written(v[0]),
                     };
                     obj.insert(c.name.clone(), value);
                 }
@@ -231,7 +265,7 @@ impl RawTable {
                 if let (Some(t), Some(values)) =
                     (crate::rows::numeric_target(manifest), &self.values)
                 {
-                    obj.insert(t.name.clone(), json!(values[r]));
+                    obj.insert(t.name.clone(), as_written(values[r]));
                 }
                 if let (Some(c), Some(ids)) = (id_col, &self.ids) {
                     obj.insert(c.name.clone(), json!(ids[r]));
@@ -240,6 +274,17 @@ impl RawTable {
             })
             .collect()
     }
+}
+
+/// A value read as `f32` back as the number its text was: `153.4`, not
+/// the `153.39999389648438` a widening to `f64` would print (the shortest
+/// decimal that reads back as the same `f32`).
+fn as_written(v: f32) -> serde_json::Value {
+    v.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 /// Rows (0-based) with a missing value in a `missing: drop` column, each
@@ -318,4 +363,38 @@ pub fn is_numeric(kind: ColumnType) -> bool {
         kind,
         ColumnType::Number | ColumnType::Integer | ColumnType::Boolean
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered(n: usize) -> RawTable {
+        RawTable {
+            features: (0..n).map(|i| i as f32).collect(),
+            width: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn selected_rows_remember_their_place_in_the_file() {
+        let t = numbered(10);
+        assert_eq!(t.source_row(3), 4);
+        let picked = t.select(&[7, 2, 9]);
+        let again = picked.select(&[2, 0]);
+        assert_eq!((again.source_row(0), again.source_row(1)), (10, 8));
+        let mut cut = picked.clone();
+        cut.truncate(1);
+        assert_eq!(cut.source_rows, Some(vec![8]));
+    }
+
+    #[test]
+    fn examples_are_spread_over_the_rows_and_keep_the_numbers_as_written() {
+        let t = numbered(100).spread(5);
+        assert_eq!(t.source_rows, Some(vec![1, 21, 41, 61, 81]));
+        assert_eq!(as_written(153.4).to_string(), "153.4");
+        assert_eq!(as_written(0.1).to_string(), "0.1");
+        assert_eq!(numbered(3).spread(5).len(), 3);
+    }
 }

@@ -33,8 +33,11 @@ pub struct ClassificationMetrics {
     pub macro_recall: f64,
     /// Unweighted mean of per-class F1.
     pub macro_f1: f64,
-    /// Mean negative log-probability of the true class (probabilities clipped at 1e-7).
-    pub log_loss: f64,
+    /// Mean negative log-probability of the true class (probabilities
+    /// clipped at 1e-7); absent where the scores are not probabilities (an
+    /// autoencoder's alarm score), since a log-loss of them means nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_loss: Option<f64>,
     /// Per-class numbers, in class order.
     pub per_class: Vec<ClassMetrics>,
     /// `confusion[true][predicted]` row counts.
@@ -160,7 +163,7 @@ pub fn classification_metrics_for(
         macro_precision: mean(|c| c.precision),
         macro_recall: mean(|c| c.recall),
         macro_f1: mean(|c| c.f1),
-        log_loss: if n > 0 { log_loss / n as f64 } else { 0.0 },
+        log_loss: Some(if n > 0 { log_loss / n as f64 } else { 0.0 }),
         ranking: (k == 2)
             .then(|| two_class_ranking(probabilities, labels))
             .flatten(),
@@ -358,7 +361,7 @@ mod tests {
         let expected_f1 = (2.0 / 3.0 + 2.0 / 3.0 + 1.0) / 3.0;
         assert!((m.macro_f1 - expected_f1).abs() < 1e-12);
         let ll = -((0.8f64).ln() + (0.3f64).ln() + (0.8f64).ln() + (0.6f64).ln()) / 4.0;
-        assert!((m.log_loss - ll).abs() < 1e-6);
+        assert!((m.log_loss.unwrap_or(0.0) - ll).abs() < 1e-6);
     }
 
     #[test]

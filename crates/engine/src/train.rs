@@ -147,6 +147,10 @@ impl TrainOutcome {
 
 /// Receives progress while training runs (progress bars, event streams).
 pub trait TrainObserver {
+    /// Called before a network starts when a run trains several, naming it
+    /// (`fold 2/5, network 3/5`, `novelty guard`), so that twenty-five
+    /// `epoch 1/40` lines can be told apart; empty for a run's only one.
+    fn on_part(&mut self, _part: &str) {}
     /// Called once before the first step.
     fn on_start(&mut self, _epochs: usize, _steps_per_epoch: usize) {}
     /// Called every few steps with the latest batch loss and, for
@@ -624,7 +628,7 @@ fn evaluate<B: burn::tensor::backend::Backend>(
         (Head::Multiclass { classes }, Targets::Classes(labels)) => {
             let names: Vec<String> = (0..*classes).map(|c| c.to_string()).collect();
             let m = classification_metrics(&outputs, labels, &names);
-            (m.log_loss, Some(m.accuracy))
+            (m.log_loss.unwrap_or(f64::INFINITY), Some(m.accuracy))
         }
         (Head::Binary, Targets::Classes(labels)) => {
             let m = classification_metrics(
@@ -632,7 +636,7 @@ fn evaluate<B: burn::tensor::backend::Backend>(
                 labels,
                 &["0".into(), "1".into()],
             );
-            (m.log_loss, Some(m.accuracy))
+            (m.log_loss.unwrap_or(f64::INFINITY), Some(m.accuracy))
         }
         (_, Targets::Values { values, .. }) => {
             let mse = outputs

@@ -40,6 +40,9 @@ pub const METRICS: &str = "metrics.json";
 pub const HISTORY: &str = "history.json";
 /// A few real held-out input rows (API examples, the "try it" form).
 pub const EXAMPLES: &str = "examples.json";
+/// Every held-out row's number in its file, the run's answer and the
+/// truth (and fold): what `indus eval RUN` re-scores and exports.
+pub const HELD_OUT: &str = "held_out.csv";
 /// Which native library the run used.
 pub const NATIVE: &str = "native.json";
 /// Recommenders: users, items and what each user rated in training.
@@ -90,6 +93,7 @@ pub(crate) struct RunArtifacts<'a> {
     pub reference: &'a Reference,
     pub history: &'a [EpochRecord],
     pub examples: &'a [serde_json::Value],
+    pub held_out: Option<&'a str>,
     pub native: Option<NativeRecord>,
     pub catalog: Option<&'a ItemCatalog>,
     pub lookups: &'a [LookupTable],
@@ -117,6 +121,9 @@ impl RunArtifacts<'_> {
         writer.write_json(REFERENCE, self.reference)?;
         writer.write_json(HISTORY, &self.history)?;
         writer.write_json(EXAMPLES, &self.examples)?;
+        if let Some(csv) = self.held_out {
+            writer.write(HELD_OUT, csv.as_bytes())?;
+        }
         if let Some(n) = &self.native {
             writer.write_json(NATIVE, n)?;
         }
@@ -183,6 +190,23 @@ impl RunFolder {
     /// Example input rows (empty for runs made before examples were kept).
     pub fn examples(&self) -> Vec<serde_json::Value> {
         self.json(EXAMPLES).unwrap_or_default()
+    }
+
+    /// The software, machine and data facts recorded with the run.
+    pub fn environment(&self) -> Result<Environment, RuntimeError> {
+        self.json(ENVIRONMENT)
+    }
+
+    /// The held-out rows with the run's answers (`None` for runs made
+    /// before they were kept).
+    pub fn held_out(&self) -> Result<Option<String>, RuntimeError> {
+        if !self.record.files.contains_key(HELD_OUT) {
+            return Ok(None);
+        }
+        let bytes = self.read(HELD_OUT)?;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| RuntimeError::run_folder(&self.dir, format!("{HELD_OUT} is not UTF-8")))
     }
 
     /// The kept weights of every network of the run (one unless the

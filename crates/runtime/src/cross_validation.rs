@@ -4,17 +4,19 @@
 //! row (and scored on the official test rows when the data set has some).
 
 use crate::RuntimeError;
+use crate::decision::Decided;
 use crate::evaluation::{HeldOutScores, Scoring};
 use crate::fit::Fitted;
+use crate::held_out::{RowKeys, held_out_csv};
 use crate::importance::{ImportanceSamples, measure_importance};
 use crate::metrics::CrossValidation;
-use crate::model::Scored;
+use crate::model::{Scored, TrainedModel};
 use crate::novelty_guard::GuardScores;
 use crate::secondary_heads::SecondaryScores;
 use indus_data::{RawTable, stratified_folds};
 use indus_engine::TrainObserver;
-use indus_engine::metrics::classification_metrics_for;
 use indus_engine::rating::regression_metrics;
+use indus_spec::PluginManifest;
 
 /// What cross-validation leaves: the served model, its held-out scores
 /// (pooled out-of-fold, or on the official test rows), the fold summary and
@@ -45,6 +47,8 @@ fn rows_outside(rows: usize, held_out: &[usize]) -> Vec<usize> {
 
 /// Out-of-fold predictions of every row of the first deal, in row order.
 struct Pooled {
+    /// `(row, fold)` of every row tested, in the order they were added.
+    tested: Vec<(usize, usize)>,
     probs: Vec<f32>,
     predicted: Vec<usize>,
     values: Vec<f32>,
@@ -56,6 +60,7 @@ struct Pooled {
 impl Pooled {
     fn new(rows: usize, classes: usize, guarded: bool) -> Pooled {
         Pooled {
+            tested: Vec::with_capacity(rows),
             probs: vec![0.0; rows * classes],
             predicted: vec![0; rows],
             values: Vec::new(),
@@ -70,7 +75,8 @@ impl Pooled {
     }
 
     /// Puts one fold's scored rows (`rows`, in the table's numbering) in place.
-    fn add(&mut self, rows: &[usize], scored: &mut Scored, k: usize) {
+    fn add(&mut self, rows: &[usize], fold: usize, scored: &mut Scored, k: usize) {
+        self.tested.extend(rows.iter().map(|&r| (r, fold)));
         // Secondary heads are pooled in fold order (order does not change
         // the pooled metrics).
         if self.secondary.is_empty() {
@@ -92,6 +98,49 @@ impl Pooled {
                 pool.fired[*row] = fold.fired[i];
             }
         }
+    }
+}
+
+impl Pooled {
+    /// The out-of-fold answers of every row as `held_out.csv`, each with
+    /// the fold that tested it: classes are pooled in row order, values in
+    /// the order their folds were added.
+    fn held_out_csv(
+        &self,
+        plugin: &PluginManifest,
+        model: &TrainedModel,
+        keys: &RowKeys,
+    ) -> String {
+        let (keys, decided, folds) = if self.values.is_empty() {
+            let mut folds = vec![0; keys.source_rows.len()];
+            for &(row, fold) in &self.tested {
+                if let Some(f) = folds.get_mut(row) {
+                    *f = fold;
+                }
+            }
+            let decided = Decided {
+                probabilities: self.probs.clone(),
+                classes: self.predicted.clone(),
+                values: Vec::new(),
+            };
+            (keys.clone(), decided, folds)
+        } else {
+            let order: Vec<usize> = self.tested.iter().map(|&(row, _)| row).collect();
+            let decided = Decided {
+                values: self.values.clone(),
+                ..Decided::default()
+            };
+            let folds = self.tested.iter().map(|&(_, fold)| fold).collect();
+            (keys.select(&order), decided, folds)
+        };
+        held_out_csv(
+            plugin,
+            &model.decision,
+            &model.classes,
+            &keys,
+            &decided,
+            Some(&folds),
+        )
     }
 }
 
@@ -119,6 +168,13 @@ pub(crate) fn cross_validate(
         scoring.scenario.novelty_guard.is_some(),
     );
     let (mut per_fold, mut regression_folds) = (Vec::new(), Vec::new());
+    let fold_part = |repeat: usize, f: usize| {
+        if repeats > 1 {
+            format!("repeat {}/{repeats}, fold {}/{k}", repeat + 1, f + 1)
+        } else {
+            format!("fold {}/{k}", f + 1)
+        }
+    };
     let fold_label = |repeat: usize, f: usize, rows: usize| {
         let fold = format!("fold {}/{k}: {rows} test rows", f + 1);
         if repeats > 1 {
@@ -133,7 +189,11 @@ pub(crate) fn cross_validate(
         let folds = stratified_folds(&train, k, repeat_seed(seed, repeat));
         for (f, test_idx) in folds.iter().enumerate() {
             log(&fold_label(repeat, f, test_idx.len()));
-            let fold_fit = fit(train.select(&rows_outside(train.len(), test_idx)), observer)?;
+            let mut in_fold = Within::new(observer, fold_part(repeat, f));
+            let fold_fit = fit(
+                train.select(&rows_outside(train.len(), test_idx)),
+                &mut in_fold,
+            )?;
             let fold_test = train.select(test_idx);
             let first_deal = repeat == 0;
             if first_deal && !has_official_test {
@@ -151,7 +211,7 @@ pub(crate) fn cross_validate(
                 let (predicted, truth) = scored.values.take().unwrap_or_default();
                 regression_folds.push(regression_metrics(&predicted, &truth));
                 if first_deal {
-                    pooled.add(test_idx, &mut scored, 0);
+                    pooled.add(test_idx, f, &mut scored, 0);
                     pooled.values.extend(predicted);
                     pooled.truth.extend(truth);
                 }
@@ -159,14 +219,15 @@ pub(crate) fn cross_validate(
             }
             per_fold.push(scored.metrics(classes));
             if first_deal {
-                pooled.add(test_idx, &mut scored, classes.len());
+                pooled.add(test_idx, f, &mut scored, classes.len());
             }
         }
     }
     let labels = train.labels.clone().unwrap_or_default();
     let rows = train.len();
+    let keys = RowKeys::of(scoring.plugin, classes, &train);
     log(&format!("final model on all {rows} rows"));
-    let fitted = fit(train, observer)?;
+    let fitted = fit(train, &mut Within::new(observer, "final model".into()))?;
     let (mut summary, pooled_regression) = if plain_regression {
         let r = regression_metrics(&pooled.values, &pooled.truth);
         (
@@ -175,7 +236,10 @@ pub(crate) fn cross_validate(
         )
     } else {
         let metrics =
-            classification_metrics_for(&pooled.probs, &pooled.predicted, &labels, classes);
+            fitted
+                .model
+                .decision
+                .metrics(&pooled.probs, &pooled.predicted, &labels, classes);
         (CrossValidation::summarise(per_fold, metrics), None)
     };
     summary.repeats = repeats;
@@ -192,7 +256,9 @@ pub(crate) fn cross_validate(
             ),
         ),
         None => {
+            let held_out = pooled.held_out_csv(scoring.plugin, &fitted.model, &keys);
             let scored = Scored {
+                decision: fitted.model.decision,
                 probs: pooled.probs,
                 predicted: pooled.predicted,
                 labels,
@@ -207,6 +273,7 @@ pub(crate) fn cross_validate(
                 regression: pooled_regression,
                 secondary: pooled.secondary,
                 rows,
+                held_out: Some(held_out),
                 ..HeldOutScores::default()
             };
             (
@@ -225,4 +292,40 @@ pub(crate) fn cross_validate(
         summary,
         evaluation,
     })
+}
+
+/// An observer inside one part of a run (a fold, the final model) that
+/// names that part before the part its own networks name, so progress reads
+/// `fold 2/5, network 3/5`.
+struct Within<'a> {
+    inner: &'a mut dyn TrainObserver,
+    outer: String,
+}
+
+impl<'a> Within<'a> {
+    fn new(inner: &'a mut dyn TrainObserver, outer: String) -> Self {
+        Within { inner, outer }
+    }
+}
+
+impl TrainObserver for Within<'_> {
+    fn on_part(&mut self, part: &str) {
+        if part.is_empty() {
+            self.inner.on_part(&self.outer);
+        } else {
+            self.inner.on_part(&format!("{}, {part}", self.outer));
+        }
+    }
+    fn on_start(&mut self, epochs: usize, steps_per_epoch: usize) {
+        self.inner.on_start(epochs, steps_per_epoch);
+    }
+    fn on_step(&mut self, epoch: usize, step: usize, loss: f64, accuracy: Option<f64>) {
+        self.inner.on_step(epoch, step, loss, accuracy);
+    }
+    fn on_epoch(&mut self, record: &indus_engine::EpochRecord) {
+        self.inner.on_epoch(record);
+    }
+    fn cancelled(&self) -> bool {
+        self.inner.cancelled()
+    }
 }

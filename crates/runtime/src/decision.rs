@@ -4,7 +4,9 @@
 //! run answers, so the two cannot drift apart.
 
 use indus_engine::Head;
-use indus_engine::metrics::{binary_to_two_columns, predict_classes};
+use indus_engine::metrics::{
+    ClassificationMetrics, binary_to_two_columns, classification_metrics_for, predict_classes,
+};
 use indus_engine::rating::logistic;
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +102,29 @@ pub struct Decided {
 }
 
 impl Decision {
+    /// Whether the two columns this rule decides between are probabilities.
+    /// An autoencoder's alarm score is not one, so its answers carry no
+    /// per-class probabilities and its metrics no log-loss.
+    pub fn scores_are_probabilities(&self) -> bool {
+        !matches!(self, Decision::Anomaly(_))
+    }
+
+    /// Classification metrics of rows this rule decided: `probabilities`
+    /// (one column per class), the decided classes and the true labels.
+    pub(crate) fn metrics(
+        &self,
+        probabilities: &[f32],
+        predicted: &[usize],
+        labels: &[u32],
+        classes: &[String],
+    ) -> ClassificationMetrics {
+        let mut m = classification_metrics_for(probabilities, predicted, labels, classes);
+        if !self.scores_are_probabilities() {
+            m.log_loss = None;
+        }
+        m
+    }
+
     /// The decision from its recorded parts (`metrics.json` keeps them as
     /// `threshold`, `rating` and `anomaly`).
     pub(crate) fn from_parts(

@@ -6,6 +6,7 @@
 use crate::RuntimeError;
 use crate::decision::Decided;
 use crate::fit::Fitted;
+use crate::held_out::{RowKeys, held_out_csv};
 use crate::importance::{ImportanceSamples, measure_importance};
 use crate::model::Scored;
 use crate::novelty_guard::GuardReport;
@@ -259,6 +260,8 @@ pub(crate) struct HeldOutScores {
     pub decided: Option<Decided>,
     /// How many rows were held out.
     pub rows: usize,
+    /// The held-out rows with their answers and truth (`held_out.csv`).
+    pub held_out: Option<String>,
 }
 
 /// The pieces of a run that scoring needs besides the model.
@@ -300,6 +303,7 @@ impl Scoring<'_> {
         importance: &mut Option<ImportanceSamples>,
     ) -> Result<HeldOutScores, RuntimeError> {
         let n = rows.len();
+        let keys = RowKeys::of(self.plugin, &fitted.model.classes, &rows);
         measure_importance(
             importance,
             self.plugin,
@@ -322,11 +326,20 @@ impl Scoring<'_> {
             out.multilabel = Some(multilabel_metrics(&scored.probs, truth, self.classes));
         }
         out.secondary = std::mem::take(&mut scored.secondary);
-        out.decided = Some(Decided {
+        let decided = Decided {
             probabilities: scored.probs,
             classes: scored.predicted,
             values: scored.values.map(|(v, _)| v).unwrap_or_default(),
-        });
+        };
+        out.held_out = Some(held_out_csv(
+            self.plugin,
+            &fitted.model.decision,
+            &fitted.model.classes,
+            &keys,
+            &decided,
+            None,
+        ));
+        out.decided = Some(decided);
         Ok(out)
     }
 }

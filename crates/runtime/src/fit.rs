@@ -298,6 +298,15 @@ pub(crate) fn fit_once(
         loss_weight: primary_head(plugin).loss_weight.get() as f32,
         auxiliary: &auxiliary,
     };
+    let networks = scenario.model.ensemble.get();
+    let network = |m: usize| {
+        if networks > 1 {
+            format!("network {}/{networks}", m + 1)
+        } else {
+            String::new()
+        }
+    };
+    observer.on_part(&network(0));
     let mut outcome = indus_engine::train(&request, observer)?;
     // Every saved network (kept, last, best, other members) answers on the
     // target's own scale.
@@ -314,11 +323,12 @@ pub(crate) fn fit_once(
     // own initial weights, batch order and dropout.
     let mut members = vec![outcome.chosen().clone()];
     let mut other_members_seconds = 0.0;
-    for m in 1..scenario.model.ensemble.get() {
+    for m in 1..networks {
         let seeded = TrainRequest {
             seed: member_seed(scenario.seed, m),
             ..request
         };
+        observer.on_part(&network(m));
         let member = indus_engine::train(&seeded, observer)?;
         other_members_seconds += member.history.iter().map(|r| r.seconds).sum::<f64>();
         let mut kept = member.chosen().clone();
@@ -354,6 +364,7 @@ pub(crate) fn fit_once(
                     "novelty_guard: the guard reconstructs the model's inputs, and this plugin feeds learned embeddings (ids); it needs plain numeric and one-hot inputs".into(),
                 ));
             }
+            observer.on_part("novelty guard");
             Some(NoveltyGuardModel::train(
                 spec,
                 primary_head(plugin),
@@ -392,12 +403,7 @@ fn fit_decision(
         val_set
             .map(|v| -> Result<ClassificationMetrics, RuntimeError> {
                 let d = decision.apply(head, predictor.predict(&v.x)?, &v.x, classes.len());
-                Ok(classification_metrics_for(
-                    &d.probabilities,
-                    &d.classes,
-                    &labels(v),
-                    classes,
-                ))
+                Ok(decision.metrics(&d.probabilities, &d.classes, &labels(v), classes))
             })
             .transpose()
     };

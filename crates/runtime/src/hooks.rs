@@ -136,7 +136,7 @@ pub(crate) fn prediction_columns(
                 decided
                     .iter()
                     .enumerate()
-                    .map(|(r, &i)| f64::from(probs[r * k + i]))
+                    .map(|(r, &i)| probs.get(r * k + i).map_or(f64::NAN, |&p| f64::from(p)))
                     .collect(),
             ),
         ),
@@ -146,7 +146,7 @@ pub(crate) fn prediction_columns(
             format!("p:{class}"),
             Column::F64(
                 (0..decided.len())
-                    .map(|r| f64::from(probs[r * k + c]))
+                    .map(|r| probs.get(r * k + c).map_or(f64::NAN, |&p| f64::from(p)))
                     .collect(),
             ),
         ));

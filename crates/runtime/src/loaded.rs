@@ -367,9 +367,15 @@ impl LoadedRun {
     /// Predictions back as row-major class probabilities and the index of
     /// each decided class, as metrics and hooks take them.
     fn probabilities_and_classes(&self, predictions: &[Prediction]) -> (Vec<f32>, Vec<usize>) {
+        let k = self.model.classes.len();
         let probs = predictions
             .iter()
-            .flat_map(|p| p.probabilities.iter().map(|(_, v)| *v))
+            .flat_map(|p| match p.probabilities.len() {
+                // An autoencoder's answer carries its alarm score only;
+                // hooks still get the two columns the plugin ABI promises.
+                0 if k == 2 => vec![1.0 - p.score, p.score],
+                _ => p.probabilities.iter().map(|(_, v)| *v).collect(),
+            })
             .collect();
         let decided = predictions
             .iter()
@@ -507,9 +513,12 @@ impl LoadedRun {
             Decision::Classes { .. } | Decision::Anomaly(_) => rows.labels.is_some(),
         };
         if !has_target {
-            return Err(RuntimeError::Invalid(format!(
-                "the input has no `{target}` column to evaluate against"
-            )));
+            return Err(RuntimeError::Invalid(match rows.ignored_targets.first() {
+                Some(why) => {
+                    format!("the input's `{target}` column cannot be scored against: {why}")
+                }
+                None => format!("the input has no `{target}` column to evaluate against"),
+            }));
         }
         self.check_input(rows)?;
         self.model.score(&*self.with_derived(rows)?)
@@ -600,7 +609,9 @@ impl LoadedRun {
     }
 
     /// The headline metric: the one of the plugin's first published
-    /// baseline (accuracy without one), with its held-out value.
+    /// baseline (accuracy without one), with its held-out value as the
+    /// target reads it (the mean over folds for a cross-validated run, as
+    /// `indus run` prints it).
     pub fn headline(&self) -> (String, Option<f64>) {
         let name = self.plugin.baselines.first().map_or_else(
             || {
@@ -613,7 +624,7 @@ impl LoadedRun {
             },
             |b| b.metric.clone(),
         );
-        let value = self.metrics.value(&name);
+        let value = self.metrics.held_out(&name);
         (name, value)
     }
 

@@ -102,6 +102,13 @@ impl RunMetrics {
         Decision::from_parts(head, self.threshold, self.rating, self.anomaly)
     }
 
+    /// Whether the held-out numbers are out-of-fold predictions of the
+    /// training rows themselves (cross-validation without a test file):
+    /// every row was tested once, by the fold model that had not seen it.
+    pub fn out_of_fold(&self) -> bool {
+        self.cross_validation.is_some() && !self.evaluation.starts_with("official test split")
+    }
+
     /// A held-out metric as targets are stated: the mean over the folds
     /// for cross-validated runs, else [`RunMetrics::value`].
     pub fn held_out(&self, name: &str) -> Option<f64> {
@@ -191,8 +198,8 @@ impl CrossValidation {
                 ("accuracy", m.accuracy),
                 ("balanced_accuracy", m.balanced_accuracy),
                 ("macro_f1", m.macro_f1),
-                ("log_loss", m.log_loss),
             ];
+            v.extend(m.log_loss.map(|l| ("log_loss", l)));
             if let Some(r) = &m.ranking {
                 v.extend([("roc_auc", r.roc_auc), ("pr_auc", r.pr_auc), ("ks", r.ks)]);
             }

@@ -9,7 +9,7 @@ use crate::decision::{Decided, Decision, LIKED_CLASSES};
 use crate::novelty_guard::{GuardScores, NoveltyGuardModel};
 use crate::secondary_heads::{SecondaryHead, SecondaryScores, secondary_specs};
 use indus_data::{Preprocessor, RawTable, primary_head};
-use indus_engine::metrics::{ClassificationMetrics, classification_metrics_for};
+use indus_engine::metrics::ClassificationMetrics;
 use indus_engine::{Head, MlpWeights, Predictor};
 use indus_spec::{BackendKind, PluginManifest, Scenario, Task};
 
@@ -36,6 +36,8 @@ pub struct TrainedModel {
 /// Predictions for labelled rows, as metrics take them: probability
 /// columns, decided classes and the true labels.
 pub(crate) struct Scored {
+    /// The rule the classes were decided by.
+    pub decision: Decision,
     pub probs: Vec<f32>,
     pub predicted: Vec<usize>,
     pub labels: Vec<u32>,
@@ -53,7 +55,8 @@ pub(crate) struct Scored {
 impl Scored {
     /// Classification metrics of the decided classes.
     pub fn metrics(&self, classes: &[String]) -> ClassificationMetrics {
-        classification_metrics_for(&self.probs, &self.predicted, &self.labels, classes)
+        self.decision
+            .metrics(&self.probs, &self.predicted, &self.labels, classes)
     }
 }
 
@@ -179,6 +182,7 @@ impl TrainedModel {
             values,
         } = decided;
         let mut scored = Scored {
+            decision: self.decision,
             probs: probabilities,
             predicted: classes,
             labels: Vec::new(),

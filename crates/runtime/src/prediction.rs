@@ -18,9 +18,11 @@ pub struct Prediction {
     /// The decided class (the most probable one, or the positive class at
     /// or above the run's decision threshold).
     pub label: String,
-    /// Probability of `label`.
+    /// Probability of `label`; for an autoencoder, the alarm score
+    /// `error / (error + threshold)`, which ranks rows but is no probability.
     pub score: f32,
-    /// `(class, probability)` in class order.
+    /// `(class, probability)` in class order; empty for an autoencoder,
+    /// whose answer is `label`, `score` and the error in `value`.
     pub probabilities: Vec<(String, f32)>,
     /// Outputs of the plugin's native `postprocess` hook, by name.
     pub outputs: Vec<(String, serde_json::Value)>,
@@ -57,9 +59,11 @@ impl Serialize for Prediction {
             m.serialize_entry("value", &v)?;
         }
         // A regression head has no classes: its answer is `value` alone.
-        if !self.probabilities.is_empty() {
+        if !self.probabilities.is_empty() || !self.label.is_empty() {
             m.serialize_entry("label", &self.label)?;
             m.serialize_entry("score", &self.score)?;
+        }
+        if !self.probabilities.is_empty() {
             m.serialize_entry("probabilities", &OrderedMap(&self.probabilities))?;
         }
         if !self.outputs.is_empty() {
@@ -119,6 +123,7 @@ impl Prediction {
         separator: &str,
     ) -> Vec<Prediction> {
         let k = classes.len().max(1);
+        let calibrated = decision.scores_are_probabilities();
         match decision {
             Decision::Multilabel => decided
                 .probabilities
@@ -157,8 +162,14 @@ impl Prediction {
                 .enumerate()
                 .map(|(i, (p, &class))| Prediction {
                     label: classes[class].clone(),
-                    score: p[class],
-                    probabilities: named(classes, p),
+                    // An autoencoder's alarm score is no probability: its
+                    // answer is that score, without per-class columns.
+                    score: if calibrated { p[class] } else { p[1] },
+                    probabilities: if calibrated {
+                        named(classes, p)
+                    } else {
+                        Vec::new()
+                    },
                     // Ratings and anomalies: the rating or the error that
                     // decided between the two classes.
                     value: decided.values.get(i).copied(),

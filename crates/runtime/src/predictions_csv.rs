@@ -16,9 +16,26 @@ pub fn csv_field(s: &str) -> String {
 
 /// The predictions as CSV text with a header row: `row`, `id`, then
 /// `label` and `score` (classifiers), `value` (numbers), `p_<class>` per
-/// class, the plugin's own outputs, each secondary head's answer, and a
-/// novelty guard's verdict.
-pub fn predictions_csv(classes: &[String], predictions: &[Prediction]) -> String {
+/// class where the scores are probabilities (`with_probabilities`; not for
+/// an autoencoder), the plugin's own outputs, each secondary head's answer,
+/// and a novelty guard's verdict.
+pub fn predictions_csv(
+    classes: &[String],
+    with_probabilities: bool,
+    predictions: &[Prediction],
+) -> String {
+    predictions_csv_with(classes, with_probabilities, predictions, &[])
+}
+
+/// [`predictions_csv`] with `extra` columns at the end of each line (a
+/// header and one cell per prediction): the truth and the fold of a run's
+/// held-out rows.
+pub(crate) fn predictions_csv_with(
+    classes: &[String],
+    with_probabilities: bool,
+    predictions: &[Prediction],
+    extra_columns: &[(&str, Vec<String>)],
+) -> String {
     let mut text = String::new();
     let valued = predictions.iter().any(|p| p.value.is_some());
     // A regression head has no label or score, only its value.
@@ -30,7 +47,7 @@ pub fn predictions_csv(classes: &[String], predictions: &[Prediction]) -> String
     if valued {
         let _ = write!(text, ",value");
     }
-    for c in classes {
+    for c in classes.iter().filter(|_| with_probabilities) {
         let _ = write!(text, ",{}", csv_field(&format!("p_{c}")));
     }
     let extra: Vec<&str> = predictions
@@ -60,8 +77,11 @@ pub fn predictions_csv(classes: &[String], predictions: &[Prediction]) -> String
     if guarded {
         let _ = write!(text, ",novelty_error,novelty_flagged");
     }
+    for (name, _) in extra_columns {
+        let _ = write!(text, ",{}", csv_field(name));
+    }
     let _ = writeln!(text);
-    for p in predictions {
+    for (i, p) in predictions.iter().enumerate() {
         let _ = write!(
             text,
             "{},{}",
@@ -103,6 +123,10 @@ pub fn predictions_csv(classes: &[String], predictions: &[Prediction]) -> String
         }
         if let Some(n) = &p.novelty {
             let _ = write!(text, ",{},{}", n.error, n.flagged);
+        }
+        for (_, cells) in extra_columns {
+            let cell = cells.get(i).map_or("", String::as_str);
+            let _ = write!(text, ",{}", csv_field(cell));
         }
         let _ = writeln!(text);
     }

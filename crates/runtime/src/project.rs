@@ -87,6 +87,7 @@ pub fn resolve_scenario(
                 .into()
             })
     };
+    let first_head = plugin.heads.first().map(|h| h.name.to_string());
     if let Some(head) = &scenario.head {
         // The run's manifest keeps the heads its model has: the chosen one.
         let at = find(head, "head".into())?;
@@ -107,6 +108,13 @@ pub fn resolve_scenario(
         check_joint_heads(scenario_file, &plugin)?;
     } else {
         plugin.heads.truncate(1);
+    }
+    // The run keeps only the published numbers measured for what it trains.
+    if let (Some(first), Some(trained)) = (&first_head, plugin.heads.first()) {
+        let trained = trained.name.to_string();
+        plugin
+            .baselines
+            .retain(|b| b.applies_to(scenario.name.as_str(), &trained, first));
     }
     check_conv(scenario_file, &scenario, &plugin)?;
     if let (Some(guard), Some(head)) = (&scenario.novelty_guard, plugin.heads.first()) {
@@ -296,11 +304,17 @@ pub fn list_scenarios(root: &Path) -> Vec<Listing> {
                 .file_stem()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let summary = match load_scenario(&path) {
-                Ok(s) => format!(
+            // Resolved with its plugin, as `indus run` would: a scenario
+            // naming a missing plugin or head is not listed as valid.
+            let summary = match resolve_scenario(&path, &[root.join("plugins")]) {
+                Ok(r) => format!(
                     "plugin {}; {}",
-                    s.plugin,
-                    s.description.as_deref().map(first_line).unwrap_or_default()
+                    r.scenario.plugin,
+                    r.scenario
+                        .description
+                        .as_deref()
+                        .map(first_line)
+                        .unwrap_or_default()
                 ),
                 Err(e) => format!("INVALID: {e}"),
             };

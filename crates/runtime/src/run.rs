@@ -70,7 +70,8 @@ pub fn run_scenario(
     // preprocessing is fitted).
     let head = indus_engine::Head::from_spec(primary_head(plugin))?;
     let classes = class_names(plugin, head);
-    let (mut data, native) = load_data(resolved, options, log)?;
+    let locations = data_locations(resolved, options);
+    let (mut data, native) = load_data(resolved, &locations, log)?;
     let evaluation_note = plan.carve_test_rows(&mut data, plugin)?;
     // A recommender remembers what each training user rated, and is scored
     // on lists over the items they did not.
@@ -84,13 +85,6 @@ pub fn run_scenario(
         _ => None,
     };
     let top_k_test = catalog.as_ref().and(data.test.clone());
-    // A few real rows for the API's examples and the dashboard's "try it"
-    // form, from the held-out split when there is one.
-    let examples = data
-        .test
-        .as_ref()
-        .unwrap_or(&data.train)
-        .to_json_rows(plugin, EXAMPLE_ROWS);
     // What the training rows looked like, for `indus drift` to compare
     // later inputs with.
     let reference = crate::drift::Reference::of(plugin, &data.train);
@@ -114,6 +108,16 @@ pub fn run_scenario(
     };
     let mut importance: Option<ImportanceSamples> = None;
     let official_validation = data.validation.take();
+    // A few real held-out rows, spread over them, for the API's examples and
+    // the dashboard's "try it" form (every row is held out once in folds).
+    let mut examples = match (&plan.folds, &data.test) {
+        (_, Some(test)) => test.spread(EXAMPLE_ROWS).to_json_rows(plugin, EXAMPLE_ROWS),
+        (Some(_), None) => data
+            .train
+            .spread(EXAMPLE_ROWS)
+            .to_json_rows(plugin, EXAMPLE_ROWS),
+        (None, None) => Vec::new(), // set from the holdout below
+    };
     let (fitted, mut scores, evaluation, cross_validation) = match (plan.folds, data.test) {
         (Some(folds), test) => {
             let CrossValidated {
@@ -149,6 +153,7 @@ pub fn run_scenario(
             let held = held.ok_or_else(|| {
                 RuntimeError::Invalid("too few rows to hold out a test split".into())
             })?;
+            examples = held.spread(EXAMPLE_ROWS).to_json_rows(plugin, EXAMPLE_ROWS);
             let fitted = fit(rest, official_validation, observer)?;
             let scores = scoring.score_held_out(&fitted, held, &mut importance)?;
             let how = format!(
@@ -177,6 +182,7 @@ pub fn run_scenario(
     let run_id = format!("{}-s{}", started_at.format("%Y%m%dT%H%M%SZ"), scenario.seed);
     let writer = RunWriter::create(&options.runs_root, scenario.name.as_str(), &run_id)?;
     let test_decisions = scores.decided.take();
+    let held_out = scores.held_out.take();
     let metrics = record_metrics(
         resolved,
         &backend,
@@ -192,6 +198,7 @@ pub fn run_scenario(
         scenario,
         &backend,
         resolved.scenario_file.parent().unwrap_or(Path::new(".")),
+        &locations,
         data.files,
         data.notes,
         started_at,
@@ -213,6 +220,7 @@ pub fn run_scenario(
         reference: &reference,
         history: &outcome.history,
         examples: &examples,
+        held_out: held_out.as_deref(),
         native: native.as_ref().map(|n| NativeRecord {
             library: n.path().to_path_buf(),
             abi: n.abi(),
@@ -233,28 +241,35 @@ pub fn run_scenario(
     })
 }
 
-/// Locates and loads the plugin's data set, fills in the columns its
-/// native hooks derive, and logs what was read.
-fn load_data(
-    resolved: &ResolvedScenario,
-    options: &RunOptions,
-    log: &mut dyn FnMut(&str),
-) -> Result<(LoadedData, Option<Arc<NativePlugin>>), RuntimeError> {
-    let (scenario, plugin) = (&resolved.scenario, &resolved.plugin);
+/// Where the scenario's data is looked for: its `data.dir` (relative to
+/// the scenario file), else `--data-dir`, else `INDUS_DATA_DIR`; then the
+/// plugin's own folder, the cache and the mirrors.
+fn data_locations(resolved: &ResolvedScenario, options: &RunOptions) -> DataLocations {
     let scenario_dir = resolved.scenario_file.parent().unwrap_or(Path::new("."));
-    let data_dir = scenario
+    let data_dir = resolved
+        .scenario
         .data
         .dir
         .as_ref()
         .map(|d| scenario_dir.join(d))
         .or_else(|| options.data_dir.clone());
     let plugin_dir = resolved.plugin_file.parent().map(Path::to_path_buf);
-    let locations = DataLocations::from_env(data_dir).with_plugin_dir(plugin_dir);
+    DataLocations::from_env(data_dir).with_plugin_dir(plugin_dir)
+}
+
+/// Loads the plugin's data set from `locations`, fills in the columns its
+/// native hooks derive, and logs what was read.
+fn load_data(
+    resolved: &ResolvedScenario,
+    locations: &DataLocations,
+    log: &mut dyn FnMut(&str),
+) -> Result<(LoadedData, Option<Arc<NativePlugin>>), RuntimeError> {
+    let (scenario, plugin) = (&resolved.scenario, &resolved.plugin);
     let limits = Limits {
         train: scenario.data.train_limit.map(|c| c.get()),
         test: scenario.data.test_limit.map(|c| c.get()),
     };
-    let mut data = indus_data::load_dataset(plugin, &locations, limits)?;
+    let mut data = indus_data::load_dataset(plugin, locations, limits)?;
     let native = indus_plugin::load_for_manifest(plugin, &resolved.plugin_file)?;
     if let Some(n) = &native {
         log(&format!(
@@ -272,7 +287,16 @@ fn load_data(
         }
     }
     for f in &data.files {
-        log(&format!("data: {}", f.display()));
+        log(&match (&f.sha256, f.declared) {
+            (Some(digest), true) => {
+                format!("data: {} (sha256 {digest}, as declared)", f.path.display())
+            }
+            (Some(digest), false) => format!(
+                "data: {} (sha256 {digest}; plugin.yaml declares no sha256 for it, so another file of that name would be read as well: add the digest to pin it)",
+                f.path.display()
+            ),
+            (None, _) => format!("data: {}", f.path.display()),
+        });
     }
     for note in &data.notes {
         log(note);

@@ -79,11 +79,14 @@ async fn curves(
         .split(',')
         .filter(|n| !n.is_empty())
         .collect();
-    let series: Vec<(&str, &[indus_engine::EpochRecord])> = catalog
+    // Each scenario keeps the colour of its place on the page, whichever
+    // others are ticked.
+    let series: Vec<charts::CurveSeries<'_>> = catalog
         .scenarios
         .iter()
-        .filter(|(n, _)| wanted.contains(&n.as_str()))
-        .map(|(n, served)| (n.as_str(), served.history.as_slice()))
+        .enumerate()
+        .filter(|(_, (n, _))| wanted.contains(&n.as_str()))
+        .map(|(i, (n, served))| (n.as_str(), served.history.as_slice(), i))
         .collect();
     Ok(svg(charts::learning_curves(&series, metric)))
 }
@@ -98,7 +101,7 @@ async fn job_curve(
     let state = job.state();
     let label = format!("{} ({id})", state.scenario);
     Ok(svg(charts::learning_curves(
-        &[(label.as_str(), state.epochs.as_slice())],
+        &[(label.as_str(), state.epochs.as_slice(), 0)],
         CurveMetric::Loss,
     )))
 }

@@ -356,6 +356,9 @@ pub(crate) fn output_names(run: &LoadedRun) -> Vec<(&'static str, &'static str)>
     let mut names = if run.model.classes.is_empty() {
         // A regression head answers with a number only.
         vec![("value", "FP32")]
+    } else if !run.model.decision.scores_are_probabilities() {
+        // An autoencoder: its alarm and the reconstruction error behind it.
+        vec![("label", "BYTES"), ("score", "FP32"), ("value", "FP32")]
     } else {
         vec![
             ("label", "BYTES"),

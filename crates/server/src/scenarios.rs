@@ -480,7 +480,11 @@ pub async fn predict_csv(
         .await?;
     let Json(answered) = respond(&s, name, &served, predictions);
     if accepts_csv(&headers) {
-        let text = indus_runtime::predictions_csv(&served.run.model.classes, &answered.predictions);
+        let text = indus_runtime::predictions_csv(
+            &served.run.model.classes,
+            served.run.model.decision.scores_are_probabilities(),
+            &answered.predictions,
+        );
         return Ok((
             [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             text,

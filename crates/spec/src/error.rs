@@ -22,7 +22,8 @@ pub enum SpecError {
     Invalid(Located),
     /// A scenario names a plugin that does not exist.
     #[error(
-        "{scenario}: field `plugin`: no plugin named `{plugin}` (looked for {})",
+        "{scenario}: field `plugin`: no plugin named `{plugin}`{} (looked for {})",
+        closest.as_ref().map(|c| format!("; did you mean `{c}`?")).unwrap_or_default(),
         searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     MissingPlugin {
@@ -30,6 +31,9 @@ pub enum SpecError {
         scenario: PathBuf,
         /// The plugin name it asked for.
         plugin: String,
+        /// The plugin found in the searched folders whose name is closest
+        /// to `plugin`, when one is close enough to be a misspelling.
+        closest: Option<String>,
         /// Every manifest path that was tried.
         searched: Vec<PathBuf>,
     },

@@ -242,6 +242,17 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
     if m.data.source.format == SourceFormat::ImageFolder {
         check_image_folder(m)?;
     }
+    for (i, b) in m.baselines.iter().enumerate() {
+        if let Some(head) = &b.head
+            && !m.heads.iter().any(|h| h.name == *head)
+        {
+            let names: Vec<&str> = m.heads.iter().map(|h| h.name.as_str()).collect();
+            return Err((
+                format!("baselines[{i}].head"),
+                format!("no head `{head}`; the heads are {}", names.join(", ")),
+            ));
+        }
+    }
     if !m.data.source.paths_outside_data {
         for (role, file) in &m.data.source.files {
             let path = std::path::Path::new(&file.name);
@@ -932,8 +943,32 @@ pub fn find_plugin(
     Err(SpecError::MissingPlugin {
         scenario: scenario_file.to_path_buf(),
         plugin: plugin.to_string(),
+        closest: closest_plugin(plugin.as_str(), &searched),
         searched,
     })
+}
+
+/// The plugin beside the searched paths (`<dir>/<name>/plugin.yaml`) whose
+/// name is a few edits from `wanted`, as a did-you-mean hint.
+fn closest_plugin(wanted: &str, searched: &[PathBuf]) -> Option<String> {
+    let mut dirs: Vec<&Path> = searched
+        .iter()
+        .filter_map(|p| p.parent()?.parent())
+        .collect();
+    dirs.dedup();
+    dirs.into_iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("plugin.yaml").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .map(|name| {
+            let distance = strsim::levenshtein(&name.to_lowercase(), &wanted.to_lowercase());
+            (distance, name)
+        })
+        .filter(|(d, _)| *d <= (wanted.len() / 3).max(2))
+        .min()
+        .map(|(_, name)| name)
 }
 
 /// JSON Schemas of both file kinds, for editors and `indus schema`.

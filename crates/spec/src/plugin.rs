@@ -593,4 +593,25 @@ pub struct Baseline {
     pub value: f64,
     /// Who measured it and how (paper, model, protocol).
     pub source: String,
+    /// The head whose task the number is for (default: the plugin's first
+    /// head), so that a supervised and an autoencoder scenario of one
+    /// plugin each show only their own baselines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<Name>,
+    /// The one scenario the number is for (its protocol, its test rows);
+    /// omitted: every scenario that trains `head`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<Name>,
+}
+
+impl Baseline {
+    /// Whether the number belongs beside a run of `scenario` training
+    /// `trained` as its primary head; `first` is the plugin's first head.
+    pub fn applies_to(&self, scenario: &str, trained: &str, first: &str) -> bool {
+        self.head.as_ref().map_or(first, Name::as_str) == trained
+            && self
+                .scenario
+                .as_ref()
+                .is_none_or(|s| s.as_str() == scenario)
+    }
 }
