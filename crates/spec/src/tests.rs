@@ -145,6 +145,38 @@ fn plugin_parses_and_checks_heads() {
 }
 
 #[test]
+fn a_baseline_belongs_to_a_declared_head_and_optionally_one_scenario() {
+    let with = |b: &str| format!("{PLUGIN}baselines:\n  - {b}\n");
+    let p = parse_plugin(
+        Path::new("p.yaml"),
+        &with("{metric: accuracy, value: 0.9, source: paper, head: digit, scenario: mnist}"),
+    )
+    .unwrap();
+    let b = &p.baselines[0];
+    assert!(b.applies_to("mnist", "digit", "digit"));
+    assert!(!b.applies_to("mnist-tuned", "digit", "digit"));
+    assert!(!b.applies_to("mnist", "other", "digit"));
+    // Without `head`, a number is the plugin's first head's.
+    let plain = parse_plugin(
+        Path::new("p.yaml"),
+        &with("{metric: accuracy, value: 0.9, source: paper}"),
+    )
+    .unwrap();
+    assert!(plain.baselines[0].applies_to("any", "digit", "digit"));
+    assert!(!plain.baselines[0].applies_to("any", "anomaly", "digit"));
+    let err = parse_plugin(
+        Path::new("p.yaml"),
+        &with("{metric: accuracy, value: 0.9, source: paper, head: digits}"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("baselines[0].head") && err.contains("no head `digits`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn json_schema_covers_both_files() {
     let s = json_schemas();
     assert!(s["scenario"]["properties"]["training"].is_object());
