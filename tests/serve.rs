@@ -962,3 +962,164 @@ fn server_logs_are_plain_in_a_file_and_json_on_request() {
         }
     }
 }
+
+/// A runs root with two finished runs of credit-scoring (oldest first).
+fn two_credit_runs() -> (PathBuf, String, String) {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let scenario = repo().join("scenarios/credit-scoring.yaml");
+    let mut ids = Vec::new();
+    for seed in ["1", "2"] {
+        let v: Value = serde_json::from_str(&ok(&indus(
+            &[
+                "run",
+                scenario.to_str().unwrap(),
+                "--runs-dir",
+                "runs",
+                "--epochs",
+                "1",
+                "--seed",
+                seed,
+                "--json",
+            ],
+            &dir,
+        )))
+        .unwrap();
+        ids.push(v["metrics"]["run_id"].as_str().unwrap().to_string());
+    }
+    (dir, ids[0].clone(), ids[1].clone())
+}
+
+/// The run id `/v1/scenarios` says credit-scoring is served by, and why.
+fn served_credit(server: &Server) -> (String, String) {
+    let (s, list) = server.get("/v1/scenarios");
+    assert_eq!(s, 200, "{list}");
+    let c = &list[0];
+    (
+        c["run_id"].as_str().unwrap().to_string(),
+        c["served_via"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Waits up to `limit` for the server to serve `run`.
+fn serves_within(server: &Server, run: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while served_credit(server).0 != run {
+        assert!(
+            started.elapsed() < limit,
+            "still serving {:?} after {limit:?}, wanted {run}",
+            served_credit(server)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
+/// The registry end to end: without an alias the newest run is served and
+/// says so; a promotion made by another process (the CLI) is followed
+/// within 5 s without a restart, a rollback over HTTP at once; a broken
+/// target is refused and the alias's old run stays served; `--read-only`
+/// refuses moves; `--run DIR` serves exactly that folder.
+#[test]
+fn servers_follow_the_production_alias_and_its_rollbacks() {
+    let (dir, older, newer) = two_credit_runs();
+    let server = Server::start_in(&dir, &["--open-admin"]);
+    let (run, via) = served_credit(&server);
+    assert_eq!(run, newer);
+    assert!(via.contains("newest verified run"), "{via}");
+
+    // Promoted by the CLI, as a change process would.
+    let out = ok(&indus(
+        &["promote", "credit-scoring", &older, "--reason", "audited"],
+        &dir,
+    ));
+    assert!(out.contains("production") && out.contains(&older), "{out}");
+    let took = serves_within(&server, &older, Duration::from_secs(5));
+    eprintln!("followed a CLI promotion in {took:?}");
+    assert_eq!(served_credit(&server).1, "alias `production`");
+
+    // Over HTTP: promote the newer run, then roll back.
+    let (s, moved) = server.post(
+        "/v1/scenarios/credit-scoring/aliases/production",
+        &json!({"run": newer, "reason": "retrained"}),
+    );
+    assert_eq!(s, 200, "{moved}");
+    assert_eq!(moved["previous"], json!(older));
+    serves_within(&server, &newer, Duration::from_secs(1));
+    let (s, back) = server.post(
+        "/v1/scenarios/credit-scoring/aliases/production/rollback",
+        &json!({"reason": "worse on live data"}),
+    );
+    assert_eq!(s, 200, "{back}");
+    serves_within(&server, &older, Duration::from_secs(1));
+    let (s, listed) = server.get("/v1/scenarios/credit-scoring/versions");
+    assert_eq!(s, 200);
+    assert_eq!(listed["aliases"]["production"], json!(older));
+    let history = listed["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2]["reason"], "worse on live data");
+    assert_eq!(history[0]["reason"], "audited");
+
+    // The CLI lists both versions, newest first, with the alias.
+    let table = ok(&indus(&["runs", "credit-scoring"], &dir));
+    let (at_newer, at_older) = (table.find(&newer).unwrap(), table.find(&older).unwrap());
+    assert!(at_newer < at_older, "{table}");
+    assert!(
+        table[at_older..]
+            .lines()
+            .next()
+            .unwrap()
+            .contains("production"),
+        "{table}"
+    );
+    let e = fails(&indus(
+        &["rollback", "credit-scoring", "--alias", "staging"],
+        &dir,
+    ));
+    assert!(e.contains("no alias `staging`"), "{e}");
+
+    // Bad moves: a clear 422, nothing changes.
+    for (path, body) in [
+        (
+            "/v1/scenarios/credit-scoring/aliases/production",
+            json!({"run": "no-such-run"}),
+        ),
+        (
+            "/v1/scenarios/credit-scoring/aliases/Prod..",
+            json!({"run": newer}),
+        ),
+    ] {
+        let (s, e) = server.post(path, &body);
+        assert_eq!(s, 422, "{path}: {e}");
+    }
+
+    // A target that does not verify is refused; the old run stays served.
+    let weights = dir
+        .join("runs/credit-scoring")
+        .join(&newer)
+        .join("weights.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    let e = fails(&indus(&["promote", "credit-scoring", &newer], &dir));
+    assert!(e.contains("checksum changed"), "{e}");
+    assert_eq!(served_credit(&server).0, older);
+    drop(server);
+
+    // A read-only server refuses to move aliases.
+    let read_only = Server::start_in(&dir, &["--open-admin", "--read-only"]);
+    let (s, e) = read_only.post(
+        "/v1/scenarios/credit-scoring/aliases/production/rollback",
+        &json!({}),
+    );
+    assert_eq!(s, 403, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("read-only"), "{e}");
+    drop(read_only);
+
+    // One exact run folder.
+    let folder = dir.join("runs/credit-scoring").join(&older);
+    let one = Server::start_in(&dir, &["--run", folder.to_str().unwrap()]);
+    let (run, via) = served_credit(&one);
+    assert_eq!(run, older);
+    assert!(via.contains("--run"), "{via}");
+}

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use indus_dashboard::{Mode, ScenarioView, measure, page};
-use indus_runtime::{LoadedRun, resolve_run, scenarios_with_runs};
+use indus_runtime::{LoadedRun, ModelRegistry, resolve_run, scenarios_with_runs};
 use indus_spec::BackendKind;
 use std::path::PathBuf;
 
@@ -23,7 +23,8 @@ pub struct ReportArgs {
     no_speed: bool,
 }
 
-/// Writes the report of the latest run of each scenario.
+/// Writes the report of the run each scenario is served by: the one its
+/// `production` alias points at, else its newest.
 pub fn cmd_report(a: ReportArgs) -> Result<()> {
     let names = if a.scenarios.is_empty() {
         scenarios_with_runs(&a.runs_dir)
@@ -37,8 +38,15 @@ pub fn cmd_report(a: ReportArgs) -> Result<()> {
         );
     }
     let mut loaded = Vec::with_capacity(names.len());
+    let registry = ModelRegistry::open(&a.runs_dir);
     for name in &names {
-        let dir = resolve_run(name, &a.runs_dir)?;
+        let (dir, via) = match registry.resolve(name, None)? {
+            Some(r) => (r.dir, format!("alias `{}`", r.alias.unwrap_or_default())),
+            None => (
+                resolve_run(name, &a.runs_dir)?,
+                "newest run (no `production` alias)".to_string(),
+            ),
+        };
         let run = LoadedRun::open(&dir, BackendKind::Flex)
             .with_context(|| format!("scenario `{name}`"))?;
         let history = run.history();
@@ -47,15 +55,16 @@ pub fn cmd_report(a: ReportArgs) -> Result<()> {
         } else {
             measure(&run, &run.examples())
         };
-        loaded.push((name.as_str(), run, history, perf));
+        loaded.push((name.as_str(), run, history, perf, via));
     }
     let views: Vec<ScenarioView<'_>> = loaded
         .iter()
-        .map(|(name, run, history, perf)| ScenarioView {
+        .map(|(name, run, history, perf, via)| ScenarioView {
             name,
             run,
             history,
             perf: *perf,
+            served_via: Some(via.clone()),
         })
         .collect();
     let html = page(

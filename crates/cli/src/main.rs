@@ -10,6 +10,7 @@ mod propose;
 mod report;
 mod scaffold;
 mod serve;
+mod versions;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -50,6 +51,12 @@ enum Command {
     Recommend(RecommendArgs),
     /// List plugins, scenarios and runs.
     List(ListArgs),
+    /// A scenario's versions (runs), newest first, with the aliases pointing at them.
+    Runs(versions::RunsArgs),
+    /// Point an alias (default `production`) at a run: what servers answer with.
+    Promote(versions::PromoteArgs),
+    /// Move an alias back to the run it pointed at before.
+    Rollback(versions::RollbackArgs),
     /// Print the JSON Schema of plugin manifests and scenario files.
     Schema(SchemaArgs),
     /// Scaffold something new: `indus new plugin NAME`.
@@ -291,6 +298,9 @@ fn main() -> std::process::ExitCode {
         Command::Drift(a) => drift::cmd_drift(a),
         Command::Recommend(a) => cmd_recommend(a),
         Command::List(a) => cmd_list(a),
+        Command::Runs(a) => versions::cmd_runs(a),
+        Command::Promote(a) => versions::cmd_promote(a),
+        Command::Rollback(a) => versions::cmd_rollback(a),
         Command::Schema(a) => cmd_schema(a),
         Command::Bench(a) => cmd_bench(a),
         Command::Serve(a) => serve::cmd_serve(a),

@@ -25,6 +25,19 @@ pub struct ServeArgs {
     /// Where run folders are found and training jobs write theirs.
     #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
     runs_dir: PathBuf,
+    /// Serve each scenario through this alias (see `indus promote`); a
+    /// scenario without it is an error. Default: `production` where it is
+    /// set, else the newest verified run. Alias moves are followed within
+    /// seconds, without a restart.
+    #[arg(long, env = "INDUS_ALIAS", conflicts_with = "run")]
+    alias: Option<String>,
+    /// Serve exactly this one run folder (e.g. `/mnt/models`, where KServe
+    /// puts a model), under its scenario's name; no alias is followed.
+    #[arg(long, value_name = "DIR", conflicts_with = "scenarios")]
+    run: Option<PathBuf>,
+    /// Refuse training, promotion and reload (403), whatever the token.
+    #[arg(long, env = "INDUS_READ_ONLY")]
+    read_only: bool,
     /// Project root holding plugins/ and scenarios/ (for training jobs).
     #[arg(long, default_value = ".")]
     root: PathBuf,
@@ -107,6 +120,10 @@ pub fn cmd_serve(a: ServeArgs) -> Result<()> {
         max_batch_wait: Duration::from_micros(a.batch_wait_us),
         workers: a.workers.map_or(defaults.workers, size),
         work_threads: a.work_threads.map_or(defaults.work_threads, size),
+        alias: a.alias,
+        run_dir: a.run,
+        read_only: a.read_only,
+        alias_poll: defaults.alias_poll,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,tower_http=warn".into());

@@ -18,6 +18,9 @@ pub struct ScenarioView<'a> {
     pub history: &'a [EpochRecord],
     /// Measured speed, when measured.
     pub perf: Option<Perf>,
+    /// Why this run is the one shown (`alias `production``, the newest
+    /// verified run), when a server says so.
+    pub served_via: Option<String>,
 }
 
 /// Where the page will be read.
@@ -298,13 +301,17 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
             html,
             r#"<details id="s-{name}" class="scenario" data-name="{name}"><summary><b>{name}</b> — {industry}, {task}; {eval}</summary>
 <p>{desc}</p>
-<p>Run <code>{run_id}</code>: {layers}; {params} parameters ({kib:.1} KiB of weights){networks}, {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}"#,
+<p>Run <code>{run_id}</code>{via}: {layers}; {params} parameters ({kib:.1} KiB of weights){networks}, {epochs} epochs in {secs:.1} s on {backend}{threshold}.{perf}{custom}</p>{head_notes}"#,
             name = esc(v.name),
             industry = esc(&r.plugin.industry),
             task = task(r),
             eval = esc(&m.evaluation),
             desc = esc(&r.plugin.description),
             run_id = esc(&r.folder.record.run_id),
+            via = v
+                .served_via
+                .as_deref()
+                .map_or(String::new(), |w| format!(" (served: {})", esc(w))),
             layers = esc(&layers(&r.scenario.model)),
             params = m.parameters,
             kib = m.parameters as f64 * 4.0 / 1024.0,

@@ -29,6 +29,7 @@ mod importance;
 mod loaded;
 mod metrics;
 mod model;
+mod model_registry;
 mod novelty_guard;
 mod prediction;
 mod predictions_csv;
@@ -53,6 +54,9 @@ pub use importance::{ColumnImportance, PermutationImportance};
 pub use loaded::{LoadedRun, TargetStatus, resolve_run};
 pub use metrics::{CrossValidation, RowCounts, RunMetrics};
 pub use model::TrainedModel;
+pub use model_registry::{
+    AliasChange, FolderStore, ModelRegistry, PRODUCTION, RegistryStore, Resolved, Version, os_user,
+};
 pub use novelty_guard::GuardReport;
 pub use prediction::{Attribution, Explanation, HeadAnswer, Novelty, Prediction};
 pub use predictions_csv::{csv_field, predictions_csv};

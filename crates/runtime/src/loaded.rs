@@ -613,19 +613,7 @@ impl LoadedRun {
     /// target reads it (the mean over folds for a cross-validated run, as
     /// `indus run` prints it).
     pub fn headline(&self) -> (String, Option<f64>) {
-        let name = self.plugin.baselines.first().map_or_else(
-            || {
-                match (&self.metrics.test, &self.metrics.multilabel) {
-                    (Some(_), _) => "accuracy",
-                    (None, Some(_)) => "micro_f1",
-                    (None, None) => "rmse",
-                }
-                .to_string()
-            },
-            |b| b.metric.clone(),
-        );
-        let value = self.metrics.held_out(&name);
-        (name, value)
+        self.metrics.headline(&self.plugin)
     }
 
     /// The learning curve saved with the run (empty when it is missing).
@@ -692,7 +680,8 @@ fn load_native(
 
 /// Turns what a user typed into a run folder: a run folder itself, a
 /// scenario's folder of runs (latest wins), or a scenario name under
-/// `runs_root` (latest wins).
+/// `runs_root`: the run its `production` alias points at, as a server
+/// would answer with, else the latest.
 pub fn resolve_run(arg: &str, runs_root: &Path) -> Result<PathBuf, RuntimeError> {
     let path = PathBuf::from(arg);
     if path.join(crate::run_folder::RUN_MANIFEST).is_file() {
@@ -710,10 +699,13 @@ pub fn resolve_run(arg: &str, runs_root: &Path) -> Result<PathBuf, RuntimeError>
             RuntimeError::run_folder(&path, "incomplete: no run.json here and no finished runs inside (the run did not finish?)")
         });
     }
-    if Name::parse(arg).is_ok()
-        && let Some(run) = latest_in(&runs_root.join(arg))
-    {
-        return Ok(run);
+    if Name::parse(arg).is_ok() {
+        if let Some(r) = crate::ModelRegistry::open(runs_root).resolve(arg, None)? {
+            return Ok(r.dir);
+        }
+        if let Some(run) = latest_in(&runs_root.join(arg)) {
+            return Ok(run);
+        }
     }
     Err(RuntimeError::Invalid(format!(
         "`{arg}` is neither a run folder nor a scenario with finished runs under {}",

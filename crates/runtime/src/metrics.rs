@@ -109,6 +109,26 @@ impl RunMetrics {
         self.cross_validation.is_some() && !self.evaluation.starts_with("official test split")
     }
 
+    /// The headline metric of a run of `plugin` (the metric of its first
+    /// published baseline, else accuracy, micro F1 or RMSE by head) with its
+    /// held-out value as the target reads it (the mean over folds for a
+    /// cross-validated run).
+    pub fn headline(&self, plugin: &indus_spec::PluginManifest) -> (String, Option<f64>) {
+        let name = plugin.baselines.first().map_or_else(
+            || {
+                match (&self.test, &self.multilabel) {
+                    (Some(_), _) => "accuracy",
+                    (None, Some(_)) => "micro_f1",
+                    (None, None) => "rmse",
+                }
+                .to_string()
+            },
+            |b| b.metric.clone(),
+        );
+        let value = self.held_out(&name);
+        (name, value)
+    }
+
     /// A held-out metric as targets are stated: the mean over the folds
     /// for cross-validated runs, else [`RunMetrics::value`].
     pub fn held_out(&self, name: &str) -> Option<f64> {

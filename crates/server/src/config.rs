@@ -57,6 +57,17 @@ pub struct ServerConfig {
     /// on the scenarios' inference threads); more wait, within their
     /// timeout.
     pub work_threads: usize,
+    /// The alias every scenario is served through (`--alias`); `None`:
+    /// `production` where it is set, else the newest verified run.
+    pub alias: Option<String>,
+    /// Serve exactly this one run folder (`--run`), e.g. what KServe's
+    /// storage initializer puts at `/mnt/models`; no alias is followed.
+    pub run_dir: Option<PathBuf>,
+    /// Refuse training, promotion and reload (`--read-only`).
+    pub read_only: bool,
+    /// How often the aliases under the runs root are read again, so a
+    /// promotion made anywhere is served here without a restart.
+    pub alias_poll: Duration,
 }
 
 fn cores() -> usize {
@@ -86,6 +97,10 @@ impl Default for ServerConfig {
             max_batch_wait: Duration::ZERO,
             workers: cores(),
             work_threads: 2 * cores(),
+            alias: None,
+            run_dir: None,
+            read_only: false,
+            alias_poll: Duration::from_secs(1),
         }
     }
 }

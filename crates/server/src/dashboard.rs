@@ -47,6 +47,7 @@ async fn home(State(s): State<AppState>) -> Result<Html<String>, ApiError> {
                 perf: *served
                     .perf
                     .get_or_init(|| measure(&served.run, &served.examples)),
+                served_via: Some(served.via.describe()),
             })
             .collect();
         page(&views, Mode::Live { token_required })

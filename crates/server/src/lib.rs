@@ -83,6 +83,7 @@ pub async fn serve(
             Ok(Ok(catalog)) => {
                 tracing::info!(scenarios = catalog.scenarios.len(), "ready");
                 loader.registry.install(catalog);
+                follow_aliases_forever(loader.clone());
             }
             Ok(Err(problem)) => {
                 loader.registry.set_problem(Some(problem.clone()));
@@ -117,6 +118,33 @@ pub async fn serve(
         Some(problem) if !problem.is_empty() => Err(ServeError::Load(problem)),
         _ => Ok(()),
     }
+}
+
+/// Reads the aliases under the runs root again every `alias_poll`, so a
+/// promotion or rollback made by any process is served here within
+/// seconds, without a restart (see [`registry::follow_aliases`]).
+fn follow_aliases_forever(state: AppState) {
+    if state.config.run_dir.is_some() {
+        return;
+    }
+    tokio::spawn(async move {
+        let refused = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+        let mut tick = tokio::time::interval(state.config.alias_poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (s, refused) = (state.clone(), refused.clone());
+            let looked = tokio::task::spawn_blocking(move || {
+                if let Ok(mut refused) = refused.lock() {
+                    registry::follow_aliases(&s.registry, &s.config, &s.metrics, &mut refused);
+                }
+            })
+            .await;
+            if let Err(e) = looked {
+                tracing::error!(error = %e, "following the aliases failed");
+            }
+        }
+    });
 }
 
 /// Accepts connections until `stop` is set, then stops accepting, lets

@@ -3,14 +3,14 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::jobs::{JobEvent, JobState, JobStatus, StartError, TrainRequest};
-use crate::registry::{Served, load_catalog};
+use crate::registry::{Served, ServedVia, follow_aliases, load_catalog};
 use crate::state::{ApiJson, AppState, Authorized};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use tokio_stream::Stream;
@@ -196,7 +196,162 @@ pub async fn cancel(
     Ok((StatusCode::ACCEPTED, Json(find_job(&s, &id)?.cancel())))
 }
 
-/// Serves a succeeded job's run in place of its scenario's current one.
+/// A scenario's versions and aliases, as `indus runs --json` prints them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionsView {
+    /// The scenario.
+    pub scenario: String,
+    /// Its finished runs, newest first, each with the aliases on it.
+    #[schema(value_type = Vec<Object>)]
+    pub versions: serde_json::Value,
+    /// Alias → run id.
+    pub aliases: BTreeMap<String, String>,
+    /// Every alias move, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub history: serde_json::Value,
+}
+
+/// Where to point an alias, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasRequest {
+    /// The run id to point the alias at.
+    #[schema(example = "20261203T101500Z-s7")]
+    pub run: String,
+    /// Why, for the alias history.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Why an alias is rolled back.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// Why, for the alias history.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn registry_error(e: indus_runtime::RuntimeError) -> ApiError {
+    match e {
+        indus_runtime::RuntimeError::Invalid(m) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+        }
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// Lists a scenario's versions (its finished runs) and aliases.
+#[utoipa::path(get, path = "/v1/scenarios/{name}/versions", tag = "training",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
+    responses((status = 200, body = VersionsView), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn versions(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<VersionsView>, ApiError> {
+    let root = s.config.runs_dir.clone();
+    let scenario = name.clone();
+    let (versions, aliases, history) = tokio::task::spawn_blocking(move || {
+        let registry = indus_runtime::ModelRegistry::open(&root);
+        Ok::<_, indus_runtime::RuntimeError>((
+            registry.versions(&scenario)?,
+            registry.aliases(&scenario)?,
+            registry.history(&scenario)?,
+        ))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("listing versions failed: {e}")))?
+    .map_err(registry_error)?;
+    if versions.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no finished runs of `{name}`"),
+        ));
+    }
+    Ok(Json(VersionsView {
+        scenario: name,
+        versions: serde_json::to_value(versions).unwrap_or_default(),
+        aliases,
+        history: serde_json::to_value(history).unwrap_or_default(),
+    }))
+}
+
+/// Moves an alias and serves what it points at now, here at once and on
+/// every server watching the same runs root within seconds.
+async fn move_alias(
+    s: &AppState,
+    change: impl FnOnce(
+        &indus_runtime::ModelRegistry,
+    ) -> Result<indus_runtime::AliasChange, indus_runtime::RuntimeError>
+    + Send
+    + 'static,
+) -> Result<Json<indus_runtime::AliasChange>, ApiError> {
+    let shared = s.clone();
+    let change = tokio::task::spawn_blocking(move || {
+        let registry = indus_runtime::ModelRegistry::open(&shared.config.runs_dir);
+        let change = change(&registry)?;
+        let mut refused = std::collections::HashSet::new();
+        follow_aliases(
+            &shared.registry,
+            &shared.config,
+            &shared.metrics,
+            &mut refused,
+        );
+        Ok::<_, indus_runtime::RuntimeError>(change)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("moving the alias failed: {e}")))?
+    .map_err(registry_error)?;
+    tracing::info!(alias = %change.alias, run = %change.run, previous = ?change.previous, by = %change.by, "alias moved");
+    Ok(Json(change))
+}
+
+/// Points an alias of a scenario at one of its runs (verified first).
+#[utoipa::path(post, path = "/v1/scenarios/{name}/aliases/{alias}", tag = "training",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring"),
+           ("alias" = String, Path, description = "Alias", example = "production")),
+    request_body = AliasRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The recorded move", body = Object),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn set_alias(
+    State(s): State<AppState>,
+    auth: Authorized,
+    Path((name, alias)): Path<(String, String)>,
+    ApiJson(req): ApiJson<AliasRequest>,
+) -> Result<Json<indus_runtime::AliasChange>, ApiError> {
+    move_alias(&s, move |r| {
+        r.promote(&name, &req.run, &alias, &auth.by, req.reason.as_deref())
+    })
+    .await
+}
+
+/// Moves an alias back to the run it pointed at before its last move.
+#[utoipa::path(post, path = "/v1/scenarios/{name}/aliases/{alias}/rollback", tag = "training",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring"),
+           ("alias" = String, Path, description = "Alias", example = "production")),
+    request_body = RollbackRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "The recorded move", body = Object),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn rollback_alias(
+    State(s): State<AppState>,
+    auth: Authorized,
+    Path((name, alias)): Path<(String, String)>,
+    ApiJson(req): ApiJson<RollbackRequest>,
+) -> Result<Json<indus_runtime::AliasChange>, ApiError> {
+    move_alias(&s, move |r| {
+        r.rollback(&name, &alias, &auth.by, req.reason.as_deref())
+    })
+    .await
+}
+
+/// Serves a succeeded job's run in place of its scenario's current one and
+/// points the server's alias (`production` unless `--alias` names another)
+/// at it, so the choice survives a restart and reaches the other replicas.
 #[utoipa::path(post, path = "/v1/jobs/{id}/promote", tag = "training",
     params(("id" = String, Path, description = "Job id")),
     security(("bearer" = [])),
@@ -204,7 +359,7 @@ pub async fn cancel(
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn promote(
     State(s): State<AppState>,
-    _auth: Authorized,
+    auth: Authorized,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let state = find_job(&s, &id)?.state();
@@ -219,8 +374,29 @@ pub async fn promote(
     };
     let shared = s.clone();
     let name = state.scenario.clone();
+    let job_id = id.clone();
     let served = tokio::task::spawn_blocking(move || {
-        Served::load(&name, &dir, &shared.config, shared.metrics.clone())
+        let mut served = Served::load(&name, &dir, &shared.config, shared.metrics.clone())?;
+        let alias = shared
+            .config
+            .alias
+            .clone()
+            .unwrap_or_else(|| indus_runtime::PRODUCTION.to_string());
+        let run_id = served.run.folder.record.run_id.clone();
+        served.via = match indus_runtime::ModelRegistry::open(&shared.config.runs_dir).promote(
+            &name,
+            &run_id,
+            &alias,
+            &auth.by,
+            Some(&format!("promoted training job {job_id}")),
+        ) {
+            Ok(_) => ServedVia::Alias(alias),
+            Err(e) => {
+                tracing::warn!(error = %e, "the promoted run is served here, but the alias could not be written");
+                ServedVia::Job(job_id)
+            }
+        };
+        Ok::<_, indus_runtime::RuntimeError>(served)
     })
     .await
     .map_err(|e| ApiError::internal(format!("promotion failed: {e}")))??;

@@ -8,7 +8,8 @@ use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use indus_engine::EpochRecord;
 use indus_runtime::{
-    LoadedRun, RuntimeError, list_runs, resolve_run, scenarios_with_runs, sweep_partial,
+    LoadedRun, ModelRegistry, RuntimeError, list_runs, resolve_run, scenarios_with_runs,
+    sweep_partial,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,7 +28,35 @@ pub struct Served {
     pub loaded_at: String,
     /// Speed measured for the dashboard, on first view.
     pub perf: std::sync::OnceLock<Option<indus_dashboard::Perf>>,
+    /// Why this run is the one served.
+    pub via: ServedVia,
     batcher: Batcher,
+}
+
+/// Why a scenario is served by the run it is: shown in `/v1/scenarios` and
+/// on the dashboard, so nobody mistakes "the newest" for "approved".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServedVia {
+    /// The run an alias points at.
+    Alias(String),
+    /// The newest run that verifies: no alias is set.
+    Newest,
+    /// The one run folder given with `--run`.
+    Folder,
+    /// A training job's run, promoted in this server only.
+    Job(String),
+}
+
+impl ServedVia {
+    /// In a few words, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            ServedVia::Alias(a) => format!("alias `{a}`"),
+            ServedVia::Newest => "newest verified run (no `production` alias)".into(),
+            ServedVia::Folder => "the run folder given with --run".into(),
+            ServedVia::Job(id) => format!("job `{id}`, promoted in this server"),
+        }
+    }
 }
 
 impl Served {
@@ -58,6 +87,7 @@ impl Served {
             examples,
             loaded_at: chrono::Utc::now().to_rfc3339(),
             perf: std::sync::OnceLock::new(),
+            via: ServedVia::Newest,
             batcher,
         })
     }
@@ -157,6 +187,17 @@ pub fn load_catalog(config: &ServerConfig, metrics: &Arc<Metrics>) -> Result<Cat
     for swept in sweep_partial(&config.runs_dir) {
         tracing::info!(folder = %swept.display(), "removed the leftovers of a run that did not finish");
     }
+    if let Some(dir) = &config.run_dir {
+        // Exactly one run folder, under its own scenario's name.
+        let folder = indus_runtime::RunFolder::open(dir).map_err(|e| e.to_string())?;
+        let name = folder.record.scenario.clone();
+        let mut served =
+            Served::load(&name, dir, config, metrics.clone()).map_err(|e| e.to_string())?;
+        served.via = ServedVia::Folder;
+        let mut catalog = Catalog::default();
+        catalog.scenarios.insert(name, Arc::new(served));
+        return Ok(catalog);
+    }
     let names = scenario_names(config);
     if names.is_empty() {
         return Err(format!(
@@ -167,7 +208,7 @@ pub fn load_catalog(config: &ServerConfig, metrics: &Arc<Metrics>) -> Result<Cat
     let mut catalog = Catalog::default();
     let mut problems = Vec::new();
     for name in names {
-        match load_newest_verified(&name, config, metrics) {
+        match load_resolved(&name, config, metrics) {
             Ok(served) => {
                 tracing::info!(
                     scenario = %name,
@@ -183,6 +224,82 @@ pub fn load_catalog(config: &ServerConfig, metrics: &Arc<Metrics>) -> Result<Cat
         Ok(catalog)
     } else {
         Err(problems.join("\n"))
+    }
+}
+
+/// The run `name` is served by: the one its alias points at (the
+/// configured alias, else `production` when set; a run that does not
+/// verify is an error, never silently replaced), else the newest verified.
+fn load_resolved(
+    name: &str,
+    config: &ServerConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<Served, RuntimeError> {
+    let registry = ModelRegistry::open(&config.runs_dir);
+    match registry.resolve(name, config.alias.as_deref())? {
+        Some(resolved) => {
+            let mut served = Served::load(name, &resolved.dir, config, metrics.clone())?;
+            served.via = ServedVia::Alias(resolved.alias.unwrap_or_default());
+            Ok(served)
+        }
+        None => load_newest_verified(name, config, metrics),
+    }
+}
+
+/// What changed since the last look at the aliases: each served scenario
+/// whose alias now points at another run than the one served is loaded
+/// and verified, then swapped in (requests in flight finish on the old
+/// model). A run that fails to load is refused with a logged reason and
+/// the scenario stays on its current model; `refused` remembers it so the
+/// reason is logged once.
+pub fn follow_aliases(
+    registry: &Registry,
+    config: &ServerConfig,
+    metrics: &Arc<Metrics>,
+    refused: &mut std::collections::HashSet<(String, String)>,
+) {
+    if config.run_dir.is_some() {
+        return;
+    }
+    let aliases = ModelRegistry::open(&config.runs_dir);
+    let catalog = registry.snapshot();
+    for (name, served) in &catalog.scenarios {
+        let resolved = match aliases.resolve(name, config.alias.as_deref()) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                if refused.insert((name.clone(), e.to_string())) {
+                    tracing::warn!(scenario = %name, error = %e, "cannot read the aliases; serving on");
+                }
+                continue;
+            }
+        };
+        let alias = resolved.alias.clone().unwrap_or_default();
+        let run_id = resolved
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let same_run = served.run.folder.record.run_id == run_id;
+        if same_run && served.via == ServedVia::Alias(alias.clone()) {
+            continue;
+        }
+        if refused.contains(&(name.clone(), run_id.clone())) {
+            continue;
+        }
+        match Served::load(name, &resolved.dir, config, metrics.clone()) {
+            Ok(mut next) => {
+                next.via = ServedVia::Alias(alias.clone());
+                tracing::info!(scenario = %name, alias = %alias, run = %run_id,
+                    previous = %served.run.folder.record.run_id, "alias moved: now serving");
+                registry.replace(name, next);
+            }
+            Err(e) => {
+                tracing::warn!(scenario = %name, alias = %alias, run = %run_id, error = %e,
+                    "the alias points at a run that does not load; still serving the previous one");
+                refused.insert((name.clone(), run_id));
+            }
+        }
     }
 }
 

@@ -217,6 +217,12 @@ pub struct ScenarioSummary {
     pub status: &'static str,
     /// Run being served.
     pub run_id: String,
+    /// Why that run: `alias `production``, the newest verified run (no
+    /// `production` alias), the folder given with --run, or a promoted job.
+    pub served_via: String,
+    /// The alias it is served through, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     /// When that run finished.
     pub trained_at: String,
     /// How the metrics were obtained (official split, holdout, cross-validation).
@@ -281,7 +287,7 @@ pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<ScenarioSummary>
         catalog
             .scenarios
             .iter()
-            .map(|(name, served)| summary(name, &served.run))
+            .map(|(name, served)| summary(name, served))
             .collect(),
     ))
 }
@@ -296,7 +302,7 @@ pub async fn detail(
     let run = &served.run;
     let to = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
     Ok(Json(ScenarioDetail {
-        summary: summary(&name, run),
+        summary: summary(&name, &served),
         description: run.plugin.description.clone(),
         columns: run.plugin.data.columns.clone(),
         heads: to(serde_json::to_value(&run.plugin.heads)),
@@ -760,7 +766,8 @@ fn first_sighting(plugin: &str, fields: &[String]) -> bool {
     seen.len() < UNDECLARED_REMEMBERED && seen.insert(key)
 }
 
-fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {
+fn summary(name: &str, served: &Served) -> ScenarioSummary {
+    let run = &served.run;
     let m = &run.metrics;
     ScenarioSummary {
         name: name.to_string(),
@@ -769,6 +776,11 @@ fn summary(name: &str, run: &LoadedRun) -> ScenarioSummary {
         task: primary_head(&run.plugin).task.as_str().to_string(),
         status: "ready",
         run_id: run.folder.record.run_id.clone(),
+        served_via: served.via.describe(),
+        alias: match &served.via {
+            crate::registry::ServedVia::Alias(a) => Some(a.clone()),
+            _ => None,
+        },
         trained_at: run.folder.record.finished_at.clone(),
         evaluation: m.evaluation.clone(),
         headline: headline(run),

@@ -123,15 +123,26 @@ impl FromRequestParts<AppState> for ServedScenario {
 /// Proof that the caller may change what is served: present only when the
 /// request carries `Authorization: Bearer <token>`, or the server has no
 /// token and was started with `--open-admin`.
-pub struct Authorized;
+pub struct Authorized {
+    /// Who, for the alias history: the caller as the server knows it.
+    pub by: String,
+}
 
 impl FromRequestParts<AppState> for Authorized {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.config.read_only {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this server is read-only (--read-only): training, promotion and reload are off; promote with `indus promote` where the runs are written",
+            ));
+        }
         let Some(token) = &state.config.token else {
             if state.config.open_admin {
-                return Ok(Authorized);
+                return Ok(Authorized {
+                    by: "api (open admin)".into(),
+                });
             }
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -144,7 +155,9 @@ impl FromRequestParts<AppState> for Authorized {
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_credentials);
         match given {
-            Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(Authorized),
+            Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(Authorized {
+                by: "api (bearer token)".into(),
+            }),
             Some(_) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "the bearer token is wrong",
