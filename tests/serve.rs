@@ -128,14 +128,22 @@ impl Server {
 
     /// `indus serve` of the runs under `dir/runs`.
     fn start_in(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_indus"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_indus"));
+        command
             .args(["serve", "--port", "0", "--runs-dir", "runs"])
             .arg("--root")
             .arg(repo())
             .args(extra)
             .current_dir(dir)
             .env("INDUS_OFFLINE", "1")
-            .env_remove("INDUS_RUNS_DIR")
+            .env_remove("INDUS_RUNS_DIR");
+        Server::spawn(command, extra.contains(&"--grpc-port"))
+    }
+
+    /// Starts `command` (an `indus serve` that prints where it listens)
+    /// and waits until it is ready.
+    fn spawn(mut command: Command, with_grpc: bool) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -148,7 +156,7 @@ impl Server {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
-        let grpc = extra.contains(&"--grpc-port").then(|| {
+        let grpc = with_grpc.then(|| {
             let mut line = String::new();
             stdout.read_line(&mut line).unwrap();
             line.trim()
@@ -1122,4 +1130,111 @@ fn servers_follow_the_production_alias_and_its_rollbacks() {
     let (run, via) = served_credit(&one);
     assert_eq!(run, older);
     assert!(via.contains("--run"), "{via}");
+}
+
+/// The container image's contents and command line, without a container
+/// runtime (none can run on the build machines): `deploy/layout.sh` lays
+/// out what the Dockerfile copies, the laid-out binary trains a shipped
+/// scenario with the laid-out plugins, and the Dockerfile's ENV, WORKDIR,
+/// ENTRYPOINT and CMD, with the image's root mapped to the folder, serve
+/// it: `/ready`, then one predict.
+#[test]
+fn the_image_layout_serves_with_the_dockerfile_command_line() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    // The promises an operator relies on.
+    for needle in [
+        "USER 10001",
+        "HEALTHCHECK",
+        "/ready",
+        "VOLUME [\"/var/lib/indus/runs\"]",
+        "deploy/layout.sh /out target/release",
+    ] {
+        assert!(dockerfile.contains(needle), "Dockerfile lacks {needle}");
+    }
+    let image = tempfile::tempdir().unwrap();
+    let root = image.path();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_indus")).parent().unwrap();
+    let laid = Command::new(repo().join("deploy/layout.sh"))
+        .arg(root)
+        .arg(bin_dir)
+        .output()
+        .unwrap();
+    assert!(
+        laid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&laid.stderr)
+    );
+    let in_image = |p: &str| -> String {
+        if p.starts_with('/') {
+            root.join(p.trim_start_matches('/')).display().to_string()
+        } else {
+            p.to_string()
+        }
+    };
+    // The runtime stage's ENV (one instruction over several lines).
+    let runtime = &dockerfile[dockerfile.rfind("\nFROM ").unwrap()..];
+    let joined = runtime.replace("\\\n", " ");
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut workdir = String::from("/");
+    let (mut entrypoint, mut cmd): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    for line in joined.lines() {
+        if let Some(rest) = line.strip_prefix("ENV ") {
+            for pair in rest.split_whitespace() {
+                let (k, v) = pair.split_once('=').unwrap();
+                env.push((k.to_string(), v.to_string()));
+            }
+        } else if let Some(rest) = line.strip_prefix("WORKDIR ") {
+            workdir = rest.trim().to_string();
+        } else if let Some(rest) = line.strip_prefix("ENTRYPOINT ") {
+            entrypoint = serde_json::from_str(rest).unwrap();
+        } else if let Some(rest) = line.strip_prefix("CMD ") {
+            cmd = serde_json::from_str(rest).unwrap();
+        }
+    }
+    assert_eq!(entrypoint, ["/opt/indus/bin/indus"]);
+    let runs = env
+        .iter()
+        .find(|(k, _)| k == "INDUS_RUNS_DIR")
+        .unwrap()
+        .1
+        .clone();
+    // A run made by the laid-out binary from the laid-out scenario.
+    let binary = in_image(&entrypoint[0]);
+    let trained = Command::new(&binary)
+        .arg("run")
+        .arg(in_image("/opt/indus/scenarios/credit-scoring.yaml"))
+        .args(["--epochs", "1", "--runs-dir"])
+        .arg(in_image(&runs))
+        .env("INDUS_OFFLINE", "1")
+        .env_remove("INDUS_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let workdir = in_image(&workdir);
+    std::fs::create_dir_all(&workdir).unwrap();
+    let mut command = Command::new(&binary);
+    command
+        .args(cmd.iter().map(|a| in_image(a)))
+        .current_dir(&workdir);
+    command.env_clear().env("PATH", "/usr/bin:/bin");
+    for (k, v) in &env {
+        command.env(k, in_image(v));
+    }
+    // Loopback and a free port here; the image listens on 0.0.0.0:8080.
+    command
+        .env("INDUS_HOST", "127.0.0.1")
+        .env("INDUS_PORT", "0");
+    let server = Server::spawn(command, false);
+    let (s, examples) = server.get("/v1/scenarios/credit-scoring/examples");
+    assert_eq!(s, 200, "{examples}");
+    let (s, answer) = server.post(
+        "/v1/scenarios/credit-scoring/predict",
+        &json!({"rows": examples["rows"].as_array().unwrap()[..1]}),
+    );
+    assert_eq!(s, 200, "{answer}");
+    assert!(answer["predictions"][0]["label"].is_string(), "{answer}");
 }
