@@ -8,7 +8,7 @@ use common::{data_dir, fails, indus, ok, repo};
 use indus_data::idx::encode_idx;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// One small MNIST run shared by the tests that need a trained model.
@@ -2818,4 +2818,72 @@ fn epoch_lines_name_their_fold_and_network() {
         "{printed}"
     );
     assert!(!printed.contains("train/val/test"), "{printed}");
+}
+
+/// `indus export RUN --format onnx`: ONNX Runtime (PyPI) gives indus's own
+/// outputs for the run's example rows, for an averaged ensemble of ReLU
+/// networks and for a GELU network with layer normalisation (the refusal
+/// of id embeddings is a unit test of the engine).
+#[test]
+fn an_exported_onnx_model_answers_like_indus_in_onnx_runtime() {
+    let python = std::env::var("INDUS_ONNX_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "set INDUS_ONNX_PYTHON to a Python with onnxruntime and numpy installed (.ci/run makes one)"
+        )
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("scenarios")).unwrap();
+    std::os::unix::fs::symlink(repo().join("plugins"), root.join("plugins")).unwrap();
+    let credit = std::fs::read_to_string(repo().join("scenarios/credit-scoring.yaml")).unwrap();
+    let variant = credit
+        .replace("name: credit-scoring", "name: credit-gelu")
+        .replace(
+            "  activation: relu\n",
+            "  activation: gelu\n  norm: layer\n",
+        )
+        .replace("ensemble: 5", "ensemble: 1");
+    assert!(variant.contains("norm: layer"));
+    std::fs::write(root.join("scenarios/credit-scoring.yaml"), &credit).unwrap();
+    std::fs::write(root.join("scenarios/credit-gelu.yaml"), variant).unwrap();
+    for name in ["credit-scoring", "credit-gelu"] {
+        ok(&indus(
+            &[
+                "run",
+                &format!("scenarios/{name}.yaml"),
+                "--runs-dir",
+                "runs",
+                "--epochs",
+                "2",
+                "--json",
+            ],
+            root,
+        ));
+        let model = root.join(format!("{name}.onnx"));
+        let sample = root.join(format!("{name}.json"));
+        let said = ok(&indus(
+            &[
+                "export",
+                name,
+                "--out",
+                model.to_str().unwrap(),
+                "--sample",
+                sample.to_str().unwrap(),
+            ],
+            root,
+        ));
+        assert!(said.contains("preprocessed features"), "{said}");
+        let checked = Command::new(&python)
+            .arg(repo().join("tests/onnx/check_onnx.py"))
+            .arg(&model)
+            .arg(&sample)
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "{name}: {}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
 }

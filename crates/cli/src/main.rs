@@ -5,6 +5,7 @@ mod bench;
 mod drift;
 mod eval_all;
 mod export;
+mod export_model;
 mod progress;
 mod propose;
 mod report;
@@ -57,6 +58,8 @@ enum Command {
     Promote(versions::PromoteArgs),
     /// Move an alias back to the run it pointed at before.
     Rollback(versions::RollbackArgs),
+    /// Export a run's network for another runtime: `indus export RUN --format onnx`.
+    Export(export_model::ExportArgs),
     /// Print the JSON Schema of plugin manifests and scenario files.
     Schema(SchemaArgs),
     /// Scaffold something new: `indus new plugin NAME`.
@@ -301,6 +304,7 @@ fn main() -> std::process::ExitCode {
         Command::Runs(a) => versions::cmd_runs(a),
         Command::Promote(a) => versions::cmd_promote(a),
         Command::Rollback(a) => versions::cmd_rollback(a),
+        Command::Export(a) => export_model::cmd_export(a),
         Command::Schema(a) => cmd_schema(a),
         Command::Bench(a) => cmd_bench(a),
         Command::Serve(a) => serve::cmd_serve(a),

@@ -17,6 +17,7 @@ mod infer;
 pub mod metrics;
 mod model;
 pub mod multilabel;
+mod onnx;
 pub mod rating;
 mod schedule;
 mod train;
@@ -28,6 +29,7 @@ pub use explain::integrated_gradients;
 pub use head::{Head, Targets};
 pub use infer::Predictor;
 pub use model::EmbeddingShape;
+pub use onnx::{ONNX_INPUT, ONNX_OUTPUT, to_onnx};
 pub use schedule::learning_rate;
 pub use train::{
     AuxiliaryHead, EpochRecord, Silent, TrainObserver, TrainOutcome, TrainRequest, TrainSet, train,

@@ -31,6 +31,7 @@ mod metrics;
 mod model;
 mod model_registry;
 mod novelty_guard;
+mod onnx_export;
 mod prediction;
 mod predictions_csv;
 mod project;
@@ -58,6 +59,7 @@ pub use model_registry::{
     AliasChange, FolderStore, ModelRegistry, PRODUCTION, RegistryStore, Resolved, Version, os_user,
 };
 pub use novelty_guard::GuardReport;
+pub use onnx_export::OnnxSample;
 pub use prediction::{Attribution, Explanation, HeadAnswer, Novelty, Prediction};
 pub use predictions_csv::{csv_field, predictions_csv};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
