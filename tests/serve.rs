@@ -1112,6 +1112,16 @@ fn servers_follow_the_production_alias_and_its_rollbacks() {
     let e = fails(&indus(&["promote", "credit-scoring", &newer], &dir));
     assert!(e.contains("checksum changed"), "{e}");
     assert_eq!(served_credit(&server).0, older);
+    // An alias moved to it by hand (past the checks) is refused by the
+    // server, which keeps answering with the run it verified.
+    let aliases = dir.join("runs/credit-scoring/aliases.json");
+    let text = std::fs::read_to_string(&aliases).unwrap();
+    std::fs::write(&aliases, text.replace(&older, &newer)).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(served_credit(&server).0, older);
+    let (s, _) = server.post("/v1/scenarios/credit-scoring/predict", &json!({"rows": server.get("/v1/scenarios/credit-scoring/examples").1["rows"].as_array().unwrap()[..1]}));
+    assert_eq!(s, 200);
+    std::fs::write(&aliases, text).unwrap();
     drop(server);
 
     // A read-only server refuses to move aliases.
