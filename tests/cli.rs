@@ -2886,4 +2886,81 @@ fn an_exported_onnx_model_answers_like_indus_in_onnx_runtime() {
             String::from_utf8_lossy(&checked.stderr)
         );
     }
+    // The credit plugin derives columns in a native hook: the graph cannot
+    // compute them, so the preprocessing is refused, naming the column.
+    let e = fails(&indus(
+        &["export", "credit-scoring", "--with-preprocessing"],
+        root,
+    ));
+    assert!(e.contains("derived by the plugin's native hook"), "{e}");
+
+    // With the preprocessing in the graph: missing numbers filled, log1p,
+    // min-max, piecewise-linear bins and one-hot categories, on raw rows.
+    let own = root.join("own");
+    let plugin = own.join("plugins/loans");
+    std::fs::create_dir_all(plugin.join("data")).unwrap();
+    std::fs::create_dir_all(own.join("scenarios")).unwrap();
+    let mut csv = String::from("amount,age,kind,bad\n");
+    for i in 0..240 {
+        let amount = if i % 4 == 1 {
+            String::new()
+        } else {
+            format!("{}", 100 + (i * 37) % 900)
+        };
+        let kind = ["car", "home", "study"][i % 3];
+        let bad = if (i * 7) % 10 < 3 { "yes" } else { "no" };
+        csv.push_str(&format!("{amount},{},{kind},{bad}\n", 20 + i % 50));
+    }
+    std::fs::write(plugin.join("data/loans.csv"), csv).unwrap();
+    std::fs::write(
+        plugin.join("plugin.yaml"),
+        "name: loans\nindustry: finance\ndescription: t\ndata:\n  source: {format: csv, dataset: loans, files: {train: {name: loans.csv}}}\n  columns:\n    - {name: amount, type: number, role: feature, nullable: true, missing: median, normalization: log1p}\n    - {name: age, type: number, role: feature, normalization: min_max}\n    - {name: kind, type: category, role: feature, values: [car, home, study]}\n    - {name: bad, type: category, role: target}\nheads:\n  - {name: bad, task: binary, target: bad, classes: ['no', 'yes']}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        own.join("scenarios/loans.yaml"),
+        "name: loans\nplugin: loans\ndata: {test_fraction: 0.25, piecewise_linear_bins: 4}\nmodel: {hidden: [16], activation: tanh}\ntraining: {epochs: 3, batch_size: 32, optimizer: {kind: adam, learning_rate: 0.01}}\nbackend: flex\nseed: 3\n",
+    )
+    .unwrap();
+    ok(&indus(
+        &[
+            "run",
+            "scenarios/loans.yaml",
+            "--runs-dir",
+            "runs",
+            "--json",
+        ],
+        &own,
+    ));
+    let (model, sample) = (own.join("loans.onnx"), own.join("loans.json"));
+    ok(&indus(
+        &[
+            "export",
+            "loans",
+            "--with-preprocessing",
+            "--out",
+            model.to_str().unwrap(),
+            "--sample",
+            sample.to_str().unwrap(),
+        ],
+        &own,
+    ));
+    // The sample's raw rows include a missing amount (the NaN path).
+    let raw: Value = serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
+    assert!(
+        raw["raw"].as_array().unwrap().contains(&Value::Null),
+        "{raw}"
+    );
+    let checked = Command::new(&python)
+        .arg(repo().join("tests/onnx/check_onnx.py"))
+        .arg(&model)
+        .arg(&sample)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success() && said.contains("from `raw`"),
+        "{said}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
 }

@@ -29,6 +29,11 @@ pub struct ExportArgs {
     /// check another runtime against indus.
     #[arg(long, value_name = "FILE")]
     sample: Option<PathBuf>,
+    /// Put the fitted preprocessing in the graph too: its input is then the
+    /// raw row (numbers as read, NaN for missing, categories as the index
+    /// of their value in plugin.yaml).
+    #[arg(long)]
+    with_preprocessing: bool,
     /// Where run folders are found.
     #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
     runs_dir: PathBuf,
@@ -40,15 +45,25 @@ pub fn cmd_export(a: ExportArgs) -> Result<()> {
     let run = LoadedRun::open(&dir, BackendKind::Flex)?;
     let ExportFormat::Onnx = a.format;
     let bytes = run
-        .to_onnx()
+        .to_onnx(a.with_preprocessing)
         .with_context(|| format!("run {}", dir.display()))?;
     std::fs::write(&a.out, &bytes).with_context(|| format!("cannot write {}", a.out.display()))?;
+    let input = if a.with_preprocessing {
+        format!(
+            "input `{}` [rows, raw values] = the raw row in plugin.yaml's column order (numbers, NaN for missing, category value indices, pixels), preprocessed in the graph",
+            indus_engine::ONNX_RAW_INPUT
+        )
+    } else {
+        format!(
+            "input `{}` [rows, {}] = the preprocessed features (preprocess.json holds the fitted steps)",
+            indus_engine::ONNX_INPUT,
+            run.model.preprocessor.output_width()
+        )
+    };
     println!(
-        "wrote {} ({} bytes): input `{}` [rows, {}] = the preprocessed features (preprocess.json holds the fitted steps), output `{}` [rows, {}] = the head's outputs averaged over {} network(s); thresholds, native hooks and secondary heads are not in the graph",
+        "wrote {} ({} bytes): {input}, output `{}` [rows, {}] = the head's outputs averaged over {} network(s); thresholds, native hooks and secondary heads are not in the graph",
         a.out.display(),
         bytes.len(),
-        indus_engine::ONNX_INPUT,
-        run.model.preprocessor.output_width(),
         indus_engine::ONNX_OUTPUT,
         run.model.head.outputs(),
         run.scenario.model.ensemble.get()

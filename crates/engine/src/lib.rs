@@ -29,7 +29,7 @@ pub use explain::integrated_gradients;
 pub use head::{Head, Targets};
 pub use infer::Predictor;
 pub use model::EmbeddingShape;
-pub use onnx::{ONNX_INPUT, ONNX_OUTPUT, to_onnx};
+pub use onnx::{ONNX_INPUT, ONNX_OUTPUT, ONNX_RAW_INPUT, OnnxInputStep, to_onnx, to_onnx_with};
 pub use schedule::learning_rate;
 pub use train::{
     AuxiliaryHead, EpochRecord, Silent, TrainObserver, TrainOutcome, TrainRequest, TrainSet, train,

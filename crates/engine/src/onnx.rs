@@ -82,6 +82,8 @@ struct TensorProto {
     data_type: i32,
     #[prost(float, repeated, tag = "4")]
     float_data: Vec<f32>,
+    #[prost(int64, repeated, tag = "7")]
+    int64_data: Vec<i64>,
     #[prost(string, tag = "8")]
     name: String,
 }
@@ -123,6 +125,58 @@ struct Dimension {
 }
 
 const FLOAT: i32 = 1;
+const INT64: i32 = 7;
+
+/// One fitted preprocessing step of a raw input column, as the graph can
+/// replay it: the same arithmetic as the run's `preprocess.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnnxInputStep {
+    /// A number: a missing value (NaN) filled, optionally `ln(1 + x)`, then
+    /// `(x - shift) / scale`, then one clipped ramp per piecewise-linear bin.
+    Number {
+        /// Value used for a missing cell.
+        fill: f32,
+        /// Apply `ln(1 + x)` first.
+        log1p: bool,
+        /// Subtracted after filling.
+        shift: f32,
+        /// Divisor after shifting.
+        scale: f32,
+        /// Bin edges (empty: no bins).
+        bins: Vec<f32>,
+    },
+    /// A category given as its index: one-hot over `classes` values (a
+    /// missing or out-of-range index encodes as zeros).
+    OneHot {
+        /// Values of the category.
+        classes: usize,
+    },
+    /// Pixels divided by `divisor`, then standardised per pixel when
+    /// `mean` is not empty.
+    Pixels {
+        /// Pixels per image.
+        width: usize,
+        /// The declared maximum.
+        divisor: f32,
+        /// Per-pixel mean (after dividing), or empty.
+        mean: Vec<f32>,
+        /// Per-pixel standard deviation, or empty.
+        std: Vec<f32>,
+    },
+}
+
+impl OnnxInputStep {
+    fn raw_width(&self) -> usize {
+        match self {
+            OnnxInputStep::Pixels { width, .. } => *width,
+            _ => 1,
+        }
+    }
+}
+
+/// Name of the graph's input when the preprocessing is in it: the raw row
+/// (numbers as read, NaN for missing, categories as their value index).
+pub const ONNX_RAW_INPUT: &str = "raw";
 
 /// Name of the graph's input: the preprocessed features, `[rows, width]`.
 pub const ONNX_INPUT: &str = "inputs";
@@ -143,6 +197,18 @@ impl Graph {
             data_type: FLOAT,
             float_data: values,
             name: name.clone(),
+            ..Default::default()
+        });
+        name
+    }
+
+    fn ints(&mut self, name: String, values: Vec<i64>) -> String {
+        self.initializers.push(TensorProto {
+            dims: vec![values.len() as i64],
+            data_type: INT64,
+            int64_data: values,
+            name: name.clone(),
+            ..Default::default()
         });
         name
     }
@@ -211,6 +277,18 @@ pub fn to_onnx(
     head: Head,
     producer_version: &str,
 ) -> Result<Vec<u8>, EngineError> {
+    to_onnx_with(members, head, producer_version, None)
+}
+
+/// [`to_onnx`] with the preprocessing in front of the network when `steps`
+/// are given (one per raw column, in row order): the graph then takes the
+/// raw row as `raw`.
+pub fn to_onnx_with(
+    members: &[MlpWeights],
+    head: Head,
+    producer_version: &str,
+    steps: Option<&[OnnxInputStep]>,
+) -> Result<Vec<u8>, EngineError> {
     let first = members
         .first()
         .ok_or_else(|| EngineError::Shape("no network to export".into()))?;
@@ -230,6 +308,18 @@ pub fn to_onnx(
         .map_or(first.output.inputs, |l| l.inputs);
     let outputs = head.outputs();
     let mut g = Graph::default();
+    let graph_input = match steps {
+        Some(steps) => {
+            let (raw_width, features) = preprocessing(&mut g, steps);
+            if features != width {
+                return Err(EngineError::Shape(format!(
+                    "the preprocessing gives {features} inputs, the network takes {width}"
+                )));
+            }
+            (ONNX_RAW_INPUT, raw_width)
+        }
+        None => (ONNX_INPUT, width),
+    };
     let mut member_outputs = Vec::new();
     for (m, member) in members.iter().enumerate() {
         let member = if member.output.outputs != outputs {
@@ -307,7 +397,7 @@ pub fn to_onnx(
             node: g.nodes,
             name: "indus".into(),
             initializer: g.initializers,
-            input: vec![tensor(ONNX_INPUT, width)],
+            input: vec![tensor(graph_input.0, graph_input.1)],
             output: vec![tensor(&averaged, outputs)],
         }),
         opset_import: vec![OperatorSetIdProto {
@@ -316,6 +406,142 @@ pub fn to_onnx(
         }],
     };
     Ok(model.encode_to_vec())
+}
+
+/// Nodes turning `raw` into `inputs`, step by step; returns the raw width
+/// and the number of model inputs made.
+fn preprocessing(g: &mut Graph, steps: &[OnnxInputStep]) -> (usize, usize) {
+    let binned =
+        |s: &OnnxInputStep| matches!(s, OnnxInputStep::Number { bins, .. } if bins.len() >= 2);
+    let logged = |s: &OnnxInputStep| matches!(s, OnnxInputStep::Number { log1p: true, .. });
+    // Constants only where a step uses them (ONNX Runtime warns of unused ones).
+    let one = if steps.iter().any(|s| binned(s) || logged(s)) {
+        g.constant("pre.one".into(), vec![], vec![1.0])
+    } else {
+        String::new()
+    };
+    let zero = if steps.iter().any(binned) {
+        g.constant("pre.zero".into(), vec![], vec![0.0])
+    } else {
+        String::new()
+    };
+    let axis = g.ints("pre.axis".into(), vec![1]);
+    let (mut offset, mut features, mut pieces) = (0usize, 0usize, Vec::new());
+    for (i, step) in steps.iter().enumerate() {
+        let p = format!("pre{i}");
+        let w = step.raw_width();
+        let starts = g.ints(format!("{p}.start"), vec![offset as i64]);
+        let ends = g.ints(format!("{p}.end"), vec![(offset + w) as i64]);
+        let x = g.node(
+            "Slice",
+            vec![ONNX_RAW_INPUT.into(), starts, ends, axis.clone()],
+            format!("{p}.raw"),
+            Vec::new(),
+        );
+        offset += w;
+        match step {
+            OnnxInputStep::Number {
+                fill,
+                log1p,
+                shift,
+                scale,
+                bins,
+            } => {
+                let missing = g.node("IsNaN", vec![x.clone()], format!("{p}.missing"), Vec::new());
+                let fill = g.constant(format!("{p}.fill"), vec![], vec![*fill]);
+                let mut v = g.node(
+                    "Where",
+                    vec![missing, fill, x],
+                    format!("{p}.filled"),
+                    Vec::new(),
+                );
+                if *log1p {
+                    let plus = g.node(
+                        "Add",
+                        vec![v, one.clone()],
+                        format!("{p}.plus1"),
+                        Vec::new(),
+                    );
+                    v = g.node("Log", vec![plus], format!("{p}.log1p"), Vec::new());
+                }
+                let shift = g.constant(format!("{p}.shift"), vec![], vec![*shift]);
+                let scale = g.constant(format!("{p}.scale"), vec![], vec![*scale]);
+                let centred = g.node(
+                    "Sub",
+                    vec![v.clone(), shift],
+                    format!("{p}.centred"),
+                    Vec::new(),
+                );
+                pieces.push(g.node(
+                    "Div",
+                    vec![centred, scale],
+                    format!("{p}.scaled"),
+                    Vec::new(),
+                ));
+                features += 1;
+                if bins.len() >= 2 {
+                    let n = bins.len() - 1;
+                    let lows = g.constant(format!("{p}.lows"), vec![n as i64], bins[..n].to_vec());
+                    let widths: Vec<f32> = bins.windows(2).map(|e| e[1] - e[0]).collect();
+                    let widths = g.constant(format!("{p}.widths"), vec![n as i64], widths);
+                    let from = g.node("Sub", vec![v, lows], format!("{p}.from"), Vec::new());
+                    let ramp = g.node("Div", vec![from, widths], format!("{p}.ramp"), Vec::new());
+                    pieces.push(g.node(
+                        "Clip",
+                        vec![ramp, zero.clone(), one.clone()],
+                        format!("{p}.bins"),
+                        Vec::new(),
+                    ));
+                    features += n;
+                }
+            }
+            OnnxInputStep::OneHot { classes } => {
+                let k = *classes;
+                let ids = g.constant(
+                    format!("{p}.ids"),
+                    vec![k as i64],
+                    (0..k).map(|c| c as f32).collect(),
+                );
+                let hit = g.node("Equal", vec![x, ids], format!("{p}.hit"), Vec::new());
+                pieces.push(g.node(
+                    "Cast",
+                    vec![hit],
+                    format!("{p}.onehot"),
+                    vec![int_attribute("to", 1)],
+                ));
+                features += k;
+            }
+            OnnxInputStep::Pixels {
+                width,
+                divisor,
+                mean,
+                std,
+            } => {
+                let divisor = g.constant(format!("{p}.divisor"), vec![], vec![*divisor]);
+                let mut v = g.node("Div", vec![x, divisor], format!("{p}.divided"), Vec::new());
+                if !mean.is_empty() {
+                    let m = g.constant(format!("{p}.mean"), vec![*width as i64], mean.clone());
+                    let s = g.constant(format!("{p}.std"), vec![*width as i64], std.clone());
+                    let centred = g.node("Sub", vec![v, m], format!("{p}.centred"), Vec::new());
+                    v = g.node(
+                        "Div",
+                        vec![centred, s],
+                        format!("{p}.standardised"),
+                        Vec::new(),
+                    );
+                }
+                pieces.push(v);
+                features += width;
+            }
+        }
+    }
+    g.node(
+        "Concat",
+        pieces,
+        ONNX_INPUT.into(),
+        vec![int_attribute("axis", 1)],
+    );
+    (offset, features)
 }
 
 /// The hidden activation as ONNX nodes (GELU written out with `Erf`, as

@@ -194,7 +194,7 @@ impl LoadedRun {
 
     /// The rows with the columns the plugin's native hook derives filled
     /// in, as training saw them.
-    fn with_derived<'a>(
+    pub(crate) fn with_derived<'a>(
         &self,
         rows: &'a RawTable,
     ) -> Result<std::borrow::Cow<'a, RawTable>, RuntimeError> {
