@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorBody};
 use crate::registry::Served;
-use crate::state::{ApiJson, AppState, ServedScenario};
+use crate::state::{ApiJson, AppState, DeferredJson, ServedScenario};
 use crate::work::Deadline;
 use axum::Json;
 use axum::extract::State;
@@ -355,13 +355,14 @@ pub async fn predict(
     State(s): State<AppState>,
     deadline: Deadline,
     ServedScenario { name, served }: ServedScenario,
-    ApiJson(req): ApiJson<RowsRequest>,
+    body: DeferredJson<RowsRequest>,
 ) -> Result<Json<PredictResponse>, ApiError> {
     let max_rows = s.config.max_rows_per_request;
     let run = served.run.clone();
+    // Parsed on the inference thread, with the rows' checks.
     let predictions = served
         .predict(
-            Box::new(move || validate_rows(&run, req.rows, max_rows)),
+            Box::new(move || validate_rows(&run, body.parse()?.rows, max_rows)),
             &deadline,
         )
         .await?;

@@ -78,6 +78,82 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// A JSON body read but not yet parsed: the bytes are collected on the
+/// async thread (within the body limit) and turned into `T` by
+/// [`DeferredJson::parse`] where the work is done (a predict's inference
+/// thread), so a large body never holds an async thread while it is
+/// deserialized. Rejections are those of [`ApiJson`].
+pub struct DeferredJson<T> {
+    bytes: axum::body::Bytes,
+    _shape: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> FromRequest<AppState> for DeferredJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    body_too_large(state)
+                } else {
+                    ApiError::new(rejection.status(), rejection.body_text())
+                }
+            })?;
+        Ok(DeferredJson {
+            bytes,
+            _shape: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> DeferredJson<T> {
+    /// The body as `T`: 400 for malformed JSON, 422 for JSON of the wrong
+    /// shape (naming where, as [`ApiJson`] does).
+    pub fn parse(self) -> Result<T, ApiError> {
+        let mut de = serde_json::Deserializer::from_slice(&self.bytes);
+        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let at = e.path().to_string();
+            let inner = e.into_inner();
+            let shown = if at == "." || at.is_empty() {
+                inner.to_string()
+            } else {
+                format!("{at}: {inner}")
+            };
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    ApiError::unprocessable(format!("unexpected JSON: {shown}"))
+                }
+                _ => ApiError::bad_request(format!("malformed JSON: {shown}")),
+            }
+        })?;
+        de.end()
+            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+        Ok(value)
+    }
+}
+
 /// The 413 for a body over the configured limit.
 pub fn body_too_large(state: &AppState) -> ApiError {
     ApiError::new(

@@ -417,8 +417,21 @@ async fn malformed_oversized_and_misaddressed_requests_get_clear_statuses() {
     let (s, b) = call_raw(&app, "POST", predict, Some("{\"rows\": [".into()), &[]).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert!(b["error"].as_str().unwrap().contains("malformed JSON"));
+    // The body is parsed on the inference thread; the answers are the same.
+    let (s, b) = call_raw(&app, "POST", predict, Some("{\"rows\": []} x".into()), &[]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = call_raw(
+        &app,
+        "POST",
+        predict,
+        Some("{\"rows\": []}".into()),
+        &[("content-type", "text/plain")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{b}");
     let (s, b) = call(&app, "POST", predict, Some(json!({"rows": 5}))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("rows"), "{b}");
     let (s, _) = call(&app, "POST", predict, Some(json!({"rows": []}))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let big = json!({"rows": [{"pad": "x".repeat(70 * 1024)}]});
