@@ -2820,17 +2820,37 @@ fn epoch_lines_name_their_fold_and_network() {
     assert!(!printed.contains("train/val/test"), "{printed}");
 }
 
+/// Runs `tests/onnx/check_onnx.py` (ONNX Runtime from PyPI, in the Python
+/// named by `INDUS_ONNX_PYTHON`) on an exported model and its sample; fails
+/// unless the outputs agree with indus's; returns what it printed.
+fn onnx_agrees(model: &Path, sample: &Path) -> String {
+    let python = std::env::var("INDUS_ONNX_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "set INDUS_ONNX_PYTHON to a Python with onnxruntime and numpy installed (.ci/run makes one)"
+        )
+    });
+    let checked = Command::new(python)
+        .arg(repo().join("tests/onnx/check_onnx.py"))
+        .arg(model)
+        .arg(sample)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert!(
+        checked.status.success(),
+        "{}: {said}{}",
+        model.display(),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    said
+}
+
 /// `indus export RUN --format onnx`: ONNX Runtime (PyPI) gives indus's own
 /// outputs for the run's example rows, for an averaged ensemble of ReLU
 /// networks and for a GELU network with layer normalisation (the refusal
 /// of id embeddings is a unit test of the engine).
 #[test]
 fn an_exported_onnx_model_answers_like_indus_in_onnx_runtime() {
-    let python = std::env::var("INDUS_ONNX_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "set INDUS_ONNX_PYTHON to a Python with onnxruntime and numpy installed (.ci/run makes one)"
-        )
-    });
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     std::fs::create_dir_all(root.join("scenarios")).unwrap();
@@ -2873,18 +2893,7 @@ fn an_exported_onnx_model_answers_like_indus_in_onnx_runtime() {
             root,
         ));
         assert!(said.contains("preprocessed features"), "{said}");
-        let checked = Command::new(&python)
-            .arg(repo().join("tests/onnx/check_onnx.py"))
-            .arg(&model)
-            .arg(&sample)
-            .output()
-            .unwrap();
-        assert!(
-            checked.status.success(),
-            "{name}: {}{}",
-            String::from_utf8_lossy(&checked.stdout),
-            String::from_utf8_lossy(&checked.stderr)
-        );
+        onnx_agrees(&model, &sample);
     }
     // The credit plugin derives columns in a native hook: the graph cannot
     // compute them, so the preprocessing is refused, naming the column.
@@ -2951,16 +2960,6 @@ fn an_exported_onnx_model_answers_like_indus_in_onnx_runtime() {
         raw["raw"].as_array().unwrap().contains(&Value::Null),
         "{raw}"
     );
-    let checked = Command::new(&python)
-        .arg(repo().join("tests/onnx/check_onnx.py"))
-        .arg(&model)
-        .arg(&sample)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&checked.stdout);
-    assert!(
-        checked.status.success() && said.contains("from `raw`"),
-        "{said}{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    let said = onnx_agrees(&model, &sample);
+    assert!(said.contains("from `raw`"), "{said}");
 }

@@ -18,13 +18,9 @@ pub struct RunsArgs {
     json: bool,
 }
 
-/// Options of `indus promote`.
+/// What every alias move names: the alias, why, and the runs root.
 #[derive(clap::Args)]
-pub struct PromoteArgs {
-    /// The scenario.
-    scenario: String,
-    /// The run to point the alias at: its id, or its folder.
-    run: String,
+pub struct AliasMove {
     /// The alias to move (`production` is what servers follow by default).
     #[arg(long, default_value = indus_runtime::PRODUCTION)]
     alias: String,
@@ -36,20 +32,25 @@ pub struct PromoteArgs {
     runs_dir: PathBuf,
 }
 
-/// Options of `indus rollback`.
+/// Options of `indus promote`.
+#[derive(clap::Args)]
+pub struct PromoteArgs {
+    /// The scenario.
+    scenario: String,
+    /// The run to point the alias at: its id, or its folder.
+    run: String,
+    #[command(flatten)]
+    alias: AliasMove,
+}
+
+/// Options of `indus rollback`: the alias goes back to the run it pointed
+/// at before its last move.
 #[derive(clap::Args)]
 pub struct RollbackArgs {
     /// The scenario.
     scenario: String,
-    /// The alias to move back to the run it pointed at before.
-    #[arg(long, default_value = indus_runtime::PRODUCTION)]
-    alias: String,
-    /// Why, for the alias history.
-    #[arg(long)]
-    reason: Option<String>,
-    /// Where run folders are found.
-    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
-    runs_dir: PathBuf,
+    #[command(flatten)]
+    alias: AliasMove,
 }
 
 /// Lists a scenario's versions, newest first, with their aliases.
@@ -110,13 +111,13 @@ pub fn cmd_runs(a: RunsArgs) -> Result<()> {
 
 /// Points an alias at a run.
 pub fn cmd_promote(a: PromoteArgs) -> Result<()> {
-    let registry = ModelRegistry::open(&a.runs_dir);
-    let c = registry.promote(
+    let m = &a.alias;
+    let c = ModelRegistry::open(&m.runs_dir).promote(
         &a.scenario,
         &a.run,
-        &a.alias,
+        &m.alias,
         &os_user(),
-        a.reason.as_deref(),
+        m.reason.as_deref(),
     )?;
     println!(
         "{} `{}` → {} (was {})",
@@ -130,8 +131,13 @@ pub fn cmd_promote(a: PromoteArgs) -> Result<()> {
 
 /// Moves an alias back to its previous run.
 pub fn cmd_rollback(a: RollbackArgs) -> Result<()> {
-    let registry = ModelRegistry::open(&a.runs_dir);
-    let c = registry.rollback(&a.scenario, &a.alias, &os_user(), a.reason.as_deref())?;
+    let m = &a.alias;
+    let c = ModelRegistry::open(&m.runs_dir).rollback(
+        &a.scenario,
+        &m.alias,
+        &os_user(),
+        m.reason.as_deref(),
+    )?;
     println!(
         "{} `{}` → {} (rolled back from {})",
         a.scenario,

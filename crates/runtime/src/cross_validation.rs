@@ -5,7 +5,7 @@
 
 use crate::RuntimeError;
 use crate::decision::Decided;
-use crate::evaluation::{HeldOutScores, Scoring};
+use crate::evaluation::{HeldOutScores, OFFICIAL_TEST, Scoring};
 use crate::fit::Fitted;
 use crate::held_out::{RowKeys, held_out_csv};
 use crate::importance::{ImportanceSamples, measure_importance};
@@ -251,9 +251,7 @@ pub(crate) fn cross_validate(
     let (scores, evaluation) = match official_test {
         Some(t) => (
             scoring.score_held_out(&fitted, t, importance)?,
-            format!(
-                "official test split; {k}-fold cross-validation{repeated} on the training rows"
-            ),
+            format!("{OFFICIAL_TEST}; {k}-fold cross-validation{repeated} on the training rows"),
         ),
         None => {
             let held_out = pooled.held_out_csv(scoring.plugin, &fitted.model, &keys);

@@ -46,6 +46,10 @@ pub(crate) struct EvaluationPlan {
     pub folds: Option<(usize, usize)>,
 }
 
+/// How `metrics.json`'s `evaluation` starts for a run scored on the data
+/// set's official test file (with or without folds on the training rows).
+pub(crate) const OFFICIAL_TEST: &str = "official test split";
+
 /// The share of rows a holdout keeps for testing when the scenario names
 /// none.
 pub(crate) const DEFAULT_TEST_FRACTION: f64 = 0.2;
@@ -193,7 +197,7 @@ impl EvaluationPlan {
                     split.column
                 ))
             }
-            _ => Ok("official test split".to_string()),
+            _ => Ok(OFFICIAL_TEST.to_string()),
         }
     }
 }

@@ -106,7 +106,10 @@ impl RunMetrics {
     /// training rows themselves (cross-validation without a test file):
     /// every row was tested once, by the fold model that had not seen it.
     pub fn out_of_fold(&self) -> bool {
-        self.cross_validation.is_some() && !self.evaluation.starts_with("official test split")
+        self.cross_validation.is_some()
+            && !self
+                .evaluation
+                .starts_with(crate::evaluation::OFFICIAL_TEST)
     }
 
     /// The headline metric of a run of `plugin` (the metric of its first

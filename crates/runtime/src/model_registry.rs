@@ -296,12 +296,8 @@ impl ModelRegistry {
             // A run of another scenario is named as such.
             if Path::new(run).is_dir()
                 && let Ok(other) = RunFolder::open(Path::new(run))
-                && other.record.scenario != scenario
             {
-                return Err(RuntimeError::Invalid(format!(
-                    "run `{id}` is a run of `{}`, not of `{scenario}`",
-                    other.record.scenario
-                )));
+                of_scenario(other, &id, scenario)?;
             }
             let known: Vec<String> = list_runs(&self.runs_root, Some(scenario))
                 .iter()
@@ -319,14 +315,7 @@ impl ModelRegistry {
                 }
             )));
         }
-        let folder = RunFolder::open(&dir)?;
-        if folder.record.scenario != scenario {
-            return Err(RuntimeError::Invalid(format!(
-                "run `{id}` is a run of `{}`, not of `{scenario}`",
-                folder.record.scenario
-            )));
-        }
-        Ok(folder)
+        of_scenario(RunFolder::open(&dir)?, &id, scenario)
     }
 
     /// Points `alias` of `scenario` at `run` (verified first), recording
@@ -448,6 +437,18 @@ impl ModelRegistry {
             ))),
             None => Ok(None),
         }
+    }
+}
+
+/// `folder` when it is a run of `scenario`, else the error saying whose it is.
+fn of_scenario(folder: RunFolder, id: &str, scenario: &str) -> Result<RunFolder, RuntimeError> {
+    if folder.record.scenario == scenario {
+        Ok(folder)
+    } else {
+        Err(RuntimeError::Invalid(format!(
+            "run `{id}` is a run of `{}`, not of `{scenario}`",
+            folder.record.scenario
+        )))
     }
 }
 

@@ -6,7 +6,6 @@ use crate::error::ApiError;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::registry::{Registry, Served};
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -58,23 +57,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::JsonSyntaxError(e) => {
-                    ApiError::bad_request(format!("malformed JSON: {}", e.body_text()))
-                }
-                JsonRejection::JsonDataError(e) => {
-                    ApiError::unprocessable(format!("unexpected JSON: {}", e.body_text()))
-                }
-                JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "send the body as JSON with `Content-Type: application/json`",
-                ),
-                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => body_too_large(state),
-                other => ApiError::new(other.status(), other.body_text()),
-            }),
-        }
+        DeferredJson::<T>::from_request(req, state)
+            .await?
+            .parse()
+            .map(ApiJson)
     }
 }
 
