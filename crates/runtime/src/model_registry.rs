@@ -56,6 +56,10 @@ impl Drop for FolderLock {
     }
 }
 
+/// Longest reason a move records (characters), so one request cannot grow
+/// the history by megabytes.
+pub const MAX_REASON_CHARS: usize = 1_000;
+
 /// A lock older than this was left by a killed process and is broken.
 const STALE_LOCK: Duration = Duration::from_secs(30);
 
@@ -373,6 +377,14 @@ impl ModelRegistry {
         by: &str,
         reason: Option<&str>,
     ) -> Result<AliasChange, RuntimeError> {
+        if let Some(r) = reason
+            && r.chars().count() > MAX_REASON_CHARS
+        {
+            return Err(RuntimeError::Invalid(format!(
+                "reason: at most {MAX_REASON_CHARS} characters (got {})",
+                r.chars().count()
+            )));
+        }
         let lock_key = format!("{scenario}/.aliases.lock");
         let _held = self
             .store
@@ -570,6 +582,11 @@ mod tests {
         assert!(e.to_string().contains("nothing to roll back to"), "{e}");
         let e = reg.resolve("credit", Some("staging")).unwrap_err();
         assert!(e.to_string().contains("no alias `staging`"), "{e}");
+        let long = "x".repeat(MAX_REASON_CHARS + 1);
+        let e = reg
+            .promote("credit", "r1", "staging", "ana", Some(&long))
+            .unwrap_err();
+        assert!(e.to_string().contains("reason: at most 1000"), "{e}");
         assert_eq!(reg.history("credit").unwrap().len(), 1);
     }
 
