@@ -6,6 +6,7 @@ mod drift;
 mod eval_all;
 mod export;
 mod export_model;
+mod predict;
 mod progress;
 mod propose;
 mod report;
@@ -15,13 +16,12 @@ mod versions;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use indus_data::{RowFormat, read_rows};
+use indus_data::{RowFormat, read_input_rows};
 use indus_runtime::{
     LoadedRun, RunOptions, list_plugins, list_runs, list_scenarios, resolve_run, resolve_scenario,
     run_scenario,
 };
 use indus_spec::BackendKind;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -45,7 +45,7 @@ enum Command {
     /// Train every scenario over a few seeds and write one Markdown table of the results.
     EvalAll(eval_all::EvalAllArgs),
     /// Predict rows from a CSV, JSON-lines, Parquet or IDX file, or from image files, with a saved run
-    Predict(PredictArgs),
+    Predict(predict::PredictArgs),
     /// Compare rows with the rows a run was trained on, column by column (population stability index).
     Drift(drift::DriftArgs),
     /// Top-k items for a user from a run of a recommendation scenario.
@@ -139,33 +139,6 @@ struct EvalArgs {
     /// Print metrics as JSON.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(clap::Args)]
-struct PredictArgs {
-    /// A run folder, or a scenario name (its latest run under --runs-dir).
-    run: String,
-    /// Fail unless the run belongs to this scenario (guards against mixed-up paths).
-    #[arg(long)]
-    scenario: Option<String>,
-    /// Rows to predict: CSV, JSON lines, Parquet, IDX, or image files (one, or a folder).
-    #[arg(long, short)]
-    input: PathBuf,
-    /// Format of --input (default: from its extension).
-    #[arg(long, value_enum)]
-    format: Option<FormatArg>,
-    /// Write predictions here (JSON lines; CSV when the name ends in .csv) instead of stdout.
-    #[arg(long, short)]
-    out: Option<PathBuf>,
-    /// Predict only the first N rows.
-    #[arg(long)]
-    limit: Option<usize>,
-    /// Where run folders are found.
-    #[arg(long, env = "INDUS_RUNS_DIR", default_value = "runs")]
-    runs_dir: PathBuf,
-    /// Backend to predict on.
-    #[arg(long, value_enum, default_value = "flex")]
-    backend: BackendArg,
 }
 
 #[derive(clap::Args)]
@@ -297,7 +270,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => cmd_run(a),
         Command::Eval(a) => cmd_eval(a),
         Command::EvalAll(a) => eval_all::cmd_eval_all(a),
-        Command::Predict(a) => cmd_predict(a),
+        Command::Predict(a) => predict::cmd_predict(a),
         Command::Drift(a) => drift::cmd_drift(a),
         Command::Recommend(a) => cmd_recommend(a),
         Command::List(a) => cmd_list(a),
@@ -543,7 +516,7 @@ fn read_input(
     path: &Path,
     format: Option<FormatArg>,
 ) -> Result<indus_data::RawTable> {
-    let rows = read_rows(&run.plugin, path, row_format(path, format)?, &run.lookups)?;
+    let rows = read_input_rows(&run.plugin, path, row_format(path, format)?, &run.lookups)?;
     print_input_notes(path, &rows);
     Ok(rows)
 }
@@ -560,59 +533,6 @@ fn print_input_notes(path: &Path, rows: &indus_data::RawTable) {
     for why in &rows.ignored_targets {
         eprintln!("note: predicting needs no target: {why}");
     }
-}
-
-fn cmd_predict(a: PredictArgs) -> Result<()> {
-    let dir = resolve_run(&a.run, &a.runs_dir)?;
-    let run = LoadedRun::open(&dir, a.backend.into())?;
-    if let Some(expected) = &a.scenario {
-        run.expect_scenario(expected)?;
-    }
-    let mut rows = read_input(&run, &a.input, a.format)?;
-    if rows.is_empty() {
-        // Not an error: a scheduled export may be empty on a quiet day.
-        eprintln!("warning: {}: no rows to predict", a.input.display());
-    }
-    if let Some(n) = a.limit {
-        rows.truncate(n);
-    }
-    let predictions = run.predict(&rows)?;
-    let mut text = Vec::new();
-    let as_csv = a
-        .out
-        .as_ref()
-        .is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
-    if as_csv {
-        text.extend_from_slice(
-            indus_runtime::predictions_csv(
-                &run.model.classes,
-                run.model.decision.scores_are_probabilities(),
-                &predictions,
-            )
-            .as_bytes(),
-        );
-    } else {
-        for p in &predictions {
-            serde_json::to_writer(&mut text, p)?;
-            writeln!(text)?;
-        }
-    }
-    match &a.out {
-        Some(path) => {
-            let tmp = path.with_extension("partial");
-            std::fs::write(&tmp, &text)
-                .with_context(|| format!("{}: cannot write", tmp.display()))?;
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("{}: cannot write", path.display()))?;
-            eprintln!(
-                "{} predictions written to {}",
-                predictions.len(),
-                path.display()
-            );
-        }
-        None => std::io::stdout().write_all(&text)?,
-    }
-    Ok(())
 }
 
 fn cmd_list(a: ListArgs) -> Result<()> {

@@ -7,7 +7,7 @@ use crate::folder::read_class_folders;
 use crate::idx::{IdxArray, parse_idx};
 use crate::join::LookupTable;
 use crate::npz::read_npz_array;
-use crate::rows::{CsvLayout, rows_from_csv, rows_from_parquet, undeclared_note};
+use crate::rows::{CsvLayout, RowFormat, rows_from_csv, rows_from_parquet, undeclared_note};
 use crate::table::{RawTable, image_column, primary_head};
 use indus_spec::{PluginManifest, SourceFormat, TextEncoding};
 use rand::SeedableRng;
@@ -137,7 +137,7 @@ fn load_lookups(
             &join.file,
             &join.on,
             &file.path.display().to_string(),
-            file.bytes,
+            file.content()?.into_owned(),
             layout,
         )?);
     }
@@ -226,14 +226,18 @@ fn load_split(
             let file = fetch(locations, source, prefix)?;
             files.push(file.record());
             let layout = csv_layout(manifest)?;
-            let table = rows_from_csv(
-                manifest,
-                &file.path.display().to_string(),
-                file.bytes,
-                layout,
-                true,
-                lookups,
-            )?;
+            let table = if file.streamed() {
+                read_streamed(manifest, &file.path, RowFormat::Csv, layout, lookups)?
+            } else {
+                rows_from_csv(
+                    manifest,
+                    &file.path.display().to_string(),
+                    file.bytes,
+                    layout,
+                    true,
+                    lookups,
+                )?
+            };
             notes.extend(undeclared_note(&file.path.display().to_string(), &table));
             table
         }
@@ -243,13 +247,23 @@ fn load_split(
             }
             let file = fetch(locations, source, prefix)?;
             files.push(file.record());
-            let table = rows_from_parquet(
-                manifest,
-                &file.path.display().to_string(),
-                file.bytes,
-                true,
-                lookups,
-            )?;
+            let table = if file.streamed() {
+                read_streamed(
+                    manifest,
+                    &file.path,
+                    RowFormat::Parquet,
+                    csv_layout(manifest)?,
+                    lookups,
+                )?
+            } else {
+                rows_from_parquet(
+                    manifest,
+                    &file.path.display().to_string(),
+                    file.bytes,
+                    true,
+                    lookups,
+                )?
+            };
             notes.extend(undeclared_note(&file.path.display().to_string(), &table));
             table
         }
@@ -271,12 +285,12 @@ fn load_split(
             let file = fetch(locations, source, "archive")?;
             let image = single_image_column(manifest)?;
             let classes = primary_head(manifest).classes.as_ref().map_or(2, Vec::len);
-            let images = match read_npz_array(&file.path, &file.bytes, &format!("{prefix}_images"))
-            {
+            let bytes = file.content()?;
+            let images = match read_npz_array(&file.path, &bytes, &format!("{prefix}_images")) {
                 Err(_) if matches!(split, Split::Validation) => return Ok(None), // optional
                 other => other?,
             };
-            let labels = read_npz_array(&file.path, &file.bytes, &format!("{prefix}_labels"))?;
+            let labels = read_npz_array(&file.path, &bytes, &format!("{prefix}_labels"))?;
             let (images_at, labels_at) = (
                 file.path.join(format!("{prefix}_images")),
                 file.path.join(format!("{prefix}_labels")),
@@ -299,6 +313,27 @@ fn load_split(
         table.truncate(n);
     }
     Ok(Some(table))
+}
+
+/// A large training file read in batches into one table: only the rows
+/// are held, never the file's bytes or its text.
+fn read_streamed(
+    manifest: &PluginManifest,
+    path: &std::path::Path,
+    format: RowFormat,
+    layout: CsvLayout,
+    lookups: &[LookupTable],
+) -> Result<RawTable, DataError> {
+    crate::batches::read_batched(
+        manifest,
+        path,
+        format,
+        layout,
+        true,
+        lookups,
+        crate::batches::DEFAULT_BATCH_ROWS,
+        crate::batches::Streaming::Always,
+    )
 }
 
 /// The image column, or an error for a plugin that reads rows.
@@ -329,8 +364,8 @@ fn load_idx_split(
     let source = &manifest.data.source;
     let img = fetch(locations, source, images)?;
     let lab = fetch(locations, source, labels)?;
-    let img_arr = parse_idx(&img.path, &img.bytes)?;
-    let lab_arr = parse_idx(&lab.path, &lab.bytes)?;
+    let img_arr = parse_idx(&img.path, &img.content()?)?;
+    let lab_arr = parse_idx(&lab.path, &lab.content()?)?;
     let table = images_with_labels(
         &img_arr,
         &lab_arr,

@@ -105,7 +105,10 @@ pub fn locate_folder(
 pub struct FetchedFile {
     /// The file the bytes were read from.
     pub path: PathBuf,
-    /// Decompressed content.
+    /// Decompressed content; empty for an uncompressed file larger than
+    /// [`crate::STREAM_ABOVE_BYTES`], whose digest was computed as it
+    /// streamed past and whose rows are read in batches from `path`
+    /// ([`FetchedFile::content`] reads it when bytes are needed).
     pub bytes: Vec<u8>,
     /// Lowercase hex SHA-256 of the decompressed content: what a run
     /// records, whether or not the plugin declares a digest.
@@ -115,6 +118,22 @@ pub struct FetchedFile {
 }
 
 impl FetchedFile {
+    /// The decompressed content, read again from disk for a large file
+    /// that was only streamed through its digest.
+    pub fn content(&self) -> Result<std::borrow::Cow<'_, [u8]>, DataError> {
+        if self.bytes.is_empty() && !is_gz(&self.path) {
+            read(&self.path).map(std::borrow::Cow::Owned)
+        } else {
+            Ok(std::borrow::Cow::Borrowed(&self.bytes))
+        }
+    }
+
+    /// Whether the rows are to be read from `path` in batches rather than
+    /// from `bytes`.
+    pub fn streamed(&self) -> bool {
+        self.bytes.is_empty() && !is_gz(&self.path)
+    }
+
     /// What a run records of this file.
     pub fn record(&self) -> DataFile {
         DataFile {
@@ -172,8 +191,8 @@ pub fn fetch(
 
     let cached = locations.cache_dir.join(dataset).join(&spec.name);
     if cached.is_file() {
-        let bytes = decompress_if_gz(&cached, read(&cached)?)?;
-        match verify(&cached, spec, &bytes, "") {
+        let (bytes, actual) = content_and_digest(&cached)?;
+        match verify(&cached, spec, actual, "") {
             Ok(sha256) => {
                 return Ok(FetchedFile {
                     path: cached,
@@ -227,14 +246,51 @@ pub fn fetch(
 /// Reads a file a user (or the plugin) provides; a digest mismatch is an
 /// error that says whose file it is, never a silent re-download.
 fn read_verified(path: PathBuf, spec: &FileSpec, hint: &str) -> Result<FetchedFile, DataError> {
-    let bytes = decompress_if_gz(&path, read(&path)?)?;
-    let sha256 = verify(&path, spec, &bytes, hint)?;
+    let (bytes, actual) = content_and_digest(&path)?;
+    let sha256 = verify(&path, spec, actual, hint)?;
     Ok(FetchedFile {
         path,
         bytes,
         sha256,
         declared: spec.sha256.is_some(),
     })
+}
+
+fn is_gz(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// The decompressed content and its digest. An uncompressed file above
+/// [`crate::STREAM_ABOVE_BYTES`] is hashed as it streams past and not kept
+/// (empty content): a 19 GB table is never held in memory to be verified.
+fn content_and_digest(path: &Path) -> Result<(Vec<u8>, String), DataError> {
+    let size = std::fs::metadata(path)
+        .map_err(|source| DataError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    if is_gz(path) || size <= crate::STREAM_ABOVE_BYTES {
+        let bytes = decompress_if_gz(path, read(path)?)?;
+        let digest = sha256_hex(&bytes);
+        return Ok((bytes, digest));
+    }
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(path).map_err(|source| DataError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    std::io::copy(&mut file, &mut hasher).map_err(|source| DataError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let digest = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((Vec::new(), digest))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, DataError> {
@@ -254,13 +310,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The digest of `decompressed`, checked against the declared one when the
 /// plugin declares it.
-fn verify(
-    path: &Path,
-    spec: &FileSpec,
-    decompressed: &[u8],
-    hint: &str,
-) -> Result<String, DataError> {
-    let actual = sha256_hex(decompressed);
+fn verify(path: &Path, spec: &FileSpec, actual: String, hint: &str) -> Result<String, DataError> {
     let Some(expected) = &spec.sha256 else {
         return Ok(actual);
     };
@@ -286,10 +336,7 @@ fn verify(
 /// decompressed content, so `sha256sum file.gz` would be the wrong one.
 fn digest_command(path: &Path) -> String {
     let shown = path.display();
-    if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
-    {
+    if is_gz(path) {
         format!(
             "the digest is of the decompressed content: `gunzip -c '{shown}' | sha256sum` computes it (not `sha256sum` of the .gz)"
         )
@@ -316,7 +363,13 @@ fn download(url: &str, target: &Path, spec: &FileSpec) -> Result<Vec<u8>, String
         .read_to_vec()
         .map_err(|e| e.to_string())?;
     let bytes = decompress_if_gz(target, raw.clone()).map_err(|e| e.to_string())?;
-    verify(target, spec, &bytes, "the downloaded file was discarded").map_err(|e| e.to_string())?;
+    verify(
+        target,
+        spec,
+        sha256_hex(&bytes),
+        "the downloaded file was discarded",
+    )
+    .map_err(|e| e.to_string())?;
     let partial = dir.join(format!(".{}.part", spec.name));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&partial)?;

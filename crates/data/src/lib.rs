@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+mod batches;
 mod dataset;
 mod error;
 mod fetch;
@@ -16,6 +17,7 @@ mod profile;
 mod rows;
 mod table;
 
+pub use batches::{DEFAULT_BATCH_ROWS, RowBatches, STREAM_ABOVE_BYTES, Streaming, read_batched};
 pub use dataset::{
     Limits, LoadedData, csv_layout, has_official_test, images_with_labels, load_dataset,
     load_test_split, stratified_folds, stratified_split,
@@ -33,8 +35,9 @@ pub use profile::{
     ColumnProfile, Content, NumberStats, TableProfile, profile_csv, profile_parquet,
 };
 pub use rows::{
-    CsvLayout, RowFormat, class_index, csv_input_rows, head_classes, json_rows, numeric_target,
-    read_rows, rows_from_csv, rows_from_json, rows_from_parquet, target_classes, undeclared_note,
+    CsvLayout, RowFormat, class_index, csv_input_rows, head_classes, input_layout, json_rows,
+    numeric_target, read_input_rows, rows_from_csv, rows_from_json, rows_from_parquet,
+    target_classes, undeclared_note,
 };
 pub use table::{
     HeadTargets, RawTable, drop_missing, feature_columns, image_column, primary_head, raw_width,

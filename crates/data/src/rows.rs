@@ -58,12 +58,41 @@ impl RowFormat {
     }
 }
 
-/// Reads and validates rows from `path`. The target column is optional: when
-/// present its labels are kept (for `eval`).
-pub fn read_rows(
+/// Reads and validates rows from `path` at once. The target column is
+/// optional: when present its labels are kept (for `eval`).
+pub fn read_input_rows(
     manifest: &PluginManifest,
     path: &Path,
     format: RowFormat,
+    joins: &[LookupTable],
+) -> Result<RawTable, DataError> {
+    read_rows(
+        manifest,
+        path,
+        format,
+        input_layout(manifest)?,
+        false,
+        joins,
+    )
+}
+
+/// The layout of files given to `predict` and `eval`: the plugin's
+/// delimiter, encoding and decimal mark, always with a header row.
+pub fn input_layout(manifest: &PluginManifest) -> Result<CsvLayout, DataError> {
+    Ok(CsvLayout {
+        header: true,
+        ..crate::dataset::csv_layout(manifest)?
+    })
+}
+
+/// Reads and validates every row of `path` at once. With
+/// `require_target`, a missing target is an error (training data).
+pub(crate) fn read_rows(
+    manifest: &PluginManifest,
+    path: &Path,
+    format: RowFormat,
+    layout: CsvLayout,
+    require_target: bool,
     joins: &[LookupTable],
 ) -> Result<RawTable, DataError> {
     let name = path.display().to_string();
@@ -73,14 +102,14 @@ pub fn read_rows(
                 file: path.to_path_buf(),
                 source,
             })?;
-            csv_input_rows(manifest, &name, bytes, joins)
+            rows_from_csv(manifest, &name, bytes, layout, require_target, joins)
         }
         RowFormat::Parquet => {
             let bytes = std::fs::read(path).map_err(|source| DataError::Read {
                 file: path.to_path_buf(),
                 source,
             })?;
-            rows_from_parquet(manifest, &name, bytes, false, joins)
+            rows_from_parquet(manifest, &name, bytes, require_target, joins)
         }
         RowFormat::JsonLines => {
             let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
@@ -213,6 +242,34 @@ pub(crate) fn read_text_csv(
     layout: CsvLayout,
 ) -> Result<DataFrame, DataError> {
     parse_text_csv(source_name, &decode(bytes, layout), layout, CsvRead::All)
+}
+
+/// The names in a CSV file's header row, from the file's first bytes (the
+/// rows after the header may be cut anywhere; they are not read).
+pub(crate) fn read_csv_header(
+    source_name: &str,
+    bytes: Vec<u8>,
+    layout: CsvLayout,
+) -> Result<Vec<String>, DataError> {
+    Ok(
+        parse_text_csv(source_name, &decode(bytes, layout), layout, CsvRead::Header)?
+            .get_column_names()
+            .into_iter()
+            .map(|c| c.to_string())
+            .collect(),
+    )
+}
+
+/// The fields of a header-less CSV file: the declared columns in order
+/// (an image column as one field per pixel), derived ones left out.
+pub(crate) fn declared_field_names(manifest: &PluginManifest) -> Vec<String> {
+    manifest
+        .data
+        .columns
+        .iter()
+        .filter(|c| !c.derived)
+        .flat_map(csv_field_names)
+        .collect()
 }
 
 /// Reads the first `rows` rows of CSV bytes, every column as text.
@@ -377,7 +434,7 @@ fn unclosed_quote_line(bytes: &[u8]) -> Option<usize> {
 /// keys that join lookup tables. The others are never parsed; they are
 /// returned by name for `data.extra_columns: warn`, or refused under
 /// `error`.
-fn project(
+pub(crate) fn project(
     manifest: &PluginManifest,
     source_name: &str,
     names: &[String],
@@ -525,13 +582,7 @@ pub fn rows_from_csv(
     } else {
         // Without a header the fields are the declared columns, in order.
         let mut df = parse_text_csv(source_name, &bytes, layout, CsvRead::All)?;
-        let names: Vec<String> = manifest
-            .data
-            .columns
-            .iter()
-            .filter(|c| !c.derived)
-            .flat_map(csv_field_names)
-            .collect();
+        let names = declared_field_names(manifest);
         if df.width() != names.len() {
             return Err(schema_error(format!(
                 "rows have {} fields, the schema declares {} columns (without a header row they are read in declared order)",
@@ -551,6 +602,7 @@ pub fn rows_from_csv(
         joins,
         layout.decimal_comma,
         &undeclared,
+        1,
     )?;
     table.undeclared_columns = undeclared;
     Ok(table)
@@ -603,6 +655,7 @@ pub fn rows_from_parquet(
         joins,
         false,
         &undeclared,
+        1,
     )?;
     table.undeclared_columns = undeclared;
     Ok(table)
@@ -611,8 +664,10 @@ pub fn rows_from_parquet(
 /// Checks a table of text columns against the schema: joins, missing
 /// columns, every cell, the target and the split columns. `undeclared` are
 /// the file's columns the schema does not declare (named when a declared
-/// one is missing).
-fn rows_from_frame(
+/// one is missing). `first_row` is the file's 1-based number of the frame's
+/// first row (a batch of a streamed file starts past 1), so every message
+/// names the row as the file numbers it.
+pub(crate) fn rows_from_frame(
     manifest: &PluginManifest,
     source_name: &str,
     mut df: DataFrame,
@@ -620,6 +675,7 @@ fn rows_from_frame(
     joins: &[LookupTable],
     decimal_comma: bool,
     undeclared: &[String],
+    first_row: usize,
 ) -> Result<RawTable, DataError> {
     let schema_error = |message: String| DataError::Schema {
         source_name: source_name.to_string(),
@@ -635,17 +691,21 @@ fn rows_from_frame(
         with_decimal_points(manifest, &mut df).map_err(|e| schema_error(e.to_string()))?;
     }
     let n = df.height();
-    let text_column = |name: &str, what: &str| -> Result<Vec<Option<String>>, DataError> {
+    // The cells are borrowed from the frame, never copied into strings of
+    // their own: a 5M-row file would otherwise be held twice.
+    let text_column = |name: &str, what: &str| -> Result<StringChunked, DataError> {
         let column = df
             .column(name)
             .map_err(|_| schema_error(format!("missing column `{name}` ({what})")))?;
         let text = column.str().map_err(|e| schema_error(e.to_string()))?;
-        Ok(text.iter().map(|v| v.map(str::to_string)).collect())
+        Ok(text.clone())
     };
+    let at = |row: usize| first_row + row;
 
     let cols = feature_columns(manifest);
     let width: usize = cols.iter().map(|c| c.width()).sum();
-    let mut by_column: Vec<Vec<f32>> = Vec::with_capacity(width);
+    let mut features = vec![0.0f32; n * width];
+    let mut position = 0;
     // Every missing column at once, before reading any cell.
     let missing: Vec<String> = cols
         .iter()
@@ -666,7 +726,10 @@ fn rows_from_frame(
     for c in &cols {
         if c.derived {
             // Filled in by the plugin's native hook.
-            by_column.push(vec![f32::NAN; n]);
+            for row in 0..n {
+                features[row * width + position] = f32::NAN;
+            }
+            position += 1;
             continue;
         }
         for col_name in csv_field_names(c) {
@@ -674,27 +737,16 @@ fn rows_from_frame(
                 &col_name,
                 &format!("column `{}` of the plugin's schema", c.name),
             )?;
-            let mut values = Vec::with_capacity(n);
             for (row, cell) in cells.iter().enumerate() {
-                match parse_cell(c, cell.as_deref()) {
-                    Ok(v) => values.push(v),
+                match parse_cell(c, cell) {
+                    Ok(v) => features[row * width + position] = v,
                     Err(m) => {
-                        cell_problems.push(DataError::row(
-                            source_name,
-                            row + 1,
-                            Some(&col_name),
-                            m,
-                        ));
-                        values.push(0.0);
+                        cell_problems.push(DataError::row(source_name, at(row), Some(&col_name), m))
                     }
                 }
             }
-            by_column.push(values);
+            position += 1;
         }
-    }
-    let mut features = Vec::with_capacity(n * width);
-    for row in 0..n {
-        features.extend(by_column.iter().map(|col| col[row]));
     }
     let mut table = RawTable {
         features,
@@ -711,10 +763,10 @@ fn rows_from_frame(
             let mut values = Vec::with_capacity(n);
             let mut problems = Vec::new();
             for (row, cell) in cells.iter().enumerate() {
-                match target_number(t, cell.as_deref()) {
+                match target_number(t, cell) {
                     Ok(v) => values.push(v),
                     Err(m) => {
-                        problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
+                        problems.push(DataError::row(source_name, at(row), Some(&t.name), m));
                         values.push(0.0);
                     }
                 }
@@ -741,10 +793,10 @@ fn rows_from_frame(
             let mut weights = Vec::with_capacity(n);
             let mut problems = Vec::new();
             for (row, cell) in cells.iter().enumerate() {
-                match sample_weight(cell.as_deref()) {
+                match sample_weight(cell) {
                     Ok(w) => weights.push(w),
                     Err(m) => {
-                        problems.push(DataError::row(source_name, row + 1, Some(&c.name), m));
+                        problems.push(DataError::row(source_name, at(row), Some(&c.name), m));
                         weights.push(0.0);
                     }
                 }
@@ -766,7 +818,7 @@ fn rows_from_frame(
         .filter(|c| c.role == ColumnRole::Split && df.column(&c.name).is_ok())
     {
         let values = text_column(&c.name, "a split column")?
-            .into_iter()
+            .iter()
             .map(|v| v.unwrap_or_default().trim().to_string())
             .collect();
         table.splits.push((c.name.clone(), values));
@@ -786,7 +838,6 @@ fn rows_from_frame(
             for (row, cell) in cells.iter().enumerate() {
                 let mut set = Vec::new();
                 for part in cell
-                    .as_deref()
                     .unwrap_or("")
                     .split(separator)
                     .map(str::trim)
@@ -797,7 +848,7 @@ fn rows_from_frame(
                         Ok(_) => {}
                         Err(m) => problems.push(DataError::row(
                             source_name,
-                            row + 1,
+                            at(row),
                             Some(&head.target),
                             m,
                         )),
@@ -822,14 +873,14 @@ fn rows_from_frame(
             let mut labels = Vec::with_capacity(n);
             let mut problems = Vec::new();
             for (row, cell) in cells.iter().enumerate() {
-                let cell = cell.as_deref().map(str::trim).filter(|s| !s.is_empty());
+                let cell = cell.map(str::trim).filter(|s| !s.is_empty());
                 let label = cell
                     .ok_or_else(|| "missing label".to_string())
                     .and_then(|cell| class_index(&classes, cell));
                 match label {
                     Ok(l) => labels.push(l),
                     Err(m) => {
-                        problems.push(DataError::row(source_name, row + 1, Some(&t.name), m));
+                        problems.push(DataError::row(source_name, at(row), Some(&t.name), m));
                         labels.push(0);
                     }
                 }
@@ -856,7 +907,7 @@ fn rows_from_frame(
             (Task::Regression, Some(c)) => {
                 let mut values = Vec::with_capacity(n);
                 for (row, cell) in cells.iter().enumerate() {
-                    values.push(target_number(c, cell.as_deref()).unwrap_or_else(|m| {
+                    values.push(target_number(c, cell).unwrap_or_else(|m| {
                         problems_here.push((row, m));
                         0.0
                     }));
@@ -868,7 +919,6 @@ fn rows_from_frame(
                 let mut labels = Vec::with_capacity(n);
                 for (row, cell) in cells.iter().enumerate() {
                     let label = cell
-                        .as_deref()
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
                         .ok_or_else(|| "missing label".to_string())
@@ -886,7 +936,7 @@ fn rows_from_frame(
             .map(|(row, m)| {
                 DataError::row(
                     source_name,
-                    row + 1,
+                    at(row),
                     Some(&head.target),
                     format!("{m} (head `{}`)", head.name),
                 )
@@ -910,13 +960,13 @@ fn rows_from_frame(
     {
         table.ids = Some(
             text_column(&c.name, "the id")?
-                .into_iter()
-                .map(Option::unwrap_or_default)
+                .iter()
+                .map(|id| id.unwrap_or_default().to_string())
                 .collect(),
         );
     }
     if !cell_problems.is_empty() {
-        collapse_blank_rows(&df, source_name, &mut cell_problems);
+        collapse_blank_rows(&df, source_name, first_row, &mut cell_problems);
     }
     cell_problems.sort_by_key(|e| match e {
         DataError::Row { row, .. } => *row,
@@ -994,7 +1044,12 @@ fn rewrite_cells(
 /// Replaces the problems of rows whose every field is empty (a blank line
 /// between records) with one problem per row, so that a stray blank line
 /// reads as such and does not crowd out the other problems of a report.
-fn collapse_blank_rows(df: &DataFrame, source_name: &str, cell_problems: &mut Vec<DataError>) {
+fn collapse_blank_rows(
+    df: &DataFrame,
+    source_name: &str,
+    first_row: usize,
+    cell_problems: &mut Vec<DataError>,
+) {
     let Some(all_empty) = df
         .columns()
         .iter()
@@ -1007,7 +1062,7 @@ fn collapse_blank_rows(df: &DataFrame, source_name: &str, cell_problems: &mut Ve
         .iter()
         .enumerate()
         .filter(|(_, empty)| *empty == Some(true))
-        .map(|(row, _)| row + 1)
+        .map(|(row, _)| first_row + row)
         .collect();
     if blank.is_empty() {
         return;
@@ -1971,11 +2026,11 @@ mod tests {
         let export = dir.path().join("export.csv");
         // "caf\u{e9}" in Latin-1 is not valid UTF-8.
         std::fs::write(&export, b"amount;kind;note\n2.5;a;caf\xe9\n10;b;x\n").unwrap();
-        let t = read_rows(&bank, &export, RowFormat::Csv, &[]).unwrap();
+        let t = read_input_rows(&bank, &export, RowFormat::Csv, &[]).unwrap();
         assert_eq!(t.features, [2.5, 0.0, 10.0, 1.0]);
         assert_eq!(t.undeclared_columns, ["note"]);
         // The same file under the default layout is refused with the fix.
-        let e = read_rows(&plugin(), &export, RowFormat::Csv, &[])
+        let e = read_input_rows(&plugin(), &export, RowFormat::Csv, &[])
             .unwrap_err()
             .to_string();
         assert!(e.contains("data.source.encoding: latin1"), "{e}");
@@ -2103,10 +2158,10 @@ mod tests {
             "[{\"amount\": 5, \"kind\": \"a\"}, {\"amount\": 7, \"kind\": \"b\"}]",
         )
         .unwrap();
-        let a = read_rows(&plugin(), &lines, RowFormat::JsonLines, &[]).unwrap();
+        let a = read_input_rows(&plugin(), &lines, RowFormat::JsonLines, &[]).unwrap();
         assert_eq!(
             a,
-            read_rows(&plugin(), &array, RowFormat::JsonLines, &[]).unwrap()
+            read_input_rows(&plugin(), &array, RowFormat::JsonLines, &[]).unwrap()
         );
         // The same rows saved by a tool that starts text with a byte-order mark.
         let marked = dir.path().join("marked.jsonl");
@@ -2115,14 +2170,14 @@ mod tests {
         std::fs::write(&marked, bytes).unwrap();
         assert_eq!(
             a,
-            read_rows(&plugin(), &marked, RowFormat::JsonLines, &[]).unwrap()
+            read_input_rows(&plugin(), &marked, RowFormat::JsonLines, &[]).unwrap()
         );
         std::fs::write(
             &array,
             "[{\"amount\": 5, \"kind\": \"a\"}, {\"amount\": 7}]",
         )
         .unwrap();
-        let err = read_rows(&plugin(), &array, RowFormat::JsonLines, &[])
+        let err = read_input_rows(&plugin(), &array, RowFormat::JsonLines, &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("rows.json: row 2, column `kind`"), "{err}");

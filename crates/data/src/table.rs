@@ -148,6 +148,67 @@ impl RawTable {
         }
     }
 
+    /// Adds the rows of `next`, the batch read after these from the same
+    /// file. A column that one side lacks (a target read past in one
+    /// batch as blank) is dropped from the whole table, never half-filled;
+    /// notes and read-past targets are kept once each.
+    pub fn append(&mut self, next: RawTable) {
+        fn join<T>(mine: &mut Option<Vec<T>>, theirs: Option<Vec<T>>) {
+            match (mine.as_mut(), theirs) {
+                (Some(a), Some(b)) => a.extend(b),
+                _ => *mine = None,
+            }
+        }
+        debug_assert!(self.width == next.width || next.is_empty() || self.is_empty());
+        if self.is_empty() && self.features.is_empty() {
+            self.width = next.width;
+        }
+        self.features.extend(next.features);
+        join(&mut self.labels, next.labels);
+        join(&mut self.ids, next.ids);
+        join(&mut self.values, next.values);
+        join(&mut self.label_sets, next.label_sets);
+        join(&mut self.weights, next.weights);
+        join(&mut self.source_rows, next.source_rows);
+        let mut splits = next.splits;
+        self.splits.retain_mut(
+            |(name, values)| match splits.iter_mut().find(|(n, _)| n == name) {
+                Some((_, more)) => {
+                    values.append(more);
+                    true
+                }
+                None => false,
+            },
+        );
+        let mut heads = next.head_targets;
+        self.head_targets.retain_mut(|(name, targets)| {
+            match heads.iter_mut().find(|(n, _)| n == name) {
+                Some((_, more)) => match (targets, more) {
+                    (HeadTargets::Classes(a), HeadTargets::Classes(b)) => {
+                        a.append(b);
+                        true
+                    }
+                    (HeadTargets::Values(a), HeadTargets::Values(b)) => {
+                        a.append(b);
+                        true
+                    }
+                    _ => false,
+                },
+                None => false,
+            }
+        });
+        for note in next.notes {
+            if !self.notes.contains(&note) {
+                self.notes.push(note);
+            }
+        }
+        for why in next.ignored_targets {
+            if !self.ignored_targets.contains(&why) {
+                self.ignored_targets.push(why);
+            }
+        }
+    }
+
     /// The targets of head `name` (a head after the first), if read.
     pub fn head_target(&self, name: &str) -> Option<&HeadTargets> {
         self.head_targets

@@ -104,6 +104,7 @@ pub(crate) fn held_out_csv(
         decision.scores_are_probabilities(),
         &predictions,
         &extra,
+        true,
     )
 }
 

@@ -61,7 +61,7 @@ pub use model_registry::{
 pub use novelty_guard::GuardReport;
 pub use onnx_export::OnnxSample;
 pub use prediction::{Attribution, Explanation, HeadAnswer, Novelty, Prediction};
-pub use predictions_csv::{csv_field, predictions_csv};
+pub use predictions_csv::{csv_field, predictions_csv, predictions_csv_rows};
 pub use project::{Listing, ResolvedScenario, list_plugins, list_scenarios, resolve_scenario};
 pub use recommend::{ItemCatalog, Recommendation};
 pub use run::{RunOptions, RunSummary, run_scenario};

@@ -169,7 +169,7 @@ impl LoadedRun {
                 .map(|(r, column)| {
                     indus_data::DataError::row(
                         "input",
-                        r + 1,
+                        rows.source_row(r),
                         Some(&column),
                         "missing value; this column drops incomplete rows (`missing: drop`), so send a value",
                     )

@@ -98,7 +98,7 @@ impl Prediction {
     /// yet: the base every kind of head fills in.
     pub(crate) fn for_row(rows: &RawTable, i: usize) -> Prediction {
         Prediction {
-            row: i + 1,
+            row: rows.source_row(i),
             id: rows.ids.as_ref().and_then(|ids| ids.get(i).cloned()),
             label: String::new(),
             score: 0.0,

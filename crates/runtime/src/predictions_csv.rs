@@ -24,7 +24,17 @@ pub fn predictions_csv(
     with_probabilities: bool,
     predictions: &[Prediction],
 ) -> String {
-    predictions_csv_with(classes, with_probabilities, predictions, &[])
+    predictions_csv_with(classes, with_probabilities, predictions, &[], true)
+}
+
+/// [`predictions_csv`] without the header row: the lines of a batch after
+/// the first, when a large input is predicted and written batch by batch.
+pub fn predictions_csv_rows(
+    classes: &[String],
+    with_probabilities: bool,
+    predictions: &[Prediction],
+) -> String {
+    predictions_csv_with(classes, with_probabilities, predictions, &[], false)
 }
 
 /// [`predictions_csv`] with `extra` columns at the end of each line (a
@@ -35,6 +45,7 @@ pub(crate) fn predictions_csv_with(
     with_probabilities: bool,
     predictions: &[Prediction],
     extra_columns: &[(&str, Vec<String>)],
+    with_header: bool,
 ) -> String {
     let mut text = String::new();
     let valued = predictions.iter().any(|p| p.value.is_some());
@@ -81,6 +92,9 @@ pub(crate) fn predictions_csv_with(
         let _ = write!(text, ",{}", csv_field(name));
     }
     let _ = writeln!(text);
+    if !with_header {
+        text.clear();
+    }
     for (i, p) in predictions.iter().enumerate() {
         let _ = write!(
             text,
