@@ -168,6 +168,8 @@ impl RowProgress {
 /// Where the answers go, written as they are produced. A file is written
 /// under a `.partial` name and renamed once complete, so an interrupted
 /// predict never leaves a file that looks finished.
+// One value for the whole predict; boxing a variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Output {
     Stdout(BufWriter<std::io::Stdout>),
     File {
@@ -177,6 +179,8 @@ enum Output {
     },
 }
 
+// One value for the whole predict; boxing a variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum FileSink {
     JsonLines(BufWriter<std::fs::File>),
     Csv {

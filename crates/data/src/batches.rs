@@ -50,6 +50,9 @@ pub struct RowBatches<'a> {
     source: Source,
 }
 
+// The streaming variant is the one that lives for a whole read; boxing it
+// would only add an indirection per batch.
+#[allow(clippy::large_enum_variant)]
 enum Source {
     /// Text columns from polars' streaming engine.
     Frames {
@@ -340,7 +343,7 @@ fn csv_header(path: &Path, source_name: &str, layout: CsvLayout) -> Result<Vec<S
             file: path.to_path_buf(),
             source,
         })?;
-    Ok(crate::rows::read_csv_header(source_name, head, layout)?)
+    crate::rows::read_csv_header(source_name, head, layout)
 }
 
 fn polars_path(path: &Path, source_name: &str) -> Result<PlRefPath, DataError> {

@@ -667,6 +667,7 @@ pub fn rows_from_parquet(
 /// one is missing). `first_row` is the file's 1-based number of the frame's
 /// first row (a batch of a streamed file starts past 1), so every message
 /// names the row as the file numbers it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn rows_from_frame(
     manifest: &PluginManifest,
     source_name: &str,
