@@ -98,12 +98,7 @@ impl<'a> RowBatches<'a> {
             undeclared: Vec::new(),
             source: Source::Done,
         };
-        let size = std::fs::metadata(path)
-            .map_err(|source| DataError::Read {
-                file: path.to_path_buf(),
-                source,
-            })?
-            .len();
+        let size = crate::fetch::file_size(path)?;
         let gzipped = path.extension().is_some_and(|e| e == "gz");
         let streamable = match format {
             RowFormat::Csv => !layout.latin1 && !gzipped,
@@ -210,17 +205,16 @@ impl<'a> RowBatches<'a> {
             } => {
                 let mut rows = Vec::new();
                 let mut failed = None;
+                let at_line = |line: usize, message: String| {
+                    DataError::row(&self.source_name, line, None, message)
+                };
                 for line in lines.by_ref() {
                     *line_number += 1;
                     let text = match line {
                         Ok(text) => text,
                         Err(e) => {
-                            failed = Some(DataError::row(
-                                &self.source_name,
-                                *line_number,
-                                None,
-                                format!("cannot read the line: {e}"),
-                            ));
+                            failed =
+                                Some(at_line(*line_number, format!("cannot read the line: {e}")));
                             break;
                         }
                     };
@@ -232,12 +226,7 @@ impl<'a> RowBatches<'a> {
                     match serde_json::from_str(text) {
                         Ok(value) => rows.push((*line_number, value)),
                         Err(e) => {
-                            failed = Some(DataError::row(
-                                &self.source_name,
-                                *line_number,
-                                None,
-                                format!("not valid JSON: {e}"),
-                            ));
+                            failed = Some(at_line(*line_number, format!("not valid JSON: {e}")));
                             break;
                         }
                     }

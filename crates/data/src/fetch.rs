@@ -265,12 +265,7 @@ fn is_gz(path: &Path) -> bool {
 /// [`crate::STREAM_ABOVE_BYTES`] is hashed as it streams past and not kept
 /// (empty content): a 19 GB table is never held in memory to be verified.
 fn content_and_digest(path: &Path) -> Result<(Vec<u8>, String), DataError> {
-    let size = std::fs::metadata(path)
-        .map_err(|source| DataError::Read {
-            file: path.to_path_buf(),
-            source,
-        })?
-        .len();
+    let size = file_size(path)?;
     if is_gz(path) || size <= crate::STREAM_ABOVE_BYTES {
         let bytes = decompress_if_gz(path, read(path)?)?;
         let digest = sha256_hex(&bytes);
@@ -291,6 +286,16 @@ fn content_and_digest(path: &Path) -> Result<(Vec<u8>, String), DataError> {
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok((Vec::new(), digest))
+}
+
+/// The size of the file at `path` in bytes, an error naming it otherwise.
+pub(crate) fn file_size(path: &Path) -> Result<u64, DataError> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|source| DataError::Read {
+            file: path.to_path_buf(),
+            source,
+        })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, DataError> {
