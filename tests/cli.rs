@@ -2067,6 +2067,89 @@ fn a_training_file_with_an_undeclared_column_trains_and_the_log_names_it() {
 }
 
 #[test]
+fn bad_training_rows_stop_the_run_unless_the_plugin_skips_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    ok(&indus(
+        &["new", "plugin", "pump-watch", "--root", root],
+        tmp.path(),
+    ));
+    let plugin_dir = tmp.path().join("plugins/pump-watch");
+    let data = plugin_dir.join("data/sample.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    // File rows 5 and 9 (lines 6 and 10): a word, and a reading out of range.
+    let broken: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(line, l)| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            match line {
+                5 => cells[1] = "hot",
+                9 => cells[1] = "999.0",
+                _ => {}
+            }
+            cells.join(",")
+        })
+        .collect();
+    std::fs::write(&data, broken.join("\n") + "\n").unwrap();
+    let manifest = plugin_dir.join("plugin.yaml");
+    let yaml: String = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("sha256:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&manifest, &yaml).unwrap();
+    let scenario = tmp.path().join("scenarios/pump-watch.yaml");
+    let args = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--runs-dir",
+        "runs",
+        "--epochs",
+        "2",
+        "--json",
+    ];
+    let refused = indus(&args, tmp.path());
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("row 5") && err.contains("row 9") && err.contains("temperature_c"),
+        "{err}"
+    );
+    assert!(
+        !tmp.path().join("runs").exists()
+            || std::fs::read_dir(tmp.path().join("runs/pump-watch"))
+                .map_or(true, |mut d| d.next().is_none())
+    );
+
+    let skipping = yaml.replace("  # on_bad_rows: skip\n", "  on_bad_rows: skip\n");
+    assert_ne!(skipping, yaml, "the scaffold shows the option");
+    std::fs::write(&manifest, skipping).unwrap();
+    let out = indus(&args, tmp.path());
+    let run: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let skipped = &run["metrics"]["skipped_rows"];
+    assert_eq!(skipped["count"], 2, "{skipped}");
+    let reasons = skipped["reasons"].as_array().unwrap();
+    assert!(
+        reasons[0].as_str().unwrap().contains("row 5")
+            && reasons[1].as_str().unwrap().contains("row 9"),
+        "{skipped}"
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("skipped 2 rows"), "{log}");
+    // 398 rows are left: 80 of them tested, the rest trained on.
+    let rows = &run["metrics"]["rows"];
+    assert_eq!(
+        rows["train"].as_u64().unwrap()
+            + rows["validation"].as_u64().unwrap()
+            + rows["test"].as_u64().unwrap(),
+        398,
+        "{rows}"
+    );
+}
+
+#[test]
 fn a_scaffolded_plugin_trains_as_it_is() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_str().unwrap();

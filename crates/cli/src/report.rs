@@ -35,6 +35,14 @@ pub fn print_run(s: &RunSummary) {
             .map(|e| format!("; kept epoch {e}"))
             .unwrap_or_default()
     );
+    if !m.skipped_rows.is_empty() {
+        println!(
+            "left out {} training row{} that could not be read (data.on_bad_rows: skip); the first: {}",
+            m.skipped_rows.count,
+            if m.skipped_rows.count == 1 { "" } else { "s" },
+            m.skipped_rows.reasons.first().map_or("-", String::as_str)
+        );
+    }
     if let Some(cv) = &m.cross_validation {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED)

@@ -389,6 +389,9 @@ data:
         # SHA-256 of the file: a changed or damaged file is refused. Update it
         # (sha256sum data/sample.csv) when you replace the data.
         sha256: {sha256}
+  # A training row with a cell that cannot be read stops the run, naming its
+  # row and column; with `on_bad_rows: skip` it is left out and counted.
+  # on_bad_rows: skip
   columns:
     # role: feature (model input), target (what to predict), id (echoed with
     # predictions), ignore. type: number, integer, boolean, category, id, image.

@@ -247,7 +247,8 @@ impl<'a> RowBatches<'a> {
             }
         };
         match &batch {
-            Some(Ok(table)) => self.next_row += table.len(),
+            // Rows left out under `on_bad_rows: skip` were read all the same.
+            Some(Ok(table)) => self.next_row += table.len() + table.skipped.count,
             Some(Err(_)) | None => self.source = Source::Done,
         }
         batch
@@ -260,8 +261,15 @@ impl Iterator for RowBatches<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             match self.next_batch()? {
-                // polars may hand over an empty frame at the end.
-                Ok(table) if table.is_empty() && !matches!(self.source, Source::Done) => continue,
+                // polars may hand over an empty frame at the end; a batch
+                // whose rows were all skipped still counts them.
+                Ok(table)
+                    if table.is_empty()
+                        && table.skipped.is_empty()
+                        && !matches!(self.source, Source::Done) =>
+                {
+                    continue;
+                }
                 other => return Some(other),
             }
         }
@@ -504,6 +512,80 @@ mod tests {
         let ids = whole.ids.as_ref().unwrap();
         assert_eq!(ids[2], "r3, \"quoted\"\nsecond line");
         assert_eq!(whole.undeclared_columns, vec!["extra".to_string()]);
+    }
+
+    #[test]
+    fn skipped_bad_rows_leave_the_others_numbered_as_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = csv_rows(Some(777));
+        // A second bad row, a missing label, in another batch.
+        text = text.replace("\nr41,41.5,x,b,good\n", "\nr41,41.5,x,b,\n");
+        let path = write(&dir, "t.csv", &text);
+        let mut manifest = plugin();
+        manifest.data.on_bad_rows = indus_spec::OnBadRows::Skip;
+        let read = |batch: usize| {
+            read_batched(
+                &manifest,
+                &path,
+                RowFormat::Csv,
+                CsvLayout::INPUT,
+                true,
+                &[],
+                batch,
+                Streaming::Always,
+            )
+            .unwrap()
+        };
+        let whole = read_rows(
+            &manifest,
+            &path,
+            RowFormat::Csv,
+            CsvLayout::INPUT,
+            true,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(whole.len(), 998);
+        for batch in [1, 50, 5000] {
+            let streamed = read(batch);
+            assert_eq!(streamed.skipped, whole.skipped, "batches of {batch}");
+            assert_eq!(
+                streamed.source_rows, whole.source_rows,
+                "batches of {batch}"
+            );
+            assert_eq!(streamed, whole, "batches of {batch}");
+        }
+        assert_eq!(whole.skipped.count, 2);
+        assert!(
+            whole.skipped.reasons[0].contains("row 41"),
+            "{:?}",
+            whole.skipped
+        );
+        assert!(
+            whole.skipped.reasons[1].contains("row 777")
+                && whole.skipped.reasons[1].contains("amount"),
+            "{:?}",
+            whole.skipped
+        );
+        // Rows after each gap keep their numbers in the file.
+        assert_eq!(whole.source_row(39), 40);
+        assert_eq!(whole.source_row(40), 42);
+        assert_eq!(whole.source_row(775), 778);
+        assert_eq!(whole.ids.as_ref().unwrap()[775], "r778");
+        // Rows to predict are never skipped.
+        let err = read_batched(
+            &manifest,
+            &path,
+            RowFormat::Csv,
+            CsvLayout::INPUT,
+            false,
+            &[],
+            50,
+            Streaming::Always,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("row 777"), "{err}");
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct LoadedData {
     /// Rows left out for a missing value in a `missing: drop` column
     /// (training, test and validation together).
     pub dropped_rows: usize,
+    /// Rows left out under `data.on_bad_rows: skip` (every split
+    /// together), with the first reasons.
+    pub skipped_rows: crate::table::SkippedRows,
     /// Things about the files worth telling the user that do not stop the
     /// run, e.g. undeclared columns read past.
     pub notes: Vec<String>,
@@ -85,6 +88,10 @@ pub fn load_dataset(
         &lookups,
     )?;
     let (mut train, mut test, mut validation) = (train, test, validation);
+    let mut skipped_rows = std::mem::take(&mut train.skipped);
+    for t in [test.as_mut(), validation.as_mut()].into_iter().flatten() {
+        skipped_rows.merge(std::mem::take(&mut t.skipped));
+    }
     let mut dropped_rows = crate::table::drop_missing(manifest, &mut train);
     for t in [test.as_mut(), validation.as_mut()].into_iter().flatten() {
         dropped_rows += crate::table::drop_missing(manifest, t);
@@ -96,6 +103,7 @@ pub fn load_dataset(
         files,
         lookups,
         dropped_rows,
+        skipped_rows,
         notes,
     })
 }

@@ -40,6 +40,6 @@ pub use rows::{
     target_classes, undeclared_note,
 };
 pub use table::{
-    HeadTargets, RawTable, drop_missing, feature_columns, image_column, primary_head, raw_width,
-    rows_missing_required,
+    HeadTargets, RawTable, SkippedRows, drop_missing, feature_columns, image_column, primary_head,
+    raw_width, rows_missing_required,
 };

@@ -5,9 +5,10 @@
 use crate::DataError;
 use crate::idx::read_idx;
 use crate::join::{LookupTable, fill_json_rows};
-use crate::table::{HeadTargets, RawTable, feature_columns, is_numeric};
+use crate::table::{HeadTargets, RawTable, SkippedRows, feature_columns, is_numeric};
 use indus_spec::{
-    ColumnRole, ColumnSpec, ColumnType, ExtraColumns, HeadSpec, PluginManifest, Task, UnknownValues,
+    ColumnRole, ColumnSpec, ColumnType, ExtraColumns, HeadSpec, OnBadRows, PluginManifest, Task,
+    UnknownValues,
 };
 use polars::prelude::*;
 use std::collections::HashSet;
@@ -973,12 +974,65 @@ pub(crate) fn rows_from_frame(
         DataError::Row { row, .. } => *row,
         _ => 0,
     });
+    if require_target && manifest.data.on_bad_rows == OnBadRows::Skip {
+        return skip_bad_rows(table, cell_problems, first_row);
+    }
     let mut problems = Problems::default();
     for p in cell_problems {
         problems.push(p);
     }
     problems.into_result(source_name)?;
     Ok(table)
+}
+
+/// Leaves out the rows named in `problems` (all row problems, in row
+/// order) under `data.on_bad_rows: skip`. Every row kept carries its number
+/// in the file, so that batches read after rows were left out still number
+/// theirs right. A problem that names no row (a file-wide one) still stops.
+fn skip_bad_rows(
+    table: RawTable,
+    mut problems: Vec<DataError>,
+    first_row: usize,
+) -> Result<RawTable, DataError> {
+    if let Some(file_wide) = problems
+        .iter()
+        .position(|p| !matches!(p, DataError::Row { .. }))
+    {
+        return Err(problems.swap_remove(file_wide));
+    }
+    let bad: HashSet<usize> = problems
+        .iter()
+        .filter_map(|p| match p {
+            DataError::Row { row, .. } => Some(*row),
+            _ => None,
+        })
+        .collect();
+    let keep: Vec<usize> = (0..table.len())
+        .filter(|i| !bad.contains(&(first_row + i)))
+        .collect();
+    let mut kept = if bad.is_empty() {
+        table
+    } else {
+        let mut kept = table.select(&keep);
+        kept.skipped = table.skipped;
+        kept
+    };
+    kept.source_rows = Some(keep.iter().map(|i| first_row + i).collect());
+    let mut reasons = Vec::new();
+    let mut seen = HashSet::new();
+    for p in problems {
+        if let DataError::Row { row, .. } = &p
+            && seen.insert(*row)
+            && reasons.len() < SkippedRows::KEPT_REASONS
+        {
+            reasons.push(p.to_string());
+        }
+    }
+    kept.skipped.merge(SkippedRows {
+        count: bad.len(),
+        reasons,
+    });
+    Ok(kept)
 }
 
 /// Empties the cells of the declared columns whose text is one of the

@@ -45,6 +45,37 @@ pub struct RawTable {
     /// `i` is still the file's row `i + 1`. A run keeps these numbers for
     /// its held-out rows, so they can be found again.
     pub source_rows: Option<Vec<usize>>,
+    /// Training rows left out because a cell could not be read, under
+    /// `data.on_bad_rows: skip`; empty otherwise. Belongs to the file
+    /// read, so a selection of rows does not carry it.
+    pub skipped: SkippedRows,
+}
+
+/// How many rows were left out under `data.on_bad_rows: skip`, and why
+/// (the first few located reasons), for the run's log and `metrics.json`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SkippedRows {
+    /// Rows left out.
+    pub count: usize,
+    /// The first reasons, each naming its file, row and column.
+    pub reasons: Vec<String>,
+}
+
+impl SkippedRows {
+    /// Reasons kept: enough to see the pattern, bounded for any file.
+    pub const KEPT_REASONS: usize = 10;
+
+    /// Adds the rows skipped in another batch or split.
+    pub fn merge(&mut self, other: SkippedRows) {
+        self.count += other.count;
+        let room = Self::KEPT_REASONS.saturating_sub(self.reasons.len());
+        self.reasons.extend(other.reasons.into_iter().take(room));
+    }
+
+    /// True when no row was left out.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
 }
 
 /// What a head after the first learns from, one entry per row.
@@ -202,6 +233,7 @@ impl RawTable {
                 self.notes.push(note);
             }
         }
+        self.skipped.merge(next.skipped);
         for why in next.ignored_targets {
             if !self.ignored_targets.contains(&why) {
                 self.ignored_targets.push(why);
@@ -265,6 +297,7 @@ impl RawTable {
                 .weights
                 .as_ref()
                 .map(|w| indices.iter().map(|&i| w[i]).collect()),
+            skipped: SkippedRows::default(),
         }
     }
 

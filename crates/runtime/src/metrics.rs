@@ -93,6 +93,10 @@ pub struct RunMetrics {
     /// and multilabel heads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permutation_importance: Option<PermutationImportance>,
+    /// Training rows left out under `data.on_bad_rows: skip`: how many,
+    /// and the first reasons (file, row, column).
+    #[serde(default, skip_serializing_if = "indus_data::SkippedRows::is_empty")]
+    pub skipped_rows: indus_data::SkippedRows,
 }
 
 impl RunMetrics {

@@ -72,6 +72,7 @@ pub fn run_scenario(
     let classes = class_names(plugin, head);
     let locations = data_locations(resolved, options);
     let (mut data, native) = load_data(resolved, &locations, log)?;
+    let skipped_rows = std::mem::take(&mut data.skipped_rows);
     let evaluation_note = plan.carve_test_rows(&mut data, plugin)?;
     // A recommender remembers what each training user rated, and is scored
     // on lists over the items they did not.
@@ -183,7 +184,7 @@ pub fn run_scenario(
     let writer = RunWriter::create(&options.runs_root, scenario.name.as_str(), &run_id)?;
     let test_decisions = scores.decided.take();
     let held_out = scores.held_out.take();
-    let metrics = record_metrics(
+    let mut metrics = record_metrics(
         resolved,
         &backend,
         writer.run_id(),
@@ -194,6 +195,7 @@ pub fn run_scenario(
         top_k,
         importance,
     );
+    metrics.skipped_rows = skipped_rows;
     let environment = Environment::capture(
         scenario,
         &backend,
@@ -269,7 +271,15 @@ fn load_data(
         train: scenario.data.train_limit.map(|c| c.get()),
         test: scenario.data.test_limit.map(|c| c.get()),
     };
+    let started = std::time::Instant::now();
     let mut data = indus_data::load_dataset(plugin, locations, limits)?;
+    let rows_read = data.train.len()
+        + data.test.as_ref().map_or(0, RawTable::len)
+        + data.validation.as_ref().map_or(0, RawTable::len);
+    log(&format!(
+        "data: read {rows_read} rows in {:.2} s",
+        started.elapsed().as_secs_f64()
+    ));
     let native = indus_plugin::load_for_manifest(plugin, &resolved.plugin_file)?;
     if let Some(n) = &native {
         log(&format!(
@@ -305,6 +315,18 @@ fn load_data(
         log(&format!(
             "left out {} rows with a missing value in a `missing: drop` column",
             data.dropped_rows
+        ));
+    }
+    if !data.skipped_rows.is_empty() {
+        log(&format!(
+            "skipped {} row{} that could not be read (the plugin sets `data.on_bad_rows: skip`); first: {}",
+            data.skipped_rows.count,
+            if data.skipped_rows.count == 1 {
+                ""
+            } else {
+                "s"
+            },
+            data.skipped_rows.reasons.join("; ")
         ));
     }
     Ok((data, native))
@@ -368,5 +390,6 @@ fn record_metrics(
             .collect(),
         novelty_guard: scores.novelty_guard,
         permutation_importance: importance.map(ImportanceSamples::finish),
+        skipped_rows: indus_data::SkippedRows::default(),
     }
 }

@@ -62,6 +62,25 @@ pub struct DataSpec {
     /// the schema reads.
     #[serde(default, skip_serializing_if = "is_default")]
     pub extra_columns: ExtraColumns,
+    /// What a training row with a cell that cannot be read means: a
+    /// reason to stop before any run is written (`error`, the default: the
+    /// report names each row and column), or a row to leave out (`skip`:
+    /// the run counts the rows left out, keeps the first reasons in its
+    /// log and `metrics.json`, and the CLI says so). Rows sent to `predict`
+    /// or `eval` are never skipped: an answer per input row is the contract.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub on_bad_rows: OnBadRows,
+}
+
+/// Policy for training rows whose cells cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadRows {
+    /// Stop, naming every bad row and column (up to a reported maximum).
+    #[default]
+    Error,
+    /// Leave the bad rows out of training and record how many and why.
+    Skip,
 }
 
 /// Policy for undeclared columns in data files.
