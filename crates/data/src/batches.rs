@@ -7,7 +7,9 @@
 
 use crate::DataError;
 use crate::join::LookupTable;
-use crate::rows::{CsvLayout, RowFormat, json_rows, project, read_rows, rows_from_frame};
+use crate::rows::{
+    CsvLayout, RowFormat, json_rows, parquet_read_type, project, read_rows, rows_from_frame,
+};
 use crate::table::RawTable;
 use indus_spec::PluginManifest;
 use polars::prelude::*;
@@ -409,11 +411,18 @@ fn parquet_scan(
         .map(|n| n.to_string())
         .collect();
     let (read, undeclared) = project(manifest, source_name, &names, joins)?;
-    let lazy = LazyFrame::scan_parquet(polars_path(path, source_name)?, Default::default())
+    let mut lazy = LazyFrame::scan_parquet(polars_path(path, source_name)?, Default::default())
         .map_err(unreadable)?;
+    let file_schema = lazy.collect_schema().map_err(unreadable)?;
     let selected: Vec<Expr> = read
         .iter()
-        .map(|&i| col(names[i].as_str()).cast(DataType::String))
+        .map(|&i| {
+            let name = names[i].as_str();
+            let read_as = file_schema.get(name).map_or(DataType::String, |file_type| {
+                parquet_read_type(manifest, name, file_type, joins)
+            });
+            col(name).cast(read_as)
+        })
         .collect();
     Ok((lazy.select(selected), undeclared, rows))
 }
@@ -702,6 +711,56 @@ mod tests {
         )
         .unwrap();
         assert_eq!(batches.total_rows(), Some(n));
+    }
+
+    #[test]
+    fn typed_parquet_numbers_meet_the_same_checks_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let n = 300usize;
+        // Row 120 is out of the column's range, row 130 has no value (one
+        // batch: a streamed read stops at the first batch with problems).
+        let amounts: Vec<Option<f64>> = (1..=n)
+            .map(|i| match i {
+                120 => Some(5000.0),
+                130 => None,
+                _ => Some(i as f64 / 4.0),
+            })
+            .collect();
+        let mut frame = df!(
+            "id" => (1..=n).map(|i| format!("r{i}")).collect::<Vec<_>>(),
+            "amount" => amounts,
+            "kind" => (1..=n).map(|i| if i % 2 == 0 { "a" } else { "b" }).collect::<Vec<_>>(),
+            "y" => (1..=n).map(|i| if i % 3 == 0 { "bad" } else { "good" }).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_row_group_size(Some(64))
+            .finish(&mut frame)
+            .unwrap();
+        let manifest = plugin();
+        let whole = read_rows(
+            &manifest,
+            &path,
+            RowFormat::Parquet,
+            CsvLayout::INPUT,
+            true,
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        let streamed = batched(&path, RowFormat::Parquet, 50)
+            .unwrap_err()
+            .to_string();
+        for err in [&whole, &streamed] {
+            assert!(
+                err.contains("row 120")
+                    && err.contains("value 5000 is outside the allowed range [0, 1000]")
+                    && err.contains("row 130")
+                    && err.contains("missing value"),
+                "{err}"
+            );
+        }
     }
 
     /// Every column type pandas, pyarrow and Spark write (files made by

@@ -643,7 +643,14 @@ pub fn rows_from_parquet(
     let columns = df
         .columns()
         .iter()
-        .map(|c| c.cast(&DataType::String))
+        .map(|c| {
+            c.cast(&parquet_read_type(
+                manifest,
+                c.name().as_str(),
+                c.dtype(),
+                joins,
+            ))
+        })
         .collect::<Result<Vec<Column>, _>>()
         .map_err(|e| schema_error(format!("cannot read a column as text: {e}")))?;
     let df = DataFrame::new_infer_height(columns).map_err(|e| schema_error(e.to_string()))?;
@@ -735,6 +742,31 @@ pub(crate) fn rows_from_frame(
             continue;
         }
         for col_name in csv_field_names(c) {
+            // Typed numbers (Parquet) are checked as they are, unparsed.
+            if let Some(numbers) = df
+                .column(&col_name)
+                .ok()
+                .and_then(|column| column.f64().ok())
+                .filter(|_| reads_typed_numbers(c))
+            {
+                for (row, v) in numbers.iter().enumerate() {
+                    let value = match v {
+                        Some(v) => number_cell(c, v, v),
+                        None => missing_cell(c),
+                    };
+                    match value {
+                        Ok(v) => features[row * width + position] = v,
+                        Err(m) => cell_problems.push(DataError::row(
+                            source_name,
+                            at(row),
+                            Some(&col_name),
+                            m,
+                        )),
+                    }
+                }
+                position += 1;
+                continue;
+            }
             let cells = text_column(
                 &col_name,
                 &format!("column `{}` of the plugin's schema", c.name),
@@ -1419,11 +1451,7 @@ impl Problems {
 fn parse_cell(c: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
     let cell = cell.map(str::trim).filter(|s| !s.is_empty());
     let Some(text) = cell else {
-        return if c.nullable {
-            Ok(f32::NAN)
-        } else {
-            Err("missing value (the column is not nullable)".into())
-        };
+        return missing_cell(c);
     };
     match c.kind {
         ColumnType::Category => {
@@ -1449,12 +1477,62 @@ fn parse_cell(c: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
             let v: f64 = text
                 .parse()
                 .map_err(|_| format!("`{text}` is not a number"))?;
-            if kind == ColumnType::Integer && v.fract() != 0.0 {
-                return Err(format!("`{text}` is not a whole number"));
-            }
-            check_number(c, v)
+            number_cell(c, v, text)
         }
         other => Err(format!("columns of type {other:?} cannot be model inputs")),
+    }
+}
+
+/// A cell with no value: NaN (imputed later) when the column is nullable,
+/// an error otherwise.
+fn missing_cell(c: &ColumnSpec) -> Result<f32, String> {
+    if c.nullable {
+        Ok(f32::NAN)
+    } else {
+        Err("missing value (the column is not nullable)".into())
+    }
+}
+
+/// A number already parsed, from text or typed in the file, checked as the
+/// column's rules say: whole for an integer column, then finite and in
+/// range. `shown` is the cell as the user would recognise it.
+fn number_cell(c: &ColumnSpec, v: f64, shown: impl std::fmt::Display) -> Result<f32, String> {
+    if c.kind == ColumnType::Integer && v.fract() != 0.0 {
+        return Err(format!("`{shown}` is not a whole number"));
+    }
+    check_number(c, v)
+}
+
+/// Whether a feature column's cells may arrive as typed numbers (from a
+/// Parquet file) instead of text: numbers and pixels, not categories or
+/// booleans, whose values are matched as text.
+fn reads_typed_numbers(c: &ColumnSpec) -> bool {
+    matches!(
+        c.kind,
+        ColumnType::Number | ColumnType::Integer | ColumnType::Image
+    )
+}
+
+/// The type a Parquet column is read as: a number column of the file stays
+/// a number (as `f64`) when the schema reads it as a numeric feature, so no
+/// cell is written out as text only to be parsed back; every other column
+/// (ids, categories, targets, a lookup table's key) is read as text.
+pub(crate) fn parquet_read_type(
+    manifest: &PluginManifest,
+    name: &str,
+    file_type: &DataType,
+    joins: &[LookupTable],
+) -> DataType {
+    let numeric_in_file = file_type.is_primitive_numeric() || file_type.is_decimal();
+    let numeric_feature = feature_columns(manifest)
+        .into_iter()
+        .filter(|c| !c.derived && reads_typed_numbers(c))
+        .any(|c| csv_field_names(c).iter().any(|f| f == name));
+    let join_key = joins.iter().any(|j| j.on == name);
+    if numeric_in_file && numeric_feature && !join_key {
+        DataType::Float64
+    } else {
+        DataType::String
     }
 }
 
