@@ -61,6 +61,8 @@ enum Source {
         batches: polars::lazy::frame::CollectBatches,
         decimal_comma: bool,
     },
+    /// A Parquet file, one row group at a time, dealt out in batches.
+    RowGroups(RowGroups),
     /// One JSON object per line.
     JsonLines {
         lines: std::io::Lines<BufReader<std::fs::File>>,
@@ -125,13 +127,11 @@ impl<'a> RowBatches<'a> {
                 }
             }
             RowFormat::Parquet => {
-                let (lazy, undeclared, rows) = parquet_scan(manifest, path, &source_name, joins)?;
+                let (groups, undeclared) =
+                    RowGroups::open(manifest, path, &source_name, joins, batch_rows)?;
                 batches.undeclared = undeclared;
-                batches.total_rows = Some(rows);
-                Source::Frames {
-                    batches: collect(lazy, &source_name, batch_rows)?,
-                    decimal_comma: false,
-                }
+                batches.total_rows = Some(groups.total_rows());
+                Source::RowGroups(groups)
             }
             _ => {
                 let file = std::fs::File::open(path).map_err(|source| DataError::Read {
@@ -200,6 +200,18 @@ impl<'a> RowBatches<'a> {
                     )
                 })
             }
+            Source::RowGroups(groups) => groups.next_frame(&self.source_name).map(|frame| {
+                rows_from_frame(
+                    self.manifest,
+                    &self.source_name,
+                    frame?,
+                    self.require_target,
+                    self.joins,
+                    false,
+                    &self.undeclared,
+                    self.next_row,
+                )
+            }),
             Source::JsonLines {
                 lines,
                 line_number,
@@ -385,46 +397,140 @@ fn csv_scan(
     Ok((lazy.select(selected), undeclared))
 }
 
-/// A lazy scan of the Parquet columns the plugin reads, each cast to
-/// text so that typed files meet the same per-cell rules as CSV; and the
-/// file's row count from its metadata.
-fn parquet_scan(
-    manifest: &PluginManifest,
-    path: &Path,
-    source_name: &str,
-    joins: &[LookupTable],
-) -> Result<(LazyFrame, Vec<String>, usize), DataError> {
-    let unreadable = |e: PolarsError| DataError::Schema {
+/// A Parquet file read one row group at a time with polars' eager reader,
+/// each group cut into batches. Memory holds one decoded row group (about
+/// a million rows as pyarrow writes them), whatever the file's size:
+/// polars' streaming Parquet source read ahead of a slower consumer, and
+/// held 1 GB for a 5M-row file.
+struct RowGroups {
+    path: std::path::PathBuf,
+    metadata: std::sync::Arc<polars::io::parquet::read::FileMetadata>,
+    projection: Vec<usize>,
+    /// (first row, rows) of each group not read yet.
+    groups: std::collections::VecDeque<(usize, usize)>,
+    /// Batches of the group read last, not handed out yet.
+    pending: std::collections::VecDeque<DataFrame>,
+    batch_rows: usize,
+    manifest_casts: Vec<(String, DataType)>,
+}
+
+impl RowGroups {
+    /// Reads the file's metadata and picks the declared columns; returns
+    /// the reader and the file's undeclared columns.
+    fn open(
+        manifest: &PluginManifest,
+        path: &Path,
+        source_name: &str,
+        joins: &[LookupTable],
+        batch_rows: usize,
+    ) -> Result<(RowGroups, Vec<String>), DataError> {
+        let unreadable = |e: PolarsError| parquet_error(source_name, e);
+        let mut reader = ParquetReader::new(open_file(path)?);
+        let metadata = reader.get_metadata().map_err(unreadable)?.clone();
+        let schema = reader.schema().map_err(unreadable)?;
+        let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+        let (projection, undeclared) = project(manifest, source_name, &names, joins)?;
+        let mut groups = std::collections::VecDeque::new();
+        let mut first = 0;
+        for group in &metadata.row_groups {
+            let rows = group.num_rows();
+            if rows > 0 {
+                groups.push_back((first, rows));
+            }
+            first += rows;
+        }
+        // What each declared column is read as: numbers stay numbers for
+        // numeric features, everything else becomes text.
+        let manifest_casts = projection
+            .iter()
+            .filter_map(|&i| {
+                let (name, field) = schema.get_at_index(i)?;
+                let file_type = DataType::from_arrow_field(field);
+                Some((
+                    name.to_string(),
+                    parquet_read_type(manifest, name, &file_type, joins),
+                ))
+            })
+            .collect();
+        Ok((
+            RowGroups {
+                path: path.to_path_buf(),
+                metadata,
+                projection,
+                groups,
+                pending: std::collections::VecDeque::new(),
+                batch_rows,
+                manifest_casts,
+            },
+            undeclared,
+        ))
+    }
+
+    fn total_rows(&self) -> usize {
+        self.metadata.num_rows
+    }
+
+    /// The next batch, reading the next row group when the last is used up.
+    fn next_frame(&mut self, source_name: &str) -> Option<Result<DataFrame, DataError>> {
+        if self.pending.is_empty() {
+            let (first, rows) = self.groups.pop_front()?;
+            let group = match self.read_group(first, rows, source_name) {
+                Ok(group) => group,
+                Err(e) => return Some(Err(e)),
+            };
+            let mut start = 0;
+            while start < group.height() {
+                self.pending
+                    .push_back(group.slice(start as i64, self.batch_rows));
+                start += self.batch_rows;
+            }
+        }
+        self.pending.pop_front().map(Ok)
+    }
+
+    fn read_group(
+        &self,
+        first: usize,
+        rows: usize,
+        source_name: &str,
+    ) -> Result<DataFrame, DataError> {
+        let unreadable = |e: PolarsError| parquet_error(source_name, e);
+        let mut reader = ParquetReader::new(open_file(&self.path)?);
+        reader.set_metadata(self.metadata.clone());
+        let frame = reader
+            .with_projection(Some(self.projection.clone()))
+            .with_slice(Some((first, rows)))
+            .finish()
+            .map_err(unreadable)?;
+        let columns = frame
+            .columns()
+            .iter()
+            .map(|c| {
+                let read_as = self
+                    .manifest_casts
+                    .iter()
+                    .find(|(name, _)| name == c.name().as_str())
+                    .map_or(DataType::String, |(_, t)| t.clone());
+                c.cast(&read_as)
+            })
+            .collect::<Result<Vec<Column>, _>>()
+            .map_err(unreadable)?;
+        DataFrame::new_infer_height(columns).map_err(unreadable)
+    }
+}
+
+fn parquet_error(source_name: &str, e: PolarsError) -> DataError {
+    DataError::Schema {
         source_name: source_name.to_string(),
         message: format!("cannot read as Parquet: {e}"),
-    };
-    let file = std::fs::File::open(path).map_err(|source| DataError::Read {
+    }
+}
+
+fn open_file(path: &Path) -> Result<std::fs::File, DataError> {
+    std::fs::File::open(path).map_err(|source| DataError::Read {
         file: path.to_path_buf(),
         source,
-    })?;
-    let mut reader = ParquetReader::new(file);
-    let rows = reader.num_rows().map_err(unreadable)?;
-    let names: Vec<String> = reader
-        .schema()
-        .map_err(unreadable)?
-        .iter_names()
-        .map(|n| n.to_string())
-        .collect();
-    let (read, undeclared) = project(manifest, source_name, &names, joins)?;
-    let mut lazy = LazyFrame::scan_parquet(polars_path(path, source_name)?, Default::default())
-        .map_err(unreadable)?;
-    let file_schema = lazy.collect_schema().map_err(unreadable)?;
-    let selected: Vec<Expr> = read
-        .iter()
-        .map(|&i| {
-            let name = names[i].as_str();
-            let read_as = file_schema.get(name).map_or(DataType::String, |file_type| {
-                parquet_read_type(manifest, name, file_type, joins)
-            });
-            col(name).cast(read_as)
-        })
-        .collect();
-    Ok((lazy.select(selected), undeclared, rows))
+    })
 }
 
 fn collect(
@@ -718,12 +824,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         let n = 300usize;
-        // Row 120 is out of the column's range, row 130 has no value (one
+        // Row 120 is out of the column's range, row 125 has no value (one
         // batch: a streamed read stops at the first batch with problems).
         let amounts: Vec<Option<f64>> = (1..=n)
             .map(|i| match i {
                 120 => Some(5000.0),
-                130 => None,
+                125 => None,
                 _ => Some(i as f64 / 4.0),
             })
             .collect();
@@ -756,7 +862,7 @@ mod tests {
             assert!(
                 err.contains("row 120")
                     && err.contains("value 5000 is outside the allowed range [0, 1000]")
-                    && err.contains("row 130")
+                    && err.contains("row 125")
                     && err.contains("missing value"),
                 "{err}"
             );
