@@ -2067,6 +2067,58 @@ fn a_training_file_with_an_undeclared_column_trains_and_the_log_names_it() {
 }
 
 #[test]
+fn a_streamed_predict_answers_exactly_as_the_whole_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    ok(&indus(
+        &["new", "plugin", "pump-watch", "--root", root],
+        tmp.path(),
+    ));
+    let scenario = tmp.path().join("scenarios/pump-watch.yaml");
+    let run: Value = serde_json::from_str(&ok(&indus(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--epochs",
+            "2",
+            "--json",
+        ],
+        tmp.path(),
+    )))
+    .unwrap();
+    let run_dir = run["run_dir"].as_str().unwrap();
+    // A path through `..`, which polars' chunked reader would refuse as is.
+    std::fs::create_dir(tmp.path().join("elsewhere")).unwrap();
+    let input = "elsewhere/../plugins/pump-watch/data/sample.csv";
+    let predict = |extra: &[&str], out: &str| {
+        let mut args = vec!["predict", run_dir, "--input", input, "--out", out];
+        args.extend_from_slice(extra);
+        ok(&indus(&args, tmp.path()));
+        std::fs::read_to_string(tmp.path().join(out)).unwrap()
+    };
+    let whole = predict(&[], "whole.csv");
+    assert_eq!(whole.lines().count(), 401, "a header and 400 answers");
+    // Rows, ids and labels alike; scores to float rounding (a batch's
+    // shape changes the order of the sums).
+    for batch in ["1", "7", "64"] {
+        let streamed = predict(&["--stream", "--batch-rows", batch], "streamed.csv");
+        assert_eq!(streamed.lines().count(), whole.lines().count());
+        assert_eq!(streamed.lines().next(), whole.lines().next());
+        for (a, b) in streamed.lines().zip(whole.lines()).skip(1) {
+            let (a, b): (Vec<&str>, Vec<&str>) = (a.split(',').collect(), b.split(',').collect());
+            assert_eq!(a[..3], b[..3], "batches of {batch}");
+            for (x, y) in a[3..].iter().zip(&b[3..]) {
+                let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+                assert!((x - y).abs() < 1e-5, "batches of {batch}: {a:?} vs {b:?}");
+            }
+        }
+    }
+    assert!(!tmp.path().join("streamed.csv.partial").exists());
+}
+
+#[test]
 fn bad_training_rows_stop_the_run_unless_the_plugin_skips_them() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_str().unwrap();

@@ -358,7 +358,12 @@ fn csv_header(path: &Path, source_name: &str, layout: CsvLayout) -> Result<Vec<S
 }
 
 fn polars_path(path: &Path, source_name: &str) -> Result<PlRefPath, DataError> {
-    PlRefPath::try_from_path(path).map_err(|e| DataError::Schema {
+    // polars' async reader takes no `..` in a path.
+    let path = std::fs::canonicalize(path).map_err(|source| DataError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    PlRefPath::try_from_path(&path).map_err(|e| DataError::Schema {
         source_name: source_name.to_string(),
         message: format!("cannot open for reading: {e}"),
     })
