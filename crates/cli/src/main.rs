@@ -265,16 +265,20 @@ enum SchemaWhich {
 }
 
 fn main() -> std::process::ExitCode {
-    // polars maps a local CSV file into memory when it streams it, so the
-    // process's RSS grows by the whole file (4 GB at 20M rows); its async
+    let cli = Cli::parse();
+    // polars maps a local CSV file into memory when it streams it, so a
+    // predict's RSS grows by the whole file (4 GB at 20M rows); its async
     // reader fetches 32 MB chunks instead and keeps RSS bounded
-    // (docs/benchmarks.md). Set before anything reads polars' config.
-    if std::env::var_os("POLARS_FORCE_ASYNC").is_none() {
-        // SAFETY: the first statement of `main`: no other thread exists yet
-        // that could read the environment concurrently.
+    // (docs/benchmarks.md). Training holds its rows anyway, and reads
+    // leaner from the mapping, so only predict switches.
+    if matches!(cli.command, Command::Predict(_))
+        && std::env::var_os("POLARS_FORCE_ASYNC").is_none()
+    {
+        // SAFETY: nothing but argument parsing has run: no other thread
+        // exists yet that could read the environment concurrently, and
+        // polars reads its configuration on first use, after this.
         unsafe { std::env::set_var("POLARS_FORCE_ASYNC", "1") };
     }
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => cmd_run(a),
         Command::Eval(a) => cmd_eval(a),
