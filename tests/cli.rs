@@ -2116,6 +2116,27 @@ fn a_streamed_predict_answers_exactly_as_the_whole_read() {
         }
     }
     assert!(!tmp.path().join("streamed.csv.partial").exists());
+
+    // `eval --input` streamed in batches scores every row as the whole read.
+    let eval = |extra: &[&str]| -> Value {
+        let mut args = vec!["eval", run_dir, "--input", input, "--json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(&indus(&args, tmp.path()))).unwrap()
+    };
+    let whole = eval(&[])["metrics"].clone();
+    let streamed = eval(&["--stream", "--batch-rows", "7"])["metrics"].clone();
+    assert_eq!(streamed["rows"], 400, "{streamed}");
+    assert_eq!(whole["confusion"], streamed["confusion"], "{streamed}");
+    let auc = |m: &Value| m["ranking"]["roc_auc"].as_f64().unwrap();
+    assert!(
+        (auc(&whole) - auc(&streamed)).abs() < 1e-6,
+        "{whole} vs {streamed}"
+    );
+    let refused = indus(
+        &["eval", run_dir, "--input", input, "--batch-rows", "0"],
+        tmp.path(),
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--batch-rows 0 is out of range"));
 }
 
 #[test]

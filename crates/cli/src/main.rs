@@ -18,8 +18,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indus_data::{RowFormat, read_input_rows};
 use indus_runtime::{
-    LoadedRun, RunOptions, list_plugins, list_runs, list_scenarios, resolve_run, resolve_scenario,
-    run_scenario,
+    Evaluation, LoadedRun, RunOptions, list_plugins, list_runs, list_scenarios, resolve_run,
+    resolve_scenario, run_scenario,
 };
 use indus_spec::BackendKind;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,14 @@ struct EvalArgs {
     /// Format of --input (default: from its extension).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
+    /// Rows of --input read and scored at a time (1 to 1,000,000); only the
+    /// answers are kept, so a file of any size is evaluated.
+    #[arg(long, default_value_t = indus_data::DEFAULT_BATCH_ROWS)]
+    batch_rows: usize,
+    /// Stream --input in batches whatever its size (without it, files up to
+    /// 64 MiB are read whole: the most precise messages for a malformed file).
+    #[arg(long, requires = "input")]
+    stream: bool,
     /// Folder with local copies of data sets (default: the folder the run
     /// read its data from, then INDUS_DATA_DIR).
     #[arg(long)]
@@ -401,56 +409,83 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let rows = match &a.input {
-        Some(path) => read_input(&run, path, a.format)?,
+    let evaluation = match &a.input {
+        Some(path) => {
+            // Streamed (above 64 MiB, or with --stream): only the answers
+            // are held.
+            predict::check_batch_rows(a.batch_rows)?;
+            let batches = indus_data::RowBatches::open(
+                &run.plugin,
+                path,
+                row_format(path, a.format)?,
+                indus_data::input_layout(&run.plugin)?,
+                false,
+                &run.lookups,
+                a.batch_rows,
+                if a.stream {
+                    indus_data::Streaming::Always
+                } else {
+                    indus_data::Streaming::Auto
+                },
+            )?;
+            if let Some(note) = predict::undeclared_note(&batches) {
+                eprintln!("warning: {note}");
+            }
+            let mut noted = std::collections::HashSet::new();
+            run.evaluate_batches(batches.inspect(|batch| {
+                for note in batch.iter().flat_map(|rows| &rows.notes) {
+                    if noted.insert(note.clone()) {
+                        eprintln!("note: {note}");
+                    }
+                }
+            }))?
+        }
         None => match run.held_out_rows(a.data_dir.clone(), a.test_limit.map(|n| n as usize))? {
             indus_runtime::HeldOutRows::Rows { rows, what } => {
                 eprintln!("evaluating on {what}");
-                *rows
+                run.evaluate_batches(std::iter::once(Ok(*rows)))?
             }
             indus_runtime::HeldOutRows::OutOfFold => return print_out_of_fold(&run, &dir, a.json),
         },
     };
-    if run.is_multilabel() {
-        let m = run.evaluate_multilabel(&rows)?;
-        if a.json {
-            let out = serde_json::json!({ "run_dir": dir, "multilabel": m });
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        } else {
-            println!("run {}", dir.display());
-            report::print_multilabel(&m);
+    match evaluation {
+        Evaluation::Multilabel(m) => {
+            if a.json {
+                let out = serde_json::json!({ "run_dir": dir, "multilabel": m });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("run {}", dir.display());
+                report::print_multilabel(&m);
+            }
         }
-        return Ok(());
-    }
-    if run.predicts_a_number() {
-        let r = run.evaluate_regression(&rows)?;
-        if a.json {
-            let out = serde_json::json!({ "run_dir": dir, "regression": r });
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        } else {
-            println!(
-                "run {}\n{} rows: RMSE {:.4}, MAE {:.4}, R² {:.4}",
-                dir.display(),
-                r.rows,
-                r.rmse,
-                r.mae,
-                r.r2
-            );
+        Evaluation::Regression(r) => {
+            if a.json {
+                let out = serde_json::json!({ "run_dir": dir, "regression": r });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!(
+                    "run {}\n{} rows: RMSE {:.4}, MAE {:.4}, R² {:.4}",
+                    dir.display(),
+                    r.rows,
+                    r.rmse,
+                    r.mae,
+                    r.r2
+                );
+            }
         }
-        return Ok(());
-    }
-    let metrics = run.evaluate(&rows)?;
-    let auxiliary = run.evaluate_secondary_heads(&rows)?;
-    if a.json {
-        let mut out = serde_json::json!({ "run_dir": dir, "metrics": metrics });
-        if !auxiliary.is_empty() {
-            out["auxiliary_heads"] = serde_json::to_value(&auxiliary)?;
+        Evaluation::Classes { metrics, secondary } => {
+            if a.json {
+                let mut out = serde_json::json!({ "run_dir": dir, "metrics": metrics });
+                if !secondary.is_empty() {
+                    out["auxiliary_heads"] = serde_json::to_value(&secondary)?;
+                }
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("run {}", dir.display());
+                report::print_metrics(&metrics);
+                report::print_secondary_heads(&secondary, &run.metrics.head);
+            }
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!("run {}", dir.display());
-        report::print_metrics(&metrics);
-        report::print_secondary_heads(&auxiliary, &run.metrics.head);
     }
     Ok(())
 }

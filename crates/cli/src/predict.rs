@@ -52,15 +52,18 @@ pub struct PredictArgs {
     backend: BackendArg,
 }
 
+/// Refuses a `--batch-rows` outside 1 to [`MAX_BATCH_ROWS`].
+pub(crate) fn check_batch_rows(batch_rows: usize) -> Result<()> {
+    if !(1..=MAX_BATCH_ROWS).contains(&batch_rows) {
+        bail!("--batch-rows {batch_rows} is out of range: 1 to {MAX_BATCH_ROWS}");
+    }
+    Ok(())
+}
+
 /// Predicts every row of the input, batch by batch: each batch is read,
 /// checked, predicted and written before the next is read.
 pub fn cmd_predict(a: PredictArgs) -> Result<()> {
-    if !(1..=MAX_BATCH_ROWS).contains(&a.batch_rows) {
-        bail!(
-            "--batch-rows {} is out of range: 1 to {MAX_BATCH_ROWS}",
-            a.batch_rows
-        );
-    }
+    check_batch_rows(a.batch_rows)?;
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     let run = LoadedRun::open(&dir, a.backend.into())?;
     if let Some(expected) = &a.scenario {
@@ -119,7 +122,7 @@ pub fn cmd_predict(a: PredictArgs) -> Result<()> {
     out.finish(&run, done)
 }
 
-fn undeclared_note(batches: &RowBatches<'_>) -> Option<String> {
+pub(crate) fn undeclared_note(batches: &RowBatches<'_>) -> Option<String> {
     let table = indus_data::RawTable {
         undeclared_columns: batches.undeclared_columns().to_vec(),
         ..Default::default()

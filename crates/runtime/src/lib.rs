@@ -52,7 +52,7 @@ pub use environment::Environment;
 pub use error::RuntimeError;
 pub use held_out::HeldOutRows;
 pub use importance::{ColumnImportance, PermutationImportance};
-pub use loaded::{LoadedRun, TargetStatus, resolve_run};
+pub use loaded::{Evaluation, LoadedRun, TargetStatus, resolve_run};
 pub use metrics::{CrossValidation, RowCounts, RunMetrics};
 pub use model::TrainedModel;
 pub use model_registry::{

@@ -565,6 +565,55 @@ impl LoadedRun {
         ))
     }
 
+    /// Metrics of every row of `batches` (the batches of one file, or one
+    /// table), by the kind of the primary head. Each batch is checked and
+    /// scored as it arrives and only its answers are kept (a few numbers
+    /// per row), so a file larger than memory can be evaluated.
+    pub fn evaluate_batches(
+        &self,
+        batches: impl IntoIterator<Item = Result<RawTable, indus_data::DataError>>,
+    ) -> Result<Evaluation, RuntimeError> {
+        let mut all: Option<Scored> = None;
+        for batch in batches {
+            let batch = batch?;
+            if batch.is_empty() {
+                continue;
+            }
+            let scored = self.score(&batch)?;
+            match all.as_mut() {
+                Some(all) => all.append(scored),
+                None => all = Some(scored),
+            }
+        }
+        let scored =
+            all.ok_or_else(|| RuntimeError::Invalid("the input holds no rows to evaluate".into()))?;
+        if self.is_multilabel() {
+            let truth = scored.multi_hot.unwrap_or_default();
+            return Ok(Evaluation::Multilabel(multilabel_metrics(
+                &scored.probs,
+                &truth,
+                &self.model.classes,
+            )));
+        }
+        if self.predicts_a_number() {
+            let (predicted, truth) = scored.values.unwrap_or_default();
+            return Ok(Evaluation::Regression(regression_metrics(
+                &predicted, &truth,
+            )));
+        }
+        let secondary = self
+            .model
+            .secondary
+            .iter()
+            .zip(&scored.secondary)
+            .map(|(head, scores)| head.metrics(scores))
+            .collect();
+        Ok(Evaluation::Classes {
+            metrics: scored.metrics(&self.model.classes),
+            secondary,
+        })
+    }
+
     /// Metrics on labelled rows.
     pub fn evaluate(&self, rows: &RawTable) -> Result<ClassificationMetrics, RuntimeError> {
         if self.is_multilabel() {
@@ -581,6 +630,23 @@ impl LoadedRun {
         }
         Ok(self.score(rows)?.metrics(&self.model.classes))
     }
+}
+
+/// What `indus eval` reports, by the kind of the primary head.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Evaluation {
+    /// Classifiers, raters and anomaly heads: the decided classes' metrics,
+    /// and each secondary head's on the same rows.
+    Classes {
+        /// The primary head's metrics.
+        metrics: ClassificationMetrics,
+        /// Each secondary head's, in the plugin's order.
+        secondary: Vec<SecondaryHeadMetrics>,
+    },
+    /// Heads that predict a number.
+    Regression(RegressionMetrics),
+    /// Multilabel heads: per label and pooled.
+    Multilabel(MultilabelMetrics),
 }
 
 /// A scenario's target next to what one run measured.

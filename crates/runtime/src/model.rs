@@ -53,6 +53,32 @@ pub(crate) struct Scored {
 }
 
 impl Scored {
+    /// Adds the scores of the rows read after these (the next batch of a
+    /// streamed file), so that metrics cover every row while only the
+    /// answers are held.
+    pub fn append(&mut self, next: Scored) {
+        self.probs.extend(next.probs);
+        self.predicted.extend(next.predicted);
+        self.labels.extend(next.labels);
+        if let (Some((predicted, truth)), Some((more, more_truth))) =
+            (self.values.as_mut(), next.values)
+        {
+            predicted.extend(more);
+            truth.extend(more_truth);
+        }
+        if let (Some(hot), Some(more)) = (self.multi_hot.as_mut(), next.multi_hot) {
+            hot.extend(more);
+        }
+        for (mine, theirs) in self.secondary.iter_mut().zip(next.secondary) {
+            mine.extend(theirs);
+        }
+        if let (Some(guard), Some(more)) = (self.guard.as_mut(), next.guard) {
+            guard.unguarded.extend(more.unguarded);
+            guard.errors.extend(more.errors);
+            guard.fired.extend(more.fired);
+        }
+    }
+
     /// Classification metrics of the decided classes.
     pub fn metrics(&self, classes: &[String]) -> ClassificationMetrics {
         self.decision
