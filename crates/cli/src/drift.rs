@@ -2,7 +2,7 @@
 //! the rows the model was trained on, column by column (population
 //! stability index), before anyone trusts its answers on them.
 
-use crate::{TableFormatArg, read_input};
+use crate::{TableFormatArg, row_format};
 use anyhow::{Result, bail};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indus_runtime::{LoadedRun, MAJOR, MODERATE, resolve_run};
@@ -42,11 +42,30 @@ pub fn cmd_drift(a: DriftArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     // The network is not used: any backend opens the run.
     let run = LoadedRun::open(&dir, indus_spec::BackendKind::Flex)?;
-    let rows = read_input(&run, &a.input, a.format.map(Into::into))?;
-    if rows.is_empty() {
+    // Streamed above 64 MiB: only each column's bin counts are kept.
+    let batches = indus_data::RowBatches::open(
+        &run.plugin,
+        &a.input,
+        row_format(&a.input, a.format.map(Into::into))?,
+        indus_data::input_layout(&run.plugin)?,
+        false,
+        &run.lookups,
+        indus_data::DEFAULT_BATCH_ROWS,
+        indus_data::Streaming::Auto,
+    )?;
+    if let Some(note) = crate::predict::undeclared_note(&batches) {
+        eprintln!("warning: {note}");
+    }
+    let mut rows = 0;
+    let report = run.drift_batches(batches.inspect(|batch| {
+        if let Ok(batch) = batch {
+            rows += batch.len();
+        }
+    }));
+    if rows == 0 && report.is_err() {
         bail!("{}: no rows to compare", a.input.display());
     }
-    let report = run.drift(&rows)?;
+    let report = report?;
     if report.columns.is_empty() {
         bail!(
             "scenario `{}` has no scalar input columns to compare (images are not compared)",

@@ -16,7 +16,7 @@ mod versions;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use indus_data::{RowFormat, read_input_rows};
+use indus_data::RowFormat;
 use indus_runtime::{
     Evaluation, LoadedRun, RunOptions, list_plugins, list_runs, list_scenarios, resolve_run,
     resolve_scenario, run_scenario,
@@ -555,32 +555,6 @@ fn cmd_recommend(a: RecommendArgs) -> Result<()> {
         a.user
     );
     Ok(())
-}
-
-/// Reads an input file for a run (its format from `format` or the file's
-/// name) and tells the user on standard error what reading it noticed.
-fn read_input(
-    run: &LoadedRun,
-    path: &Path,
-    format: Option<FormatArg>,
-) -> Result<indus_data::RawTable> {
-    let rows = read_input_rows(&run.plugin, path, row_format(path, format)?, &run.lookups)?;
-    print_input_notes(path, &rows);
-    Ok(rows)
-}
-
-/// Tells the user on standard error which columns of `path` the schema
-/// does not declare (they were read past), keeping standard output clean.
-fn print_input_notes(path: &Path, rows: &indus_data::RawTable) {
-    if let Some(note) = indus_data::undeclared_note(&path.display().to_string(), rows) {
-        eprintln!("warning: {note}");
-    }
-    for note in &rows.notes {
-        eprintln!("note: {note}");
-    }
-    for why in &rows.ignored_targets {
-        eprintln!("note: predicting needs no target: {why}");
-    }
 }
 
 fn cmd_list(a: ListArgs) -> Result<()> {

@@ -162,11 +162,40 @@ impl Reference {
 
     /// How far `rows` have moved from the training rows, column by column.
     pub fn compare(&self, rows: &RawTable) -> DriftReport {
+        let mut counts = DriftCounts::default();
+        self.count(rows, &mut counts);
+        self.compare_counts(&counts)
+    }
+
+    /// Adds `rows` (one batch of an input) to the per-bin counts of every
+    /// column: counts add up, so a file of any size is compared batch by
+    /// batch with the same result as at once.
+    pub fn count(&self, rows: &RawTable, into: &mut DriftCounts) {
+        if into.counts.is_empty() {
+            into.counts = self
+                .columns
+                .iter()
+                .map(|c| vec![0; c.bins.count() + 1])
+                .collect();
+        }
+        for (c, counts) in self.columns.iter().zip(&mut into.counts) {
+            add_to_bins(&c.bins, column_values(rows, c.offset), counts);
+        }
+        into.rows += rows.len();
+    }
+
+    /// The report for the rows counted so far.
+    pub fn compare_counts(&self, counted: &DriftCounts) -> DriftReport {
         let mut columns: Vec<ColumnDrift> = self
             .columns
             .iter()
-            .map(|c| {
-                let now = shares(&c.bins, column_values(rows, c.offset));
+            .enumerate()
+            .map(|(i, c)| {
+                let now = counted
+                    .counts
+                    .get(i)
+                    .map(|counts| shares_of(counts))
+                    .unwrap_or_else(|| vec![0.0; c.bins.count() + 1]);
                 let psi = psi(&c.shares, &now);
                 let (bin, _) = c
                     .shares
@@ -198,9 +227,24 @@ impl Reference {
         columns.sort_by(|a, b| b.psi.total_cmp(&a.psi));
         DriftReport {
             reference_rows: self.rows,
-            rows: rows.len(),
+            rows: counted.rows,
             columns,
         }
+    }
+}
+
+/// Input rows counted into each reference column's bins (the last bin of
+/// each: missing), batch after batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DriftCounts {
+    rows: usize,
+    counts: Vec<Vec<usize>>,
+}
+
+impl DriftCounts {
+    /// Rows counted so far.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 }
 
@@ -246,16 +290,22 @@ fn decile_edges(values: &[f32]) -> Vec<f64> {
 /// Share of values per bin, then the share missing.
 fn shares(bins: &Bins, values: impl Iterator<Item = f32>) -> Vec<f64> {
     let mut counts = vec![0usize; bins.count() + 1];
-    let mut n = 0;
+    add_to_bins(bins, values, &mut counts);
+    shares_of(&counts)
+}
+
+/// Counts each value into its bin (the last one: missing).
+fn add_to_bins(bins: &Bins, values: impl Iterator<Item = f32>, counts: &mut [usize]) {
     for v in values {
-        n += 1;
         let bin = if v.is_nan() { bins.count() } else { bins.of(v) };
         counts[bin] += 1;
     }
-    counts
-        .into_iter()
-        .map(|c| c as f64 / n.max(1) as f64)
-        .collect()
+}
+
+/// Each bin's share of the values counted.
+fn shares_of(counts: &[usize]) -> Vec<f64> {
+    let n: usize = counts.iter().sum();
+    counts.iter().map(|&c| c as f64 / n.max(1) as f64).collect()
 }
 
 /// Population stability index of `actual` shares against `expected`.
@@ -342,5 +392,12 @@ mod tests {
                 .starts_with("(a value not declared): 0.0 % → 33."),
             "{kind:?}"
         );
+        // Counted batch by batch (a streamed file), the report is the same.
+        let mut counts = DriftCounts::default();
+        for part in later.chunks(67) {
+            reference.count(&table(part), &mut counts);
+        }
+        assert_eq!(counts.rows(), 200);
+        assert_eq!(reference.compare_counts(&counts), report);
     }
 }

@@ -212,13 +212,32 @@ impl LoadedRun {
     /// column by column (population stability index): the question to ask
     /// before trusting its answers on next month's data.
     pub fn drift(&self, rows: &RawTable) -> Result<crate::DriftReport, RuntimeError> {
-        if rows.len() < crate::drift::MIN_DRIFT_ROWS {
-            return Err(RuntimeError::Invalid(format!(
-                "{} rows are too few to tell a shift from chance; compare at least {} rows",
-                rows.len(),
-                crate::drift::MIN_DRIFT_ROWS
-            )));
+        let reference = self.drift_reference()?;
+        let mut counts = crate::drift::DriftCounts::default();
+        self.count_drift(reference, rows, &mut counts)?;
+        self.drift_report(reference, &counts)
+    }
+
+    /// [`Self::drift`] of every row of `batches` (the batches of one file):
+    /// only each column's bin counts are kept, so a file of any size is
+    /// compared, with the same report as at once.
+    pub fn drift_batches(
+        &self,
+        batches: impl IntoIterator<Item = Result<RawTable, indus_data::DataError>>,
+    ) -> Result<crate::DriftReport, RuntimeError> {
+        let reference = self.drift_reference()?;
+        let mut counts = crate::drift::DriftCounts::default();
+        for batch in batches {
+            let batch = batch?;
+            if !batch.is_empty() {
+                self.count_drift(reference, &batch, &mut counts)?;
+            }
         }
+        self.drift_report(reference, &counts)
+    }
+
+    /// The training rows' distributions, read from the run folder once.
+    fn drift_reference(&self) -> Result<&crate::Reference, RuntimeError> {
         if self.reference.get().is_none() {
             let loaded = self.folder.reference()?.ok_or_else(|| {
                 RuntimeError::run_folder(
@@ -232,12 +251,36 @@ impl LoadedRun {
             // Another request may have loaded it meanwhile; either copy serves.
             let _ = self.reference.set(loaded);
         }
-        let reference = self.reference.get().ok_or_else(|| {
+        self.reference.get().ok_or_else(|| {
             RuntimeError::run_folder(&self.folder.dir, "reference.json could not be kept")
-        })?;
+        })
+    }
+
+    fn count_drift(
+        &self,
+        reference: &crate::Reference,
+        rows: &RawTable,
+        counts: &mut crate::drift::DriftCounts,
+    ) -> Result<(), RuntimeError> {
         self.check_width(rows)?;
         let rows = self.with_derived(rows)?;
-        Ok(reference.compare(&rows))
+        reference.count(&rows, counts);
+        Ok(())
+    }
+
+    fn drift_report(
+        &self,
+        reference: &crate::Reference,
+        counts: &crate::drift::DriftCounts,
+    ) -> Result<crate::DriftReport, RuntimeError> {
+        if counts.rows() < crate::drift::MIN_DRIFT_ROWS {
+            return Err(RuntimeError::Invalid(format!(
+                "{} rows are too few to tell a shift from chance; compare at least {} rows",
+                counts.rows(),
+                crate::drift::MIN_DRIFT_ROWS
+            )));
+        }
+        Ok(reference.compare_counts(counts))
     }
 
     /// Turns the network's outputs for `rows` into decided labels with
