@@ -278,9 +278,11 @@ fn main() -> std::process::ExitCode {
     // predict's RSS grows by the whole file (4 GB at 20M rows); its async
     // reader fetches 32 MB chunks instead and keeps RSS bounded
     // (docs/benchmarks.md). Training holds its rows anyway, and reads
-    // leaner from the mapping, so only predict and eval switch.
-    if matches!(cli.command, Command::Predict(_) | Command::Eval(_))
-        && std::env::var_os("POLARS_FORCE_ASYNC").is_none()
+    // leaner from the mapping, so only predict, eval and drift switch.
+    if matches!(
+        cli.command,
+        Command::Predict(_) | Command::Eval(_) | Command::Drift(_)
+    ) && std::env::var_os("POLARS_FORCE_ASYNC").is_none()
     {
         // SAFETY: nothing but argument parsing has run: no other thread
         // exists yet that could read the environment concurrently, and
