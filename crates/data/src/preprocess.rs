@@ -165,7 +165,8 @@ impl Preprocessor {
         for c in feature_columns(manifest) {
             let fitted = match c.kind {
                 ColumnType::Image => {
-                    let (width, divisor) = (c.width(), c.max_value.map_or(1.0, |m| m.get() as f32));
+                    let (width, divisor) =
+                        (c.width(), c.max_value.map_or(255.0, |m| m.get() as f32));
                     let (mean, std) = if c.pixel_scaling == PixelScaling::ZScore {
                         pixel_statistics(train, offset, width, divisor)
                     } else {

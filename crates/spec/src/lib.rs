@@ -363,6 +363,14 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
                 "an image column needs `shape: [height, width]`".into(),
             ));
         }
+        // Without it, training would divide by 1 while the served schema
+        // promised 0–255 and the row checks bounded nothing.
+        if c.kind == ColumnType::Image && c.max_value.is_none() {
+            return Err((
+                format!("{at}.max_value"),
+                "an image column needs `max_value`, its largest raw pixel value (255 for 8-bit images), so that training, the row checks and the served schema scale and bound pixels alike".into(),
+            ));
+        }
         if c.kind == ColumnType::Category
             && c.role == ColumnRole::Feature
             && c.values.as_ref().is_none_or(Vec::is_empty)

@@ -145,6 +145,22 @@ fn plugin_parses_and_checks_heads() {
 }
 
 #[test]
+fn an_image_column_declares_its_largest_pixel_value() {
+    let err = parse_plugin(
+        Path::new("p.yaml"),
+        &PLUGIN.replace(", max_value: 255}", "}"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("p.yaml")
+            && err.contains("data.columns[0].max_value")
+            && err.contains("255 for 8-bit images"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_baseline_belongs_to_a_declared_head_and_optionally_one_scenario() {
     let with = |b: &str| format!("{PLUGIN}baselines:\n  - {b}\n");
     let p = parse_plugin(
