@@ -2004,14 +2004,34 @@ fn project_with_plugin(dir: &Path, name: &str) {
     .unwrap();
 }
 
-#[test]
-fn a_training_file_with_an_undeclared_column_trains_and_the_log_names_it() {
+/// A temporary folder holding the plugin and scenario `indus new plugin
+/// pump-watch` scaffolds (synthetic sample data in the plugin's folder).
+fn scaffolded_pump_watch() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_str().unwrap();
     ok(&indus(
         &["new", "plugin", "pump-watch", "--root", root],
         tmp.path(),
     ));
+    tmp
+}
+
+/// Drops the `sha256:` pins of a plugin's data files, so that a test may
+/// edit them; returns the manifest as written.
+fn unpin_data(manifest: &Path) -> String {
+    let yaml: String = std::fs::read_to_string(manifest)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("sha256:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(manifest, &yaml).unwrap();
+    yaml
+}
+
+#[test]
+fn a_training_file_with_an_undeclared_column_trains_and_the_log_names_it() {
+    let tmp = scaffolded_pump_watch();
     let plugin_dir = tmp.path().join("plugins/pump-watch");
     let data = plugin_dir.join("data/sample.csv");
     let text = std::fs::read_to_string(&data).unwrap();
@@ -2026,14 +2046,7 @@ fn a_training_file_with_an_undeclared_column_trains_and_the_log_names_it() {
         .map(|l| l.replace(",Ana, night", ",\"Ana, night\""))
         .collect();
     std::fs::write(&data, widened.join("\n") + "\n").unwrap();
-    let manifest = plugin_dir.join("plugin.yaml");
-    let yaml = std::fs::read_to_string(&manifest).unwrap();
-    let yaml: String = yaml
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("sha256:"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&manifest, yaml).unwrap();
+    unpin_data(&plugin_dir.join("plugin.yaml"));
     let scenario = tmp.path().join("scenarios/pump-watch.yaml");
     let out = indus(
         &[
@@ -2068,26 +2081,9 @@ fn a_training_file_with_an_undeclared_column_trains_and_the_log_names_it() {
 
 #[test]
 fn a_streamed_predict_answers_exactly_as_the_whole_read() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_str().unwrap();
-    ok(&indus(
-        &["new", "plugin", "pump-watch", "--root", root],
-        tmp.path(),
-    ));
+    let tmp = scaffolded_pump_watch();
     let scenario = tmp.path().join("scenarios/pump-watch.yaml");
-    let run: Value = serde_json::from_str(&ok(&indus(
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--runs-dir",
-            "runs",
-            "--epochs",
-            "2",
-            "--json",
-        ],
-        tmp.path(),
-    )))
-    .unwrap();
+    let run = run_json(tmp.path(), &scenario, &["--epochs", "2"]);
     let run_dir = run["run_dir"].as_str().unwrap();
     // A path through `..`, which polars' chunked reader would refuse as is.
     std::fs::create_dir(tmp.path().join("elsewhere")).unwrap();
@@ -2141,12 +2137,7 @@ fn a_streamed_predict_answers_exactly_as_the_whole_read() {
 
 #[test]
 fn bad_training_rows_stop_the_run_unless_the_plugin_skips_them() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().to_str().unwrap();
-    ok(&indus(
-        &["new", "plugin", "pump-watch", "--root", root],
-        tmp.path(),
-    ));
+    let tmp = scaffolded_pump_watch();
     let plugin_dir = tmp.path().join("plugins/pump-watch");
     let data = plugin_dir.join("data/sample.csv");
     let text = std::fs::read_to_string(&data).unwrap();
@@ -2166,13 +2157,7 @@ fn bad_training_rows_stop_the_run_unless_the_plugin_skips_them() {
         .collect();
     std::fs::write(&data, broken.join("\n") + "\n").unwrap();
     let manifest = plugin_dir.join("plugin.yaml");
-    let yaml: String = std::fs::read_to_string(&manifest)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("sha256:"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&manifest, &yaml).unwrap();
+    let yaml = unpin_data(&manifest);
     let scenario = tmp.path().join("scenarios/pump-watch.yaml");
     let args = [
         "run",

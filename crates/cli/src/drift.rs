@@ -42,20 +42,14 @@ pub fn cmd_drift(a: DriftArgs) -> Result<()> {
     let dir = resolve_run(&a.run, &a.runs_dir)?;
     // The network is not used: any backend opens the run.
     let run = LoadedRun::open(&dir, indus_spec::BackendKind::Flex)?;
-    // Streamed above 64 MiB: only each column's bin counts are kept.
-    let batches = indus_data::RowBatches::open(
-        &run.plugin,
+    // Only each column's bin counts are kept.
+    let batches = crate::predict::open_input(
+        &run,
         &a.input,
         row_format(&a.input, a.format.map(Into::into))?,
-        indus_data::input_layout(&run.plugin)?,
-        false,
-        &run.lookups,
         indus_data::DEFAULT_BATCH_ROWS,
-        indus_data::Streaming::Auto,
+        false,
     )?;
-    if let Some(note) = crate::predict::undeclared_note(&batches) {
-        eprintln!("warning: {note}");
-    }
     let mut rows = 0;
     let report = run.drift_batches(batches.inspect(|batch| {
         if let Ok(batch) = batch {

@@ -413,26 +413,14 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     }
     let evaluation = match &a.input {
         Some(path) => {
-            // Streamed (above 64 MiB, or with --stream): only the answers
-            // are held.
-            predict::check_batch_rows(a.batch_rows)?;
-            let batches = indus_data::RowBatches::open(
-                &run.plugin,
+            // Only the answers are held.
+            let batches = predict::open_input(
+                &run,
                 path,
                 row_format(path, a.format)?,
-                indus_data::input_layout(&run.plugin)?,
-                false,
-                &run.lookups,
                 a.batch_rows,
-                if a.stream {
-                    indus_data::Streaming::Always
-                } else {
-                    indus_data::Streaming::Auto
-                },
+                a.stream,
             )?;
-            if let Some(note) = predict::undeclared_note(&batches) {
-                eprintln!("warning: {note}");
-            }
             let mut noted = std::collections::HashSet::new();
             run.evaluate_batches(batches.inspect(|batch| {
                 for note in batch.iter().flat_map(|rows| &rows.notes) {

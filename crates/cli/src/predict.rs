@@ -69,24 +69,13 @@ pub fn cmd_predict(a: PredictArgs) -> Result<()> {
     if let Some(expected) = &a.scenario {
         run.expect_scenario(expected)?;
     }
-    let format = row_format(&a.input, a.format)?;
-    let mut batches = RowBatches::open(
-        &run.plugin,
+    let mut batches = open_input(
+        &run,
         &a.input,
-        format,
-        indus_data::input_layout(&run.plugin)?,
-        false,
-        &run.lookups,
+        row_format(&a.input, a.format)?,
         a.batch_rows,
-        if a.stream {
-            Streaming::Always
-        } else {
-            Streaming::Auto
-        },
+        a.stream,
     )?;
-    if let Some(note) = undeclared_note(&batches) {
-        eprintln!("warning: {note}");
-    }
     let wanted = a.limit.unwrap_or(usize::MAX);
     let total = batches.total_rows().map(|n| n.min(wanted));
     let progress = RowProgress::new(total);
@@ -122,7 +111,39 @@ pub fn cmd_predict(a: PredictArgs) -> Result<()> {
     out.finish(&run, done)
 }
 
-pub(crate) fn undeclared_note(batches: &RowBatches<'_>) -> Option<String> {
+/// Opens a file of rows for `run` (predict, eval, drift) in batches of
+/// `batch_rows`: streamed above 64 MiB, or at any size with `stream`. The
+/// columns it carries that the schema does not declare are named on
+/// standard error.
+pub(crate) fn open_input<'a>(
+    run: &'a LoadedRun,
+    path: &Path,
+    format: indus_data::RowFormat,
+    batch_rows: usize,
+    stream: bool,
+) -> Result<RowBatches<'a>> {
+    check_batch_rows(batch_rows)?;
+    let batches = RowBatches::open(
+        &run.plugin,
+        path,
+        format,
+        indus_data::input_layout(&run.plugin)?,
+        false,
+        &run.lookups,
+        batch_rows,
+        if stream {
+            Streaming::Always
+        } else {
+            Streaming::Auto
+        },
+    )?;
+    if let Some(note) = undeclared_note(&batches) {
+        eprintln!("warning: {note}");
+    }
+    Ok(batches)
+}
+
+fn undeclared_note(batches: &RowBatches<'_>) -> Option<String> {
     let table = indus_data::RawTable {
         undeclared_columns: batches.undeclared_columns().to_vec(),
         ..Default::default()

@@ -8,7 +8,7 @@
 use crate::DataError;
 use crate::join::LookupTable;
 use crate::rows::{
-    CsvLayout, RowFormat, json_rows, parquet_read_type, project, read_rows, rows_from_frame,
+    CsvLayout, RowFormat, json_rows, parquet_as_read, project, read_rows, rows_from_frame,
 };
 use crate::table::RawTable;
 use indus_spec::PluginManifest;
@@ -133,17 +133,11 @@ impl<'a> RowBatches<'a> {
                 batches.total_rows = Some(groups.total_rows());
                 Source::RowGroups(groups)
             }
-            _ => {
-                let file = std::fs::File::open(path).map_err(|source| DataError::Read {
-                    file: path.to_path_buf(),
-                    source,
-                })?;
-                Source::JsonLines {
-                    lines: BufReader::new(file).lines(),
-                    line_number: 0,
-                    batch_rows,
-                }
-            }
+            _ => Source::JsonLines {
+                lines: BufReader::new(open_file(path)?).lines(),
+                line_number: 0,
+                batch_rows,
+            },
         };
         Ok(batches)
     }
@@ -200,18 +194,20 @@ impl<'a> RowBatches<'a> {
                     )
                 })
             }
-            Source::RowGroups(groups) => groups.next_frame(&self.source_name).map(|frame| {
-                rows_from_frame(
-                    self.manifest,
-                    &self.source_name,
-                    frame?,
-                    self.require_target,
-                    self.joins,
-                    false,
-                    &self.undeclared,
-                    self.next_row,
-                )
-            }),
+            Source::RowGroups(groups) => groups
+                .next_frame(self.manifest, self.joins, &self.source_name)
+                .map(|frame| {
+                    rows_from_frame(
+                        self.manifest,
+                        &self.source_name,
+                        frame?,
+                        self.require_target,
+                        self.joins,
+                        false,
+                        &self.undeclared,
+                        self.next_row,
+                    )
+                }),
             Source::JsonLines {
                 lines,
                 line_number,
@@ -416,12 +412,11 @@ struct RowGroups {
     /// Batches of the group read last, not handed out yet.
     pending: std::collections::VecDeque<DataFrame>,
     batch_rows: usize,
-    manifest_casts: Vec<(String, DataType)>,
 }
 
 impl RowGroups {
     /// Reads the file's metadata and picks the declared columns; returns
-    /// the reader and the file's undeclared columns.
+    /// the groups to read and the file's undeclared columns.
     fn open(
         manifest: &PluginManifest,
         path: &Path,
@@ -444,19 +439,6 @@ impl RowGroups {
             }
             first += rows;
         }
-        // What each declared column is read as: numbers stay numbers for
-        // numeric features, everything else becomes text.
-        let manifest_casts = projection
-            .iter()
-            .filter_map(|&i| {
-                let (name, field) = schema.get_at_index(i)?;
-                let file_type = DataType::from_arrow_field(field);
-                Some((
-                    name.to_string(),
-                    parquet_read_type(manifest, name, &file_type, joins),
-                ))
-            })
-            .collect();
         Ok((
             RowGroups {
                 path: path.to_path_buf(),
@@ -465,7 +447,6 @@ impl RowGroups {
                 groups,
                 pending: std::collections::VecDeque::new(),
                 batch_rows,
-                manifest_casts,
             },
             undeclared,
         ))
@@ -476,10 +457,15 @@ impl RowGroups {
     }
 
     /// The next batch, reading the next row group when the last is used up.
-    fn next_frame(&mut self, source_name: &str) -> Option<Result<DataFrame, DataError>> {
+    fn next_frame(
+        &mut self,
+        manifest: &PluginManifest,
+        joins: &[LookupTable],
+        source_name: &str,
+    ) -> Option<Result<DataFrame, DataError>> {
         if self.pending.is_empty() {
             let (first, rows) = self.groups.pop_front()?;
-            let group = match self.read_group(first, rows, source_name) {
+            let group = match self.read_group(first, rows, manifest, joins, source_name) {
                 Ok(group) => group,
                 Err(e) => return Some(Err(e)),
             };
@@ -493,10 +479,13 @@ impl RowGroups {
         self.pending.pop_front().map(Ok)
     }
 
+    /// Rows `first..first + rows` (one row group), as the checks read them.
     fn read_group(
         &self,
         first: usize,
         rows: usize,
+        manifest: &PluginManifest,
+        joins: &[LookupTable],
         source_name: &str,
     ) -> Result<DataFrame, DataError> {
         let unreadable = |e: PolarsError| parquet_error(source_name, e);
@@ -507,20 +496,7 @@ impl RowGroups {
             .with_slice(Some((first, rows)))
             .finish()
             .map_err(unreadable)?;
-        let columns = frame
-            .columns()
-            .iter()
-            .map(|c| {
-                let read_as = self
-                    .manifest_casts
-                    .iter()
-                    .find(|(name, _)| name == c.name().as_str())
-                    .map_or(DataType::String, |(_, t)| t.clone());
-                c.cast(&read_as)
-            })
-            .collect::<Result<Vec<Column>, _>>()
-            .map_err(unreadable)?;
-        DataFrame::new_infer_height(columns).map_err(unreadable)
+        parquet_as_read(manifest, &frame, joins).map_err(unreadable)
     }
 }
 
@@ -593,6 +569,25 @@ mod tests {
     fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `t.parquet` with the plugin's columns, one row per amount (typed as
+    /// numbers), in row groups of 64 rows.
+    fn parquet_file(dir: &tempfile::TempDir, amounts: Vec<Option<f64>>) -> std::path::PathBuf {
+        let path = dir.path().join("t.parquet");
+        let n = amounts.len();
+        let mut frame = df!(
+            "id" => (1..=n).map(|i| format!("r{i}")).collect::<Vec<_>>(),
+            "amount" => amounts,
+            "kind" => (1..=n).map(|i| if i % 2 == 0 { "a" } else { "b" }).collect::<Vec<_>>(),
+            "y" => (1..=n).map(|i| if i % 3 == 0 { "bad" } else { "good" }).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_row_group_size(Some(64))
+            .finish(&mut frame)
+            .unwrap();
         path
     }
 
@@ -784,19 +779,8 @@ mod tests {
     #[test]
     fn a_streamed_parquet_file_reads_exactly_as_the_whole_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.parquet");
         let n = 500usize;
-        let mut frame = df!(
-            "id" => (1..=n).map(|i| format!("r{i}")).collect::<Vec<_>>(),
-            "amount" => (1..=n).map(|i| i as f64 / 4.0).collect::<Vec<_>>(),
-            "kind" => (1..=n).map(|i| if i % 2 == 0 { "a" } else { "b" }).collect::<Vec<_>>(),
-            "y" => (1..=n).map(|i| if i % 3 == 0 { "bad" } else { "good" }).collect::<Vec<_>>(),
-        )
-        .unwrap();
-        ParquetWriter::new(std::fs::File::create(&path).unwrap())
-            .with_row_group_size(Some(64))
-            .finish(&mut frame)
-            .unwrap();
+        let path = parquet_file(&dir, (1..=n).map(|i| Some(i as f64 / 4.0)).collect());
         let manifest = plugin();
         let whole = read_rows(
             &manifest,
@@ -827,28 +811,16 @@ mod tests {
     #[test]
     fn typed_parquet_numbers_meet_the_same_checks_as_text() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.parquet");
-        let n = 300usize;
         // Row 120 is out of the column's range, row 125 has no value (one
         // batch: a streamed read stops at the first batch with problems).
-        let amounts: Vec<Option<f64>> = (1..=n)
+        let amounts: Vec<Option<f64>> = (1..=300)
             .map(|i| match i {
                 120 => Some(5000.0),
                 125 => None,
                 _ => Some(i as f64 / 4.0),
             })
             .collect();
-        let mut frame = df!(
-            "id" => (1..=n).map(|i| format!("r{i}")).collect::<Vec<_>>(),
-            "amount" => amounts,
-            "kind" => (1..=n).map(|i| if i % 2 == 0 { "a" } else { "b" }).collect::<Vec<_>>(),
-            "y" => (1..=n).map(|i| if i % 3 == 0 { "bad" } else { "good" }).collect::<Vec<_>>(),
-        )
-        .unwrap();
-        ParquetWriter::new(std::fs::File::create(&path).unwrap())
-            .with_row_group_size(Some(64))
-            .finish(&mut frame)
-            .unwrap();
+        let path = parquet_file(&dir, amounts);
         let manifest = plugin();
         let whole = read_rows(
             &manifest,

@@ -640,20 +640,8 @@ pub fn rows_from_parquet(
             .finish()
             .map_err(unreadable)?
     };
-    let columns = df
-        .columns()
-        .iter()
-        .map(|c| {
-            c.cast(&parquet_read_type(
-                manifest,
-                c.name().as_str(),
-                c.dtype(),
-                joins,
-            ))
-        })
-        .collect::<Result<Vec<Column>, _>>()
+    let df = parquet_as_read(manifest, &df, joins)
         .map_err(|e| schema_error(format!("cannot read a column as text: {e}")))?;
-    let df = DataFrame::new_infer_height(columns).map_err(|e| schema_error(e.to_string()))?;
     // Parquet numbers are typed; text cells follow the point convention.
     let mut table = rows_from_frame(
         manifest,
@@ -1045,9 +1033,7 @@ fn skip_bad_rows(
     let mut kept = if bad.is_empty() {
         table
     } else {
-        let mut kept = table.select(&keep);
-        kept.skipped = table.skipped;
-        kept
+        table.select(&keep)
     };
     kept.source_rows = Some(keep.iter().map(|i| first_row + i).collect());
     let mut reasons = Vec::new();
@@ -1513,11 +1499,32 @@ fn reads_typed_numbers(c: &ColumnSpec) -> bool {
     )
 }
 
-/// The type a Parquet column is read as: a number column of the file stays
-/// a number (as `f64`) when the schema reads it as a numeric feature, so no
-/// cell is written out as text only to be parsed back; every other column
-/// (ids, categories, targets, a lookup table's key) is read as text.
-pub(crate) fn parquet_read_type(
+/// A frame of Parquet columns as the per-cell checks read them: a number
+/// column of the file stays a number (as `f64`) when the schema reads it as
+/// a numeric feature, so no cell is written out as text only to be parsed
+/// back; every other column (ids, categories, targets, a lookup table's
+/// key) becomes text.
+pub(crate) fn parquet_as_read(
+    manifest: &PluginManifest,
+    df: &DataFrame,
+    joins: &[LookupTable],
+) -> PolarsResult<DataFrame> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| {
+            c.cast(&parquet_read_type(
+                manifest,
+                c.name().as_str(),
+                c.dtype(),
+                joins,
+            ))
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new_infer_height(columns)
+}
+
+fn parquet_read_type(
     manifest: &PluginManifest,
     name: &str,
     file_type: &DataType,

@@ -162,22 +162,27 @@ impl Reference {
 
     /// How far `rows` have moved from the training rows, column by column.
     pub fn compare(&self, rows: &RawTable) -> DriftReport {
-        let mut counts = DriftCounts::default();
+        let mut counts = self.new_counts();
         self.count(rows, &mut counts);
         self.compare_counts(&counts)
+    }
+
+    /// Empty bin counts for every column, for [`Self::count`] to add to.
+    pub fn new_counts(&self) -> DriftCounts {
+        DriftCounts {
+            rows: 0,
+            counts: self
+                .columns
+                .iter()
+                .map(|c| vec![0; c.bins.count() + 1])
+                .collect(),
+        }
     }
 
     /// Adds `rows` (one batch of an input) to the per-bin counts of every
     /// column: counts add up, so a file of any size is compared batch by
     /// batch with the same result as at once.
     pub fn count(&self, rows: &RawTable, into: &mut DriftCounts) {
-        if into.counts.is_empty() {
-            into.counts = self
-                .columns
-                .iter()
-                .map(|c| vec![0; c.bins.count() + 1])
-                .collect();
-        }
         for (c, counts) in self.columns.iter().zip(&mut into.counts) {
             add_to_bins(&c.bins, column_values(rows, c.offset), counts);
         }
@@ -189,13 +194,9 @@ impl Reference {
         let mut columns: Vec<ColumnDrift> = self
             .columns
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let now = counted
-                    .counts
-                    .get(i)
-                    .map(|counts| shares_of(counts))
-                    .unwrap_or_else(|| vec![0.0; c.bins.count() + 1]);
+            .zip(&counted.counts)
+            .map(|(c, counts)| {
+                let now = shares_of(counts);
                 let psi = psi(&c.shares, &now);
                 let (bin, _) = c
                     .shares
@@ -234,8 +235,8 @@ impl Reference {
 }
 
 /// Input rows counted into each reference column's bins (the last bin of
-/// each: missing), batch after batch.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// each: missing), batch after batch; made by [`Reference::new_counts`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct DriftCounts {
     rows: usize,
     counts: Vec<Vec<usize>>,
@@ -393,7 +394,7 @@ mod tests {
             "{kind:?}"
         );
         // Counted batch by batch (a streamed file), the report is the same.
-        let mut counts = DriftCounts::default();
+        let mut counts = reference.new_counts();
         for part in later.chunks(67) {
             reference.count(&table(part), &mut counts);
         }

@@ -213,7 +213,7 @@ impl LoadedRun {
     /// before trusting its answers on next month's data.
     pub fn drift(&self, rows: &RawTable) -> Result<crate::DriftReport, RuntimeError> {
         let reference = self.drift_reference()?;
-        let mut counts = crate::drift::DriftCounts::default();
+        let mut counts = reference.new_counts();
         self.count_drift(reference, rows, &mut counts)?;
         self.drift_report(reference, &counts)
     }
@@ -226,7 +226,7 @@ impl LoadedRun {
         batches: impl IntoIterator<Item = Result<RawTable, indus_data::DataError>>,
     ) -> Result<crate::DriftReport, RuntimeError> {
         let reference = self.drift_reference()?;
-        let mut counts = crate::drift::DriftCounts::default();
+        let mut counts = reference.new_counts();
         for batch in batches {
             let batch = batch?;
             if !batch.is_empty() {
