@@ -744,6 +744,66 @@ fn credit_scoring_cross_validates_on_the_shipped_file() {
     );
 }
 
+/// Every credit run compares its held-out results across age bands and
+/// sex; fairlearn (PyPI), given the run's own `held_out.csv` and the data
+/// file, recomputes every per-group figure and gap to 1e-6.
+#[test]
+fn credit_runs_report_fairness_across_groups_as_fairlearn_computes_it() {
+    let (tmp, v) = credit_run();
+    let f = &v["metrics"]["fairness"];
+    assert_eq!(f["positive_class"], "bad");
+    assert_eq!(f["rows"], 1000);
+    let columns = f["columns"].as_array().unwrap();
+    let age = &columns[0];
+    assert_eq!(age["column"], "age_in_years");
+    let names: Vec<&str> = age["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["< 26", "[26, 40)", "[40, 60)", ">= 60"]);
+    let counted: u64 = age["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 1000, "every held-out row is in one age group");
+    assert!(age["demographic_parity_ratio"].as_f64().is_some(), "{age}");
+    assert_eq!(columns[1]["column"], "personal_status_and_sex");
+    assert_eq!(columns[1]["groups"].as_array().unwrap().len(), 2);
+    let python = std::env::var("INDUS_FAIRLEARN_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "set INDUS_FAIRLEARN_PYTHON to a Python with fairlearn installed (.ci/run makes one)"
+        )
+    });
+    let run = tmp.path().join(v["run_dir"].as_str().unwrap());
+    let spec = tmp.path().join("protected.json");
+    std::fs::write(
+        &spec,
+        r#"[{"column": "age_in_years", "edges": [26, 40, 60]},
+            {"column": "personal_status_and_sex", "groups": {
+              "female": ["female : divorced/separated/married"],
+              "male": ["male : divorced/separated", "male : single", "male : married/widowed"]}}]"#,
+    )
+    .unwrap();
+    let checked = Command::new(python)
+        .arg(repo().join("tests/fairness/check_fairlearn.py"))
+        .arg(run.join("held_out.csv"))
+        .arg(repo().join("plugins/finance-credit/data/german_credit.csv"))
+        .arg(run.join("metrics.json"))
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success() && said.contains("agree"),
+        "{said}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 fn credit_rows(n: usize, with_target: bool) -> String {
     let text =
         std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))

@@ -118,7 +118,62 @@ pub fn print_run(s: &RunSummary) {
     if let Some(p) = &m.permutation_importance {
         print_importance(p);
     }
+    if let Some(f) = &m.fairness {
+        print_fairness(f);
+    }
     println!("run folder: {}", s.dir.display());
+}
+
+/// Each protected column's groups and the gaps between them.
+fn print_fairness(f: &indus_runtime::FairnessReport) {
+    let rate = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.3}"));
+    for c in &f.columns {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED).set_header([
+            c.column.as_str(),
+            "rows",
+            "base rate",
+            "selected",
+            "TPR",
+            "FPR",
+            "precision",
+            "ROC-AUC",
+        ]);
+        for g in &c.groups {
+            t.add_row([
+                if g.too_few_rows && g.count > 0 {
+                    format!("{} (too few rows)", g.group)
+                } else {
+                    g.group.clone()
+                },
+                g.count.to_string(),
+                rate(g.base_rate),
+                rate(g.selection_rate),
+                rate(g.true_positive_rate),
+                rate(g.false_positive_rate),
+                rate(g.precision),
+                rate(g.roc_auc),
+            ]);
+        }
+        println!(
+            "fairness by {} ({} held-out rows; selected = predicted `{}`):\n{t}",
+            c.column, f.rows, f.positive_class
+        );
+        println!(
+            "  demographic parity difference {:.3}, ratio {}{}; equalised-odds difference {}",
+            c.demographic_parity_difference,
+            rate(c.demographic_parity_ratio),
+            match c.four_fifths_rule {
+                Some(true) => " (meets the four-fifths rule)",
+                Some(false) => " (below the four-fifths rule)",
+                None => "",
+            },
+            rate(c.equalized_odds_difference)
+        );
+        for n in &c.notes {
+            println!("  note: {n}");
+        }
+    }
 }
 
 /// The columns the model leans on most (all of them are in metrics.json).

@@ -255,6 +255,14 @@ pub(crate) fn cross_validate(
         ),
         None => {
             let held_out = pooled.held_out_csv(scoring.plugin, &fitted.model, &keys);
+            let fairness = crate::fairness::of_scored(
+                scoring.plugin,
+                &fitted.model.classes,
+                &keys.groups,
+                &pooled.probs,
+                &pooled.predicted,
+                &labels,
+            );
             let scored = Scored {
                 decision: fitted.model.decision,
                 probs: pooled.probs,
@@ -272,6 +280,7 @@ pub(crate) fn cross_validate(
                 secondary: pooled.secondary,
                 rows,
                 held_out: Some(held_out),
+                fairness,
                 ..HeldOutScores::default()
             };
             (

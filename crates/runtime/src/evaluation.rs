@@ -5,6 +5,7 @@
 
 use crate::RuntimeError;
 use crate::decision::Decided;
+use crate::fairness::FairnessReport;
 use crate::fit::Fitted;
 use crate::held_out::{RowKeys, held_out_csv};
 use crate::importance::{ImportanceSamples, measure_importance};
@@ -266,6 +267,8 @@ pub(crate) struct HeldOutScores {
     pub rows: usize,
     /// The held-out rows with their answers and truth (`held_out.csv`).
     pub held_out: Option<String>,
+    /// Per-group rates on the held-out rows, with a `fairness:` section.
+    pub fairness: Option<FairnessReport>,
 }
 
 /// The pieces of a run that scoring needs besides the model.
@@ -330,6 +333,14 @@ impl Scoring<'_> {
             out.multilabel = Some(multilabel_metrics(&scored.probs, truth, self.classes));
         }
         out.secondary = std::mem::take(&mut scored.secondary);
+        out.fairness = crate::fairness::of_scored(
+            self.plugin,
+            &fitted.model.classes,
+            &keys.groups,
+            &scored.probs,
+            &scored.predicted,
+            &scored.labels,
+        );
         let decided = Decided {
             probabilities: scored.probs,
             classes: scored.predicted,

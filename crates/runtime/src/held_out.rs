@@ -6,6 +6,7 @@
 
 use crate::artifacts::HELD_OUT;
 use crate::decision::{Decided, Decision};
+use crate::fairness::RowGroups;
 use crate::prediction::Prediction;
 use crate::predictions_csv::predictions_csv_with;
 use crate::{LoadedRun, RuntimeError};
@@ -24,6 +25,8 @@ pub(crate) struct RowKeys {
     pub ids: Option<Vec<String>>,
     /// The target as text: class name, number or labels joined.
     pub truth: Vec<String>,
+    /// Each protected column's group per row (the plugin's `fairness:`).
+    pub groups: RowGroups,
 }
 
 impl RowKeys {
@@ -54,6 +57,7 @@ impl RowKeys {
             source_rows: (0..n).map(|i| rows.source_row(i)).collect(),
             ids: rows.ids.clone(),
             truth,
+            groups: RowGroups::of(plugin, rows),
         }
     }
 
@@ -64,6 +68,7 @@ impl RowKeys {
             source_rows: indices.iter().map(|&i| self.source_rows[i]).collect(),
             ids: self.ids.as_deref().map(pick),
             truth: pick(&self.truth),
+            groups: self.groups.select(indices),
         }
     }
 }

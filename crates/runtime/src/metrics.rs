@@ -2,6 +2,7 @@
 //! obtained, and the decisions fitted with them.
 
 use crate::decision::{AnomalyDecision, Decision, RatingDecision};
+use crate::fairness::FairnessReport;
 use crate::importance::PermutationImportance;
 use crate::novelty_guard::GuardReport;
 use crate::secondary_heads::SecondaryHeadMetrics;
@@ -97,6 +98,10 @@ pub struct RunMetrics {
     /// and the first reasons (file, row, column).
     #[serde(default, skip_serializing_if = "indus_data::SkippedRows::is_empty")]
     pub skipped_rows: indus_data::SkippedRows,
+    /// Per-group counts, rates and gaps on the held-out rows, for each
+    /// protected column the plugin names under `fairness:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<FairnessReport>,
 }
 
 impl RunMetrics {

@@ -196,6 +196,9 @@ pub fn run_scenario(
         importance,
     );
     metrics.skipped_rows = skipped_rows;
+    for line in metrics.fairness.iter().flat_map(|f| f.summary_lines()) {
+        log(&line);
+    }
     let environment = Environment::capture(
         scenario,
         &backend,
@@ -391,5 +394,6 @@ fn record_metrics(
         novelty_guard: scores.novelty_guard,
         permutation_importance: importance.map(ImportanceSamples::finish),
         skipped_rows: indus_data::SkippedRows::default(),
+        fairness: scores.fairness,
     }
 }

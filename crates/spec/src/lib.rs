@@ -7,12 +7,16 @@
 #![warn(missing_docs)]
 
 mod error;
+mod fairness;
 pub mod limits;
 mod plugin;
 mod scenario;
 mod values;
 
 pub use error::{Located, SpecError};
+pub use fairness::{
+    DEFAULT_MIN_GROUP_ROWS, FairnessSpec, MAX_EDGES, MAX_PROTECTED, ProtectedColumn,
+};
 pub use plugin::*;
 pub use scenario::*;
 pub use values::{Count, Fraction, Name, Positive, Sha256Hex};
@@ -242,6 +246,7 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
     if m.data.source.format == SourceFormat::ImageFolder {
         check_image_folder(m)?;
     }
+    fairness::check_fairness(m)?;
     for (i, b) in m.baselines.iter().enumerate() {
         if let Some(head) = &b.head
             && !m.heads.iter().any(|h| h.name == *head)

@@ -28,6 +28,11 @@ pub struct PluginManifest {
     /// features, post-processing); see docs/plugin-guide.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native: Option<NativeSpec>,
+    /// Groups of people whose held-out results every run compares
+    /// (selection rates, error rates, the gaps between groups), for
+    /// decisions about people such as credit or diagnosis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<crate::FairnessSpec>,
 }
 
 /// Where a plugin's native hooks live and how to configure them.

@@ -738,3 +738,136 @@ fn yaml_nested_without_end_is_refused_at_once_with_its_line() {
     );
     assert!(scenario(&quoted).is_ok());
 }
+
+const LENDING: &str = "\
+name: lending
+industry: finance
+description: d
+data:
+  source: {format: csv, dataset: lending, files: {train: {name: t.csv}}}
+  columns:
+    - {name: age, type: integer, role: feature, range: [18, 99]}
+    - {name: status, type: category, role: feature, values: [f_married, m_single, m_married]}
+    - {name: owner, type: boolean, role: feature}
+    - {name: branch, type: category, role: ignore, values: [a, b]}
+    - {name: bad, type: category, role: target, values: [no, yes]}
+heads:
+  - {name: risk, task: binary, target: bad, classes: [no, yes]}
+fairness:
+  protected:
+    - {column: age, edges: [25, 40]}
+    - column: status
+      groups: {female: [f_married], male: [m_single, m_married]}
+    - {column: owner}
+";
+
+#[test]
+fn protected_columns_form_groups_by_declared_edges_and_named_values() {
+    let p = parse_plugin(Path::new("p.yaml"), LENDING).unwrap();
+    let f = p.fairness.as_ref().unwrap();
+    assert_eq!(f.min_group_rows(), DEFAULT_MIN_GROUP_ROWS);
+    let col = |name: &str| p.data.columns.iter().find(|c| c.name == name).unwrap();
+    let age = &f.protected[0];
+    assert_eq!(age.all_groups(col("age")), ["< 25", "[25, 40)", ">= 40"]);
+    let bins: Vec<_> = [18.0, 24.0, 25.0, 39.0, 40.0, 99.0]
+        .iter()
+        .map(|&v| age.group_of(col("age"), v).unwrap())
+        .collect();
+    assert_eq!(
+        bins,
+        ["< 25", "< 25", "[25, 40)", "[25, 40)", ">= 40", ">= 40"]
+    );
+    assert_eq!(age.group_of(col("age"), f32::NAN), None);
+    let status = &f.protected[1];
+    assert_eq!(status.all_groups(col("status")), ["female", "male"]);
+    assert_eq!(status.group_of(col("status"), 2.0).as_deref(), Some("male"));
+    assert_eq!(f.protected[2].all_groups(col("owner")), ["false", "true"]);
+}
+
+#[test]
+fn fairness_mistakes_are_located_before_any_run() {
+    let cases = [
+        (
+            "{column: age, edges: [25, 40]}",
+            "{column: agee, edges: [25]}",
+            "fairness.protected[0].column",
+            "no column `agee`",
+        ),
+        (
+            "{column: age, edges: [25, 40]}",
+            "{column: age}",
+            "fairness.protected[0].edges",
+            "is numeric",
+        ),
+        (
+            "{column: age, edges: [25, 40]}",
+            "{column: age, edges: [40, 25]}",
+            "fairness.protected[0].edges",
+            "must increase",
+        ),
+        (
+            "{column: age, edges: [25, 40]}",
+            "{column: age, edges: []}",
+            "fairness.protected[0].edges",
+            "at least one",
+        ),
+        (
+            "{column: owner}",
+            "{column: owner, edges: [1]}",
+            "fairness.protected[2].edges",
+            "not numeric",
+        ),
+        (
+            "{column: owner}",
+            "{column: branch}",
+            "fairness.protected[2].column",
+            "not a feature",
+        ),
+        (
+            "{column: owner}",
+            "{column: age, edges: [30]}",
+            "fairness.protected[2].column",
+            "named twice",
+        ),
+        (
+            "male: [m_single, m_married]",
+            "male: [m_single, f_married]",
+            "fairness.protected[1].groups.male",
+            "already in group `female`",
+        ),
+        (
+            "male: [m_single, m_married]",
+            "male: [m_widowed]",
+            "fairness.protected[1].groups.male",
+            "not one of",
+        ),
+        (
+            "male: [m_single, m_married]",
+            "male: []",
+            "fairness.protected[1].groups.male",
+            "at least one",
+        ),
+        (
+            "task: binary, target: bad, classes: [no, yes]",
+            "task: multiclass, target: bad, classes: [no, yes]",
+            "fairness",
+            "`task: multiclass`",
+        ),
+    ];
+    for (from, to, field, says) in cases {
+        assert_eq!(LENDING.matches(from).count(), 1, "{from}");
+        let m = plugin_message(&LENDING.replace(from, to));
+        assert!(
+            m.contains(&format!("field `{field}`")) && m.contains(says),
+            "{to}: {m}"
+        );
+    }
+    let m = plugin_message(&LENDING.replace(
+        "fairness:\n  protected:",
+        "fairness:\n  min_group_rows: 0\n  protected:",
+    ));
+    assert!(
+        m.contains("fairness.min_group_rows") && m.contains("at least 1"),
+        "{m}"
+    );
+}
