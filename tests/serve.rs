@@ -644,6 +644,10 @@ fn the_dashboard_works_in_a_real_browser() {
     let page = std::fs::read_to_string(&report).unwrap();
     assert!(page.matches("What the model leans on").count() >= 4);
     assert!(page.contains("roc_auc lost when the column is shuffled"));
+    // Fairness across groups: the German credit plugin's age bands and sex.
+    assert!(page.contains("Fairness across groups"), "no fairness panel");
+    assert!(page.contains("Fairness of credit-scoring by age_in_years"));
+    assert!(page.contains("Demographic parity difference"));
     let run = Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
         .arg(&server.url)

@@ -411,6 +411,8 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         );
         return Ok(());
     }
+    // Input rows the served model was fitted on, and rows read.
+    let mut seen = (0usize, 0usize);
     let evaluation = match &a.input {
         Some(path) => {
             // Only the answers are held.
@@ -421,14 +423,28 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
                 a.batch_rows,
                 a.stream,
             )?;
+            let trained = run.folder.trained_rows()?;
             let mut noted = std::collections::HashSet::new();
-            run.evaluate_batches(batches.inspect(|batch| {
+            let evaluation = run.evaluate_batches(batches.inspect(|batch| {
                 for note in batch.iter().flat_map(|rows| &rows.notes) {
                     if noted.insert(note.clone()) {
                         eprintln!("note: {note}");
                     }
                 }
-            }))?
+                if let (Ok(rows), Some(trained)) = (batch, &trained) {
+                    seen.0 += indus_data::rows_seen(&run.plugin, rows, trained);
+                    seen.1 += rows.len();
+                }
+            }))?;
+            if seen.0 > 0 {
+                eprintln!(
+                    "warning: {} of {} rows ({:.1} %) are rows the served model was trained on; metrics on them overstate how it does on new rows",
+                    seen.0,
+                    seen.1,
+                    100.0 * seen.0 as f64 / seen.1.max(1) as f64
+                );
+            }
+            evaluation
         }
         None => match run.held_out_rows(a.data_dir.clone(), a.test_limit.map(|n| n as usize))? {
             indus_runtime::HeldOutRows::Rows { rows, what } => {
@@ -441,7 +457,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     match evaluation {
         Evaluation::Multilabel(m) => {
             if a.json {
-                let out = serde_json::json!({ "run_dir": dir, "multilabel": m });
+                let out = serde_json::json!({ "run_dir": dir, "multilabel": m, "rows_seen_in_training": seen.0 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 println!("run {}", dir.display());
@@ -450,7 +466,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         }
         Evaluation::Regression(r) => {
             if a.json {
-                let out = serde_json::json!({ "run_dir": dir, "regression": r });
+                let out = serde_json::json!({ "run_dir": dir, "regression": r, "rows_seen_in_training": seen.0 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 println!(
@@ -465,7 +481,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         }
         Evaluation::Classes { metrics, secondary } => {
             if a.json {
-                let mut out = serde_json::json!({ "run_dir": dir, "metrics": metrics });
+                let mut out = serde_json::json!({ "run_dir": dir, "metrics": metrics, "rows_seen_in_training": seen.0 });
                 if !secondary.is_empty() {
                     out["auxiliary_heads"] = serde_json::to_value(&secondary)?;
                 }

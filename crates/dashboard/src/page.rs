@@ -353,6 +353,9 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         if let Some(p) = &m.permutation_importance {
             importance_panel(&mut html, p);
         }
+        if let Some(f) = &m.fairness {
+            fairness_panel(&mut html, v.name, f);
+        }
         if live {
             let _ = write!(
                 html,
@@ -599,11 +602,64 @@ fn classification_panel(
     html.push_str("</tbody></table></div>");
 }
 
-/// What rating and anomaly heads report beyond the classification view
-/// (rating error, top-k lists, the alarm threshold), and the heads trained
-/// beside the primary one.
 /// The columns the model leans on: each column's permutation importance
 /// as a bar, with how it was measured.
+/// Each protected column's groups side by side: held-out rows, base and
+/// selection rates, error rates and ROC-AUC, then the gaps, with small
+/// groups marked rather than hidden.
+fn fairness_panel(html: &mut String, name: &str, f: &indus_runtime::FairnessReport) {
+    let _ = write!(
+        html,
+        r#"<h3>Fairness across groups</h3><p class="note">On {rows} held-out rows; "selected" means predicted <code>{positive}</code>. Groups with fewer than {min} rows are marked: their rates are not stable.</p>"#,
+        rows = f.rows,
+        positive = esc(&f.positive_class),
+        min = f.min_group_rows,
+    );
+    for c in &f.columns {
+        let _ = write!(
+            html,
+            r#"<div class="scroll" tabindex="0" role="region" aria-label="Fairness of {name} by {column}"><table class="fairness"><thead><tr><th scope="col">{column}</th><th scope="col">Rows</th><th scope="col">Base rate</th><th scope="col">Selected</th><th scope="col">TPR</th><th scope="col">FPR</th><th scope="col">Precision</th><th scope="col">ROC-AUC</th></tr></thead><tbody>"#,
+            name = esc(name),
+            column = esc(&c.column),
+        );
+        for g in &c.groups {
+            let _ = write!(
+                html,
+                "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&g.group),
+                if g.too_few_rows && g.count > 0 {
+                    " <em>(too few rows)</em>"
+                } else {
+                    ""
+                },
+                g.count,
+                num(g.base_rate, 3),
+                num(g.selection_rate, 3),
+                num(g.true_positive_rate, 3),
+                num(g.false_positive_rate, 3),
+                num(g.precision, 3),
+                num(g.roc_auc, 3),
+            );
+        }
+        let _ = write!(
+            html,
+            "</tbody></table></div><p class=\"note\">Demographic parity difference {:.3}, ratio {}{}; equalised-odds difference {}.{}</p>",
+            c.demographic_parity_difference,
+            num(c.demographic_parity_ratio, 3),
+            match c.four_fifths_rule {
+                Some(true) => " (meets the four-fifths rule)",
+                Some(false) => " (<strong>below the four-fifths rule</strong>)",
+                None => "",
+            },
+            num(c.equalized_odds_difference, 3),
+            c.notes
+                .iter()
+                .map(|n| format!(" {}.", esc(n)))
+                .collect::<String>(),
+        );
+    }
+}
+
 fn importance_panel(html: &mut String, p: &indus_runtime::PermutationImportance) {
     const SHOWN: usize = 15;
     let values: Vec<(String, f32)> = p
@@ -626,6 +682,9 @@ fn importance_panel(html: &mut String, p: &indus_runtime::PermutationImportance)
     );
 }
 
+/// What rating and anomaly heads report beyond the classification view
+/// (rating error, top-k lists, the alarm threshold), and the heads trained
+/// beside the primary one.
 fn head_notes(m: &indus_runtime::RunMetrics) -> String {
     let mut out = String::new();
     if let Some(r) = &m.regression {

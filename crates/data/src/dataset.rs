@@ -454,12 +454,21 @@ pub fn stratified_split(table: RawTable, fraction: f64, seed: u64) -> (RawTable,
     }
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_5A1D);
     let (mut rest, mut held) = (Vec::new(), Vec::new());
-    for mut rows in label_groups(&table) {
-        rows.shuffle(&mut rng);
-        let n_held = ((rows.len() as f64) * fraction).round() as usize;
-        let n_held = n_held.min(rows.len().saturating_sub(1));
-        held.extend_from_slice(&rows[..n_held]);
-        rest.extend_from_slice(&rows[n_held..]);
+    for mut units in label_units(&table) {
+        units.shuffle(&mut rng);
+        let rows: usize = units.iter().map(Vec::len).sum();
+        let n_held = ((rows as f64) * fraction).round() as usize;
+        // Whole units go to the test side until it holds its share, and
+        // the training side keeps at least one.
+        let mut taken = 0;
+        for (u, unit) in units.iter().enumerate() {
+            if taken < n_held && u + 1 < units.len() {
+                taken += unit.len();
+                held.extend_from_slice(unit);
+            } else {
+                rest.extend_from_slice(unit);
+            }
+        }
     }
     rest.sort_unstable();
     held.sort_unstable();
@@ -468,16 +477,17 @@ pub fn stratified_split(table: RawTable, fraction: f64, seed: u64) -> (RawTable,
 }
 
 /// Assigns every row to one of `k` folds, stratified by label and
-/// reproducible for a seed. Returns the row indices of each fold.
+/// reproducible for a seed, with rows that repeat each other's feature
+/// cells in one fold. Returns the row indices of each fold.
 pub fn stratified_folds(table: &RawTable, k: usize, seed: u64) -> Vec<Vec<usize>> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xF01D_5EED);
     let k = k.max(1);
     let mut folds = vec![Vec::new(); k];
     let mut next = 0;
-    for mut rows in label_groups(table) {
-        rows.shuffle(&mut rng);
-        for row in rows {
-            folds[next % k].push(row);
+    for mut units in label_units(table) {
+        units.shuffle(&mut rng);
+        for unit in units {
+            folds[next % k].extend(unit);
             next += 1;
         }
     }
@@ -487,14 +497,18 @@ pub fn stratified_folds(table: &RawTable, k: usize, seed: u64) -> Vec<Vec<usize>
     folds
 }
 
-/// Row indices grouped by label (one group when there are no labels).
-fn label_groups(table: &RawTable) -> Vec<Vec<usize>> {
-    let mut groups: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
-    for i in 0..table.len() {
+/// The units rows are dealt in, grouped by label (one group when there are
+/// no labels): each unit is a row with every later row whose feature cells
+/// repeat it exactly, so that copies of a row never sit on both sides of a
+/// split or a fold (a test row the model trained on flatters the metrics).
+/// Without duplicates every unit is one row, in row order.
+fn label_units(table: &RawTable) -> Vec<Vec<Vec<usize>>> {
+    let mut groups: std::collections::BTreeMap<u32, Vec<Vec<usize>>> = Default::default();
+    for unit in crate::quality::duplicate_groups(table) {
         groups
-            .entry(table.labels.as_ref().map_or(0, |l| l[i]))
+            .entry(table.labels.as_ref().map_or(0, |l| l[unit[0]]))
             .or_default()
-            .push(i);
+            .push(unit);
     }
     groups.into_values().collect()
 }
@@ -559,6 +573,42 @@ mod tests {
         );
         assert_eq!(stratified_split(table.clone(), 0.2, 7).1.unwrap(), val);
         assert_ne!(stratified_split(table, 0.2, 8).1.unwrap(), val);
+    }
+
+    #[test]
+    fn copies_of_a_row_stay_on_one_side_of_every_split_and_fold() {
+        // 60 rows, each value twice (rows i and i + 30), half of them a
+        // third time: a random deal would put most pairs on both sides.
+        let mut values: Vec<f32> = (0..30).chain(0..30).map(|i| i as f32).collect();
+        values.extend((0..15).map(|i| i as f32));
+        let labels: Vec<u32> = values
+            .iter()
+            .map(|&v| u32::from(v as u32 % 3 == 0))
+            .collect();
+        let table = RawTable {
+            features: values.clone(),
+            width: 1,
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let sides = |rows: &[f32], other: &[f32]| rows.iter().filter(|v| other.contains(v)).count();
+        for seed in 0..5 {
+            let (train, test) = stratified_split(table.clone(), 0.2, seed);
+            let test = test.unwrap();
+            assert_eq!(sides(&test.features, &train.features), 0, "seed {seed}");
+            assert_eq!(train.len() + test.len(), 75);
+            assert!((12..=20).contains(&test.len()), "{}", test.len());
+            let folds = stratified_folds(&table, 5, seed);
+            assert_eq!(folds.iter().map(Vec::len).sum::<usize>(), 75);
+            for (f, rows) in folds.iter().enumerate() {
+                let inside: Vec<f32> = rows.iter().map(|&r| values[r]).collect();
+                let outside: Vec<f32> = (0..75)
+                    .filter(|r| !rows.contains(r))
+                    .map(|r| values[r])
+                    .collect();
+                assert_eq!(sides(&inside, &outside), 0, "seed {seed}, fold {f}");
+            }
+        }
     }
 
     #[test]

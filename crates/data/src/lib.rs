@@ -14,6 +14,7 @@ mod join;
 mod npz;
 mod preprocess;
 mod profile;
+mod quality;
 mod rows;
 mod table;
 
@@ -33,6 +34,11 @@ pub use npz::read_npz_array;
 pub use preprocess::{EmbeddingSlot, FittedColumn, ImageSlot, OTHER, Preprocessor};
 pub use profile::{
     ColumnProfile, Content, NumberStats, TableProfile, profile_csv, profile_parquet,
+};
+pub use quality::{
+    ConstantColumn, DataQuality, LEAKAGE_AUC, LEAKAGE_CLASS_SHARE, LEAKAGE_CORRELATION,
+    LEAKAGE_COVERAGE, LEAKAGE_PURITY, LeakageSuspect, NEAR_CONSTANT_SHARE, QUALITY_SAMPLE_ROWS,
+    RowHasher, assess, duplicate_groups, rows_seen, sorted_hashes,
 };
 pub use rows::{
     CsvLayout, RowFormat, class_index, csv_input_rows, head_classes, input_layout, json_rows,

@@ -43,6 +43,10 @@ pub const EXAMPLES: &str = "examples.json";
 /// Every held-out row's number in its file, the run's answer and the
 /// truth (and fold): what `indus eval RUN` re-scores and exports.
 pub const HELD_OUT: &str = "held_out.csv";
+/// The hashes of the rows the served model was fitted on (sorted,
+/// distinct, 8 bytes each, little-endian): how `indus eval --input` tells
+/// rows the model has seen from new ones without keeping the rows.
+pub const TRAINED_ROWS: &str = "trained_rows.hashes";
 /// Which native library the run used.
 pub const NATIVE: &str = "native.json";
 /// Recommenders: users, items and what each user rated in training.
@@ -94,6 +98,7 @@ pub(crate) struct RunArtifacts<'a> {
     pub history: &'a [EpochRecord],
     pub examples: &'a [serde_json::Value],
     pub held_out: Option<&'a str>,
+    pub trained_rows: &'a [u64],
     pub native: Option<NativeRecord>,
     pub catalog: Option<&'a ItemCatalog>,
     pub lookups: &'a [LookupTable],
@@ -123,6 +128,14 @@ impl RunArtifacts<'_> {
         writer.write_json(EXAMPLES, &self.examples)?;
         if let Some(csv) = self.held_out {
             writer.write(HELD_OUT, csv.as_bytes())?;
+        }
+        if !self.trained_rows.is_empty() {
+            let bytes: Vec<u8> = self
+                .trained_rows
+                .iter()
+                .flat_map(|h| h.to_le_bytes())
+                .collect();
+            writer.write(TRAINED_ROWS, &bytes)?;
         }
         if let Some(n) = &self.native {
             writer.write_json(NATIVE, n)?;
@@ -207,6 +220,35 @@ impl RunFolder {
         String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| RuntimeError::run_folder(&self.dir, format!("{HELD_OUT} is not UTF-8")))
+    }
+
+    /// The hashes of the rows the served model was fitted on (`None` for
+    /// runs made before they were kept).
+    pub fn trained_rows(&self) -> Result<Option<Vec<u64>>, RuntimeError> {
+        if !self.record.files.contains_key(TRAINED_ROWS) {
+            return Ok(None);
+        }
+        let bytes = self.read(TRAINED_ROWS)?;
+        if bytes.len() % 8 != 0 {
+            return Err(RuntimeError::run_folder(
+                &self.dir,
+                format!(
+                    "{TRAINED_ROWS} is damaged: {} bytes is not a whole number of hashes",
+                    bytes.len()
+                ),
+            ));
+        }
+        let hashes: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+            .collect();
+        if hashes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(RuntimeError::run_folder(
+                &self.dir,
+                format!("{TRAINED_ROWS} is damaged: its hashes are not sorted"),
+            ));
+        }
+        Ok(Some(hashes))
     }
 
     /// The kept weights of every network of the run (one unless the

@@ -102,6 +102,11 @@ pub struct RunMetrics {
     /// protected column the plugin names under `fairness:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness: Option<FairnessReport>,
+    /// What the training (and test) rows say about trusting the model:
+    /// likely leakage, duplicate rows, constant columns, test rows that
+    /// training holds too, each with the rule that found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_quality: Option<indus_data::DataQuality>,
 }
 
 impl RunMetrics {

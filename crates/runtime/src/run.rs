@@ -74,6 +74,12 @@ pub fn run_scenario(
     let (mut data, native) = load_data(resolved, &locations, log)?;
     let skipped_rows = std::mem::take(&mut data.skipped_rows);
     let evaluation_note = plan.carve_test_rows(&mut data, plugin)?;
+    // Before any row is consumed: leakage, duplicates, constant columns,
+    // test rows that training holds too.
+    let data_quality = indus_data::assess(plugin, &data.train, data.test.as_ref());
+    for finding in data_quality.findings() {
+        log(&format!("data quality: {finding}"));
+    }
     // A recommender remembers what each training user rated, and is scored
     // on lists over the items they did not.
     let catalog = match primary_head(plugin).task {
@@ -119,8 +125,12 @@ pub fn run_scenario(
             .to_json_rows(plugin, EXAMPLE_ROWS),
         (None, None) => Vec::new(), // set from the holdout below
     };
+    // The rows the served model is fitted on, by hash, so that `indus
+    // eval --input` can say which of its rows the model has seen.
+    let trained_rows: Vec<u64>;
     let (fitted, mut scores, evaluation, cross_validation) = match (plan.folds, data.test) {
         (Some(folds), test) => {
+            trained_rows = indus_data::sorted_hashes(plugin, &data.train);
             let CrossValidated {
                 fitted,
                 scores,
@@ -139,6 +149,7 @@ pub fn run_scenario(
             (fitted, scores, evaluation, Some(summary))
         }
         (None, Some(test)) => {
+            trained_rows = indus_data::sorted_hashes(plugin, &data.train);
             let fitted = fit(data.train, official_validation, observer)?;
             let scores = scoring.score_held_out(&fitted, test, &mut importance)?;
             (fitted, scores, evaluation_note, None)
@@ -155,6 +166,7 @@ pub fn run_scenario(
                 RuntimeError::Invalid("too few rows to hold out a test split".into())
             })?;
             examples = held.spread(EXAMPLE_ROWS).to_json_rows(plugin, EXAMPLE_ROWS);
+            trained_rows = indus_data::sorted_hashes(plugin, &rest);
             let fitted = fit(rest, official_validation, observer)?;
             let scores = scoring.score_held_out(&fitted, held, &mut importance)?;
             let how = format!(
@@ -196,6 +208,7 @@ pub fn run_scenario(
         importance,
     );
     metrics.skipped_rows = skipped_rows;
+    metrics.data_quality = Some(data_quality);
     for line in metrics.fairness.iter().flat_map(|f| f.summary_lines()) {
         log(&line);
     }
@@ -226,6 +239,7 @@ pub fn run_scenario(
         history: &outcome.history,
         examples: &examples,
         held_out: held_out.as_deref(),
+        trained_rows: &trained_rows,
         native: native.as_ref().map(|n| NativeRecord {
             library: n.path().to_path_buf(),
             abi: n.abi(),
@@ -395,5 +409,6 @@ fn record_metrics(
         permutation_importance: importance.map(ImportanceSamples::finish),
         skipped_rows: indus_data::SkippedRows::default(),
         fairness: scores.fairness,
+        data_quality: None,
     }
 }
