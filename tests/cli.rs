@@ -2388,6 +2388,103 @@ fn an_image_plugin_scaffold_trains_as_it_is() {
     assert!(both.contains("cannot be used with"), "{both}");
 }
 
+/// A credit export with a column recorded after the decision (the amount
+/// repaid, zero for every bad risk) and 300 rows exported twice: the
+/// proposal and the run name the column as likely leakage and count the
+/// copies, the folds keep each copy with its row, and `indus eval` warns
+/// about input rows the served model trained on.
+#[test]
+fn leakage_and_duplicates_are_named_and_copies_never_straddle_a_fold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    let text =
+        std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
+            .unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        lines.push(if i == 0 {
+            format!("{l},amount_repaid")
+        } else if l.ends_with(",bad") {
+            format!("{l},0")
+        } else {
+            format!("{l},{}", 500 + i)
+        });
+    }
+    let copies: Vec<String> = lines[1..301].to_vec();
+    lines.extend(copies);
+    let file = tmp.path().join("loans.csv");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = ok(&indus(
+        &[
+            "new",
+            "plugin",
+            "loans",
+            "--from",
+            file.to_str().unwrap(),
+            "--target",
+            "creditability",
+            "--root",
+            root,
+        ],
+        tmp.path(),
+    ));
+    assert!(
+        out.contains("data quality: likely leakage: `amount_repaid`"),
+        "{out}"
+    );
+    assert!(out.contains("300 of 1300 training rows"), "{out}");
+    let run = run_json(
+        tmp.path(),
+        &tmp.path().join("scenarios/loans.yaml"),
+        &["--epochs", "2"],
+    );
+    let q = &run["metrics"]["data_quality"];
+    assert_eq!(q["duplicate_rows"], 300, "{q}");
+    assert_eq!(q["leakage"][0]["column"], "amount_repaid", "{q}");
+    assert!(
+        q["leakage"][0]["rule"].as_str().unwrap().contains("0.95"),
+        "{q}"
+    );
+    // Row r and its copy, row r + 1000, were tested by the same fold.
+    let dir = tmp.path().join(run["run_dir"].as_str().unwrap());
+    let held = std::fs::read_to_string(dir.join("held_out.csv")).unwrap();
+    let mut fold_of = std::collections::HashMap::new();
+    for line in held.lines().skip(1) {
+        let row: usize = line.split(',').next().unwrap().parse().unwrap();
+        fold_of.insert(row, line.rsplit(',').next().unwrap().to_string());
+    }
+    assert_eq!(fold_of.len(), 1300);
+    for r in 1..=300 {
+        assert_eq!(fold_of[&r], fold_of[&(r + 1000)], "row {r} and its copy");
+    }
+    // Ten rows the model trained on and ten it never saw.
+    let mut input = vec![lines[0].clone()];
+    input.extend(lines[1..11].iter().cloned());
+    // Another row's repaid amount makes each of these a row never seen.
+    input.extend(lines[11..21].iter().enumerate().map(|(k, l)| {
+        let (rest, _) = l.rsplit_once(',').unwrap();
+        format!("{rest},{}", 1100 + k)
+    }));
+    let file = tmp.path().join("recent.csv");
+    std::fs::write(&file, input.join("\n") + "\n").unwrap();
+    let eval = indus(
+        &[
+            "eval",
+            run["run_dir"].as_str().unwrap(),
+            "--runs-dir",
+            "runs",
+            "--input",
+            file.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    );
+    let said = String::from_utf8_lossy(&eval.stderr);
+    let v: Value = serde_json::from_str(&ok(&eval)).unwrap();
+    assert_eq!(v["rows_seen_in_training"], 10, "{said}");
+    assert!(said.contains("10 of 20 rows"), "{said}");
+}
+
 /// `indus new plugin --from`: a user's own CSV becomes a plugin that trains
 /// as proposed: the shipped German credit file, and an export with `;`,
 /// decimal commas, Latin-1 text and `NA` for missing ages.

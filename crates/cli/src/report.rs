@@ -43,9 +43,6 @@ pub fn print_run(s: &RunSummary) {
             m.skipped_rows.reasons.first().map_or("-", String::as_str)
         );
     }
-    for finding in m.data_quality.iter().flat_map(|q| q.findings()) {
-        println!("data quality: {finding}");
-    }
     if let Some(cv) = &m.cross_validation {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED)

@@ -256,11 +256,31 @@ fn new_plugin_from_file(
     for note in &written.notes {
         println!("note: {note}");
     }
+    for finding in proposal_quality(plugin_dir)? {
+        println!("data quality: {finding}");
+    }
     println!(
         "review the column comments in plugin.yaml, then: indus run {}",
         scenario.display()
     );
     Ok(())
+}
+
+/// What the proposed plugin's rows say about trusting a model of them
+/// (leakage, duplicates, constant columns), read as `indus run` will.
+fn proposal_quality(plugin_dir: &Path) -> Result<Vec<String>> {
+    let manifest = plugin_dir.join("plugin.yaml");
+    let plugin = indus_spec::load_plugin(&manifest)?;
+    let locations =
+        indus_data::DataLocations::from_env(None).with_plugin_dir(Some(plugin_dir.to_path_buf()));
+    let data = indus_data::load_dataset(&plugin, &locations, indus_data::Limits::default())
+        .with_context(|| {
+            format!(
+                "{}: the proposed plugin's data does not read",
+                manifest.display()
+            )
+        })?;
+    Ok(indus_data::assess(&plugin, &data.train, data.test.as_ref()).findings())
 }
 
 /// `indus new plugin NAME --images`: an image-folder plugin whose sample

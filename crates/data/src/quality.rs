@@ -17,8 +17,10 @@ use std::collections::HashMap;
 pub const LEAKAGE_AUC: f64 = 0.95;
 /// A value whose rows are at least this pure in one class…
 pub const LEAKAGE_PURITY: f64 = 0.99;
-/// …and that marks at least this share of the class's rows…
-pub const LEAKAGE_COVERAGE: f64 = 0.5;
+/// …and that marks at least this share of the class's rows (a column
+/// recorded after the outcome marks nearly all of them; a strong honest
+/// signal, such as a SYN-error rate of 1 for flood attacks, marks some)…
+pub const LEAKAGE_COVERAGE: f64 = 0.9;
 /// …of a class no larger than this share of all rows (in a class of 95 %
 /// of the rows, any common value is "pure").
 pub const LEAKAGE_CLASS_SHARE: f64 = 0.9;
@@ -108,17 +110,33 @@ impl DataQuality {
                 }
             ));
         }
-        for c in &self.constant_columns {
-            out.push(if c.top_share >= 1.0 {
-                format!("`{}` is constant: it tells the model nothing", c.column)
-            } else {
-                format!(
-                    "`{}` is nearly constant: one value in {:.2} % of rows (threshold {:.0} %)",
-                    c.column,
-                    100.0 * c.top_share,
-                    100.0 * NEAR_CONSTANT_SHARE
-                )
-            });
+        let (constant, nearly): (Vec<&ConstantColumn>, Vec<&ConstantColumn>) = self
+            .constant_columns
+            .iter()
+            .partition(|c| c.top_share >= 1.0);
+        if !constant.is_empty() {
+            out.push(format!(
+                "constant, so they tell the model nothing: {}",
+                constant
+                    .iter()
+                    .map(|c| format!("`{}`", c.column))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !nearly.is_empty() {
+            out.push(format!(
+                "nearly constant (one value in at least {:.0} % of rows): {}",
+                100.0 * NEAR_CONSTANT_SHARE,
+                nearly
+                    .iter()
+                    .map(|c| match 100.0 * c.top_share {
+                        p if p > 99.99 => format!("`{}` >99.99 %", c.column),
+                        p => format!("`{}` {p:.2} %", c.column),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         if let (Some(test), Some(seen)) = (self.test_rows, self.test_rows_in_training)
             && seen > 0
@@ -526,7 +544,10 @@ mod tests {
             "{said}"
         );
         assert!(said.contains("10 of 100 training rows"), "{said}");
-        assert!(said.contains("`same` is constant"), "{said}");
+        assert!(
+            said.contains("constant, so they tell the model nothing: `same`"),
+            "{said}"
+        );
         assert!(said.contains("3 of 3 test rows"), "{said}");
         // The duplicate groups hold each repeated row with its copy.
         let groups = duplicate_groups(&train);

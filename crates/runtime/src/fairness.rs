@@ -335,50 +335,6 @@ fn gaps(column: &str, groups: Vec<GroupRates>, min_rows: usize) -> ColumnFairnes
     }
 }
 
-impl FairnessReport {
-    /// One line per protected column for the CLI summary and the run log.
-    pub fn summary_lines(&self) -> Vec<String> {
-        self.columns
-            .iter()
-            .map(|c| {
-                let groups: Vec<String> = c
-                    .groups
-                    .iter()
-                    .filter(|g| g.count > 0)
-                    .map(|g| {
-                        format!(
-                            "{} {}{}",
-                            g.group,
-                            g.selection_rate.map_or("-".into(), |r| format!("{r:.3}")),
-                            if g.too_few_rows {
-                                format!(" (n={}, too few)", g.count)
-                            } else {
-                                format!(" (n={})", g.count)
-                            }
-                        )
-                    })
-                    .collect();
-                format!(
-                    "fairness: {}: selection rate of `{}` {}; parity gap {:.3}, ratio {}{}, equalised-odds gap {}",
-                    c.column,
-                    self.positive_class,
-                    groups.join(", "),
-                    c.demographic_parity_difference,
-                    c.demographic_parity_ratio
-                        .map_or("-".into(), |r| format!("{r:.3}")),
-                    match c.four_fifths_rule {
-                        Some(true) => " (meets the four-fifths rule)",
-                        Some(false) => " (below the four-fifths rule)",
-                        None => "",
-                    },
-                    c.equalized_odds_difference
-                        .map_or("-".into(), |d| format!("{d:.3}")),
-                )
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

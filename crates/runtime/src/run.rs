@@ -209,9 +209,6 @@ pub fn run_scenario(
     );
     metrics.skipped_rows = skipped_rows;
     metrics.data_quality = Some(data_quality);
-    for line in metrics.fairness.iter().flat_map(|f| f.summary_lines()) {
-        log(&line);
-    }
     let environment = Environment::capture(
         scenario,
         &backend,
