@@ -615,7 +615,7 @@ mod tests {
     fn folds_cover_every_row_once_with_balanced_labels() {
         let labels: Vec<u32> = (0..50).map(|i| u32::from(i % 5 == 0)).collect();
         let table = RawTable {
-            features: vec![0.0; 50],
+            features: (0..50).map(|i| i as f32).collect(),
             width: 1,
             labels: Some(labels),
             ids: None,

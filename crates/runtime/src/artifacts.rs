@@ -8,6 +8,7 @@ use crate::RuntimeError;
 use crate::drift::Reference;
 use crate::environment::Environment;
 use crate::metrics::RunMetrics;
+use crate::model_card::ModelCard;
 use crate::recommend::ItemCatalog;
 use crate::run_folder::{RunFolder, RunRecord, RunWriter};
 use indus_data::{LookupTable, Preprocessor};
@@ -49,6 +50,10 @@ pub const HELD_OUT: &str = "held_out.csv";
 pub const TRAINED_ROWS: &str = "trained_rows.hashes";
 /// Which native library the run used.
 pub const NATIVE: &str = "native.json";
+/// The run's model card for machines.
+pub const MODEL_CARD_JSON: &str = "model_card.json";
+/// The run's model card for people.
+pub const MODEL_CARD_MD: &str = "model_card.md";
 /// Recommenders: users, items and what each user rated in training.
 pub const CATALOG: &str = "catalog.json";
 /// Software and machine facts.
@@ -148,6 +153,9 @@ impl RunArtifacts<'_> {
         }
         writer.write_json(ENVIRONMENT, self.environment)?;
         writer.write_json(METRICS, self.metrics)?;
+        let card = ModelCard::of(self.scenario, self.plugin, self.metrics, self.environment);
+        writer.write_json(MODEL_CARD_JSON, &card)?;
+        writer.write(MODEL_CARD_MD, card.markdown().as_bytes())?;
         writer.commit(self.scenario.name.as_str(), self.plugin.name.as_str())
     }
 }

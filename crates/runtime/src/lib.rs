@@ -30,6 +30,7 @@ mod importance;
 mod loaded;
 mod metrics;
 mod model;
+mod model_card;
 mod model_registry;
 mod novelty_guard;
 mod onnx_export;
@@ -44,8 +45,8 @@ mod targets;
 
 pub use artifacts::{
     BEST_WEIGHTS, CATALOG, ENVIRONMENT, EXAMPLES, GUARD_WEIGHTS, HISTORY, LAST_WEIGHTS, METRICS,
-    NATIVE, PLUGIN, PREPROCESS, REFERENCE, SCENARIO, WEIGHTS, lookup_file, member_file,
-    peek_metrics,
+    MODEL_CARD_JSON, MODEL_CARD_MD, NATIVE, PLUGIN, PREPROCESS, REFERENCE, SCENARIO, WEIGHTS,
+    lookup_file, member_file, peek_metrics,
 };
 pub use decision::{AnomalyDecision, Decided, Decision, RatingDecision};
 pub use drift::{ColumnDrift, DriftReport, MAJOR, MIN_DRIFT_ROWS, MODERATE, Reference};
@@ -57,6 +58,9 @@ pub use importance::{ColumnImportance, PermutationImportance};
 pub use loaded::{Evaluation, LoadedRun, TargetStatus, resolve_run};
 pub use metrics::{CrossValidation, RowCounts, RunMetrics};
 pub use model::TrainedModel;
+pub use model_card::{
+    CardData, CardFile, CardImportance, CardMetric, CardTarget, CardVersions, ModelCard,
+};
 pub use model_registry::{
     AliasChange, FolderStore, ModelRegistry, PRODUCTION, RegistryStore, Resolved, Version, os_user,
 };

@@ -717,6 +717,17 @@ impl LoadedRun {
         })
     }
 
+    /// The run's model card, built from its recorded files as the one
+    /// in its folder was (so runs made before cards were written get one).
+    pub fn model_card(&self) -> Result<crate::ModelCard, RuntimeError> {
+        Ok(crate::ModelCard::of(
+            &self.scenario,
+            &self.plugin,
+            &self.metrics,
+            &self.folder.environment()?,
+        ))
+    }
+
     /// The headline metric: the one of the plugin's first published
     /// baseline (accuracy without one), with its held-out value as the
     /// target reads it (the mean over folds for a cross-validated run, as

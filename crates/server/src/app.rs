@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
         .routes(routes!(scenarios::detail))
         .routes(routes!(scenarios::schema))
         .routes(routes!(scenarios::examples))
+        .routes(routes!(scenarios::card))
+        .routes(routes!(scenarios::card_markdown))
         .routes(routes!(scenarios::predict))
         .routes(routes!(scenarios::predict_image))
         .routes(routes!(scenarios::predict_csv))

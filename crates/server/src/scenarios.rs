@@ -332,6 +332,43 @@ pub async fn schema(
     Ok(Json(row_schema(&name, &served.run.plugin, &looked_up)))
 }
 
+/// The served run's model card: intended use, data and digests, how it
+/// was tested, metrics beside the baselines, results per group, data
+/// quality, what it leans on, limitations, versions.
+#[utoipa::path(get, path = "/v1/scenarios/{name}/card", tag = "scenarios",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
+    responses((status = 200, description = "The model card (as the run folder's model_card.json)", body = Object),
+              (status = 404, body = ErrorBody)))]
+pub async fn card(ServedScenario { served, .. }: ServedScenario) -> Result<Json<Value>, ApiError> {
+    let card = served
+        .run
+        .model_card()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(serde_json::to_value(card).unwrap_or(Value::Null)))
+}
+
+/// The served run's model card as Markdown, for people and for pasting
+/// into a review.
+#[utoipa::path(get, path = "/v1/scenarios/{name}/card.md", tag = "scenarios",
+    params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),
+    responses((status = 200, description = "The model card (as the run folder's model_card.md)", content_type = "text/markdown", body = String),
+              (status = 404, body = ErrorBody)))]
+pub async fn card_markdown(
+    ServedScenario { served, .. }: ServedScenario,
+) -> Result<([(axum::http::header::HeaderName, &'static str); 1], String), ApiError> {
+    let card = served
+        .run
+        .model_card()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/markdown; charset=utf-8",
+        )],
+        card.markdown(),
+    ))
+}
+
 /// Real rows from the run's held-out split, ready to send to predict.
 #[utoipa::path(get, path = "/v1/scenarios/{name}/examples", tag = "scenarios",
     params(("name" = String, Path, description = "Scenario name", example = "credit-scoring")),

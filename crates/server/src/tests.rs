@@ -790,6 +790,67 @@ async fn a_training_job_streams_epochs_and_its_run_can_be_promoted() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+/// The served run's model card, as JSON and as Markdown, is the one in
+/// its run folder: data file by name and digest (never a path on the
+/// training machine), metrics beside the baselines, results by age band.
+#[tokio::test]
+async fn a_served_scenario_answers_with_its_model_card() {
+    let app = app();
+    let (s, card) = call(&app, "GET", "/v1/scenarios/credit-scoring/card", None).await;
+    assert_eq!(s, StatusCode::OK, "{card}");
+    assert_eq!(card["scenario"], "credit-scoring");
+    assert_eq!(
+        card["data"]["files"][0]["name"], "german_credit.csv",
+        "{card}"
+    );
+    assert_eq!(
+        card["data"]["files"][0]["sha256"],
+        "01f2981fc8f44de5ed05b904318afb1e78390c34def2cb46015e0c3f99be286c"
+    );
+    assert_eq!(card["metrics"][0]["metric"], "roc_auc");
+    assert_eq!(card["metrics"][0]["baseline"], 0.79);
+    assert!(
+        card["intended_use"].as_str().unwrap().contains("credit"),
+        "{card}"
+    );
+    assert_eq!(card["fairness"]["columns"][0]["column"], "age_in_years");
+    let text = card.to_string();
+    let root = repo().display().to_string();
+    assert!(
+        !text.contains(&root),
+        "a path of the training machine: {text}"
+    );
+    let (s, md) = call(&app, "GET", "/v1/scenarios/credit-scoring/card.md", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let md = md.as_str().unwrap().to_string();
+    assert!(md.starts_with("# Model card: credit-scoring"), "{md}");
+    for section in [
+        "## Intended use",
+        "## Data",
+        "## Evaluation",
+        "## Results per group",
+        "## Data quality",
+        "## Limitations",
+        "## Versions",
+    ] {
+        assert!(md.contains(section), "{section} missing:\n{md}");
+    }
+    assert!(md.contains("| age_in_years | Rows |"), "{md}");
+    let run = runs_dir()
+        .join("credit-scoring")
+        .read_dir()
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("model_card.md").is_file())
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(run.join("model_card.md")).unwrap(),
+        md
+    );
+    let (s, _) = call(&app, "GET", "/v1/scenarios/no-such/card", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint() {
     let app = app();
@@ -804,6 +865,8 @@ async fn the_openapi_document_lists_every_endpoint() {
         "/v1/scenarios/{name}",
         "/v1/scenarios/{name}/schema",
         "/v1/scenarios/{name}/examples",
+        "/v1/scenarios/{name}/card",
+        "/v1/scenarios/{name}/card.md",
         "/v1/scenarios/{name}/predict",
         "/v1/scenarios/{name}/predict/image",
         "/v1/scenarios/{name}/predict/csv",

@@ -33,6 +33,23 @@ pub struct PluginManifest {
     /// decisions about people such as credit or diagnosis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness: Option<crate::FairnessSpec>,
+    /// What every run's model card says beyond the numbers: the use the
+    /// model is meant for and what it must not be trusted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardSpec>,
+}
+
+/// The plugin's words for its model cards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardSpec {
+    /// Who uses the model for what decision, in a sentence or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_use: Option<String>,
+    /// Known limits: where the data is thin, old, biased or from another
+    /// population; uses the model is not fit for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limitations: Vec<String>,
 }
 
 /// Where a plugin's native hooks live and how to configure them.
