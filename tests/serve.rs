@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{data_dir, fails, indus, ok, repo};
+use common::{data_dir, fails, indus, latest_run, ok, repo};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -142,12 +142,13 @@ impl Server {
 
     /// Starts `command` (an `indus serve` that prints where it listens)
     /// and waits until it is ready.
-    fn spawn(mut command: Command, with_grpc: bool) -> Server {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+    fn spawn(command: Command, with_grpc: bool) -> Server {
+        Server::spawn_logging(command, with_grpc, Stdio::null())
+    }
+
+    /// [`Server::spawn`] with the server's log going to `log`.
+    fn spawn_logging(mut command: Command, with_grpc: bool, log: Stdio) -> Server {
+        let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
         let mut line = String::new();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         stdout.read_line(&mut line).unwrap();
@@ -1251,4 +1252,294 @@ fn the_image_layout_serves_with_the_dockerfile_command_line() {
     );
     assert_eq!(s, 200, "{answer}");
     assert!(answer["predictions"][0]["label"].is_string(), "{answer}");
+}
+
+/// A column marked `sensitive: true` (a salary, every value starting with
+/// 9135 or 9136) trains and serves, and none of its values reaches any
+/// output: the CLI's messages and reports, the run's metrics, examples and
+/// model card, the dashboard, every HTTP answer (bad rows included) and
+/// the server's log. With `--error-detail minimal` a refused row is not
+/// even told which column was wrong.
+#[test]
+fn a_sensitive_columns_values_never_reach_an_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text =
+        std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
+            .unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        lines.push(if i == 0 {
+            format!("{l},salary")
+        } else {
+            format!("{l},{}", 91_357_000 + 7 * i)
+        });
+    }
+    let data = dir.join("loans.csv");
+    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
+    ok(&indus(
+        &[
+            "new",
+            "plugin",
+            "loans",
+            "--from",
+            "loans.csv",
+            "--target",
+            "creditability",
+            "--root",
+            ".",
+        ],
+        dir,
+    ));
+    // The proposal's comments quote observed values; the user's own file
+    // may, the outputs may not. Declare the column sensitive.
+    let manifest = dir.join("plugins/loans/plugin.yaml");
+    let yaml = std::fs::read_to_string(&manifest).unwrap();
+    let start = yaml.find("    - name: salary").unwrap();
+    let end = start + yaml[start..].find("normalization: z_score").unwrap();
+    let yaml = format!(
+        "{}    - name: salary\n      type: integer\n      role: feature\n      sensitive: true\n      range: [0, 1000000000]\n      {}",
+        &yaml[..start],
+        &yaml[end..]
+    );
+    std::fs::write(&manifest, yaml).unwrap();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut keep = |what: &str, out: &std::process::Output| {
+        seen.push((
+            what.to_string(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ));
+    };
+    let run = indus(
+        &[
+            "run",
+            "scenarios/loans.yaml",
+            "--runs-dir",
+            "runs",
+            "--epochs",
+            "2",
+        ],
+        dir,
+    );
+    ok(&run);
+    keep("indus run", &run);
+    let run_dir = latest_run(&dir.join("runs"), "loans");
+    let run_id = run_dir.to_str().unwrap().to_string();
+    // Rows that break the column's rules, with the bad values as sentinels.
+    let bad_rows = |values: &[&str]| {
+        let mut rows = vec![lines[0].clone()];
+        for (k, v) in values.iter().enumerate() {
+            let (rest, _) = lines[k + 1].rsplit_once(',').unwrap();
+            rows.push(format!("{rest},{v}"));
+        }
+        rows.join("\n") + "\n"
+    };
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        bad_rows(&["SENTINEL-GRAPE", "88888888888", "91357777.5"]),
+    )
+    .unwrap();
+    let refused = indus(
+        &[
+            "predict",
+            &run_id,
+            "--runs-dir",
+            "runs",
+            "--input",
+            "bad.csv",
+        ],
+        dir,
+    );
+    let said = fails(&refused);
+    assert!(
+        said.contains("salary") && said.contains("withheld"),
+        "{said}"
+    );
+    keep("indus predict (bad rows)", &refused);
+    for args in [
+        vec![
+            "predict",
+            &run_id,
+            "--runs-dir",
+            "runs",
+            "--input",
+            "loans.csv",
+        ],
+        vec![
+            "eval",
+            &run_id,
+            "--runs-dir",
+            "runs",
+            "--input",
+            "loans.csv",
+        ],
+        vec![
+            "drift",
+            &run_id,
+            "--runs-dir",
+            "runs",
+            "--input",
+            "loans.csv",
+        ],
+        vec!["report", "--runs-dir", "runs", "--out", "report.html"],
+    ] {
+        let out = indus(&args, dir);
+        ok(&out);
+        keep(&format!("indus {}", args[0]), &out);
+    }
+    let mut files: Vec<(String, String)> = [
+        "metrics.json",
+        "model_card.json",
+        "model_card.md",
+        "examples.json",
+        "held_out.csv",
+    ]
+    .iter()
+    .map(|f| {
+        (
+            f.to_string(),
+            std::fs::read_to_string(run_dir.join(f)).unwrap(),
+        )
+    })
+    .collect();
+    files.push((
+        "report.html".into(),
+        std::fs::read_to_string(dir.join("report.html")).unwrap(),
+    ));
+    seen.extend(files);
+    // The same through HTTP, with the server's log kept.
+    let log = dir.join("serve.log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_indus"));
+    command
+        .args(["serve", "--port", "0", "--runs-dir", "runs", "--root", "."])
+        .current_dir(dir)
+        .env("INDUS_OFFLINE", "1")
+        .env("RUST_LOG", "debug")
+        .env_remove("INDUS_RUNS_DIR");
+    let server = Server::spawn_logging(
+        command,
+        false,
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let (_, examples) = server.get("/v1/scenarios/loans/examples");
+    let rows = examples["rows"].as_array().unwrap().clone();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["salary"].as_f64() == Some(0.0)),
+        "{examples}"
+    );
+    let mut answers = vec![examples.to_string()];
+    for path in [
+        "/v1/scenarios/loans",
+        "/v1/scenarios/loans/card",
+        "/v1/scenarios/loans/card.md",
+        "/",
+        "/v1/scenarios/loans/schema",
+    ] {
+        let (status, body) = server.get(path);
+        assert_eq!(status, 200, "{path}");
+        answers.push(body.to_string());
+    }
+    let (status, body) = server.post("/v1/scenarios/loans/explain", &json!({ "rows": rows }));
+    assert_eq!(status, 200, "{body}");
+    answers.push(body.to_string());
+    let training: Vec<Value> = lines[1..121]
+        .iter()
+        .map(|l| {
+            let (_, salary) = l.rsplit_once(',').unwrap();
+            let mut row = rows[0].clone();
+            row["salary"] = json!(salary.parse::<u64>().unwrap());
+            row
+        })
+        .collect();
+    let (status, body) = server.post("/v1/scenarios/loans/drift", &json!({ "rows": training }));
+    assert_eq!(status, 200, "{body}");
+    answers.push(body.to_string());
+    for bad_value in [
+        json!("SENTINEL-GRAPE"),
+        json!(88_888_888_888u64),
+        json!(91_357_777.5),
+        json!({"v": 91_357_007}),
+    ] {
+        let mut row = rows[0].clone();
+        row["salary"] = bad_value;
+        let (status, body) = server.post("/v1/scenarios/loans/predict", &json!({ "rows": [row] }));
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body.to_string().contains("salary"),
+            "full detail names the column: {body}"
+        );
+        answers.push(body.to_string());
+    }
+    let (status, body) = server.send(
+        "/v1/scenarios/loans/predict/csv",
+        "text/csv",
+        bad_rows(&["SENTINEL-GRAPE"]).into_bytes(),
+    );
+    assert_eq!(status, 422, "{body}");
+    answers.push(body.to_string());
+    drop(server);
+    seen.extend(answers.into_iter().map(|a| ("HTTP".to_string(), a)));
+    seen.push(("server log".into(), std::fs::read_to_string(&log).unwrap()));
+    // Under --error-detail minimal the refusal says only its status.
+    let server = Server::start_in(dir, &["--error-detail", "minimal"]);
+    let mut row = rows[0].clone();
+    row["salary"] = json!("SENTINEL-GRAPE");
+    let (status, body) = server.post("/v1/scenarios/loans/predict", &json!({ "rows": [row] }));
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        !body.to_string().contains("salary")
+            && body["details"].as_array().is_none_or(Vec::is_empty),
+        "{body}"
+    );
+    let (status, body) = server.get("/v1/scenarios/no-such-scenario");
+    assert_eq!(status, 404);
+    assert!(
+        !body.to_string().contains("loans"),
+        "no scenario names: {body}"
+    );
+    let salaries: std::collections::HashSet<String> = (1..=1000)
+        .map(|i| (91_357_000 + 7 * i).to_string())
+        .chain(["88888888888".to_string(), "91357777".to_string()])
+        .collect();
+    for (what, text) in &seen {
+        assert!(
+            !text.contains("SENTINEL-GRAPE"),
+            "{what} shows the bad cell:\n{text}"
+        );
+        if let Some(n) = whole_numbers(text).find(|n| salaries.contains(*n)) {
+            panic!("{what} shows salary {n}:\n{text}");
+        }
+    }
+}
+
+/// The whole numbers written in `text` (digit runs not inside a longer
+/// number's fraction), as a value echoed into an output would be written.
+fn whole_numbers(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < bytes.len() {
+            if !bytes[at].is_ascii_digit() {
+                at += 1;
+                continue;
+            }
+            let start = at;
+            while at < bytes.len() && bytes[at].is_ascii_digit() {
+                at += 1;
+            }
+            let fraction = start > 0
+                && bytes[start - 1] == b'.'
+                && start > 1
+                && bytes[start - 2].is_ascii_digit();
+            if !fraction {
+                return Some(&text[start..at]);
+            }
+        }
+        None
+    })
 }

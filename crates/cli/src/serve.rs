@@ -7,6 +7,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Options of `indus serve`.
+/// `--error-detail`: how much a refused request is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ErrorDetailChoice {
+    /// Field, row, column and what was expected.
+    Full,
+    /// The status's reason only.
+    Minimal,
+}
+
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -38,6 +47,11 @@ pub struct ServeArgs {
     /// Refuse training, promotion and reload (403), whatever the token.
     #[arg(long, env = "INDUS_READ_ONLY")]
     read_only: bool,
+    /// How much a refused request (4xx) is told: `full` names the field,
+    /// row, column and what was expected; `minimal` gives the status's
+    /// reason only, for an endpoint open to the public.
+    #[arg(long, env = "INDUS_ERROR_DETAIL", value_enum, default_value_t = ErrorDetailChoice::Full)]
+    error_detail: ErrorDetailChoice,
     /// Project root holding plugins/ and scenarios/ (for training jobs).
     #[arg(long, default_value = ".")]
     root: PathBuf,
@@ -124,6 +138,10 @@ pub fn cmd_serve(a: ServeArgs) -> Result<()> {
         run_dir: a.run,
         read_only: a.read_only,
         alias_poll: defaults.alias_poll,
+        error_detail: match a.error_detail {
+            ErrorDetailChoice::Full => indus_server::ErrorVerbosity::Full,
+            ErrorDetailChoice::Minimal => indus_server::ErrorVerbosity::Minimal,
+        },
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,tower_http=warn".into());

@@ -583,7 +583,7 @@ mod tests {
         values.extend((0..15).map(|i| i as f32));
         let labels: Vec<u32> = values
             .iter()
-            .map(|&v| u32::from(v as u32 % 3 == 0))
+            .map(|&v| u32::from((v as u32).is_multiple_of(3)))
             .collect();
         let table = RawTable {
             features: values.clone(),

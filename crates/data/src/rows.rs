@@ -550,7 +550,7 @@ fn target_number(column: &ColumnSpec, cell: Option<&str>) -> Result<f32, String>
         None => Err("missing target value".to_string()),
         Some(text) => text
             .parse::<f64>()
-            .map_err(|_| format!("`{text}` is not a number"))
+            .map_err(|_| format!("{} is not a number", shown(column, text)))
             .and_then(|v| check_number(column, v)),
     }
 }
@@ -865,7 +865,7 @@ pub(crate) fn rows_from_frame(
                     .map(str::trim)
                     .filter(|p| !p.is_empty())
                 {
-                    match class_index(&classes, part) {
+                    match label_index(manifest, &head.target, &classes, part) {
                         Ok(l) if !set.contains(&l) => set.push(l),
                         Ok(_) => {}
                         Err(m) => problems.push(DataError::row(
@@ -898,7 +898,7 @@ pub(crate) fn rows_from_frame(
                 let cell = cell.map(str::trim).filter(|s| !s.is_empty());
                 let label = cell
                     .ok_or_else(|| "missing label".to_string())
-                    .and_then(|cell| class_index(&classes, cell));
+                    .and_then(|cell| label_index(manifest, &t.name, &classes, cell));
                 match label {
                     Ok(l) => labels.push(l),
                     Err(m) => {
@@ -944,7 +944,7 @@ pub(crate) fn rows_from_frame(
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
                         .ok_or_else(|| "missing label".to_string())
-                        .and_then(|cell| class_index(&classes, cell));
+                        .and_then(|cell| label_index(manifest, &head.target, &classes, cell));
                     labels.push(label.unwrap_or_else(|m| {
                         problems_here.push((row, m));
                         0
@@ -1247,7 +1247,15 @@ pub fn rows_from_json(
                     }
                 }
             } else {
-                let cell = json_text(v).and_then(|text| parse_cell(c, text.as_deref()));
+                let cell = json_text(v)
+                    .map_err(|e| {
+                        if c.sensitive {
+                            format!("expected a single value, got {WITHHELD}")
+                        } else {
+                            e
+                        }
+                    })
+                    .and_then(|text| parse_cell(c, text.as_deref()));
                 match cell {
                     Ok(value) => table.features.push(value),
                     Err(m) if !obj.contains_key(&c.name) => {
@@ -1267,7 +1275,7 @@ pub fn rows_from_json(
             let label = json_text(v).ok().flatten().unwrap_or_default();
             let label = match label.trim() {
                 "" => Err("missing label".to_string()),
-                text => class_index(classes, text),
+                text => label_index(manifest, &t.name, classes, text),
             };
             match label {
                 Ok(i) => labels.push(i),
@@ -1439,6 +1447,7 @@ fn parse_cell(c: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
     let Some(text) = cell else {
         return missing_cell(c);
     };
+    let shown = shown(c, text);
     match c.kind {
         ColumnType::Category => {
             let values = c.values.as_deref().unwrap_or_default();
@@ -1449,7 +1458,7 @@ fn parse_cell(c: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
                 .map(|i| i as f32)
                 .ok_or_else(|| {
                     format!(
-                        "unknown category `{text}`; expected one of: {}",
+                        "unknown category {shown}; expected one of: {}",
                         values.join(" | ")
                     )
                 })
@@ -1457,12 +1466,12 @@ fn parse_cell(c: &ColumnSpec, cell: Option<&str>) -> Result<f32, String> {
         ColumnType::Boolean => match text.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(1.0),
             "false" | "0" | "no" => Ok(0.0),
-            _ => Err(format!("`{text}` is not a boolean (true/false)")),
+            _ => Err(format!("{shown} is not a boolean (true/false)")),
         },
         kind if is_numeric(kind) || kind == ColumnType::Image => {
             let v: f64 = text
                 .parse()
-                .map_err(|_| format!("`{text}` is not a number"))?;
+                .map_err(|_| format!("{shown} is not a number"))?;
             number_cell(c, v, text)
         }
         other => Err(format!("columns of type {other:?} cannot be model inputs")),
@@ -1482,12 +1491,25 @@ fn missing_cell(c: &ColumnSpec) -> Result<f32, String> {
 /// A number already parsed, from text or typed in the file, checked as the
 /// column's rules say: whole for an integer column, then finite and in
 /// range. `shown` is the cell as the user would recognise it.
-fn number_cell(c: &ColumnSpec, v: f64, shown: impl std::fmt::Display) -> Result<f32, String> {
+fn number_cell(c: &ColumnSpec, v: f64, written: impl std::fmt::Display) -> Result<f32, String> {
     if c.kind == ColumnType::Integer && v.fract() != 0.0 {
-        return Err(format!("`{shown}` is not a whole number"));
+        return Err(format!("{} is not a whole number", shown(c, written)));
     }
     check_number(c, v)
 }
+
+/// A cell's value as messages show it: quoted, or withheld for a
+/// `sensitive` column (whose values must never reach a log or a reply).
+fn shown(c: &ColumnSpec, value: impl std::fmt::Display) -> String {
+    if c.sensitive {
+        WITHHELD.to_string()
+    } else {
+        format!("`{value}`")
+    }
+}
+
+/// What messages say in place of a sensitive column's value.
+pub const WITHHELD: &str = "the value (withheld: the column is sensitive)";
 
 /// Whether a feature column's cells may arrive as typed numbers (from a
 /// Parquet file) instead of text: numbers and pixels, not categories or
@@ -1558,15 +1580,45 @@ pub fn class_index(classes: &[String], label: &str) -> Result<u32, String> {
         })
 }
 
+/// A target cell's class, as [`class_index`] finds it, but with the cell
+/// withheld from the message when the target column is sensitive.
+fn label_index(
+    manifest: &PluginManifest,
+    column: &str,
+    classes: &[String],
+    label: &str,
+) -> Result<u32, String> {
+    class_index(classes, label).map_err(|e| {
+        if manifest
+            .data
+            .columns
+            .iter()
+            .any(|c| c.name == column && c.sensitive)
+        {
+            format!(
+                "unknown label ({WITHHELD}); expected one of {}",
+                classes.join(", ")
+            )
+        } else {
+            e
+        }
+    })
+}
+
 fn check_number(c: &ColumnSpec, v: f64) -> Result<f32, String> {
+    let value = if c.sensitive {
+        WITHHELD.to_string()
+    } else {
+        format!("value {v}")
+    };
     if !v.is_finite() {
-        return Err(format!("value {v} is not a finite number"));
+        return Err(format!("{value} is not a finite number"));
     }
     // Checked in the type the model computes in: 1e39 is a finite f64
     // but an infinite f32, and would get a confident answer.
     if !(v as f32).is_finite() {
         return Err(format!(
-            "value {v} is beyond what the model's 32-bit numbers hold (about ±3.4e38)"
+            "{value} is beyond what the model's 32-bit numbers hold (about ±3.4e38)"
         ));
     }
     let (lo, hi) = match (c.range, c.max_value) {
@@ -1575,9 +1627,7 @@ fn check_number(c: &ColumnSpec, v: f64) -> Result<f32, String> {
         (None, None) => return Ok(v as f32),
     };
     if v < lo || v > hi {
-        return Err(format!(
-            "value {v} is outside the allowed range [{lo}, {hi}]"
-        ));
+        return Err(format!("{value} is outside the allowed range [{lo}, {hi}]"));
     }
     Ok(v as f32)
 }
@@ -1615,6 +1665,43 @@ mod tests {
             "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: amount, type: number, role: feature, range: [0, 1000], nullable: true}\n    - {name: kind, type: category, role: feature, values: [a, b]}\n    - {name: y, type: category, role: target}\nheads:\n  - {name: y, task: binary, target: y, classes: [good, bad]}\n",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_sensitive_columns_bad_value_is_named_by_column_only() {
+        let text = "name: p\nindustry: t\ndescription: t\ndata:\n  source: {format: csv, dataset: p, files: {train: {name: t.csv}}}\n  columns:\n    - {name: amount, type: integer, role: feature, range: [0, 1000], sensitive: true}\n    - {name: kind, type: category, role: feature, values: [a, b], sensitive: true}\n    - {name: y, type: category, role: target, sensitive: true}\nheads:\n  - {name: y, task: binary, target: y, classes: [good, bad]}\n";
+        let plugin = parse_plugin(Path::new("p.yaml"), text).unwrap();
+        let err = |csv: &str| {
+            rows_from_csv(
+                &plugin,
+                "t.csv",
+                csv.as_bytes().to_vec(),
+                CsvLayout::INPUT,
+                true,
+                &[],
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        for (csv, column, secret) in [
+            ("amount,kind,y\n7123,a,bad\n", "amount", "7123"),
+            ("amount,kind,y\n71.5,a,bad\n", "amount", "71.5"),
+            ("amount,kind,y\nseven,a,bad\n", "amount", "seven"),
+            ("amount,kind,y\n7,secret-kind,bad\n", "kind", "secret-kind"),
+            ("amount,kind,y\n7,a,secret-label\n", "y", "secret-label"),
+        ] {
+            let e = err(csv);
+            assert!(
+                e.contains(&format!("column `{column}`")) && e.contains("withheld"),
+                "{e}"
+            );
+            assert!(!e.contains(secret), "{e}");
+        }
+        let rows = [(1, serde_json::json!({"amount": {"v": 7123}, "kind": "a"}))];
+        let e = rows_from_json(&plugin, "request", &rows)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`amount`") && !e.contains("7123"), "{e}");
     }
 
     #[test]

@@ -313,7 +313,10 @@ impl RawTable {
     /// The first `n` rows back as JSON objects in the plugin's input schema
     /// (category names, numbers, pixel arrays, the target's label and the
     /// id when known): real example rows for documentation, the dashboard's
-    /// "try it" form and tests. Missing values come back as `null`.
+    /// "try it" form and tests. Missing values come back as `null`. A
+    /// `sensitive` column's value is never copied: it becomes a stand-in
+    /// the schema accepts (see [`stand_in`]), and a sensitive target or id
+    /// is left out.
     pub fn to_json_rows(&self, manifest: &PluginManifest, n: usize) -> Vec<serde_json::Value> {
         use serde_json::{Value, json};
         let cols = feature_columns(manifest);
@@ -335,6 +338,10 @@ impl RawTable {
                     if c.derived {
                         continue;
                     }
+                    if c.sensitive {
+                        obj.insert(c.name.clone(), stand_in(c));
+                        continue;
+                    }
                     let value = match c.kind {
                         ColumnType::Image => {
                             Value::Array(v.iter().map(|&p| as_written(p)).collect())
@@ -352,21 +359,47 @@ impl RawTable {
                     obj.insert(c.name.clone(), value);
                 }
                 if let (Some((t, classes)), Some(labels)) = (&target, &self.labels)
+                    && !t.sensitive
                     && let Some(label) = classes.get(labels[r] as usize)
                 {
                     obj.insert(t.name.clone(), json!(label));
                 }
                 if let (Some(t), Some(values)) =
                     (crate::rows::numeric_target(manifest), &self.values)
+                    && !t.sensitive
                 {
                     obj.insert(t.name.clone(), as_written(values[r]));
                 }
-                if let (Some(c), Some(ids)) = (id_col, &self.ids) {
+                if let (Some(c), Some(ids)) = (id_col.filter(|c| !c.sensitive), &self.ids) {
                     obj.insert(c.name.clone(), json!(ids[r]));
                 }
                 Value::Object(obj)
             })
             .collect()
+    }
+}
+
+/// What an example row holds in place of a sensitive column's value: a
+/// missing value where the column allows one (filled as in training), else
+/// the first declared category, `false`, the low end of the range or 0.
+pub fn stand_in(c: &ColumnSpec) -> serde_json::Value {
+    use serde_json::{Value, json};
+    if c.nullable {
+        return Value::Null;
+    }
+    match c.kind {
+        ColumnType::Category => c
+            .values
+            .as_ref()
+            .and_then(|v| v.first())
+            .map_or(Value::Null, |v| json!(v)),
+        ColumnType::Boolean => json!(false),
+        ColumnType::Image => {
+            let pixels: usize = c.shape.iter().flatten().map(|d| d.get()).product();
+            Value::Array(vec![json!(0); pixels])
+        }
+        ColumnType::Integer => json!(c.range.map_or(0, |[lo, _]| lo.ceil() as i64)),
+        _ => c.range.map_or(json!(0), |[lo, _]| as_written(lo as f32)),
     }
 }
 

@@ -45,6 +45,10 @@ pub struct ColumnReference {
     pub bins: Bins,
     /// Share of training rows per bin, then the share missing (last).
     pub shares: Vec<f64>,
+    /// A `sensitive` column: reports name its bins by number (`decile
+    /// 3 of 10`), never by the training values at their edges.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 /// How a column's values are binned.
@@ -150,6 +154,7 @@ impl Reference {
                     offset,
                     bins,
                     shares,
+                    sensitive: c.sensitive,
                 });
             }
             offset += width;
@@ -210,6 +215,8 @@ impl Reference {
                     );
                 let name = if bin == c.bins.count() {
                     "missing".to_string()
+                } else if c.sensitive {
+                    format!("bin {} of {}", bin + 1, c.bins.count())
                 } else {
                     c.bins.label(bin)
                 };

@@ -231,7 +231,7 @@ impl ModelCard {
                         .unwrap_or_default()
                 ),
                 files,
-                rows: metrics.rows.clone(),
+                rows: metrics.rows,
                 out_of_fold: metrics.out_of_fold(),
                 skipped_rows: metrics.skipped_rows.count,
             },

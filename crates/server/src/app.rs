@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
     let router = probes
         .merge(limited)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            minimal_errors,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -123,6 +127,33 @@ pub fn router(state: AppState) -> Result<Router, BadOrigin> {
         None => router,
     };
     Ok(router.with_state(state))
+}
+
+/// Under `--error-detail minimal`, a 4xx answer keeps its status and
+/// says only what the status means: no field, column, allowed value or
+/// scenario name reaches a caller who may be anyone.
+async fn minimal_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if state.config.error_detail != crate::config::ErrorVerbosity::Minimal
+        || !status.is_client_error()
+    {
+        return res;
+    }
+    let reason = status
+        .canonical_reason()
+        .unwrap_or("client error")
+        .to_lowercase();
+    let mut minimal = ApiError::new(status, reason).into_response();
+    for name in [
+        axum::http::header::WWW_AUTHENTICATE,
+        axum::http::header::RETRY_AFTER,
+    ] {
+        if let Some(v) = res.headers().get(&name) {
+            minimal.headers_mut().insert(name, v.clone());
+        }
+    }
+    minimal
 }
 
 fn cors(origins: &[String]) -> Result<Option<CorsLayer>, BadOrigin> {

@@ -68,6 +68,20 @@ pub struct ServerConfig {
     /// How often the aliases under the runs root are read again, so a
     /// promotion made anywhere is served here without a restart.
     pub alias_poll: Duration,
+    /// How much a 4xx answer says (`--error-detail`).
+    pub error_detail: ErrorVerbosity,
+}
+
+/// How much a refused request is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorVerbosity {
+    /// The field, row, column and what was expected: what a developer
+    /// integrating a system needs.
+    #[default]
+    Full,
+    /// The status and its reason only, no schema details (column names,
+    /// allowed values, scenario names): for an endpoint open to the public.
+    Minimal,
 }
 
 fn cores() -> usize {
@@ -101,6 +115,7 @@ impl Default for ServerConfig {
             run_dir: None,
             read_only: false,
             alias_poll: Duration::from_secs(1),
+            error_detail: ErrorVerbosity::Full,
         }
     }
 }

@@ -27,7 +27,7 @@ mod state;
 mod work;
 
 pub use app::{BadOrigin, router};
-pub use config::ServerConfig;
+pub use config::{ErrorVerbosity, ServerConfig};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use registry::{load_catalog, scenario_names};
 pub use scenarios::row_schema;

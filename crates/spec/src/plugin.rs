@@ -329,6 +329,13 @@ pub struct ColumnSpec {
     /// the rest, and values never seen in training, share one vector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_vocabulary: Option<Count>,
+    /// The column holds personal or confidential values (income, a
+    /// diagnosis, an account number): its name may appear in messages and
+    /// reports, its values never — not in error messages, logs, the API's
+    /// examples, drift reports, explanations, the dashboard or the model
+    /// card. The model still reads it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 /// Encoding of a category or id feature.
