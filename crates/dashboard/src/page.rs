@@ -356,6 +356,16 @@ pub fn page(views: &[ScenarioView<'_>], mode: Mode) -> String {
         if let Some(f) = &m.fairness {
             fairness_panel(&mut html, v.name, f);
         }
+        if let Some(q) = &m.data_quality {
+            quality_panel(&mut html, q);
+        }
+        if live {
+            let _ = write!(
+                html,
+                r#"<p class="note">Model card: <a href="/v1/scenarios/{0}/card.md">Markdown</a> · <a href="/v1/scenarios/{0}/card">JSON</a></p>"#,
+                esc(v.name)
+            );
+        }
         if live {
             let _ = write!(
                 html,
@@ -658,6 +668,26 @@ fn fairness_panel(html: &mut String, name: &str, f: &indus_runtime::FairnessRepo
                 .collect::<String>(),
         );
     }
+}
+
+/// What the data-quality checks found in the run's rows, each finding
+/// with its rule, or that they found nothing.
+fn quality_panel(html: &mut String, q: &indus_data::DataQuality) {
+    let findings = q.findings();
+    html.push_str("<h3>Data quality</h3>");
+    if findings.is_empty() {
+        let _ = write!(
+            html,
+            r#"<p class="note">The checks on {} training rows (leakage, duplicates, constant columns, test rows seen in training) found nothing.</p>"#,
+            q.rows
+        );
+        return;
+    }
+    html.push_str(r#"<ul class="quality">"#);
+    for f in findings {
+        let _ = write!(html, "<li>{}</li>", esc(&f));
+    }
+    html.push_str("</ul>");
 }
 
 fn importance_panel(html: &mut String, p: &indus_runtime::PermutationImportance) {
