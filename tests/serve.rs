@@ -649,7 +649,10 @@ fn the_dashboard_works_in_a_real_browser() {
     assert!(page.contains("Fairness across groups"), "no fairness panel");
     assert!(page.contains("Fairness of credit-scoring by age_in_years"));
     assert!(page.contains("Demographic parity difference"));
-    assert!(page.contains("<h3>Data quality</h3>"), "no data-quality panel");
+    assert!(
+        page.contains("<h3>Data quality</h3>"),
+        "no data-quality panel"
+    );
     let run = Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
         .arg(&server.url)

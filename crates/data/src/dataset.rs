@@ -448,13 +448,18 @@ pub fn images_with_labels(
 /// Splits off a share of `table` (validation or test rows), stratified by
 /// label when labels exist, reproducibly for a given seed. Returns
 /// `(rest, held_out)`; with no share the table is handed back untouched.
-pub fn stratified_split(table: RawTable, fraction: f64, seed: u64) -> (RawTable, Option<RawTable>) {
+pub fn stratified_split(
+    table: RawTable,
+    fraction: f64,
+    seed: u64,
+    units: &DealUnits,
+) -> (RawTable, Option<RawTable>) {
     if fraction <= 0.0 || table.len() < 2 {
         return (table, None);
     }
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_5A1D);
     let (mut rest, mut held) = (Vec::new(), Vec::new());
-    for mut units in label_units(&table) {
+    for mut units in label_units(&table, units) {
         units.shuffle(&mut rng);
         let rows: usize = units.iter().map(Vec::len).sum();
         let n_held = ((rows as f64) * fraction).round() as usize;
@@ -479,12 +484,17 @@ pub fn stratified_split(table: RawTable, fraction: f64, seed: u64) -> (RawTable,
 /// Assigns every row to one of `k` folds, stratified by label and
 /// reproducible for a seed, with rows that repeat each other's feature
 /// cells in one fold. Returns the row indices of each fold.
-pub fn stratified_folds(table: &RawTable, k: usize, seed: u64) -> Vec<Vec<usize>> {
+pub fn stratified_folds(
+    table: &RawTable,
+    k: usize,
+    seed: u64,
+    units: &DealUnits,
+) -> Vec<Vec<usize>> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xF01D_5EED);
     let k = k.max(1);
     let mut folds = vec![Vec::new(); k];
     let mut next = 0;
-    for mut units in label_units(table) {
+    for mut units in label_units(table, units) {
         units.shuffle(&mut rng);
         for unit in units {
             folds[next % k].extend(unit);
@@ -497,18 +507,70 @@ pub fn stratified_folds(table: &RawTable, k: usize, seed: u64) -> Vec<Vec<usize>
     folds
 }
 
+/// What rows are dealt together into splits and folds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DealUnits {
+    /// Copies of a row (equal feature cells) with the same label: a test
+    /// row the model trained on flatters the metrics. Copies with
+    /// different labels stay apart: such a pair makes a test harder, not
+    /// easier, and keeping them apart leaves the deal of a table without
+    /// same-label copies exactly as it was.
+    SameRows,
+    /// Every row with one value of the plugin's `data.group_by` column, at
+    /// this offset of a raw row, whatever its label.
+    FeatureColumn(usize),
+    /// Every row with one id (`data.group_by` names the id column).
+    Ids,
+}
+
+impl DealUnits {
+    /// The plugin's choice: its `data.group_by` column, else same rows.
+    pub fn of(manifest: &PluginManifest) -> DealUnits {
+        let Some(name) = &manifest.data.group_by else {
+            return DealUnits::SameRows;
+        };
+        let mut at = 0;
+        for c in crate::table::feature_columns(manifest) {
+            if &c.name == name {
+                return DealUnits::FeatureColumn(at);
+            }
+            at += c.width();
+        }
+        DealUnits::Ids
+    }
+}
+
 /// The units rows are dealt in, grouped by label (one group when there are
-/// no labels): each unit is a row with every later row whose feature cells
-/// repeat it exactly, so that copies of a row never sit on both sides of a
-/// split or a fold (a test row the model trained on flatters the metrics).
-/// Without duplicates every unit is one row, in row order.
-fn label_units(table: &RawTable) -> Vec<Vec<Vec<usize>>> {
+/// no labels; a unit spanning labels goes with its first row's), each unit
+/// in the order of its first row. Without any rows to bundle every unit is
+/// one row, in row order, and the deal is the one of single rows.
+fn label_units(table: &RawTable, by: &DealUnits) -> Vec<Vec<Vec<usize>>> {
+    let hasher = crate::quality::RowHasher::all();
+    let label = |i: usize| table.labels.as_ref().map_or(0, |l| l[i]);
+    let key = |i: usize| -> (Option<u32>, u64) {
+        match by {
+            DealUnits::SameRows => (Some(label(i)), hasher.hash(table, i)),
+            DealUnits::FeatureColumn(at) => (
+                None,
+                u64::from(table.features[i * table.width + at].to_bits()),
+            ),
+            DealUnits::Ids => {
+                let id = table.ids.as_ref().map_or("", |ids| ids[i].as_str());
+                (None, crate::quality::text_hash(id))
+            }
+        }
+    };
     let mut groups: std::collections::BTreeMap<u32, Vec<Vec<usize>>> = Default::default();
-    for unit in crate::quality::duplicate_groups(table) {
-        groups
-            .entry(table.labels.as_ref().map_or(0, |l| l[unit[0]]))
-            .or_default()
-            .push(unit);
+    let mut at: std::collections::HashMap<(Option<u32>, u64), (u32, usize)> = Default::default();
+    for i in 0..table.len() {
+        match at.get(&key(i)) {
+            Some(&(label, unit)) => groups.entry(label).or_default()[unit].push(i),
+            None => {
+                let units = groups.entry(label(i)).or_default();
+                units.push(vec![i]);
+                at.insert(key(i), (label(i), units.len() - 1));
+            }
+        }
     }
     groups.into_values().collect()
 }
@@ -559,7 +621,7 @@ mod tests {
             ids: None,
             ..Default::default()
         };
-        let (train, val) = stratified_split(table.clone(), 0.2, 7);
+        let (train, val) = stratified_split(table.clone(), 0.2, 7, &DealUnits::SameRows);
         let val = val.unwrap();
         assert_eq!((train.len(), val.len()), (80, 20));
         assert_eq!(
@@ -571,8 +633,18 @@ mod tests {
                 .count(),
             10
         );
-        assert_eq!(stratified_split(table.clone(), 0.2, 7).1.unwrap(), val);
-        assert_ne!(stratified_split(table, 0.2, 8).1.unwrap(), val);
+        assert_eq!(
+            stratified_split(table.clone(), 0.2, 7, &DealUnits::SameRows)
+                .1
+                .unwrap(),
+            val
+        );
+        assert_ne!(
+            stratified_split(table, 0.2, 8, &DealUnits::SameRows)
+                .1
+                .unwrap(),
+            val
+        );
     }
 
     #[test]
@@ -593,12 +665,12 @@ mod tests {
         };
         let sides = |rows: &[f32], other: &[f32]| rows.iter().filter(|v| other.contains(v)).count();
         for seed in 0..5 {
-            let (train, test) = stratified_split(table.clone(), 0.2, seed);
+            let (train, test) = stratified_split(table.clone(), 0.2, seed, &DealUnits::SameRows);
             let test = test.unwrap();
             assert_eq!(sides(&test.features, &train.features), 0, "seed {seed}");
             assert_eq!(train.len() + test.len(), 75);
             assert!((12..=20).contains(&test.len()), "{}", test.len());
-            let folds = stratified_folds(&table, 5, seed);
+            let folds = stratified_folds(&table, 5, seed, &DealUnits::SameRows);
             assert_eq!(folds.iter().map(Vec::len).sum::<usize>(), 75);
             for (f, rows) in folds.iter().enumerate() {
                 let inside: Vec<f32> = rows.iter().map(|&r| values[r]).collect();
@@ -607,6 +679,38 @@ mod tests {
                     .map(|r| values[r])
                     .collect();
                 assert_eq!(sides(&inside, &outside), 0, "seed {seed}, fold {f}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_of_one_group_by_value_stay_on_one_side_whatever_their_labels() {
+        // 20 patients with 3 scans each, labels varying within a patient.
+        let ids: Vec<String> = (0..60).map(|i| format!("p{}", i / 3)).collect();
+        let table = RawTable {
+            features: (0..60).map(|i| (i / 3) as f32 + 0.5).collect(),
+            width: 1,
+            labels: Some((0..60).map(|i| u32::from(i % 2 == 0)).collect()),
+            ids: Some(ids.clone()),
+            ..Default::default()
+        };
+        let patients = |t: &RawTable| -> std::collections::HashSet<String> {
+            t.ids.clone().unwrap().into_iter().collect()
+        };
+        for by in [DealUnits::Ids, DealUnits::FeatureColumn(0)] {
+            for seed in 0..5 {
+                let (train, test) = stratified_split(table.clone(), 0.25, seed, &by);
+                let test = test.unwrap();
+                assert!(
+                    patients(&train).is_disjoint(&patients(&test)),
+                    "{by:?} seed {seed}"
+                );
+                assert_eq!(train.len() + test.len(), 60);
+                for fold in stratified_folds(&table, 4, seed, &by) {
+                    let inside: std::collections::HashSet<&String> =
+                        fold.iter().map(|&r| &ids[r]).collect();
+                    assert_eq!(fold.len(), 3 * inside.len(), "{by:?}: whole patients only");
+                }
             }
         }
     }
@@ -621,7 +725,7 @@ mod tests {
             ids: None,
             ..Default::default()
         };
-        let folds = stratified_folds(&table, 5, 1);
+        let folds = stratified_folds(&table, 5, 1, &DealUnits::SameRows);
         let mut all: Vec<usize> = folds.concat();
         all.sort_unstable();
         assert_eq!(all, (0..50).collect::<Vec<_>>());
@@ -633,6 +737,6 @@ mod tests {
                 "each fold keeps the 20 % positives"
             );
         }
-        assert_eq!(stratified_folds(&table, 5, 1), folds);
+        assert_eq!(stratified_folds(&table, 5, 1, &DealUnits::SameRows), folds);
     }
 }

@@ -20,7 +20,7 @@ mod table;
 
 pub use batches::{DEFAULT_BATCH_ROWS, RowBatches, STREAM_ABOVE_BYTES, Streaming, read_batched};
 pub use dataset::{
-    Limits, LoadedData, csv_layout, has_official_test, images_with_labels, load_dataset,
+    DealUnits, Limits, LoadedData, csv_layout, has_official_test, images_with_labels, load_dataset,
     load_test_split, stratified_folds, stratified_split,
 };
 pub use error::DataError;
@@ -38,7 +38,7 @@ pub use profile::{
 pub use quality::{
     ConstantColumn, DataQuality, LEAKAGE_AUC, LEAKAGE_CLASS_SHARE, LEAKAGE_CORRELATION,
     LEAKAGE_COVERAGE, LEAKAGE_PURITY, LeakageSuspect, NEAR_CONSTANT_SHARE, QUALITY_SAMPLE_ROWS,
-    RowHasher, assess, duplicate_groups, rows_seen, sorted_hashes,
+    RowHasher, assess, rows_seen, sorted_hashes,
 };
 pub use rows::{
     CsvLayout, RowFormat, class_index, csv_input_rows, head_classes, input_layout, json_rows,

@@ -96,7 +96,7 @@ impl DataQuality {
         }
         if self.duplicate_rows > 0 {
             out.push(format!(
-                "{} of {} training rows ({:.1} %) repeat an earlier row exactly{}; splits and folds keep copies of a row together",
+                "{} of {} training rows ({:.1} %) repeat an earlier row exactly{}; splits and folds keep copies with the same target together",
                 self.duplicate_rows,
                 self.rows,
                 100.0 * self.duplicate_rows as f64 / self.rows.max(1) as f64,
@@ -205,20 +205,15 @@ impl RowHasher {
     }
 }
 
-/// Row indices grouped so that rows with equal feature cells share a
-/// group, groups in the order of their first row.
-pub fn duplicate_groups(table: &RawTable) -> Vec<Vec<usize>> {
-    let hasher = RowHasher::all();
-    let mut at: HashMap<u64, usize> = HashMap::with_capacity(table.len());
-    let mut groups: Vec<Vec<usize>> = Vec::with_capacity(table.len());
-    for i in 0..table.len() {
-        let g = *at.entry(hasher.hash(table, i)).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[g].push(i);
+/// A stable 64-bit hash of a text (FNV-1a over its bytes): an id's
+/// identity when rows are dealt by id.
+pub fn text_hash(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    groups
+    h
 }
 
 /// Checks `train` (and `test`, when the test rows are apart from it).
@@ -549,10 +544,6 @@ mod tests {
             "{said}"
         );
         assert!(said.contains("3 of 3 test rows"), "{said}");
-        // The duplicate groups hold each repeated row with its copy.
-        let groups = duplicate_groups(&train);
-        assert_eq!(groups.len(), 90);
-        assert_eq!(groups[0], [0, 90]);
         assert_eq!(rows_seen(&p, &test, &sorted_hashes(&p, &train)), 3);
     }
 

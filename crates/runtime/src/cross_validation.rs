@@ -186,7 +186,12 @@ pub(crate) fn cross_validate(
     // Further deals of the rows add fold metrics only; the pooled
     // predictions, importance and plots stay those of the first.
     for repeat in 0..repeats {
-        let folds = stratified_folds(&train, k, repeat_seed(seed, repeat));
+        let folds = stratified_folds(
+            &train,
+            k,
+            repeat_seed(seed, repeat),
+            &indus_data::DealUnits::of(scoring.plugin),
+        );
         for (f, test_idx) in folds.iter().enumerate() {
             log(&fold_label(repeat, f, test_idx.len()));
             let mut in_fold = Within::new(observer, fold_part(repeat, f));

@@ -112,7 +112,12 @@ pub(crate) fn fit_once(
     };
     let (train_rows, val_rows) = match official_validation {
         Some(v) if scenario.data.validation_fraction.get() == 0.0 => (rows, Some(v)),
-        _ => stratified_split(rows, scenario.data.validation_fraction.get(), scenario.seed),
+        _ => stratified_split(
+            rows,
+            scenario.data.validation_fraction.get(),
+            scenario.seed,
+            &indus_data::DealUnits::of(plugin),
+        ),
     };
     let (rows_train, rows_validation) =
         (train_rows.len(), val_rows.as_ref().map_or(0, RawTable::len));

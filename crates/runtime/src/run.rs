@@ -160,8 +160,12 @@ pub fn run_scenario(
                     "the data set has no test rows for this evaluation plan".into(),
                 ));
             };
-            let (rest, held) =
-                stratified_split(data.train, fraction, scenario.seed.wrapping_add(7));
+            let (rest, held) = stratified_split(
+                data.train,
+                fraction,
+                scenario.seed.wrapping_add(7),
+                &indus_data::DealUnits::of(plugin),
+            );
             let held = held.ok_or_else(|| {
                 RuntimeError::Invalid("too few rows to hold out a test split".into())
             })?;

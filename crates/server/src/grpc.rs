@@ -58,22 +58,28 @@ impl tower::Service<axum::http::Request<Body>> for InferenceService {
                 .unwrap_or_default()
                 .to_string();
             let limit = s.config.max_body_bytes;
+            let minimal = s.config.error_detail == crate::config::ErrorVerbosity::Minimal;
             Ok(match method.as_str() {
                 "ServerLive" => {
-                    unary(req, limit, |_: pb::ServerLiveRequest| async {
+                    unary(req, limit, minimal, |_: pb::ServerLiveRequest| async {
                         Ok(pb::ServerLiveResponse { live: true })
                     })
                     .await
                 }
                 "ServerReady" => {
                     let ready = s.registry.is_ready();
-                    unary(req, limit, move |_: pb::ServerReadyRequest| async move {
-                        Ok(pb::ServerReadyResponse { ready })
-                    })
+                    unary(
+                        req,
+                        limit,
+                        minimal,
+                        move |_: pb::ServerReadyRequest| async move {
+                            Ok(pb::ServerReadyResponse { ready })
+                        },
+                    )
                     .await
                 }
                 "ServerMetadata" => {
-                    unary(req, limit, |_: pb::ServerMetadataRequest| async {
+                    unary(req, limit, minimal, |_: pb::ServerMetadataRequest| async {
                         let m = oip::server_metadata().await.0;
                         Ok(pb::ServerMetadataResponse {
                             name: m.name,
@@ -84,20 +90,30 @@ impl tower::Service<axum::http::Request<Body>> for InferenceService {
                     .await
                 }
                 "ModelReady" => {
-                    unary(req, limit, move |r: pb::ModelReadyRequest| async move {
-                        served(&s, &r.name, &r.version)?;
-                        Ok(pb::ModelReadyResponse { ready: true })
-                    })
+                    unary(
+                        req,
+                        limit,
+                        minimal,
+                        move |r: pb::ModelReadyRequest| async move {
+                            served(&s, &r.name, &r.version)?;
+                            Ok(pb::ModelReadyResponse { ready: true })
+                        },
+                    )
                     .await
                 }
                 "ModelMetadata" => {
-                    unary(req, limit, move |r: pb::ModelMetadataRequest| async move {
-                        let served = served(&s, &r.name, &r.version)?;
-                        Ok(metadata(oip::metadata_of(r.name, &served.run)))
-                    })
+                    unary(
+                        req,
+                        limit,
+                        minimal,
+                        move |r: pb::ModelMetadataRequest| async move {
+                            let served = served(&s, &r.name, &r.version)?;
+                            Ok(metadata(oip::metadata_of(r.name, &served.run)))
+                        },
+                    )
                     .await
                 }
-                "ModelInfer" => unary(req, limit, move |r| model_infer(s, r)).await,
+                "ModelInfer" => unary(req, limit, minimal, move |r| model_infer(s, r)).await,
                 other => Status::unimplemented(format!(
                     "`{other}` is not a call of inference.GRPCInferenceService here"
                 ))
@@ -108,10 +124,12 @@ impl tower::Service<axum::http::Request<Body>> for InferenceService {
 }
 
 /// Decodes one request message (at most `limit` bytes), runs `f`, encodes
-/// its answer.
+/// its answer; with `minimal` (`--error-detail minimal`) a refusal keeps
+/// its code and says nothing more.
 async fn unary<Req, Res, F, Fut>(
     req: axum::http::Request<Body>,
     limit: usize,
+    minimal: bool,
     f: F,
 ) -> axum::http::Response<Body>
 where
@@ -122,7 +140,12 @@ where
 {
     let service = tower::service_fn(move |r: tonic::Request<Req>| {
         let f = f.clone();
-        async move { f(r.into_inner()).await.map(tonic::Response::new) }
+        async move {
+            f(r.into_inner())
+                .await
+                .map(tonic::Response::new)
+                .map_err(|e| if minimal { minimal_status(e) } else { e })
+        }
     });
     tonic::server::Grpc::new(tonic_prost::ProstCodec::<Res, Req>::default())
         .max_decoding_message_size(limit)
@@ -141,6 +164,16 @@ fn served(
         oip::check_version(name, &served.run, version).map_err(status)?;
     }
     Ok(served)
+}
+
+/// A refusal as `--error-detail minimal` answers it: the code and its
+/// name, no field, column or scenario; a server fault keeps its message
+/// (it names no input).
+fn minimal_status(e: Status) -> Status {
+    match e.code() {
+        Code::Internal => e,
+        code => Status::new(code, code.description()),
+    }
 }
 
 /// An API error as the gRPC status a client expects for it.
@@ -373,5 +406,22 @@ mod tests {
             status(ApiError::unprocessable("bad")).code(),
             Code::InvalidArgument
         );
+        // Under --error-detail minimal: the code, nothing of the request.
+        let detailed = status(
+            ApiError::unprocessable("row 1 is invalid").with_details(vec![
+                crate::error::ErrorDetail {
+                    row: Some(1),
+                    field: Some("salary".into()),
+                    message: "not a number".into(),
+                },
+            ]),
+        );
+        assert!(detailed.message().contains("salary"));
+        let minimal = minimal_status(detailed);
+        assert_eq!(minimal.code(), Code::InvalidArgument);
+        assert!(!minimal.message().contains("salary") && !minimal.message().contains("row"));
+        let hidden = minimal_status(status(ApiError::unknown_scenario("secret-scenario")));
+        assert_eq!(hidden.code(), Code::NotFound);
+        assert!(!hidden.message().contains("secret"), "{}", hidden.message());
     }
 }

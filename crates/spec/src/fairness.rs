@@ -61,6 +61,30 @@ pub struct ProtectedColumn {
 /// A problem: the field path and what is wrong.
 type Problem = (String, String);
 
+/// Checks `data.group_by` against the declared columns.
+pub(crate) fn check_group_by(m: &PluginManifest) -> Result<(), Problem> {
+    let Some(name) = &m.data.group_by else {
+        return Ok(());
+    };
+    let Some(c) = m.data.columns.iter().find(|c| &c.name == name) else {
+        return Err((
+            "data.group_by".into(),
+            format!("no column `{name}` in `data.columns`"),
+        ));
+    };
+    let usable = c.role == ColumnRole::Id
+        || (c.role == ColumnRole::Feature && c.kind != ColumnType::Image && !c.derived);
+    if !usable {
+        return Err((
+            "data.group_by".into(),
+            format!(
+                "`{name}` must be an `id` column or a feature column read from the data (not an image, not derived)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks `fairness:` against the rest of the manifest.
 pub(crate) fn check_fairness(m: &PluginManifest) -> Result<(), Problem> {
     let Some(f) = &m.fairness else {

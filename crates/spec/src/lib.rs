@@ -247,6 +247,7 @@ fn check_plugin(m: &PluginManifest) -> Result<(), Problem> {
         check_image_folder(m)?;
     }
     fairness::check_fairness(m)?;
+    fairness::check_group_by(m)?;
     for (i, b) in m.baselines.iter().enumerate() {
         if let Some(head) = &b.head
             && !m.heads.iter().any(|h| h.name == *head)

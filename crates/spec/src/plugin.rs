@@ -92,6 +92,13 @@ pub struct DataSpec {
     /// or `eval` are never skipped: an answer per input row is the contract.
     #[serde(default, skip_serializing_if = "is_default")]
     pub on_bad_rows: OnBadRows,
+    /// A column whose rows belong together (a patient's scans, a
+    /// customer's loans): every holdout, validation split and fold puts all
+    /// rows with one value of it on the same side, so the test never sees
+    /// someone the model trained on. An `id` or scalar feature column.
+    /// Without it, copies of a row with the same target are kept together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<String>,
 }
 
 /// Policy for training rows whose cells cannot be read.

@@ -785,6 +785,28 @@ fn protected_columns_form_groups_by_declared_edges_and_named_values() {
 }
 
 #[test]
+fn group_by_names_an_id_or_a_read_feature_column() {
+    let with = |column: &str| {
+        LENDING.replace(
+            "  columns:\n",
+            &format!("  group_by: {column}\n  columns:\n"),
+        )
+    };
+    let p = parse_plugin(Path::new("p.yaml"), &with("age")).unwrap();
+    assert_eq!(p.data.group_by.as_deref(), Some("age"));
+    let m = plugin_message(&with("patient"));
+    assert!(
+        m.contains("field `data.group_by`") && m.contains("no column `patient`"),
+        "{m}"
+    );
+    let m = plugin_message(&with("bad"));
+    assert!(
+        m.contains("field `data.group_by`") && m.contains("`id` column"),
+        "{m}"
+    );
+}
+
+#[test]
 fn fairness_mistakes_are_located_before_any_run() {
     let cases = [
         (
