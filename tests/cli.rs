@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{data_dir, fails, indus, ok, repo};
+use common::{credit_lines_with, data_dir, fails, indus, ok, repo};
 use indus_data::idx::encode_idx;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -2397,19 +2397,10 @@ fn an_image_plugin_scaffold_trains_as_it_is() {
 fn leakage_and_duplicates_are_named_and_copies_never_straddle_a_fold() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_str().unwrap();
-    let text =
-        std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
-            .unwrap();
-    let mut lines: Vec<String> = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        lines.push(if i == 0 {
-            format!("{l},amount_repaid")
-        } else if l.ends_with(",bad") {
-            format!("{l},0")
-        } else {
-            format!("{l},{}", 500 + i)
-        });
-    }
+    // Zero for every bad risk, a positive amount for the others.
+    let mut lines = credit_lines_with("amount_repaid", |i, l| {
+        if l.ends_with(",bad") { 0 } else { 500 + i }.to_string()
+    });
     let copies: Vec<String> = lines[1..301].to_vec();
     lines.extend(copies);
     let file = tmp.path().join("loans.csv");

@@ -90,3 +90,22 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The lines of the shipped German credit file with one more column,
+/// `name`, whose cell on data line `i` (1-based) is `value(i, line)`: a
+/// real table with a column a test controls (a leak, a sensitive value).
+pub fn credit_lines_with(name: &str, value: impl Fn(usize, &str) -> String) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(repo().join("plugins/finance-credit/data/german_credit.csv"))
+            .unwrap();
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},{name}")
+            } else {
+                format!("{l},{}", value(i, l))
+            }
+        })
+        .collect()
+}

@@ -159,17 +159,7 @@ fn print_fairness(f: &indus_runtime::FairnessReport) {
             "fairness by {} ({} held-out rows; selected = predicted `{}`):\n{t}",
             c.column, f.rows, f.positive_class
         );
-        println!(
-            "  demographic parity difference {:.3}, ratio {}{}; equalised-odds difference {}",
-            c.demographic_parity_difference,
-            rate(c.demographic_parity_ratio),
-            match c.four_fifths_rule {
-                Some(true) => " (meets the four-fifths rule)",
-                Some(false) => " (below the four-fifths rule)",
-                None => "",
-            },
-            rate(c.equalized_odds_difference)
-        );
+        println!("  {}", c.gaps_sentence());
         for n in &c.notes {
             println!("  note: {n}");
         }

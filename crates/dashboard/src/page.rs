@@ -653,15 +653,8 @@ fn fairness_panel(html: &mut String, name: &str, f: &indus_runtime::FairnessRepo
         }
         let _ = write!(
             html,
-            "</tbody></table></div><p class=\"note\">Demographic parity difference {:.3}, ratio {}{}; equalised-odds difference {}.{}</p>",
-            c.demographic_parity_difference,
-            num(c.demographic_parity_ratio, 3),
-            match c.four_fifths_rule {
-                Some(true) => " (meets the four-fifths rule)",
-                Some(false) => " (<strong>below the four-fifths rule</strong>)",
-                None => "",
-            },
-            num(c.equalized_odds_difference, 3),
+            "</tbody></table></div><p class=\"note\">Gaps: {}.{}</p>",
+            esc(&c.gaps_sentence()),
             c.notes
                 .iter()
                 .map(|n| format!(" {}.", esc(n)))

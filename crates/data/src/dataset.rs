@@ -459,19 +459,20 @@ pub fn stratified_split(
     }
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_5A1D);
     let (mut rest, mut held) = (Vec::new(), Vec::new());
-    for mut units in label_units(&table, units) {
-        units.shuffle(&mut rng);
-        let rows: usize = units.iter().map(Vec::len).sum();
+    let (all, groups) = label_units(&table, units);
+    for mut group in groups {
+        group.shuffle(&mut rng);
+        let rows: usize = group.iter().map(|&u| all.len_of(u)).sum();
         let n_held = ((rows as f64) * fraction).round() as usize;
         // Whole units go to the test side until it holds its share, and
         // the training side keeps at least one.
         let mut taken = 0;
-        for (u, unit) in units.iter().enumerate() {
-            if taken < n_held && u + 1 < units.len() {
-                taken += unit.len();
-                held.extend_from_slice(unit);
+        for (k, &unit) in group.iter().enumerate() {
+            if taken < n_held && k + 1 < group.len() {
+                taken += all.len_of(unit);
+                held.extend(all.rows_of(unit));
             } else {
-                rest.extend_from_slice(unit);
+                rest.extend(all.rows_of(unit));
             }
         }
     }
@@ -494,10 +495,11 @@ pub fn stratified_folds(
     let k = k.max(1);
     let mut folds = vec![Vec::new(); k];
     let mut next = 0;
-    for mut units in label_units(table, units) {
-        units.shuffle(&mut rng);
-        for unit in units {
-            folds[next % k].extend(unit);
+    let (all, groups) = label_units(table, units);
+    for mut group in groups {
+        group.shuffle(&mut rng);
+        for unit in group {
+            folds[next % k].extend(all.rows_of(unit));
             next += 1;
         }
     }
@@ -540,39 +542,78 @@ impl DealUnits {
     }
 }
 
-/// The units rows are dealt in, grouped by label (one group when there are
-/// no labels; a unit spanning labels goes with its first row's), each unit
-/// in the order of its first row. Without any rows to bundle every unit is
-/// one row, in row order, and the deal is the one of single rows.
-fn label_units(table: &RawTable, by: &DealUnits) -> Vec<Vec<Vec<usize>>> {
+/// The rows dealt together, as one flat list: unit `u` is
+/// `rows[starts[u]..starts[u + 1]]`, in row order (8 bytes a row and a
+/// unit, so a table of millions of rows is split without a list per row).
+struct Units {
+    starts: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl Units {
+    fn rows_of(&self, unit: u32) -> impl Iterator<Item = usize> + '_ {
+        let (a, b) = (self.starts[unit as usize], self.starts[unit as usize + 1]);
+        self.rows[a as usize..b as usize]
+            .iter()
+            .map(|&r| r as usize)
+    }
+
+    fn len_of(&self, unit: u32) -> usize {
+        (self.starts[unit as usize + 1] - self.starts[unit as usize]) as usize
+    }
+}
+
+/// The units rows are dealt in, and their ids grouped by label (one group
+/// when there are no labels; a unit spanning labels goes with its first
+/// row's), each group in the order of its units' first rows. Without any
+/// rows to bundle every unit is one row, in row order, and the deal is the
+/// one of single rows.
+fn label_units(table: &RawTable, by: &DealUnits) -> (Units, Vec<Vec<u32>>) {
     let hasher = crate::quality::RowHasher::all();
     let label = |i: usize| table.labels.as_ref().map_or(0, |l| l[i]);
-    let key = |i: usize| -> (Option<u32>, u64) {
+    let key = |i: usize| -> (u32, u64) {
         match by {
-            DealUnits::SameRows => (Some(label(i)), hasher.hash(table, i)),
-            DealUnits::FeatureColumn(at) => (
-                None,
-                u64::from(table.features[i * table.width + at].to_bits()),
-            ),
+            DealUnits::SameRows => (label(i), hasher.hash(table, i)),
+            DealUnits::FeatureColumn(at) => {
+                (0, u64::from(table.features[i * table.width + at].to_bits()))
+            }
             DealUnits::Ids => {
                 let id = table.ids.as_ref().map_or("", |ids| ids[i].as_str());
-                (None, crate::quality::text_hash(id))
+                (0, crate::quality::text_hash(id))
             }
         }
     };
-    let mut groups: std::collections::BTreeMap<u32, Vec<Vec<usize>>> = Default::default();
-    let mut at: std::collections::HashMap<(Option<u32>, u64), (u32, usize)> = Default::default();
-    for i in 0..table.len() {
-        match at.get(&key(i)) {
-            Some(&(label, unit)) => groups.entry(label).or_default()[unit].push(i),
-            None => {
-                let units = groups.entry(label(i)).or_default();
-                units.push(vec![i]);
-                at.insert(key(i), (label(i), units.len() - 1));
-            }
+    let n = table.len();
+    let mut unit_of = Vec::with_capacity(n);
+    let mut groups: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+    let mut sizes: Vec<u32> = Vec::new();
+    {
+        let mut at: std::collections::HashMap<(u32, u64), u32> = Default::default();
+        for i in 0..n {
+            let unit = *at.entry(key(i)).or_insert_with(|| {
+                let u = sizes.len() as u32;
+                sizes.push(0);
+                groups.entry(label(i)).or_default().push(u);
+                u
+            });
+            sizes[unit as usize] += 1;
+            unit_of.push(unit);
         }
     }
-    groups.into_values().collect()
+    let mut starts = Vec::with_capacity(sizes.len() + 1);
+    let mut next = 0u32;
+    starts.push(0);
+    for s in &sizes {
+        next += s;
+        starts.push(next);
+    }
+    let mut fill: Vec<u32> = starts[..sizes.len()].to_vec();
+    let mut rows = vec![0u32; n];
+    for (i, &u) in unit_of.iter().enumerate() {
+        rows[fill[u as usize] as usize] = i as u32;
+        fill[u as usize] += 1;
+    }
+    (Units { starts, rows }, groups.into_values().collect())
 }
 
 #[cfg(test)]

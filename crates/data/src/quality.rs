@@ -223,9 +223,10 @@ pub fn assess(plugin: &PluginManifest, train: &RawTable, test: Option<&RawTable>
         ..DataQuality::default()
     };
     let hasher = RowHasher::all();
-    let mut first_target: HashMap<u64, TargetKey> = HashMap::with_capacity(train.len());
+    // 16 bytes a row: the row's hash and its target's.
+    let mut first_target: HashMap<u64, u64> = HashMap::with_capacity(train.len());
     for i in 0..train.len() {
-        let key = target_key(train, i);
+        let key = target_hash(train, i);
         match first_target.entry(hasher.hash(train, i)) {
             std::collections::hash_map::Entry::Occupied(e) => {
                 q.duplicate_rows += 1;
@@ -279,24 +280,18 @@ pub fn assess(plugin: &PluginManifest, train: &RawTable, test: Option<&RawTable>
     q
 }
 
-/// What a row's target is, for telling conflicting duplicates apart.
-#[derive(Debug, Clone, PartialEq)]
-enum TargetKey {
-    None,
-    Class(u32),
-    Value(u32),
-    Labels(Vec<u32>),
-}
-
-fn target_key(t: &RawTable, i: usize) -> TargetKey {
+/// A row's target as a number, for telling conflicting duplicates apart
+/// (a class, a value's bits, or a label set's hash).
+fn target_hash(t: &RawTable, i: usize) -> u64 {
     if let Some(l) = &t.labels {
-        TargetKey::Class(l[i])
+        u64::from(l[i])
     } else if let Some(v) = &t.values {
-        TargetKey::Value(v[i].to_bits())
+        u64::from(v[i].to_bits())
     } else if let Some(s) = &t.label_sets {
-        TargetKey::Labels(s[i].clone())
+        let text: Vec<String> = s[i].iter().map(u32::to_string).collect();
+        text_hash(&text.join(","))
     } else {
-        TargetKey::None
+        0
     }
 }
 

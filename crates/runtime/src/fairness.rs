@@ -227,6 +227,26 @@ pub(crate) fn of_scored(
     )
 }
 
+impl ColumnFairness {
+    /// The gaps in one sentence, as the CLI, the dashboard and the model
+    /// card print them: "demographic parity difference 0.333, ratio 0.414
+    /// (below the four-fifths rule); equalised-odds difference 0.313".
+    pub fn gaps_sentence(&self) -> String {
+        let three = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+        format!(
+            "demographic parity difference {:.3}, ratio {}{}; equalised-odds difference {}",
+            self.demographic_parity_difference,
+            three(self.demographic_parity_ratio),
+            match self.four_fifths_rule {
+                Some(true) => " (meets the four-fifths rule)",
+                Some(false) => " (below the four-fifths rule)",
+                None => "",
+            },
+            three(self.equalized_odds_difference)
+        )
+    }
+}
+
 /// `part / whole`, absent for an empty whole.
 fn share(part: usize, whole: usize) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)

@@ -367,18 +367,7 @@ impl ModelCard {
                             fixed(g.roc_auc)
                         );
                     }
-                    let _ = writeln!(
-                        md,
-                        "\nDemographic parity difference {:.3}, ratio {}{}; equalised-odds difference {}.",
-                        c.demographic_parity_difference,
-                        fixed(c.demographic_parity_ratio),
-                        match c.four_fifths_rule {
-                            Some(true) => " (meets the four-fifths rule)",
-                            Some(false) => " (**below the four-fifths rule**)",
-                            None => "",
-                        },
-                        fixed(c.equalized_odds_difference)
-                    );
+                    let _ = writeln!(md, "\nGaps: {}.", c.gaps_sentence());
                     for n in &c.notes {
                         let _ = writeln!(md, "Note: {n}.");
                     }
